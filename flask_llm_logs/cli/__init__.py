@@ -1,0 +1,8 @@
+"""``flask llm-logs``: the command group, one module per area."""
+
+from flask.cli import AppGroup
+
+from .db import db
+
+cli = AppGroup("llm-logs", help="Tracing, prompts and batches of flask-llm-logs.")
+cli.add_command(db)

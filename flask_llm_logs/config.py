@@ -1,0 +1,169 @@
+"""The ``LLM_LOGS_*`` configuration keys: defaults and validation.
+
+Validation runs once in :meth:`LlmLogs.init_app` so that a typo fails at
+start-up with the key's name, not at the first LLM call in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+BATCH_PROVIDERS = ("openai_responses",)
+
+DEFAULTS: dict[str, Any] = {
+    "LLM_LOGS_ENABLED": True,
+    "LLM_LOGS_AUTO_INSTRUMENT": True,
+    "LLM_LOGS_RETENTION_DAYS": 30,
+    "LLM_LOGS_PROMPTS_SOURCE_PATH": None,
+    "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
+    "LLM_LOGS_PROMPT_STRICT": False,
+    "LLM_LOGS_PROMPT_CACHE_TTL": 5.0,
+    "LLM_LOGS_BATCH_ENABLED": True,
+    "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
+    "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
+    "LLM_LOGS_PAGE_SIZE": 50,
+    "LLM_LOGS_URL_PREFIX": "/llm_logs",
+    "LLM_LOGS_AUTHORIZE": None,
+    "LLM_LOGS_REDIS_URL": None,
+    "LLM_LOGS_QUEUE": "llm_logs",
+    "LLM_LOGS_BIND_KEY": None,
+    "LLM_LOGS_CAPTURE_CONTENT": True,
+    "LLM_LOGS_PRICING_PROVIDER": None,
+    "LLM_LOGS_REDACT": None,
+    "LLM_LOGS_MAX_QUEUE": 10_000,
+    "LLM_LOGS_WRITER_BATCH_SIZE": 500,
+    "LLM_LOGS_WRITER_FLUSH_INTERVAL": 0.5,
+}
+
+
+class ConfigurationError(ValueError):
+    """A ``LLM_LOGS_*`` key has a value the extension cannot work with."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one app, fixed at ``init_app``.
+
+    ``LLM_LOGS_ENABLED`` and ``LLM_LOGS_CAPTURE_CONTENT`` are not here: they
+    are read from ``app.config`` on every call so they can be flipped at
+    runtime.
+    """
+
+    auto_instrument: bool
+    retention_days: int
+    prompts_source_path: str | None
+    prompt_subfolders: tuple[str, ...]
+    prompt_strict: bool
+    prompt_cache_ttl: float
+    batch_enabled: bool
+    batch_provider: str
+    batch_stale_claim_after: dt.timedelta
+    page_size: int
+    url_prefix: str
+    authorize: Callable[..., bool] | None
+    redis_url: str
+    queue: str
+    bind_key: str | None
+    redact: Callable[[Any], Any] | None
+    pricing_provider: str | None
+    max_queue: int
+    writer_batch_size: int
+    writer_flush_interval: float
+
+
+def _positive_int(config: dict[str, Any], key: str) -> int:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _positive_number(config: dict[str, Any], key: str) -> float:
+    value = config[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigurationError(key, f"must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _optional_callable(config: dict[str, Any], key: str) -> Callable[..., Any] | None:
+    value = config[key]
+    if value is not None and not callable(value):
+        raise ConfigurationError(key, f"must be a callable or None, got {value!r}")
+    return value
+
+
+def _prompts_path(config: dict[str, Any]) -> str | None:
+    key = "LLM_LOGS_PROMPTS_SOURCE_PATH"
+    value = config[key]
+    if value is None:
+        return None
+    path = os.fspath(value)
+    if not os.path.isdir(path):
+        raise ConfigurationError(key, f"{path!r} is not a folder")
+    return path
+
+
+def _timedelta(config: dict[str, Any], key: str) -> dt.timedelta:
+    value = config[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = dt.timedelta(seconds=value)
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ConfigurationError(key, f"must be a positive timedelta or seconds, got {value!r}")
+    return value
+
+
+def load_settings(app: Flask) -> Settings:
+    """Fill in defaults on ``app.config`` and return the validated settings."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    config = app.config
+
+    provider = config["LLM_LOGS_BATCH_PROVIDER"]
+    if provider not in BATCH_PROVIDERS:
+        raise ConfigurationError(
+            "LLM_LOGS_BATCH_PROVIDER",
+            f"unknown batch provider {provider!r}; known: {', '.join(BATCH_PROVIDERS)}",
+        )
+    subfolders = config["LLM_LOGS_PROMPT_SUBFOLDERS"]
+    if isinstance(subfolders, str) or not all(isinstance(s, str) for s in subfolders):
+        raise ConfigurationError(
+            "LLM_LOGS_PROMPT_SUBFOLDERS", f"must be a list of folder names, got {subfolders!r}"
+        )
+    prefix = config["LLM_LOGS_URL_PREFIX"]
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ConfigurationError("LLM_LOGS_URL_PREFIX", f"must start with '/', got {prefix!r}")
+
+    return Settings(
+        auto_instrument=bool(config["LLM_LOGS_AUTO_INSTRUMENT"]),
+        retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
+        prompts_source_path=_prompts_path(config),
+        prompt_subfolders=tuple(subfolders),
+        prompt_strict=bool(config["LLM_LOGS_PROMPT_STRICT"]),
+        prompt_cache_ttl=_positive_number(config, "LLM_LOGS_PROMPT_CACHE_TTL"),
+        batch_enabled=bool(config["LLM_LOGS_BATCH_ENABLED"]),
+        batch_provider=provider,
+        batch_stale_claim_after=_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER"),
+        page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
+        url_prefix=prefix.rstrip("/") or "/",
+        authorize=_optional_callable(config, "LLM_LOGS_AUTHORIZE"),
+        redis_url=config["LLM_LOGS_REDIS_URL"]
+        or config.get("REDIS_URL")
+        or "redis://127.0.0.1:6379/0",
+        queue=config["LLM_LOGS_QUEUE"],
+        bind_key=config["LLM_LOGS_BIND_KEY"],
+        redact=_optional_callable(config, "LLM_LOGS_REDACT"),
+        pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],
+        max_queue=_positive_int(config, "LLM_LOGS_MAX_QUEUE"),
+        writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),
+        writer_flush_interval=_positive_number(config, "LLM_LOGS_WRITER_FLUSH_INTERVAL"),
+    )

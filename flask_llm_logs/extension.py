@@ -1,0 +1,138 @@
+"""The :class:`LlmLogs` extension object and its per-app state."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask import has_app_context
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.engine import Engine
+
+from . import migrations
+from .config import Settings
+from .config import load_settings
+from .models import Base
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import scoped_session
+
+EXTENSION_KEY = "llm_logs"
+
+
+@dataclasses.dataclass(eq=False)
+class State:
+    """Everything the extension keeps for one app, in ``app.extensions["llm_logs"]``.
+
+    The extension object itself holds no app, so one :class:`LlmLogs` can
+    serve several apps (tests, app factories).
+    """
+
+    app: Flask
+    settings: Settings
+    db: SQLAlchemy
+    #: Batch result handlers by purpose, see :meth:`LlmLogs.register_batch_handler`.
+    batch_handlers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Called by :meth:`shutdown`, newest first (background threads, pools).
+    shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
+
+    def shutdown(self) -> None:
+        """Stop what the extension started for this app (tests, app teardown)."""
+        while self.shutdown_hooks:
+            self.shutdown_hooks.pop()()
+
+    @property
+    def session(self) -> scoped_session[Any]:
+        return self.db.session
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the logs tables live on (the bind key's, or the default)."""
+        with self.app.app_context():
+            return self.db.engines[self.settings.bind_key]
+
+    @property
+    def enabled(self) -> bool:
+        """Read live, so ``app.config["LLM_LOGS_ENABLED"] = False`` works at runtime."""
+        return bool(self.app.config["LLM_LOGS_ENABLED"])
+
+
+#: The state of the app initialised last: used for LLM calls made outside any
+#: app context (a bare thread, a script), where ``current_app`` is unavailable.
+_last_state: State | None = None
+
+
+def get_state(app: Flask | None = None) -> State:
+    """The state of ``app``, of the current app, or of the app initialised last."""
+    if app is None and has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app is not None:
+        try:
+            return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+        except KeyError:
+            raise RuntimeError(
+                f"flask-llm-logs is not initialised on app {app.name!r}: call LlmLogs(app)"
+            ) from None
+    if _last_state is None:
+        raise RuntimeError("flask-llm-logs is not initialised: call LlmLogs(app) first")
+    return _last_state
+
+
+class LlmLogs:
+    """Record every LLM call of a Flask app, manage prompts and run batches.
+
+    ::
+
+        llm_logs = LlmLogs()
+
+        def create_app():
+            app = Flask(__name__)
+            llm_logs.init_app(app)
+            return app
+
+    :param app: initialise on this app right away.
+    :param db: the host's Flask-SQLAlchemy instance. Without it the one already
+        registered on the app is used, or the extension brings its own
+        (``SQLALCHEMY_DATABASE_URI`` defaulting to SQLite in the instance folder).
+    """
+
+    def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
+        self._db = db
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        global _last_state
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                f"flask-llm-logs is already initialised on app {app.name!r};"
+                " call init_app once per app."
+            )
+        settings = load_settings(app)
+        # The bind key lives on the metadata, where Flask-SQLAlchemy's session
+        # looks for it when it picks an engine for our tables.
+        Base.metadata.info["bind_key"] = settings.bind_key
+        state = State(app=app, settings=settings, db=self._resolve_db(app))
+        app.extensions[EXTENSION_KEY] = state
+        _last_state = state
+
+        migrations.hide_tables_from_host_migrations(app)
+        from .cli import cli
+
+        app.cli.add_command(cli)
+
+    def _resolve_db(self, app: Flask) -> SQLAlchemy:
+        if self._db is not None:
+            if "sqlalchemy" not in app.extensions:
+                self._db.init_app(app)
+            return self._db
+        if "sqlalchemy" in app.extensions:
+            return app.extensions["sqlalchemy"]  # type: ignore[no-any-return]
+        app.config.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite:///llm_logs.sqlite3")
+        db = SQLAlchemy()
+        db.init_app(app)
+        return db

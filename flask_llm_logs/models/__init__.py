@@ -1,0 +1,11 @@
+"""The extension's tables, on their own metadata (see :mod:`.base`)."""
+
+from .base import Base
+from .batches import BatchRecord
+from .batches import BatchRequest
+from .prompts import PromptRecord
+from .prompts import PromptVersion
+from .tracing import Span
+from .tracing import Trace
+
+__all__ = ["Base", "BatchRecord", "BatchRequest", "PromptRecord", "PromptVersion", "Span", "Trace"]

@@ -1,0 +1,59 @@
+"""Prompts and their immutable versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from .base import Base
+from .base import utcnow
+
+
+class PromptRecord(Base):
+    """The row behind :class:`flask_llm_logs.Prompt`."""
+
+    __tablename__ = "llm_logs_prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[PromptVersion]] = relationship(
+        back_populates="prompt",
+        order_by="PromptVersion.version_number",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class PromptVersion(Base):
+    __tablename__ = "llm_logs_prompt_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt_id: Mapped[int] = mapped_column(
+        ForeignKey("llm_logs_prompts.id", ondelete="CASCADE"), index=True
+    )
+    version_number: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[list[Any]] = mapped_column(default=list)
+    model: Mapped[str | None] = mapped_column(String(255))
+    model_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    default_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changelog: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    prompt: Mapped[PromptRecord] = relationship(back_populates="versions")
+
+    __table_args__ = (UniqueConstraint("prompt_id", "version_number"),)

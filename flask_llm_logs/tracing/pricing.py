@@ -1,0 +1,46 @@
+"""Cost of a call from its token usage, through ``genai-prices``.
+
+A price lookup costs around 150 µs, so it runs in the background writer or in
+batch reconciliation, never on the thread of the host's LLM call. An unknown
+model or provider gives ``None``: a missing cost is honest, a guessed one is not.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from genai_prices import Usage
+from genai_prices import calc_price
+
+#: The Batch API bills half the synchronous price.
+BATCH_DISCOUNT = 0.5
+
+
+@functools.lru_cache(maxsize=4096)
+def cost_of(
+    model: str | None,
+    provider: str | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cached_tokens: int | None = None,
+    *,
+    batch: bool = False,
+) -> float | None:
+    """The price in USD, or ``None`` when the model or provider is unknown.
+
+    ``input_tokens`` includes ``cached_tokens``, as both OpenAI and
+    genai-prices count them; cached tokens are billed at the cache-read rate.
+    """
+    if not model or not provider or (input_tokens is None and output_tokens is None):
+        return None
+    usage = Usage(
+        input_tokens=input_tokens or 0,
+        output_tokens=output_tokens or 0,
+        cache_read_tokens=cached_tokens or None,
+    )
+    try:
+        price = calc_price(usage, model_ref=model, provider_id=provider)
+    except LookupError:
+        return None
+    total = float(price.total_price)
+    return total * BATCH_DISCOUNT if batch else total

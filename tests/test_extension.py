@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_llm_logs import ConfigurationError
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.models import Trace
+
+
+def test_defaults_are_documented_values(app: Flask) -> None:
+    config = app.config
+    assert config["LLM_LOGS_ENABLED"] is True
+    assert config["LLM_LOGS_AUTO_INSTRUMENT"] is True
+    assert config["LLM_LOGS_RETENTION_DAYS"] == 30
+    assert config["LLM_LOGS_PROMPTS_SOURCE_PATH"] is None
+    assert config["LLM_LOGS_PROMPT_SUBFOLDERS"] == ["skills", "fragments", "templates"]
+    assert config["LLM_LOGS_BATCH_ENABLED"] is True
+    assert config["LLM_LOGS_BATCH_PROVIDER"] == "openai_responses"
+    assert config["LLM_LOGS_PAGE_SIZE"] == 50
+    assert config["LLM_LOGS_URL_PREFIX"] == "/llm_logs"
+    assert "llm_logs" in app.extensions
+
+
+def test_init_app_twice_is_refused(app: Flask) -> None:
+    with pytest.raises(RuntimeError, match="already initialised"):
+        LlmLogs(app)
+
+
+def test_app_factory_pattern(database_url: str) -> None:
+    llm_logs = LlmLogs()
+    apps = []
+    for name in ("one", "two"):
+        app = Flask(name)
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+        llm_logs.init_app(app)
+        apps.append(app)
+    assert apps[0].extensions["llm_logs"] is not apps[1].extensions["llm_logs"]
+    for app in apps:
+        app.extensions["llm_logs"].shutdown()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("LLM_LOGS_BATCH_PROVIDER", "carrier_pigeon"),
+        ("LLM_LOGS_PAGE_SIZE", 0),
+        ("LLM_LOGS_PAGE_SIZE", -5),
+        ("LLM_LOGS_PROMPTS_SOURCE_PATH", "/definitely/not/a/folder"),
+        ("LLM_LOGS_RETENTION_DAYS", "thirty"),
+        ("LLM_LOGS_REDACT", "not callable"),
+    ],
+)
+def test_bad_configuration_names_the_key(key: str, value: Any) -> None:
+    app = Flask("bad")
+    app.config[key] = value
+    with pytest.raises(ConfigurationError, match=key):
+        LlmLogs(app)
+    assert "llm_logs" not in app.extensions
+
+
+def test_prompts_path_that_is_a_file_is_refused(tmp_path: Any) -> None:
+    path = tmp_path / "prompts.md"
+    path.write_text("not a folder")
+    app = Flask("bad")
+    app.config["LLM_LOGS_PROMPTS_SOURCE_PATH"] = str(path)
+    with pytest.raises(ConfigurationError, match="LLM_LOGS_PROMPTS_SOURCE_PATH"):
+        LlmLogs(app)
+
+
+def test_uses_the_hosts_sqlalchemy(database_url: str) -> None:
+    db = SQLAlchemy()
+    app = Flask("host")
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    db.init_app(app)
+    LlmLogs(app)
+    state = app.extensions["llm_logs"]
+    assert state.db is db
+    with app.app_context():
+        db.session.add(Trace(name="through the host session"))
+        db.session.commit()
+        assert db.session.query(Trace).one().name == "through the host session"
+    state.shutdown()
+
+
+def test_brings_its_own_sqlalchemy_on_sqlite_by_default(tmp_path: Any) -> None:
+    app = Flask("bare", instance_path=str(tmp_path))
+    LlmLogs(app)
+    state = app.extensions["llm_logs"]
+    assert isinstance(state.db, SQLAlchemy)
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:")
+    state.shutdown()
+
+
+def test_separate_logs_database_through_a_bind_key(database_url: str, tmp_path: Any) -> None:
+    app = Flask("binds")
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    app.config["SQLALCHEMY_BINDS"] = {"logs": database_url}
+    app.config["LLM_LOGS_BIND_KEY"] = "logs"
+    LlmLogs(app)
+    state = app.extensions["llm_logs"]
+    try:
+        with app.app_context():
+            assert str(state.engine.url) == str(state.db.engines["logs"].url)
+            state.session.add(Trace(name="in the logs database"))
+            state.session.commit()
+            assert state.session.query(Trace).count() == 1
+    finally:
+        from flask_llm_logs.models import Base
+
+        Base.metadata.info["bind_key"] = None
+        state.shutdown()
