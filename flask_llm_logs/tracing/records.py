@@ -1,0 +1,68 @@
+"""What the caller's thread hands to the background writer.
+
+A record is made once, when a trace starts or ends or a span ends, and never
+changed afterwards: the writer may read it on another thread at any time.
+Fields may still hold SDK objects (responses, messages); turning them into
+JSON, pricing, redaction and rollups happen in the writer, off the host's
+LLM call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """A trace's state; sent when it starts (``running``) and when it ends.
+
+    The writer upserts on ``id``, so the end record completes the row the
+    start record made, whichever lands first. Token, cost and span-count
+    rollups are not carried here: the writer derives them from the stored
+    spans, which keeps them right when spans arrive late.
+    """
+
+    id: uuid.UUID
+    name: str
+    started_at: dt.datetime
+    status: str = "running"  # running, completed, error
+    completed_at: dt.datetime | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    prompt_version_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """A finished span. ``cost`` left ``None`` is priced by the writer."""
+
+    id: uuid.UUID
+    trace_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    name: str
+    started_at: dt.datetime
+    kind: str = "custom"  # llm, tool, custom
+    status: str = "completed"  # completed, error
+    completed_at: dt.datetime | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    operation: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    input: Any = None
+    output: Any = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost: float | None = None
+    time_to_first_token_ms: float | None = None
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+Record = TraceRecord | SpanRecord
