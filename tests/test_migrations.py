@@ -1,0 +1,155 @@
+"""The extension's own migrations, and a host app that has migrations of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.migrations import VERSION_TABLE
+from flask_llm_logs.models import Base
+from flask_llm_logs.models import Trace
+
+OWN_TABLES = set(Base.metadata.tables)
+
+
+def table_names(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    return request.getfixturevalue("postgres_server").create_database()  # type: ignore[no-any-return]
+
+
+def make_plain_app(url: str) -> Flask:
+    app = Flask("plain")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    LlmLogs(app)
+    return app
+
+
+def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> None:
+    app = make_plain_app(empty_database_url)
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["llm-logs", "db", "current"])
+    assert result.exit_code == 0, result.output
+    assert "none" in result.output
+
+    result = runner.invoke(args=["llm-logs", "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert OWN_TABLES | {VERSION_TABLE} <= table_names(empty_database_url)
+
+    result = runner.invoke(args=["llm-logs", "db", "current"])
+    assert "0001" in result.output
+
+    result = runner.invoke(args=["llm-logs", "db", "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert not OWN_TABLES & table_names(empty_database_url)
+    app.extensions["llm_logs"].shutdown()
+
+
+def test_upgrade_again_keeps_the_data(empty_database_url: str) -> None:
+    app = make_plain_app(empty_database_url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["llm-logs", "db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        session = app.extensions["llm_logs"].session
+        session.add(Trace(name="kept"))
+        session.commit()
+    assert runner.invoke(args=["llm-logs", "db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        assert [t.name for t in session.query(Trace)] == ["kept"]
+    app.extensions["llm_logs"].shutdown()
+
+
+def build_host_app(url: str, migrations_dir: Path, *, migrate_first: bool) -> tuple[Flask, Any]:
+    """A host with its own model and Flask-Migrate, in either init order."""
+    db = SQLAlchemy()
+
+    class Customer(db.Model):  # type: ignore[name-defined]
+        id = db.Column(db.Integer, primary_key=True)
+        email = db.Column(db.String(255), nullable=False)
+
+    app = Flask("host")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    db.init_app(app)
+    migrate = Migrate(directory=str(migrations_dir))
+    if migrate_first:
+        migrate.init_app(app, db)
+        LlmLogs(app, db=db)
+    else:
+        LlmLogs(app, db=db)
+        migrate.init_app(app, db)
+    return app, Customer
+
+
+def invoke(app: Flask, *args: str) -> str:
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == 0, f"flask {' '.join(args)} failed:\n{result.output}"
+    return result.output
+
+
+def revision_texts(migrations_dir: Path) -> list[str]:
+    return [path.read_text() for path in (migrations_dir / "versions").glob("*.py")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("migrate_first", [True, False], ids=["migrate-first", "llm-logs-first"])
+def test_host_flask_migrate_never_sees_our_tables(
+    postgres_server: Any, tmp_path: Path, migrate_first: bool
+) -> None:
+    url = postgres_server.create_database()
+    migrations_dir = tmp_path / "migrations"
+    app, _ = build_host_app(url, migrations_dir, migrate_first=migrate_first)
+
+    # Our tables exist before the host's first autogenerate: the worst case.
+    invoke(app, "llm-logs", "db", "upgrade")
+    invoke(app, "db", "init")
+    invoke(app, "db", "migrate", "-m", "customers")
+    (first,) = revision_texts(migrations_dir)
+    assert "customer" in first
+    assert "llm_logs" not in first
+
+    invoke(app, "db", "upgrade")  # one head only: no "Multiple head revisions"
+    assert "customer" in table_names(url)
+    assert table_names(url) >= OWN_TABLES
+
+    invoke(app, "db", "migrate", "-m", "nothing new")
+    for text in revision_texts(migrations_dir):
+        assert "llm_logs" not in text
+    invoke(app, "db", "upgrade")
+    invoke(app, "llm-logs", "db", "upgrade")
+    assert "0001" in invoke(app, "llm-logs", "db", "current")
+    assert "alembic_version" in table_names(url)
+    app.extensions["llm_logs"].shutdown()
+
+
+@pytest.mark.postgres
+def test_host_migrations_before_ours_exist(postgres_server: Any, tmp_path: Path) -> None:
+    """The host migrates first; ours come later, and its autogenerate stays quiet."""
+    url = postgres_server.create_database()
+    migrations_dir = tmp_path / "migrations"
+    app, _ = build_host_app(url, migrations_dir, migrate_first=True)
+    invoke(app, "db", "init")
+    invoke(app, "db", "migrate", "-m", "customers")
+    invoke(app, "db", "upgrade")
+    invoke(app, "llm-logs", "db", "upgrade")
+    output = invoke(app, "db", "migrate", "-m", "after llm-logs")
+    assert "llm_logs" not in output
+    for text in revision_texts(migrations_dir):
+        assert "llm_logs" not in text
+    app.extensions["llm_logs"].shutdown()
