@@ -2,5 +2,7 @@
 
 from .config import ConfigurationError
 from .extension import LlmLogs
+from .extension import flush
+from .extension import stats
 
-__all__ = ["ConfigurationError", "LlmLogs"]
+__all__ = ["ConfigurationError", "LlmLogs", "flush", "stats"]

@@ -17,6 +17,7 @@ from . import migrations
 from .config import Settings
 from .config import load_settings
 from .models import Base
+from .tracing.writer import Writer
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import scoped_session
@@ -39,6 +40,8 @@ class State:
     batch_handlers: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Called by :meth:`shutdown`, newest first (background threads, pools).
     shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
+    #: Stores traces and spans in the background, see :mod:`.tracing.writer`.
+    writer: Writer = dataclasses.field(init=False)
 
     def shutdown(self) -> None:
         """Stop what the extension started for this app (tests, app teardown)."""
@@ -117,6 +120,8 @@ class LlmLogs:
         # looks for it when it picks an engine for our tables.
         Base.metadata.info["bind_key"] = settings.bind_key
         state = State(app=app, settings=settings, db=self._resolve_db(app))
+        state.writer = Writer(state)
+        state.shutdown_hooks.append(state.writer.close)
         app.extensions[EXTENSION_KEY] = state
         _last_state = state
 
@@ -124,6 +129,14 @@ class LlmLogs:
         from .cli import cli
 
         app.cli.add_command(cli)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Store every trace and span recorded so far; see :func:`flush`."""
+        return flush(timeout)
+
+    def stats(self) -> dict[str, int]:
+        """The background writer's counters; see :func:`stats`."""
+        return stats()
 
     def _resolve_db(self, app: Flask) -> SQLAlchemy:
         if self._db is not None:
@@ -136,3 +149,24 @@ class LlmLogs:
         db = SQLAlchemy()
         db.init_app(app)
         return db
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until the traces and spans recorded so far are stored.
+
+    Uses the current app, or the app initialised last. Call it before a
+    short-lived process exits without ``atexit`` (``os._exit``), or in tests.
+
+    :param timeout: seconds to wait at most; ``None`` waits as long as it takes.
+    :return: whether everything was stored in time.
+    """
+    return get_state().writer.flush(timeout)
+
+
+def stats() -> dict[str, int]:
+    """The background writer's counters for the current (or last initialised) app.
+
+    ``queued``, ``written_spans``, ``written_traces``, ``dropped``,
+    ``errors`` and ``retries``; see :meth:`.Writer.stats`.
+    """
+    return get_state().writer.stats()

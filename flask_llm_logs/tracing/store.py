@@ -1,0 +1,225 @@
+"""Records to rows, and rows to the database: what one writer batch does.
+
+Everything here runs on the writer's thread. :func:`prepare` makes the rows
+(JSON-safe content, redaction, secrets scrubbed, missing costs priced) once
+per batch; :func:`write` stores them in one transaction and recomputes the
+rollups of every trace it touched from the stored spans, so the totals stay
+right whatever order spans and trace updates arrive in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection
+
+from ..models import Span
+from ..models import Trace
+from ..models.base import utcnow
+from .pricing import cost_of
+from .records import SpanRecord
+from .records import TraceRecord
+from .serialize import REDACTED
+from .serialize import clean_text
+from .serialize import scrub_secrets
+from .serialize import to_json
+
+traces = Trace.__table__
+spans = Span.__table__
+
+#: Rollup columns of a trace: derived from its spans, never sent by the caller.
+_TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentPolicy:
+    """What may be stored of inputs and outputs, read once per batch."""
+
+    capture: bool
+    redact: Callable[[Any], Any] | None
+    pricing_provider: str | None
+
+
+@dataclasses.dataclass
+class Rows:
+    traces: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    spans: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.traces) + len(self.spans)
+
+    def one_by_one(self) -> list[Rows]:
+        """Each row on its own, to find the one a database rejects."""
+        return [Rows(traces=[row]) for row in self.traces] + [
+            Rows(spans=[row]) for row in self.spans
+        ]
+
+
+def _text(value: str | None, limit: int | None = None) -> str | None:
+    if value is None:
+        return None
+    value = clean_text(str(value))
+    return value[:limit] if limit else value
+
+
+def _content(value: Any, policy: ContentPolicy) -> Any:
+    if not policy.capture or value is None:
+        return None
+    value = to_json(value)
+    if policy.redact is None:
+        return value
+    try:
+        return to_json(policy.redact(value))
+    except Exception:
+        # Storing the unredacted value would defeat the redaction.
+        return REDACTED
+
+
+def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
+    if record.cost is not None:
+        return record.cost
+    try:
+        return cost_of(
+            record.model,
+            policy.pricing_provider or record.provider,
+            record.input_tokens,
+            record.output_tokens,
+            record.cached_tokens,
+        )
+    except Exception:
+        return None
+
+
+def trace_row(record: TraceRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": _text(record.name, 255),
+        "status": _text(record.status, 20),
+        "error": _text(record.error),
+        "metadata": scrub_secrets(to_json(dict(record.metadata))),
+        "duration_ms": record.duration_ms,
+        "prompt_version_id": record.prompt_version_id,
+        "started_at": record.started_at,
+        "completed_at": record.completed_at,
+    }
+
+
+def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "trace_id": record.trace_id,
+        "parent_id": record.parent_id,
+        "name": _text(record.name, 255),
+        "kind": _text(record.kind, 20),
+        "operation": _text(record.operation, 50),
+        "model": _text(record.model, 255),
+        "provider": _text(record.provider, 255),
+        "input": _content(record.input, policy),
+        "output": _content(record.output, policy),
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cached_tokens": record.cached_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "cost": _cost(record, policy),
+        "duration_ms": record.duration_ms,
+        "time_to_first_token_ms": record.time_to_first_token_ms,
+        "status": _text(record.status, 20),
+        "error": _text(record.error),
+        "metadata": scrub_secrets(to_json(dict(record.metadata))),
+        "started_at": record.started_at,
+        "completed_at": record.completed_at,
+        "created_at": utcnow(),
+    }
+
+
+def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
+    """The rows for ``records`` and how many records could not be made into one.
+
+    Of several records of one trace, the last one that is not ``running``
+    wins: one upsert statement cannot touch a row twice.
+    """
+    rows = Rows()
+    by_trace: dict[Any, dict[str, Any]] = {}
+    rejected = 0
+    for record in records:
+        try:
+            if isinstance(record, SpanRecord):
+                rows.spans.append(span_row(record, policy))
+            elif isinstance(record, TraceRecord):
+                if record.id not in by_trace or record.status != "running":
+                    by_trace[record.id] = trace_row(record)
+            else:
+                raise TypeError(f"not a trace or span record: {record!r}")
+        except Exception:
+            rejected += 1
+    rows.traces = list(by_trace.values())
+    return rows, rejected
+
+
+def _insert(connection: Connection, table: sa.Table) -> Any:
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.dialect.name)
+    if dialect is None:
+        raise RuntimeError(
+            f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {connection.dialect.name}"
+        )
+    return dialect.insert(table)
+
+
+def write(connection: Connection, rows: Rows) -> None:
+    """Store ``rows`` and refresh the rollups of their traces, in the caller's transaction."""
+    if rows.traces:
+        stmt = _insert(connection, traces)
+        updated = {key: stmt.excluded[key] for key in rows.traces[0] if key != "id"}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[traces.c.id],
+            set_=updated,
+            # The start record never overwrites an end record that landed first.
+            where=stmt.excluded.status != "running",
+        )
+        defaults = {"models": [], "spans_count": 0, "created_at": utcnow()}
+        defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
+        connection.execute(stmt, [{**defaults, **row} for row in rows.traces])
+    if rows.spans:
+        # A retry after a lost commit acknowledgement must not fail on duplicates.
+        stmt = _insert(connection, spans).on_conflict_do_nothing(index_elements=[spans.c.id])
+        connection.execute(stmt, rows.spans)
+    trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
+    update_rollups(connection, trace_ids)
+
+
+def _distinct_models(dialect_name: str) -> sa.ColumnElement[Any]:
+    model = spans.c.model
+    if dialect_name == "postgresql":
+        aggregate = sa.func.jsonb_agg(model.distinct()).filter(model.is_not(None))
+        return sa.func.coalesce(aggregate, sa.literal_column("'[]'::jsonb"))
+    return sa.func.json_group_array(model.distinct()).filter(model.is_not(None))
+
+
+def update_rollups(connection: Connection, trace_ids: set[Any]) -> None:
+    """Recompute tokens, cost, span count and models of ``trace_ids`` from their spans."""
+    if not trace_ids:
+        return
+    totals = (
+        sa.select(
+            spans.c.trace_id,
+            *(sa.func.coalesce(sa.func.sum(spans.c[c]), 0).label(c) for c in _TOKEN_COLUMNS),
+            sa.func.sum(spans.c.cost).label("cost"),
+            sa.func.count().label("spans_count"),
+            _distinct_models(connection.dialect.name).label("models"),
+        )
+        .where(spans.c.trace_id.in_(trace_ids))
+        .group_by(spans.c.trace_id)
+        .subquery()
+    )
+    columns = (*_TOKEN_COLUMNS, "cost", "spans_count", "models")
+    connection.execute(
+        sa.update(traces)
+        .where(traces.c.id == totals.c.trace_id)
+        .values({c: totals.c[c] for c in columns})
+    )

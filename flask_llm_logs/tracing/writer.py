@@ -1,0 +1,305 @@
+"""The background writer: the only way a trace or span reaches the database.
+
+The host's thread calls :meth:`Writer.submit`, which appends an immutable
+record to a bounded in-memory queue and returns; it never blocks, never
+touches the database and never raises. A daemon thread takes batches off the
+queue and stores them (see :mod:`.store`) on a connection of its own.
+
+When the database is unreachable the batch in hand is retried with capped
+exponential backoff while new records wait in the queue; once
+``LLM_LOGS_MAX_QUEUE`` records wait, new ones are dropped and counted. A row
+the database rejects is found by retrying its batch row by row, then dropped
+and counted, so it cannot block the rows behind it.
+
+The thread starts on the first record. After a fork (gunicorn ``--preload``,
+RQ work horses) the child gets a fresh queue, fresh locks, a fresh thread
+and a disposed connection pool: nothing is shared across the fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import store
+from .records import Record
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ..extension import State
+
+logger = logging.getLogger("flask_llm_logs")
+
+#: Backoff between attempts while the database is unreachable, in seconds.
+RETRY_FIRST_DELAY = 0.1
+RETRY_MAX_DELAY = 5.0
+#: Warnings about lost or waiting records, at most this often, in seconds.
+WARNING_INTERVAL = 60.0
+#: How long process exit and :meth:`Writer.close` wait for the last records.
+EXIT_TIMEOUT = 5.0
+
+#: Errors that say "the database is not there right now", as opposed to
+#: "the database refuses this row": the first are retried, the second dropped.
+TRANSIENT_ERRORS = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+)
+
+
+def _is_transient(error: Exception) -> bool:
+    if isinstance(error, TRANSIENT_ERRORS):
+        return True
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
+class Writer:
+    """Stores the records of one app in the background. See the module docstring."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+        self._engine: Engine | None = None
+        self._reset()
+        _live_writers.add(self)
+
+    def _reset(self) -> None:
+        """Start from nothing: at creation and in a forked child."""
+        self._lock = threading.Lock()
+        #: The writer thread waits here for records, a flush or close.
+        self._has_work = threading.Condition(self._lock)
+        #: :meth:`flush` waits here for the writer to catch up.
+        self._progress = threading.Condition(self._lock)
+        self._queue: collections.deque[Record] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._abandon = False
+        #: Records accepted, and records finished with (stored or dropped as
+        #: bad); the difference is what the queue bound applies to.
+        self._accepted = 0
+        self._finished = 0
+        self._flush_upto = 0
+        self._last_warning = float("-inf")
+        self._counts = collections.Counter(
+            written_spans=0, written_traces=0, dropped=0, errors=0, retries=0
+        )
+
+    # -- the caller's side ---------------------------------------------------
+
+    def submit(self, record: Record) -> None:
+        """Queue ``record`` for storage. O(1); never blocks, never raises."""
+        try:
+            if not self._state.enabled:
+                return
+            with self._lock:
+                if self._closing or self._accepted - self._finished >= self._max_queue:
+                    self._counts["dropped"] += 1
+                    return
+                self._queue.append(record)
+                self._accepted += 1
+                if self._thread is None:
+                    self._start()
+                waiting = len(self._queue)
+                if waiting == 1 or waiting == self._batch_size:
+                    self._has_work.notify()
+        except Exception:
+            self._counts["errors"] += 1
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record submitted so far is stored (or dropped as bad).
+
+        :param timeout: seconds to wait at most; ``None`` waits as long as it takes.
+        :return: whether everything was stored in time.
+        """
+        with self._lock:
+            target = self._accepted
+            if self._finished >= target:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._flush_upto = max(self._flush_upto, target)
+            self._has_work.notify()
+            return self._progress.wait_for(lambda: self._finished >= target, timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Counters since start (or since the fork, in a child process).
+
+        ``queued``: records waiting to be stored; ``written_spans``,
+        ``written_traces``: rows stored; ``dropped``: records lost (queue
+        full, rejected by the database, or after close); ``errors``: failed
+        write attempts and records that could not be made into rows;
+        ``retries``: attempts repeated while the database was unreachable.
+        """
+        with self._lock:
+            return {"queued": self._accepted - self._finished, **self._counts}
+
+    def close(self, timeout: float = EXIT_TIMEOUT) -> None:
+        """Store what is queued (waiting ``timeout`` seconds at most), then stop."""
+        _live_writers.discard(self)
+        with self._lock:
+            self._closing = True
+            self._has_work.notify()
+            thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            with self._lock:
+                self._abandon = True
+                self._has_work.notify()
+            thread.join(1.0)
+
+    @property
+    def _max_queue(self) -> int:
+        return self._state.settings.max_queue
+
+    @property
+    def _batch_size(self) -> int:
+        return self._state.settings.writer_batch_size
+
+    # -- the writer thread ---------------------------------------------------
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="flask-llm-logs-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            try:
+                self._store(batch)
+            except Exception:  # a bug here must not end the thread
+                logger.exception("flask-llm-logs: could not store %d records", len(batch))
+                self._count(dropped=len(batch), errors=1)
+            with self._lock:
+                self._finished += len(batch)
+                self._progress.notify_all()
+
+    def _next_batch(self) -> list[Record] | None:
+        """Wait for a full batch, the flush interval, a flush or close; ``None``: stop."""
+        interval = self._state.settings.writer_flush_interval
+        with self._lock:
+            deadline: float | None = None
+            while True:
+                waiting = len(self._queue)
+                if not waiting:
+                    if self._closing:
+                        return None
+                    self._has_work.wait()
+                    continue
+                now = time.monotonic()
+                deadline = deadline or now + interval
+                if (
+                    now >= deadline
+                    or waiting >= self._batch_size
+                    or self._flush_upto > self._finished
+                    or self._closing
+                ):
+                    count = min(waiting, self._batch_size)
+                    return [self._queue.popleft() for _ in range(count)]
+                self._has_work.wait(deadline - now)
+
+    def _store(self, batch: list[Record]) -> None:
+        policy = store.ContentPolicy(
+            capture=bool(self._state.app.config["LLM_LOGS_CAPTURE_CONTENT"]),
+            redact=self._state.settings.redact,
+            pricing_provider=self._state.settings.pricing_provider,
+        )
+        rows, rejected = store.prepare(batch, policy)
+        if rejected:
+            self._count(dropped=rejected, errors=rejected)
+        if rows:
+            self._write(rows)
+
+    def _write(self, rows: store.Rows) -> None:
+        """Store ``rows``, retrying while the database is unreachable."""
+        delay = RETRY_FIRST_DELAY
+        while True:
+            try:
+                with self._get_engine().begin() as connection:
+                    store.write(connection, rows)
+            except Exception as error:
+                if _is_transient(error):
+                    if self._wait_before_retry(delay, rows, error):
+                        delay = min(delay * 2, RETRY_MAX_DELAY)
+                        continue
+                    return
+                self._count(errors=1)
+                if len(rows) > 1:
+                    for row in rows.one_by_one():
+                        self._write(row)
+                else:
+                    self._count(dropped=1)
+                    self._warn("flask-llm-logs: the database rejected a record: %s", error)
+                return
+            self._count(written_traces=len(rows.traces), written_spans=len(rows.spans))
+            return
+
+    def _wait_before_retry(self, delay: float, rows: store.Rows, error: Exception) -> bool:
+        """Sleep ``delay`` (woken early by close); ``False``: give the rows up."""
+        self._count(errors=1)
+        self._warn(
+            "flask-llm-logs: the database is unreachable, %d records wait (%s)",
+            self.stats()["queued"],
+            error,
+        )
+        with self._lock:
+            if not self._abandon:
+                self._has_work.wait(delay)
+            if self._abandon:
+                self._counts["dropped"] += len(rows)
+                return False
+            self._counts["retries"] += 1
+            return True
+
+    def _get_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._state.engine
+        return self._engine
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            self._counts.update(increments)
+
+    def _warn(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= WARNING_INTERVAL:
+            self._last_warning = now
+            dropped = self.stats()["dropped"]
+            logger.warning(message + "; %d records dropped so far", *args, dropped)
+
+    def _after_fork_in_child(self) -> None:
+        self._reset()
+        if self._engine is not None:
+            # The parent's pooled connections stay the parent's.
+            self._engine.dispose(close=False)
+
+
+#: Writers to restart after a fork and to flush at exit.
+_live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _restart_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._after_fork_in_child()
+
+
+def _flush_at_exit() -> None:
+    for writer in list(_live_writers):
+        writer.close(EXIT_TIMEOUT)
+
+
+os.register_at_fork(after_in_child=_restart_in_child)
+atexit.register(_flush_at_exit)

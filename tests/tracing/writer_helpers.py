@@ -1,0 +1,55 @@
+"""Records and queries shared by the writer, fault and retention tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import new_id
+from flask_llm_logs.models.base import utcnow
+from flask_llm_logs.tracing.records import SpanRecord
+from flask_llm_logs.tracing.records import TraceRecord
+
+
+def trace_record(
+    trace_id: uuid.UUID | None = None, *, status: str = "running", **fields: Any
+) -> TraceRecord:
+    started = fields.pop("started_at", utcnow())
+    ended = {}
+    if status != "running":
+        ended = {"completed_at": started + dt.timedelta(seconds=1), "duration_ms": 1000.0}
+    return TraceRecord(
+        id=trace_id or new_id(),
+        name=fields.pop("name", "pipeline"),
+        started_at=started,
+        status=status,
+        **ended,
+        **fields,
+    )
+
+
+def span_record(trace_id: uuid.UUID, **fields: Any) -> SpanRecord:
+    fields.setdefault("name", "step")
+    fields.setdefault("started_at", utcnow())
+    return SpanRecord(id=new_id(), trace_id=trace_id, parent_id=None, **fields)
+
+
+def submit(app: Flask, *records: Any) -> None:
+    writer = get_state(app).writer
+    for record in records:
+        writer.submit(record)
+
+
+def stored(app: Flask, model: type[Trace] | type[Span], **where: Any) -> list[Any]:
+    """Rows of ``model`` read through a connection of their own (never the writer's)."""
+    table = model.__table__
+    query = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
+    with get_state(app).engine.connect() as connection:
+        return list(connection.execute(query.order_by(table.c.started_at)))
