@@ -282,9 +282,12 @@ class Writer:
 
     def _after_fork_in_child(self) -> None:
         self._reset()
-        if self._engine is not None:
-            # The parent's pooled connections stay the parent's.
-            self._engine.dispose(close=False)
+        try:
+            # The parent's pooled connections stay the parent's: the child
+            # opens its own (the host's, if the engine is shared, as well).
+            self._get_engine().dispose(close=False)
+        except Exception:
+            logger.exception("flask-llm-logs: could not reset the connection pool after fork")
 
 
 #: Writers to restart after a fork and to flush at exit.
