@@ -4,5 +4,34 @@ from .config import ConfigurationError
 from .extension import LlmLogs
 from .extension import flush
 from .extension import stats
+from .prompts import InvalidPrompt
+from .prompts import MissingVariables
+from .prompts import NoPromptVersion
+from .prompts import PartialCycle
+from .prompts import PartialNotFound
+from .prompts import Prompt
+from .prompts import PromptAlreadyExists
+from .prompts import PromptError
+from .prompts import PromptNotFound
+from .prompts import PromptSyncError
+from .prompts import TemplateSyntaxError
+from .prompts import VersionNotFound
 
-__all__ = ["ConfigurationError", "LlmLogs", "flush", "stats"]
+__all__ = [
+    "ConfigurationError",
+    "InvalidPrompt",
+    "LlmLogs",
+    "MissingVariables",
+    "NoPromptVersion",
+    "PartialCycle",
+    "PartialNotFound",
+    "Prompt",
+    "PromptAlreadyExists",
+    "PromptError",
+    "PromptNotFound",
+    "PromptSyncError",
+    "TemplateSyntaxError",
+    "VersionNotFound",
+    "flush",
+    "stats",
+]

@@ -1,0 +1,66 @@
+"""``flask llm-logs sync-prompts``: Markdown prompt files into versioned prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..extension import get_state
+from ..prompts import PromptSyncError
+from ..prompts.sync import SyncChange
+from ..prompts.sync import sync_prompts
+
+
+def _describe(change: SyncChange) -> str:
+    details = []
+    if change.version_number is not None:
+        details.append(f"v{change.version_number}")
+    changed = [field for field in change.changed if field != "content"]
+    if change.action == "updated" and changed:
+        details.append(", ".join(changed))
+    detail = f" ({'; '.join(details)})" if details else ""
+    return f"{change.action:<10} {change.slug}{detail}  [{change.path}]"
+
+
+@click.command(
+    "sync-prompts",
+    help=(
+        "Create and update prompts from the *.md files in each LLM_LOGS_PROMPT_SUBFOLDERS folder"
+        " of LLM_LOGS_PROMPTS_SOURCE_PATH. A new version is made only when messages, model or"
+        " model parameters changed. All files are checked first: on any problem nothing is"
+        " written and the command exits with status 1."
+    ),
+)
+@click.option(
+    "--path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The prompts folder (default: LLM_LOGS_PROMPTS_SOURCE_PATH).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
+    if path is None and get_state().settings.prompts_source_path is None:
+        raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")
+    try:
+        report = sync_prompts(path, dry_run=dry_run)
+    except PromptSyncError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        count = len(error.problems)
+        click.echo(
+            f"sync-prompts failed: {count} problem{'s' if count != 1 else ''}; nothing written.",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+    for change in report.changes:
+        click.echo(_describe(change))
+    counts = (
+        f"{report.count('created')} created, {report.count('updated')} updated,"
+        f" {report.count('unchanged')} unchanged"
+    )
+    total = len(report.changes)
+    if dry_run:
+        click.echo(f"Dry run: would sync {total} prompts: {counts}. Nothing written.")
+    else:
+        click.echo(f"Synced {total} prompts: {counts}.")

@@ -1,0 +1,58 @@
+"""The per-process prompt cache: immutable snapshots with a short time to live.
+
+A hit is a dict lookup and a clock read, which is what lets a cached
+``Prompt.load(slug).build(...)`` stay in the tens of microseconds. Other
+processes learn about a save only when their entry expires, so they serve the
+previous version for at most ``LLM_LOGS_PROMPT_CACHE_TTL`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Generic
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class SnapshotCache(Generic[T]):
+    """Maps a slug to a snapshot for ``ttl`` seconds; ``ttl == 0`` turns caching off.
+
+    A load that was running while the same process saved must not put the
+    older snapshot back: :meth:`generation` is read before the load and
+    :meth:`put` drops the snapshot if anything was invalidated since.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, T]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> T | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def generation(self) -> int:
+        return self._generation
+
+    def put(self, key: str, value: T, generation: int) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if generation == self._generation:
+                self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def invalidate(self, *keys: str) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in keys:
+                self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()

@@ -1,0 +1,124 @@
+"""What can go wrong with prompts, each error naming the prompt, file or line at fault."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from collections.abc import Sequence
+
+
+class PromptError(Exception):
+    """Base class of every prompt error, so callers can catch them all at once."""
+
+
+class PromptNotFound(PromptError, LookupError):
+    """No prompt has this slug."""
+
+    def __init__(self, slug: str, detail: str = "") -> None:
+        super().__init__(f"no prompt with slug {slug!r}{detail}")
+        self.slug = slug
+
+
+class PartialNotFound(PromptNotFound):
+    """A template includes ``{{> slug}}`` but no prompt has that slug."""
+
+    def __init__(self, slug: str, included_from: str) -> None:
+        super().__init__(slug, f" (included as the partial {{{{> {slug}}}}} by {included_from!r})")
+        self.included_from = included_from
+
+
+class PromptAlreadyExists(PromptError, ValueError):
+    """:meth:`Prompt.create` was given a slug that is taken."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"a prompt with slug {slug!r} already exists")
+        self.slug = slug
+
+
+class VersionNotFound(PromptError, LookupError):
+    """The prompt has no version with this number."""
+
+    def __init__(self, slug: str, number: int) -> None:
+        super().__init__(f"prompt {slug!r} has no version {number}")
+        self.slug = slug
+        self.number = number
+
+
+class NoPromptVersion(PromptError):
+    """The prompt exists but has no content yet, so there is nothing to build."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"prompt {slug!r} has no version yet: save content with update_content() first"
+        )
+        self.slug = slug
+
+
+class InvalidPrompt(PromptError, ValueError):
+    """Arguments that cannot be stored: the message says which one and why."""
+
+
+class TemplateSyntaxError(InvalidPrompt):
+    """A Mustache template does not parse (an unclosed or mismatched section).
+
+    :param where: what holds the template, such as ``prompt 'x', message 2 (user)``.
+    :param line: the line in the template (1-based) where the parser stopped.
+    """
+
+    def __init__(self, where: str, detail: str, line: int) -> None:
+        super().__init__(f"{where}, line {line}: {detail}")
+        self.where = where
+        self.detail = detail
+        self.line = line
+
+
+class PartialCycle(PromptError):
+    """Partials include each other in a loop, so rendering would never end."""
+
+    def __init__(self, chain: Sequence[str]) -> None:
+        super().__init__(f"partials include each other in a cycle: {' -> '.join(chain)}")
+        self.chain = tuple(chain)
+
+
+class MissingVariables(PromptError, KeyError):
+    """Strict mode: the template uses variables that were neither passed nor defaulted."""
+
+    def __init__(self, slug: str, version_number: int, names: Iterable[str]) -> None:
+        self.slug = slug
+        self.version_number = version_number
+        self.names = tuple(sorted(set(names)))
+        super().__init__(
+            f"prompt {slug!r} version {version_number} is missing variables:"
+            f" {', '.join(self.names)} (pass them to build() or set default_variables)"
+        )
+
+    def __str__(self) -> str:
+        # KeyError would print the repr of the message.
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class FileProblem:
+    """One reason a prompt file cannot be synced."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class PromptSyncError(PromptError):
+    """Prompt files that cannot be synced; nothing was written.
+
+    Every problem of every file is collected before this is raised, so one run
+    shows them all.
+    """
+
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in prompt files:\n{lines}")

@@ -1,0 +1,456 @@
+"""Markdown files to prompts: what ``flask llm-logs sync-prompts`` does.
+
+A sync has two phases. First every file is read and checked; any problem in
+any file stops the sync with all problems listed (:class:`PromptSyncError`)
+before the database is touched. Then the whole change is applied in one
+transaction, so a sync applies all files or none.
+
+Concurrent syncs queue behind a transaction-level advisory lock on PostgreSQL
+(the SQLite write lock elsewhere), taken before the current state is read, so
+the second sync sees what the first wrote and has nothing left to do. The
+prompt rows are also locked, which queues syncs behind API saves of the same
+prompts and vice versa.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ..models import PromptRecord
+from ..models import PromptVersion
+from ..models.base import utcnow
+from .errors import FileProblem
+from .errors import InvalidPrompt
+from .errors import PromptError
+from .errors import PromptSyncError
+from .errors import TemplateSyntaxError
+from .rendering import collect_partials
+from .rendering import parse
+from .rendering import partial_text
+from .store import _store
+from .store import _with_current_version
+from .store import next_version
+from .validation import ROLES
+from .validation import check_default_variables
+from .validation import check_description
+from .validation import check_messages
+from .validation import check_model
+from .validation import check_model_params
+from .validation import check_name
+from .validation import check_slug
+from .validation import check_tags
+
+FRONT_MATTER_KEYS = (
+    "slug",
+    "name",
+    "description",
+    "tags",
+    "model",
+    "model_params",
+    "default_variables",
+    "messages",
+)
+
+#: Content fields: a change in any of them makes a new version.
+CONTENT_FIELDS = ("messages", "model", "model_params", "default_variables")
+
+#: The PostgreSQL advisory lock that makes concurrent syncs take turns ("llm_logs").
+SYNC_LOCK_KEY = 0x6C6C6D5F6C6F6773
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptFile:
+    """One prompt as a Markdown file describes it, checked and ready to store."""
+
+    path: str  # relative to the prompts folder, with forward slashes
+    slug: str
+    name: str
+    description: str | None
+    tags: list[str]
+    content: dict[str, Any]  # the CONTENT_FIELDS
+
+    @property
+    def text(self) -> str:
+        return partial_text(message["content"] for message in self.content["messages"])
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncChange:
+    """What a sync did (or, in a dry run, would do) to one prompt."""
+
+    slug: str
+    path: str
+    action: str  # created, updated, unchanged
+    #: Fields that changed: any of name, description, tags and "content".
+    changed: tuple[str, ...] = ()
+    #: The version the sync made, if it made one.
+    version_number: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncReport:
+    changes: tuple[SyncChange, ...]
+    dry_run: bool
+
+    def count(self, action: str) -> int:
+        return sum(change.action == action for change in self.changes)
+
+
+class _FileReader:
+    """Reads one prompt file, collecting every problem it has with its line."""
+
+    def __init__(self, path: Path, root: Path, folder: str) -> None:
+        self.path = path
+        self.root = root
+        self.folder = folder
+        self.relative = path.relative_to(root).as_posix()
+        self.problems: list[FileProblem] = []
+
+    def problem(self, message: str, line: int | None = None, path: str | None = None) -> None:
+        self.problems.append(FileProblem(path or self.relative, message, line))
+
+    def read(self) -> PromptFile | None:
+        """The prompt, or ``None`` for a body file (no front matter) or a file with problems."""
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.problem(f"cannot be read: {error}")
+            return None
+        stripped = raw.lstrip()
+        if not frontmatter.checks(stripped):
+            return None
+        leading = raw[: len(raw) - len(stripped)].count("\n")
+        handler = frontmatter.YAMLHandler()
+        front, body = handler.split(stripped)
+        try:
+            meta = handler.load(front)
+            tree = yaml.compose(front, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = mark.line + 1 + leading if mark is not None else None
+            self.problem(f"invalid YAML in the front matter: {_yaml_problem(error)}", line)
+            return None
+        lines = _Lines(tree, leading)
+        if not isinstance(meta, Mapping):
+            self.problem("the front matter must be a mapping of keys to values", 1 + leading)
+            return None
+        unknown = [key for key in meta if key not in FRONT_MATTER_KEYS]
+        for key in unknown:
+            self.problem(
+                f"unknown front matter key {key!r}; known keys: {', '.join(FRONT_MATTER_KEYS)}",
+                lines.key(key),
+            )
+        for key in ("slug", "name"):
+            if not meta.get(key):
+                self.problem(f"the front matter has no {key!r}", 1 + leading)
+        if self.problems:
+            return None
+
+        # The body starts after the closing "---" line and any blank lines.
+        closing_line = 1 + leading + front.count("\n")
+        text = body.strip()
+        body_line = closing_line + body[: body.find(text)].count("\n") if text else closing_line
+        messages = self._messages(meta, text, body_line, lines)
+        return self._checked(meta, messages, lines)
+
+    def _messages(
+        self, meta: Mapping[str, Any], body: str, body_line: int, lines: _Lines
+    ) -> list[tuple[dict[str, Any], str, int | None]]:
+        """Messages with where their content came from (file and first line)."""
+        if "messages" not in meta:
+            if not body:
+                self.problem(
+                    "no body: write the system message below the front matter, or list messages:",
+                    body_line,
+                )
+                return []
+            return [({"role": "system", "content": body}, self.relative, body_line)]
+        if body:
+            self.problem(
+                "has both messages: in the front matter and a body; put the text in the"
+                " messages (content or body_file) or remove messages:",
+                body_line,
+            )
+        listed = meta["messages"]
+        if not isinstance(listed, list) or not listed:
+            self.problem("messages: must be a non-empty list", lines.key("messages"))
+            return []
+        messages = []
+        for number, message in enumerate(listed, 1):
+            line = lines.item("messages", number - 1)
+            where = f"messages item {number}"
+            if not isinstance(message, Mapping):
+                self.problem(f"{where} must be a mapping with role and content or body_file", line)
+                continue
+            unknown = sorted(set(message) - {"role", "content", "body_file"})
+            if unknown:
+                self.problem(f"{where} has unknown keys: {', '.join(unknown)}", line)
+            role = message.get("role")
+            if role not in ROLES:
+                self.problem(f"{where}: role must be one of {', '.join(ROLES)}; got {role!r}", line)
+            if ("content" in message) == ("body_file" in message):
+                self.problem(f"{where} needs either content or body_file (exactly one)", line)
+                continue
+            if "content" in message:
+                content = message["content"]
+                if not isinstance(content, str):
+                    self.problem(f"{where}: content must be text, got {content!r}", line)
+                    continue
+                messages.append(({"role": role, "content": content}, self.relative, line))
+                continue
+            body_file = self._body_file(message["body_file"], where, line)
+            if body_file is not None:
+                content, path = body_file
+                messages.append(({"role": role, "content": content}, path, 1))
+        return messages
+
+    def _body_file(self, name: Any, where: str, line: int | None) -> tuple[str, str] | None:
+        if not isinstance(name, str) or not name:
+            self.problem(f"{where}: body_file must be a file name, got {name!r}", line)
+            return None
+        target = (self.path.parent / name).resolve()
+        if not target.is_relative_to(self.root):
+            self.problem(
+                f"{where}: body_file {name!r} resolves outside the prompts folder {self.root}",
+                line,
+            )
+            return None
+        if not target.is_file():
+            self.problem(f"{where}: body_file {name!r} not found (looked for {target})", line)
+            return None
+        try:
+            content = target.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            self.problem(f"{where}: body_file {name!r} cannot be read: {error}", line)
+            return None
+        return content, target.relative_to(self.root).as_posix()
+
+    def _checked(
+        self,
+        meta: Mapping[str, Any],
+        messages: list[tuple[dict[str, Any], str, int | None]],
+        lines: _Lines,
+    ) -> PromptFile | None:
+        for message, path, first_line in messages:
+            try:
+                parse(message["content"], f"{message['role']} message")
+            except TemplateSyntaxError as error:
+                line = first_line + error.line - 1 if first_line is not None else None
+                detail = error.detail
+                if path != self.relative:
+                    detail += f" (body_file of {self.relative})"
+                self.problem(f"{message['role']} message does not parse: {detail}", line, path)
+        slug = meta["slug"]
+        try:
+            check_slug(slug)
+        except InvalidPrompt as error:
+            self.problem(str(error), lines.key("slug"))
+            return None
+        fields: dict[str, Any] = {}
+        checks = (
+            ("name", check_name),
+            ("description", check_description),
+            ("tags", check_tags),
+            ("model", check_model),
+            ("model_params", check_model_params),
+            ("default_variables", check_default_variables),
+        )
+        empty: dict[str, Any] = {"model_params": {}, "default_variables": {}}
+        for key, check in checks:
+            try:
+                fields[key] = check(slug, meta.get(key, empty.get(key)))
+            except InvalidPrompt as error:
+                self.problem(str(error), lines.key(key))
+        if self.problems or not messages:
+            return None
+        fields["messages"] = check_messages(slug, [message for message, _, _ in messages])
+        return PromptFile(
+            path=self.relative,
+            slug=slug,
+            name=fields["name"],
+            description=fields["description"],
+            tags=list(dict.fromkeys([*fields["tags"], self.folder])),
+            content={key: fields[key] for key in CONTENT_FIELDS},
+        )
+
+
+class _Lines:
+    """File line numbers (1-based) of front matter keys and list items, from the YAML nodes."""
+
+    def __init__(self, tree: yaml.Node | None, leading: int) -> None:
+        self.offset = leading + 1
+        self.nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        if isinstance(tree, yaml.MappingNode):
+            for key, value in tree.value:
+                if isinstance(key, yaml.ScalarNode):
+                    self.nodes[key.value] = (key, value)
+
+    def key(self, key: str) -> int | None:
+        node = self.nodes.get(key)
+        return node[0].start_mark.line + self.offset if node is not None else None
+
+    def item(self, key: str, index: int) -> int | None:
+        node = self.nodes.get(key)
+        if node is None or not isinstance(node[1], yaml.SequenceNode):
+            return self.key(key)
+        return node[1].value[index].start_mark.line + self.offset
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.MarkedYAMLError):
+        return " ".join(part for part in (error.context, error.problem) if part)
+    return str(error)
+
+
+def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -> list[PromptFile]:
+    """Every prompt in the ``*.md`` files of ``subfolders`` of ``root``, all checked.
+
+    :raises PromptSyncError: with every problem of every file.
+    """
+    base = Path(root).resolve()
+    if not base.is_dir():
+        raise PromptSyncError([FileProblem(str(root), "the prompts folder does not exist")])
+    problems: list[FileProblem] = []
+    files: list[PromptFile] = []
+    for folder in subfolders:
+        for path in sorted((base / folder).glob("*.md")):
+            reader = _FileReader(path, base, folder)
+            prompt = reader.read()
+            problems.extend(reader.problems)
+            if prompt is not None:
+                files.append(prompt)
+
+    first_path: dict[str, str] = {}
+    for prompt in files:
+        if prompt.slug in first_path:
+            problems.append(
+                FileProblem(
+                    prompt.path,
+                    f"slug {prompt.slug!r} is already used by {first_path[prompt.slug]}",
+                )
+            )
+        first_path.setdefault(prompt.slug, prompt.path)
+    if problems:
+        raise PromptSyncError(problems)
+    return files
+
+
+def _check_partials(session: Session, files: Sequence[PromptFile]) -> None:
+    """Every ``{{> slug}}`` must resolve, in the files or the database, without a cycle."""
+    by_slug = {prompt.slug: prompt.text for prompt in files}
+
+    def load(slug: str) -> str | None:
+        if slug in by_slug:
+            return by_slug[slug]
+        row = session.execute(_with_current_version().where(PromptRecord.slug == slug)).first()
+        if row is None or row[1] is None:
+            return None
+        return partial_text(message["content"] for message in row[1].messages)
+
+    problems = []
+    for prompt in files:
+        contents = [message["content"] for message in prompt.content["messages"]]
+        try:
+            collect_partials(prompt.slug, contents, load)
+        except PromptError as error:
+            problems.append(FileProblem(prompt.path, str(error)))
+    if problems:
+        raise PromptSyncError(problems)
+
+
+def _lock(session: Session, slugs: Sequence[str]) -> None:
+    """Queue behind any other sync, then lock the rows of the prompts this sync touches."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_KEY})
+        session.execute(
+            select(PromptRecord.id).where(PromptRecord.slug.in_(slugs)).with_for_update()
+        )
+    else:
+        # A write as the first statement takes SQLite's database write lock.
+        session.execute(text("UPDATE llm_logs_prompts SET id = id WHERE 1 = 0"))
+
+
+def _apply(
+    session: Session,
+    prompt: PromptFile,
+    row: tuple[PromptRecord, PromptVersion | None] | None,
+    dry_run: bool,
+) -> SyncChange:
+    changelog = f"Synced from {prompt.path}"
+    if row is None:
+        if not dry_run:
+            record = PromptRecord(
+                slug=prompt.slug, name=prompt.name, description=prompt.description, tags=prompt.tags
+            )
+            session.add(record)
+            session.flush()
+            next_version(session, record.id, {**prompt.content, "changelog": changelog})
+        return SyncChange(prompt.slug, prompt.path, "created", ("content",), 1)
+
+    record, current = row
+    metadata = {"name": prompt.name, "description": prompt.description, "tags": prompt.tags}
+    changed = [key for key, value in metadata.items() if getattr(record, key) != value]
+    content_changed = current is None or any(
+        getattr(current, key) != value for key, value in prompt.content.items()
+    )
+    if content_changed:
+        changed.append("content")
+    if not changed:
+        return SyncChange(prompt.slug, prompt.path, "unchanged")
+    number = current.version_number + 1 if current is not None else 1
+    if not dry_run:
+        for key in changed:
+            if key != "content":
+                setattr(record, key, metadata[key])
+        record.updated_at = utcnow()
+        if content_changed:
+            next_version(session, record.id, {**prompt.content, "changelog": changelog})
+    return SyncChange(
+        prompt.slug, prompt.path, "updated", tuple(changed), number if content_changed else None
+    )
+
+
+def sync_prompts(
+    root: str | os.PathLike[str] | None = None, *, dry_run: bool = False
+) -> SyncReport:
+    """Sync the prompt files under ``root`` (default ``LLM_LOGS_PROMPTS_SOURCE_PATH``).
+
+    :param dry_run: work out and report the changes, write nothing.
+    :raises PromptSyncError: a file has problems (all listed); nothing was written.
+    """
+    store = _store()
+    if root is None:
+        root = store.settings.prompts_source_path
+    if root is None:
+        raise PromptSyncError(
+            [FileProblem("LLM_LOGS_PROMPTS_SOURCE_PATH", "is not set; pass the prompts folder")]
+        )
+    files = read_prompt_files(root, store.settings.prompt_subfolders)
+    slugs = [prompt.slug for prompt in files]
+    with store.transaction() as session:
+        if not dry_run:
+            _lock(session, slugs)
+        _check_partials(session, files)
+        existing = {
+            record.slug: (record, current)
+            for record, current in session.execute(
+                _with_current_version().where(PromptRecord.slug.in_(slugs))
+            )
+        }
+        changes = tuple(
+            _apply(session, prompt, existing.get(prompt.slug), dry_run) for prompt in files
+        )
+    if not dry_run:
+        store.cache.invalidate(*(change.slug for change in changes))
+    return SyncReport(changes, dry_run)
