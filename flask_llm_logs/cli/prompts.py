@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from ..extension import get_state
 from ..prompts import PromptSyncError
@@ -38,6 +39,7 @@ def _describe(change: SyncChange) -> str:
     help="The prompts folder (default: LLM_LOGS_PROMPTS_SOURCE_PATH).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@with_appcontext
 def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
     if path is None and get_state().settings.prompts_source_path is None:
         raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")

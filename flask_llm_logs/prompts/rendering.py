@@ -37,9 +37,22 @@ from .errors import PartialNotFound
 from .errors import TemplateSyntaxError
 from .frozen import thaw
 
+#: A partial tag alone on its line ("standalone" in the Mustache spec). pystache
+#: drops the line break after such a tag, so the partial has to bring its own.
+_STANDALONE_PARTIAL = re.compile(r"^([ \t]*\{\{>\s*)(\S+?\s*\}\})$", re.MULTILINE)
+
+#: Marks the partial keys of standalone tags; it cannot occur in a slug.
+_BLOCK = "\x00"
+
+
+def _mark_standalone_partials(template: str) -> str:
+    return _STANDALONE_PARTIAL.sub(rf"\1{_BLOCK}\2", template)
+
 
 @functools.lru_cache(maxsize=4096)
 def _parse(template: str, delimiters: tuple[str, str] | None = None) -> ParsedTemplate:
+    if delimiters is None:
+        template = _mark_standalone_partials(template)
     return pystache_parse(template, delimiters, raise_on_mismatch=True)
 
 
@@ -52,6 +65,7 @@ def parse(template: str, where: str) -> ParsedTemplate:
     try:
         return _parse(template)
     except ParsingError as error:
+        template = _mark_standalone_partials(template)
         info = error.info
         position = info.position if info is not None else len(template)
         # The parser reports the position just past the offending tag.
@@ -92,7 +106,7 @@ def _names(template: str) -> TemplateNames:
                 variables.setdefault(node.key)
                 walk(node.parsed_section)
             elif isinstance(node, _PartialNode):
-                partials.setdefault(node.key)
+                partials.setdefault(node.key.lstrip(_BLOCK))
 
     walk(_parse(template))
     return TemplateNames(tuple(variables), tuple(partials))
@@ -113,12 +127,19 @@ def variables_of(contents: Iterable[str], where: str) -> list[str]:
 
 
 def partial_text(contents: Iterable[str]) -> str:
-    """What ``{{> slug}}`` includes: the prompt's messages as one block of lines.
+    """What ``{{> slug}}`` includes: the prompt's messages joined by blank lines."""
+    return "\n\n".join(contents).rstrip("\n")
 
-    Like a Mustache partial file it ends with a line break, so a partial tag
-    on a line of its own becomes whole lines in the output.
-    """
-    return "\n\n".join(contents).rstrip("\n") + "\n"
+
+def _resolve_partial(partials: Mapping[str, str]) -> Callable[[str], str]:
+    """A partial on its own line becomes whole lines; one inside a line adds no line break."""
+
+    def resolve(key: str) -> str:
+        if key.startswith(_BLOCK):
+            return partials[key[1:]] + "\n"
+        return partials[key]
+
+    return resolve
 
 
 def collect_partials(
@@ -170,7 +191,7 @@ class _Engine(RenderEngine):
             literal=str,
             escape=str,
             resolve_context=_lookup,
-            resolve_partial=partials.__getitem__,
+            resolve_partial=_resolve_partial(partials),
             to_str=_to_str,
         )
         self.missing: dict[str, None] = {}

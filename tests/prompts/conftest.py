@@ -32,6 +32,11 @@ def sync_app(make_app: Callable[..., Flask], prompts_dir: Path) -> Iterator[Flas
 
 
 @pytest.fixture
+def sync_session(sync_app: Flask) -> Any:
+    return sync_app.extensions["llm_logs"].session
+
+
+@pytest.fixture
 def run_sync(sync_app: Flask) -> Callable[..., Result]:
     """Run ``flask llm-logs sync-prompts`` with extra arguments."""
 
