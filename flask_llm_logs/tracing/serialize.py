@@ -12,6 +12,8 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import functools
+import json
 import math
 import re
 import uuid
@@ -26,8 +28,12 @@ _NUL = "\x00"
 
 
 def clean_text(value: str) -> str:
-    """A string PostgreSQL accepts in a text or JSONB value."""
-    return value.replace(_NUL, "\ufffd") if _NUL in value else value
+    """A string PostgreSQL accepts in a text or JSONB value: no NUL, no lone surrogate."""
+    if _NUL in value:
+        value = value.replace(_NUL, "\ufffd")
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _safe_repr(value: Any) -> str:
@@ -75,6 +81,27 @@ def to_json(value: Any, _depth: int = 0) -> Any:
     return _safe_repr(value)
 
 
+#: Made once: ``json.dumps`` with options builds a new encoder on every call.
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=to_json)
+
+
+def dumps(value: Any) -> str:
+    """``value`` as JSON text PostgreSQL accepts. Never raises.
+
+    The common case (plain dicts, lists and strings, as SDK messages are
+    once dumped) is encoded by the C encoder in one pass; :func:`to_json`
+    only walks values that need it (NaN, NUL, lone surrogates, odd keys).
+    """
+    try:
+        text = _encoder.encode(value)
+        if "\\u0000" not in text:
+            text.encode("utf-8")  # lone surrogates fail here
+            return text
+    except (ValueError, TypeError, RecursionError):
+        pass
+    return _encoder.encode(to_json(value))
+
+
 #: Metadata keys whose values are credentials, whatever their spelling.
 _SECRET_KEY = re.compile(
     r"api[-_.]?key|authorization|auth[-_.]?token|access[-_.]?token|secret|password|cookie",
@@ -86,6 +113,11 @@ _SECRET_VALUE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{12,}|Bearer\s+\S+)", re.IGNOR
 REDACTED = "[redacted]"
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
 def scrub_secrets(value: Any) -> Any:
     """JSON-safe ``value`` without API keys or authorization headers.
 
@@ -93,7 +125,7 @@ def scrub_secrets(value: Any) -> Any:
     (``sk-...``, ``Bearer ...``) are replaced by ``[redacted]``.
     """
     if isinstance(value, dict):
-        return {k: scrub_secrets(v) for k, v in value.items() if not _SECRET_KEY.search(str(k))}
+        return {k: scrub_secrets(v) for k, v in value.items() if not _is_secret_key(k)}
     if isinstance(value, list):
         return [scrub_secrets(v) for v in value]
     if isinstance(value, str) and _SECRET_VALUE.search(value):

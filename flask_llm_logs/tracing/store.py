@@ -10,6 +10,7 @@ right whatever order spans and trace updates arrive in.
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +28,7 @@ from .records import SpanRecord
 from .records import TraceRecord
 from .serialize import REDACTED
 from .serialize import clean_text
+from .serialize import dumps
 from .serialize import scrub_secrets
 from .serialize import to_json
 
@@ -68,17 +70,21 @@ def _text(value: str | None, limit: int | None = None) -> str | None:
     return value[:limit] if limit else value
 
 
-def _content(value: Any, policy: ContentPolicy) -> Any:
+def _content(value: Any, policy: ContentPolicy) -> str | None:
     if not policy.capture or value is None:
         return None
-    value = to_json(value)
     if policy.redact is None:
-        return value
+        return dumps(value)
     try:
-        return to_json(policy.redact(value))
+        value = policy.redact(to_json(value))
     except Exception:
         # Storing the unredacted value would defeat the redaction.
-        return REDACTED
+        value = REDACTED
+    return None if value is None else dumps(value)
+
+
+def _metadata(value: Any) -> str:
+    return dumps(scrub_secrets(to_json(dict(value))))
 
 
 def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
@@ -102,7 +108,7 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "name": _text(record.name, 255),
         "status": _text(record.status, 20),
         "error": _text(record.error),
-        "metadata": scrub_secrets(to_json(dict(record.metadata))),
+        "metadata": _metadata(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
         "started_at": record.started_at,
@@ -131,11 +137,22 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "status": _text(record.status, 20),
         "error": _text(record.error),
-        "metadata": scrub_secrets(to_json(dict(record.metadata))),
+        "metadata": _metadata(record.metadata),
         "started_at": record.started_at,
         "completed_at": record.completed_at,
         "created_at": utcnow(),
     }
+
+
+def _json_as_text(connection: Connection, table: sa.Table) -> dict[str, Any]:
+    """Insert values for the JSON columns that take the rows' JSON text as it is."""
+    values: dict[str, Any] = {}
+    for column in table.c:
+        if isinstance(column.type, sa.JSON):
+            param = sa.bindparam(column.name, type_=sa.Text)
+            is_postgresql = connection.dialect.name == "postgresql"
+            values[column.name] = sa.cast(param, postgresql.JSONB) if is_postgresql else param
+    return values
 
 
 def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
@@ -168,7 +185,7 @@ def _insert(connection: Connection, table: sa.Table) -> Any:
         raise RuntimeError(
             f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {connection.dialect.name}"
         )
-    return dialect.insert(table)
+    return dialect.insert(table).values(_json_as_text(connection, table))
 
 
 def write(connection: Connection, rows: Rows) -> None:
@@ -182,15 +199,58 @@ def write(connection: Connection, rows: Rows) -> None:
             # The start record never overwrites an end record that landed first.
             where=stmt.excluded.status != "running",
         )
-        defaults = {"models": [], "spans_count": 0, "created_at": utcnow()}
+        defaults = {"models": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
         connection.execute(stmt, [{**defaults, **row} for row in rows.traces])
-    if rows.spans:
+    if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":
+        copy_rows(connection, spans, rows.spans)
+    elif rows.spans:
         # A retry after a lost commit acknowledgement must not fail on duplicates.
         stmt = _insert(connection, spans).on_conflict_do_nothing(index_elements=[spans.c.id])
         connection.execute(stmt, rows.spans)
     trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
     update_rollups(connection, trace_ids)
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` with PostgreSQL's ``COPY``, several times faster than ``INSERT``.
+
+    ``COPY`` knows no ``ON CONFLICT``: a row already stored (a retry after a
+    lost commit acknowledgement) fails the batch, and the writer's row-by-row
+    fallback, which uses ``INSERT .. ON CONFLICT DO NOTHING``, stores the rest.
+    """
+    columns = list(rows[0])
+    data = io.StringIO()
+    for row in rows:
+        data.write("\t".join(map(_copy_field, row.values())))
+        data.write("\n")
+    data.seek(0)
+    quote = connection.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.copy_expert(statement, data)
+    except connection.dialect.loaded_dbapi.Error as error:
+        # Wrapped as SQLAlchemy would, so the writer tells "database away"
+        # from "row refused"; a dead connection must not go back to the pool.
+        if driver_connection.closed:  # type: ignore[union-attr]
+            connection.invalidate()
+        raise sa.exc.DBAPIError.instance(
+            statement,
+            None,
+            error,
+            connection.dialect.loaded_dbapi.Error,
+            connection_invalidated=connection.invalidated,
+            dialect=connection.dialect,
+        ) from error
 
 
 def _distinct_models(dialect_name: str) -> sa.ColumnElement[Any]:

@@ -113,7 +113,7 @@ def test_values_that_are_not_json_are_stored_not_dropped(app: Flask) -> None:
     odd = span_record(
         start.id,
         input={"answer": Answer(text="hi\x00there", score=0.5), "point": Point(1, when)},
-        output=[b"bytes \xff", float("nan"), Opaque(), Unprintable()],
+        output=[b"bytes \xff", float("nan"), Opaque(), Unprintable(), "lone \ud800"],
         metadata={"nested": {1: (1, 2)}},
     )
     submit(app, start, odd)
@@ -124,7 +124,13 @@ def test_values_that_are_not_json_are_stored_not_dropped(app: Flask) -> None:
         "answer": {"text": "hi\ufffdthere", "score": 0.5},
         "point": {"x": 1, "when": "2026-01-02T03:04:05+00:00"},
     }
-    assert span.output == ["bytes \\xff", "nan", "<Opaque>", "<unrepresentable Unprintable>"]
+    assert span.output == [
+        "bytes \\xff",
+        "nan",
+        "<Opaque>",
+        "<unrepresentable Unprintable>",
+        "lone ?",
+    ]
     assert span.metadata == {"nested": {"1": [1, 2]}}
     [trace] = stored(app, Trace, id=start.id)
     assert trace.metadata == {"tags": ["a", "b"], "when": "2026-01-02"}
@@ -285,3 +291,16 @@ def test_llm_logs_object_flush_and_stats(make_app: Callable[..., Flask]) -> None
     with app.app_context():
         assert llm_logs.flush(10) is True
         assert llm_logs.stats()["written_spans"] == 1
+
+
+def test_a_span_stored_twice_is_kept_once(app: Flask) -> None:
+    """A retry after a lost commit acknowledgement sends rows already stored."""
+    trace_id = trace_record().id
+    again = span_record(trace_id)
+    submit(app, again)
+    assert flask_llm_logs.flush(10)
+    others = [span_record(trace_id) for _ in range(3)]
+    submit(app, again, *others)
+    assert flask_llm_logs.flush(10)
+    assert {row.id for row in stored(app, Span)} == {again.id, *(r.id for r in others)}
+    assert flask_llm_logs.stats()["dropped"] == 0

@@ -1,0 +1,224 @@
+"""How many spans per second the background writer stores in PostgreSQL.
+
+Every span carries about 1 KB of input and 1 KB of output; every trace has
+ten spans. The producer submits as fast as it can and only pauses when the
+writer's queue is half full (so nothing is dropped and the number is the
+writer's sustained rate, not the queue's). In the same run the synchronous
+design the Rails engine uses -- insert the span and update its trace's
+totals through the ORM on the caller's thread, one transaction per span --
+is measured for comparison.
+
+Usage::
+
+    python bench/tracing_ingest.py [--spans 100000] [--sync-spans 3000]
+        [--database-url postgresql+psycopg2://...] [--without-search-index]
+
+Without ``--database-url`` a throw-away database is created on the local
+server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
+dropped afterwards. ``--without-search-index`` drops the spans' full-text
+index first, to show what that index costs at ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs import migrations
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import new_id
+from flask_llm_logs.models.base import utcnow
+from flask_llm_logs.tracing.records import SpanRecord
+from flask_llm_logs.tracing.records import TraceRecord
+
+SERVER = os.environ.get(
+    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+SPANS_PER_TRACE = 10
+PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
+ANSWER = "Revenue grew four percent while costs stayed flat. " * 20  # ~1 KB
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def make_app(url: str) -> Flask:
+    app = Flask("bench")
+    app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_AUTO_INSTRUMENT=False)
+    LlmLogs(app)
+    with get_state(app).engine.begin() as connection:
+        migrations.upgrade(connection)
+    return app
+
+
+def span_record(trace_id: uuid.UUID, number: int) -> SpanRecord:
+    now = utcnow()
+    return SpanRecord(
+        id=new_id(),
+        trace_id=trace_id,
+        parent_id=None,
+        name="chat gpt-4.1-mini",
+        kind="llm",
+        operation="chat",
+        model="gpt-4.1-mini",
+        provider="openai",
+        started_at=now,
+        completed_at=now,
+        duration_ms=420.0,
+        input=[{"role": "user", "content": f"{number} {PROMPT}"}],
+        output={"role": "assistant", "content": ANSWER},
+        input_tokens=250,
+        output_tokens=220,
+        cached_tokens=0,
+        metadata={"gen_ai.request.model": "gpt-4.1-mini", "gen_ai.request.temperature": 0.2},
+    )
+
+
+def rss_mib(field: str = "VmRSS") -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def count_spans(app: Flask) -> int:
+    with get_state(app).engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(Span)).scalar_one()
+
+
+def bench_writer(app: Flask, spans: int) -> dict[str, float]:
+    writer = get_state(app).writer
+    high_water = app.config["LLM_LOGS_MAX_QUEUE"] // 2
+    submit_times: list[float] = []
+    before = count_spans(app)
+    rss_before = rss_mib()
+    began = time.perf_counter()
+    for number in range(spans):
+        if number % SPANS_PER_TRACE == 0:
+            trace_id = new_id()
+            writer.submit(TraceRecord(id=trace_id, name="report", started_at=utcnow()))
+        record = span_record(trace_id, number)
+        tick = time.perf_counter()
+        writer.submit(record)
+        submit_times.append(time.perf_counter() - tick)
+        if number % SPANS_PER_TRACE == SPANS_PER_TRACE - 1:
+            end = TraceRecord(id=trace_id, name="report", started_at=utcnow(), status="completed")
+            writer.submit(end)
+        while writer.stats()["queued"] > high_water:
+            time.sleep(0.001)
+    assert writer.flush(120), "the writer did not catch up"
+    elapsed = time.perf_counter() - began
+    stats = writer.stats()
+    assert stats["dropped"] == 0 and stats["errors"] == 0, stats
+    assert count_spans(app) - before == spans
+    return {
+        "spans_per_s": spans / elapsed,
+        "elapsed_s": elapsed,
+        "submit_median_us": statistics.median(submit_times) * 1e6,
+        "rss_before_mib": rss_before,
+        "rss_peak_mib": rss_mib("VmHWM"),
+        "batches": stats["written_spans"] / app.config["LLM_LOGS_WRITER_BATCH_SIZE"],
+    }
+
+
+def bench_synchronous(app: Flask, spans: int) -> dict[str, float]:
+    """Insert each span and update its trace's totals on the caller's thread (Rails' way)."""
+    session = get_state(app).session
+    per_span: list[float] = []
+    with app.app_context():
+        began = time.perf_counter()
+        for number in range(spans):
+            tick = time.perf_counter()
+            if number % SPANS_PER_TRACE == 0:
+                trace = Trace(name="report", started_at=utcnow())
+                session.add(trace)
+                session.commit()
+            record = span_record(trace.id, number)
+            session.add(
+                Span(
+                    id=record.id,
+                    trace_id=trace.id,
+                    name=record.name,
+                    kind=record.kind,
+                    operation=record.operation,
+                    model=record.model,
+                    provider=record.provider,
+                    input=record.input,
+                    output=record.output,
+                    input_tokens=record.input_tokens,
+                    output_tokens=record.output_tokens,
+                    cached_tokens=record.cached_tokens,
+                    metadata_=dict(record.metadata),
+                    started_at=record.started_at,
+                    completed_at=record.completed_at,
+                    duration_ms=record.duration_ms,
+                )
+            )
+            trace.input_tokens += record.input_tokens or 0
+            trace.output_tokens += record.output_tokens or 0
+            trace.spans_count += 1
+            session.commit()
+            per_span.append(time.perf_counter() - tick)
+        elapsed = time.perf_counter() - began
+        session.remove()
+    return {
+        "spans_per_s": spans / elapsed,
+        "caller_median_us": statistics.median(per_span) * 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=100_000)
+    parser.add_argument("--sync-spans", type=int, default=3_000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--without-search-index", action="store_true")
+    args = parser.parse_args()
+
+    with contextlib.ExitStack() as stack:
+        url = args.database_url or stack.enter_context(throwaway_database())
+        app = make_app(url)
+        stack.callback(lambda: get_state(app).engine.dispose())
+        stack.callback(get_state(app).shutdown)
+        if args.without_search_index:
+            with get_state(app).engine.begin() as connection:
+                connection.execute(sa.text("DROP INDEX IF EXISTS ix_llm_logs_spans_search"))
+        bench_writer(app, 2_000)  # warm-up: connections, caches
+        writer = bench_writer(app, args.spans)
+        sync = bench_synchronous(app, args.sync_spans)
+
+    print(f"cpus: {os.cpu_count()}, spans: {args.spans}, synchronous spans: {args.sync_spans}")
+    print(f"full-text search index on spans: {'dropped' if args.without_search_index else 'yes'}")
+    print(f"background writer: {writer['spans_per_s']:,.0f} spans/s stored")
+    print(f"  caller's thread, median submit: {writer['submit_median_us']:.1f} µs")
+    print(f"  RSS before {writer['rss_before_mib']:.0f} MiB, peak {writer['rss_peak_mib']:.0f} MiB")
+    print(f"synchronous (insert + update trace per span): {sync['spans_per_s']:,.0f} spans/s")
+    print(f"  caller's thread, median per span: {sync['caller_median_us']:.0f} µs")
+    print(f"ratio, writer / synchronous: {writer['spans_per_s'] / sync['spans_per_s']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
