@@ -63,8 +63,13 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def thaw(value: Any) -> Any:
     """A plain, mutable copy of a (possibly frozen) JSON value."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, dict):
         return {key: thaw(item) for key, item in value.items()}
     if isinstance(value, list):

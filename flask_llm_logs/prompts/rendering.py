@@ -35,7 +35,6 @@ from pystache.renderengine import RenderEngine
 from .errors import PartialCycle
 from .errors import PartialNotFound
 from .errors import TemplateSyntaxError
-from .frozen import thaw
 
 #: A partial tag alone on its line ("standalone" in the Mustache spec). pystache
 #: drops the line break after such a tag, so the partial has to bring its own.
@@ -226,7 +225,7 @@ def render_messages(
     stack = ContextStack(variables)
     rendered = []
     for message in messages:
-        out = thaw(message)
+        out = dict(message)  # every value is text (see validation.MESSAGE_KEYS)
         out["content"] = _parse(message["content"]).render(engine, stack)
         rendered.append(out)
     return rendered, list(engine.missing)

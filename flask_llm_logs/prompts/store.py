@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import weakref
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -90,9 +92,17 @@ class Version:
     default_variables: FrozenDict
     changelog: str | None
     created_at: dt.datetime
+    #: Slugs of the partials the messages include (``{{> slug}}``), worked out once.
+    includes: tuple[str, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     @classmethod
     def from_row(cls, row: PromptVersion) -> Version:
+        where = f"prompt {row.prompt_id} version {row.version_number}"
+        includes = {
+            slug: None
+            for message in row.messages
+            for slug in names(message["content"], where).partials
+        }
         return cls(
             id=row.id,
             prompt_id=row.prompt_id,
@@ -103,6 +113,7 @@ class Version:
             default_variables=freeze(row.default_variables or {}),
             changelog=row.changelog,
             created_at=_aware(row.created_at),
+            includes=tuple(includes),
         )
 
     @property
@@ -163,7 +174,7 @@ class _Store:
                 return data
         generation = self.cache.generation()
         with self.sessions() as session:
-            row = session.execute(_with_current_version().where(PromptRecord.slug == slug)).first()
+            row = session.execute(_load_statement(), {"slug": slug}).first()
         if row is None:
             return None
         data = _PromptData.from_rows(*row)
@@ -185,6 +196,18 @@ def _store() -> _Store:
 def clear_cache() -> None:
     """Forget every cached prompt of the current app (tests, after editing rows by hand)."""
     _store().cache.clear()
+
+
+@functools.cache
+def _load_statement() -> Any:
+    """One prompt by slug with its latest version: a backward scan of the version index."""
+    return (
+        select(PromptRecord, PromptVersion)
+        .outerjoin(PromptVersion, PromptVersion.prompt_id == PromptRecord.id)
+        .where(PromptRecord.slug == bindparam("slug"))
+        .order_by(PromptVersion.version_number.desc())
+        .limit(1)
+    )
 
 
 def _with_current_version() -> Any:
@@ -249,10 +272,11 @@ class Prompt:
     save on their next uncached :meth:`load`.
     """
 
-    __slots__ = ("_cached", "_data", "_versions")
+    __slots__ = ("_cached", "_data", "_store", "_versions")
 
-    def __init__(self, data: _PromptData, *, cached: bool = True) -> None:
+    def __init__(self, data: _PromptData, store: _Store, *, cached: bool = True) -> None:
         self._data = data
+        self._store = store
         self._cached = cached
         self._versions: list[Version] | None = None
 
@@ -302,7 +326,7 @@ class Prompt:
     def versions(self) -> list[Version]:
         """Every version, oldest first (read from the database once per handle)."""
         if self._versions is None:
-            with _store().sessions() as session:
+            with self._store.sessions() as session:
                 rows = session.scalars(
                     select(PromptVersion)
                     .where(PromptVersion.prompt_id == self.id)
@@ -316,7 +340,7 @@ class Prompt:
         current = self._data.current
         if current is not None and current.version_number == number:
             return current
-        with _store().sessions() as session:
+        with self._store.sessions() as session:
             row = session.scalars(
                 select(PromptVersion).where(
                     PromptVersion.prompt_id == self.id, PromptVersion.version_number == number
@@ -365,7 +389,7 @@ class Prompt:
         except IntegrityError:
             raise PromptAlreadyExists(slug) from None
         store.cache.invalidate(slug)
-        return cls(_PromptData.from_rows(record, None))
+        return cls(_PromptData.from_rows(record, None), store)
 
     @classmethod
     def load(cls, slug: str, cache: bool = True) -> Prompt:
@@ -377,17 +401,19 @@ class Prompt:
 
         :raises PromptNotFound: no prompt has this slug.
         """
-        data = _store().load(slug, cache=cache)
+        store = _store()
+        data = store.load(slug, cache=cache)
         if data is None:
             raise PromptNotFound(slug)
-        return cls(data, cached=cache)
+        return cls(data, store, cached=cache)
 
     @classmethod
     def all(cls, *, tag: str | None = None) -> list[Prompt]:
         """Every prompt (or those with ``tag``), by slug, each with its current version."""
-        with _store().sessions() as session:
+        store = _store()
+        with store.sessions() as session:
             rows = session.execute(_with_current_version().order_by(PromptRecord.slug)).all()
-        prompts = [cls(_PromptData.from_rows(*row), cached=False) for row in rows]
+        prompts = [cls(_PromptData.from_rows(*row), store, cached=False) for row in rows]
         if tag is not None:
             prompts = [prompt for prompt in prompts if tag in prompt.tags]
         return prompts
@@ -410,11 +436,12 @@ class Prompt:
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
-        store = _store()
-        contents = [message["content"] for message in version.messages]
+        store = self._store
         partials = (
-            collect_partials(self.slug, contents, self._partial_loader(store))
-            if any(names(content, f"prompt {self.slug!r}").partials for content in contents)
+            collect_partials(
+                self.slug, [m["content"] for m in version.messages], self._partial_loader()
+            )
+            if version.includes
             else {}
         )
         if version.default_variables:
@@ -435,9 +462,9 @@ class Prompt:
             link_prompt_version(version.id)
         return params
 
-    def _partial_loader(self, store: _Store) -> Callable[[str], str | None]:
+    def _partial_loader(self) -> Callable[[str], str | None]:
         def load(slug: str) -> str | None:
-            data = store.load(slug, cache=self._cached)
+            data = self._store.load(slug, cache=self._cached)
             if data is None:
                 return None
             if data.current is None:
@@ -505,7 +532,7 @@ class Prompt:
         )
 
     def _save(self, content: Callable[[PromptVersion | None], Mapping[str, Any]]) -> Version:
-        store = _store()
+        store = self._store
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
                 with store.transaction() as session:
@@ -545,7 +572,7 @@ class Prompt:
             values["description"] = check_description(slug, description)
         if tags is not _UNSET:
             values["tags"] = check_tags(slug, tags)
-        store = _store()
+        store = self._store
         with store.transaction() as session:
             if not _touch(session, self.id):
                 raise PromptNotFound(slug, " (it was deleted)")
@@ -571,7 +598,7 @@ class Prompt:
         :raises VersionNotFound: there is no such version.
         :raises InvalidPrompt: ``number`` is the current version.
         """
-        store = _store()
+        store = self._store
         with store.transaction() as session:
             if not _touch(session, self.id):
                 raise PromptNotFound(self.slug, " (it was deleted)")
@@ -596,7 +623,7 @@ class Prompt:
 
         Prompts that include it as a partial fail to build until it is back.
         """
-        store = _store()
+        store = self._store
         with store.transaction() as session:
             _touch(session, self.id)
             session.execute(delete(PromptVersion).where(PromptVersion.prompt_id == self.id))

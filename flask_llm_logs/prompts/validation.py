@@ -17,6 +17,9 @@ from .rendering import parse
 
 ROLES = ("system", "developer", "user", "assistant")
 
+#: What a stored message may hold: all text, so a shallow copy is a full copy.
+MESSAGE_KEYS = ("role", "content", "name")
+
 #: Slugs are used as ``{{> slug}}`` partial names, so no spaces and no braces.
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
@@ -101,9 +104,16 @@ def check_messages(slug: str, messages: Any) -> list[dict[str, Any]]:
         content = message.get("content")
         if not isinstance(content, str):
             raise InvalidPrompt(f"{where} ({role}): content must be a string, got {content!r}")
+        unknown = [key for key in message if key not in MESSAGE_KEYS]
+        if unknown:
+            raise InvalidPrompt(
+                f"{where} ({role}): unknown keys {', '.join(map(repr, unknown))};"
+                f" a message has {', '.join(MESSAGE_KEYS)}"
+            )
+        if not isinstance(message.get("name", ""), str):
+            raise InvalidPrompt(f"{where} ({role}): name must be a string")
         parse(content, f"{where} ({role})")
         checked.append(dict(message))
-    _check_json(slug, "messages", checked)
     return checked
 
 

@@ -244,6 +244,10 @@ def test_create_rejects_bad_fields(app: Any, kwargs: dict[str, Any], message: st
         ({"messages": [{"content": "x"}]}, "message 1: role must be one of"),
         ({"messages": [{"role": "user"}]}, r"message 1 \(user\): content must be a string"),
         (
+            {"messages": [{"role": "user", "content": "x", "tool_calls": []}]},
+            r"message 1 \(user\): unknown keys 'tool_calls'",
+        ),
+        (
             {"messages": [{"role": "user", "content": "ok"}, "text"]},
             "message 2: must be a dict",
         ),

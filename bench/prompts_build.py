@@ -1,0 +1,124 @@
+"""Time of ``Prompt.load(slug).build(...)`` for a two-message prompt, cached and uncached.
+
+The prompt is the one from the issue: a system and a user message with three
+variables and two model parameters. Each call is timed on its own with
+``perf_counter_ns``; the table shows the median and p99 over ``--calls``
+calls after a warm-up. Cached calls are served from the per-process cache
+(the TTL is set long enough that no entry expires during the run); uncached
+calls pass ``cache=False`` and so read the prompt and its current version
+from PostgreSQL (one query over loopback) on every call.
+
+Usage::
+
+    python bench/prompts_build.py [--calls 20000] [--uncached-calls 2000]
+        [--database-url postgresql+psycopg2://...]
+
+Without ``--database-url`` a throw-away database is created on the local
+server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs import Prompt
+from flask_llm_logs import migrations
+
+SERVER = os.environ.get(
+    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+MESSAGES = [
+    {"role": "system", "content": "You analyze trading strategies for {{app_name}}."},
+    {"role": "user", "content": "Analyze {{strategy_name}} on the {{timeframe}} timeframe."},
+]
+VARIABLES = {"app_name": "Tradebot", "strategy_name": "Momentum Alpha", "timeframe": "4h"}
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def timings_us(call: Callable[[], object], count: int) -> list[float]:
+    for _ in range(min(count, 500)):
+        call()
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    return samples
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98]
+
+
+def run(database_url: str, calls: int, uncached_calls: int) -> None:
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+    engine.dispose()
+    app = Flask("bench")
+    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PROMPT_CACHE_TTL=3600)
+    LlmLogs(app)
+    with app.app_context():
+        Prompt.create(slug="strategy-analysis", name="Strategy Analysis").update_content(
+            messages=MESSAGES,
+            model="claude-sonnet-4",
+            model_params={"temperature": 0.3, "max_tokens": 2048},
+        )
+        cached = timings_us(lambda: Prompt.load("strategy-analysis").build(**VARIABLES), calls)
+        uncached = timings_us(
+            lambda: Prompt.load("strategy-analysis", cache=False).build(**VARIABLES),
+            uncached_calls,
+        )
+    print(f"{'load + build':<34} {'calls':>7} {'median µs':>10} {'p99 µs':>10}")
+    for label, samples in (
+        ("cached (per-process cache)", cached),
+        ("uncached (cache=False, PostgreSQL)", uncached),
+    ):
+        print(
+            f"{label:<34} {len(samples):>7} {statistics.median(samples):>10.1f}"
+            f" {p99(samples):>10.1f}"
+        )
+    ratio = statistics.median(uncached) / statistics.median(cached)
+    print(f"uncached / cached median: {ratio:.0f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--uncached-calls", type=int, default=2_000)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    if args.database_url:
+        run(args.database_url, args.calls, args.uncached_calls)
+    else:
+        with throwaway_database() as url:
+            run(url, args.calls, args.uncached_calls)
+
+
+if __name__ == "__main__":
+    main()
