@@ -4,7 +4,9 @@ from flask.cli import AppGroup
 
 from .db import db
 from .prompts import sync_prompts_command
+from .retention import purge
 
 cli = AppGroup("llm-logs", help="Tracing, prompts and batches of flask-llm-logs.")
 cli.add_command(db)
 cli.add_command(sync_prompts_command)
+cli.add_command(purge)

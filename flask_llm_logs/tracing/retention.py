@@ -1,0 +1,114 @@
+"""Deleting old traces and their spans, in chunks that never hold locks for long.
+
+Each chunk of traces (oldest first) is deleted with its spans in a short
+transaction of its own, so the writer and the UI keep working while a purge
+runs, and an interrupted purge keeps what it already did.
+
+A trace that a batch request links to (``BatchRequest.trace_id``) is kept,
+whatever its age: the request's result stays where it is, and its link to the
+trace stays valid. Such traces go when the batch request itself is deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from ..extension import get_state
+from ..models import BatchRequest
+from ..models import Span
+from ..models import Trace
+from ..models.base import utcnow
+
+DEFAULT_CHUNK_SIZE = 1000
+
+traces = Trace.__table__
+spans = Span.__table__
+batch_requests = BatchRequest.__table__
+
+
+@dataclasses.dataclass(frozen=True)
+class PurgePlan:
+    """What a purge with this cutoff deletes and keeps."""
+
+    cutoff: dt.datetime
+    traces: int
+    spans: int
+    kept_linked: int
+
+
+def cutoff_for(days: int | None = None) -> dt.datetime:
+    """Now minus ``days``, or minus ``LLM_LOGS_RETENTION_DAYS``."""
+    if days is None:
+        days = get_state().settings.retention_days
+    if days < 0:
+        raise ValueError(f"days must be >= 0, got {days}")
+    return utcnow() - dt.timedelta(days=days)
+
+
+def _linked() -> sa.Exists:
+    return sa.exists().where(batch_requests.c.trace_id == traces.c.id)
+
+
+def _old(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(traces.c.started_at < cutoff, ~_linked())
+
+
+def plan_purge(days: int | None = None) -> PurgePlan:
+    """Count what :func:`purge_old_traces` would delete, deleting nothing."""
+    cutoff = cutoff_for(days)
+    old_ids = sa.select(traces.c.id).where(_old(cutoff))
+    with get_state().engine.connect() as connection:
+
+        def count(table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+            query = sa.select(sa.func.count()).select_from(table).where(*where)
+            return connection.scalar(query) or 0
+
+        return PurgePlan(
+            cutoff=cutoff,
+            traces=count(traces, _old(cutoff)),
+            spans=count(spans, spans.c.trace_id.in_(old_ids)),
+            kept_linked=count(traces, traces.c.started_at < cutoff, _linked()),
+        )
+
+
+def purge_old_traces(
+    days: int | None = None,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Delete traces started more than ``days`` ago, and their spans.
+
+    Usable as an RQ job (it needs the app context the worker provides).
+
+    :param days: defaults to ``LLM_LOGS_RETENTION_DAYS``.
+    :param chunk_size: traces per transaction.
+    :param on_chunk: called with the number of traces after each chunk
+        (the command's progress bar).
+    :return: the number of traces deleted.
+    """
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    cutoff = cutoff_for(days)
+    next_chunk = (
+        sa.select(traces.c.id)
+        .where(_old(cutoff))
+        .order_by(traces.c.started_at, traces.c.id)
+        .limit(chunk_size)
+    )
+    engine = get_state().engine
+    deleted = 0
+    while True:
+        with engine.begin() as connection:
+            ids = list(connection.scalars(next_chunk))
+            if not ids:
+                return deleted
+            connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
+            connection.execute(sa.delete(traces).where(traces.c.id.in_(ids)))
+        deleted += len(ids)
+        if on_chunk is not None:
+            on_chunk(len(ids))

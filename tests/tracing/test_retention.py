@@ -1,0 +1,146 @@
+"""``flask llm-logs purge`` and the ``purge_old_traces`` job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from writer_helpers import span_record
+from writer_helpers import stored
+from writer_helpers import submit
+from writer_helpers import trace_record
+
+import flask_llm_logs
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import utcnow
+from flask_llm_logs.tracing.retention import plan_purge
+from flask_llm_logs.tracing.retention import purge_old_traces
+
+
+def make_traces(app: Flask, days_ago: int, count: int, spans_each: int = 2) -> list[uuid.UUID]:
+    started = utcnow() - dt.timedelta(days=days_ago)
+    ids = []
+    for _ in range(count):
+        trace = trace_record(started_at=started, status="completed")
+        submit(app, trace, *(span_record(trace.id, started_at=started) for _ in range(spans_each)))
+        ids.append(trace.id)
+    assert flask_llm_logs.flush(10)
+    return ids
+
+
+def link_to_batch_request(app: Flask, trace_id: uuid.UUID) -> None:
+    session = get_state(app).session
+    session.add(
+        BatchRequest(
+            custom_id=f"r-{trace_id.hex[:8]}",
+            purpose="summaries",
+            model="gpt-4.1-mini",
+            trace_id=trace_id,
+            result={"output_text": "kept"},
+        )
+    )
+    session.commit()
+
+
+def test_purge_deletes_old_traces_and_their_spans_in_chunks(app: Flask) -> None:
+    old = make_traces(app, days_ago=40, count=7)
+    recent = make_traces(app, days_ago=2, count=3)
+    chunks: list[int] = []
+
+    assert purge_old_traces(chunk_size=3, on_chunk=chunks.append) == 7
+
+    assert chunks == [3, 3, 1]
+    assert {row.id for row in stored(app, Trace)} == set(recent)
+    assert {row.trace_id for row in stored(app, Span)} == set(recent)
+    assert not set(old) & {row.id for row in stored(app, Trace)}
+
+
+def test_traces_linked_to_a_batch_request_are_kept(app: Flask) -> None:
+    linked, _ = make_traces(app, days_ago=90, count=2)
+    link_to_batch_request(app, linked)
+
+    plan = plan_purge(30)
+    assert (plan.traces, plan.spans, plan.kept_linked) == (1, 2, 1)
+    assert purge_old_traces(30) == 1
+
+    assert [row.id for row in stored(app, Trace)] == [linked]
+    assert len(stored(app, Span, trace_id=linked)) == 2
+    request = get_state(app).session.query(BatchRequest).one()
+    assert request.trace_id == linked
+    assert request.result == {"output_text": "kept"}
+
+
+def test_retention_days_setting_is_the_default(make_app: Callable[..., Flask]) -> None:
+    app = make_app(LLM_LOGS_RETENTION_DAYS=5)
+    with app.app_context():
+        make_traces(app, days_ago=6, count=1)
+        make_traces(app, days_ago=4, count=1)
+        assert purge_old_traces() == 1
+        assert len(stored(app, Trace)) == 1
+
+
+def test_bad_arguments_are_refused(app: Flask) -> None:
+    with pytest.raises(ValueError, match="chunk_size"):
+        purge_old_traces(chunk_size=0)
+    with pytest.raises(ValueError, match="days"):
+        purge_old_traces(-1)
+
+
+def test_purge_command(app: Flask) -> None:
+    make_traces(app, days_ago=40, count=4)
+    keep = make_traces(app, days_ago=40, count=1)[0]
+    link_to_batch_request(app, keep)
+    make_traces(app, days_ago=1, count=2)
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["llm-logs", "purge", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "4 traces (8 spans)" in result.output
+    assert "1 older ones are kept because a batch request links to them" in result.output
+    assert "nothing deleted" in result.output
+    assert len(stored(app, Trace)) == 7
+
+    result = runner.invoke(args=["llm-logs", "purge", "--days", "30", "--chunk-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 4 traces" in result.output
+    assert len(stored(app, Trace)) == 3
+
+    result = runner.invoke(args=["llm-logs", "purge", "--days", "0"])
+    assert "Deleted 2 traces" in result.output  # the linked one stays
+    assert [row.id for row in stored(app, Trace)] == [keep]
+
+
+def test_purge_command_refuses_bad_options(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["llm-logs", "purge", "--days", "-3"])
+    assert result.exit_code == 2
+    assert "--days" in result.output
+    result = runner.invoke(args=["llm-logs", "purge", "--chunk-size", "0"])
+    assert result.exit_code == 2
+    assert "--chunk-size" in result.output
+
+
+@pytest.mark.redis
+def test_purge_runs_as_an_rq_job(app: Flask, redis_url: str) -> None:
+    from redis import Redis
+    from rq import Queue
+    from rq import SimpleWorker
+
+    make_traces(app, days_ago=40, count=3)
+    queue = Queue(app.config["LLM_LOGS_QUEUE"], connection=Redis.from_url(redis_url))
+    try:
+        job = queue.enqueue(purge_old_traces)
+        # In-process worker: the job runs inside this test's app context,
+        # as it does inside the extension's worker.
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        assert job.return_value() == 3
+        assert stored(app, Trace) == []
+    finally:
+        queue.delete(delete_jobs=True)
+        queue.connection.close()
