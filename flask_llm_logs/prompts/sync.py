@@ -40,7 +40,6 @@ from .rendering import parse
 from .rendering import partial_text
 from .store import _store
 from .store import _with_current_version
-from .store import next_version
 from .validation import ROLES
 from .validation import check_default_variables
 from .validation import check_description
@@ -381,21 +380,29 @@ def _lock(session: Session, slugs: Sequence[str]) -> None:
         session.execute(text("UPDATE llm_logs_prompts SET id = id WHERE 1 = 0"))
 
 
+def _new_version(prompt: PromptFile, number: int) -> PromptVersion:
+    return PromptVersion(
+        version_number=number, changelog=f"Synced from {prompt.path}", **prompt.content
+    )
+
+
 def _apply(
     session: Session,
     prompt: PromptFile,
     row: tuple[PromptRecord, PromptVersion | None] | None,
     dry_run: bool,
 ) -> SyncChange:
-    changelog = f"Synced from {prompt.path}"
+    """Stage one prompt's changes in ``session``; they are all flushed together at commit.
+
+    Version numbers come from the state read under the sync's locks.
+    """
     if row is None:
         if not dry_run:
             record = PromptRecord(
                 slug=prompt.slug, name=prompt.name, description=prompt.description, tags=prompt.tags
             )
+            record.versions.append(_new_version(prompt, 1))
             session.add(record)
-            session.flush()
-            next_version(session, record.id, {**prompt.content, "changelog": changelog})
         return SyncChange(prompt.slug, prompt.path, "created", ("content",), 1)
 
     record, current = row
@@ -415,7 +422,9 @@ def _apply(
                 setattr(record, key, metadata[key])
         record.updated_at = utcnow()
         if content_changed:
-            next_version(session, record.id, {**prompt.content, "changelog": changelog})
+            version = _new_version(prompt, number)
+            version.prompt_id = record.id
+            session.add(version)
     return SyncChange(
         prompt.slug, prompt.path, "updated", tuple(changed), number if content_changed else None
     )
