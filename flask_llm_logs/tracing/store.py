@@ -198,7 +198,9 @@ def write(connection: Connection, rows: Rows) -> None:
             set_=updated,
             # The start record never overwrites an end record that landed first.
             where=stmt.excluded.status != "running",
-        )
+            # RETURNING makes SQLAlchemy send one multi-row statement
+            # (insertmanyvalues) instead of one round trip per row.
+        ).returning(traces.c.id)
         defaults = {"models": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
         connection.execute(stmt, [{**defaults, **row} for row in rows.traces])
