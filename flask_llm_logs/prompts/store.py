@@ -189,7 +189,8 @@ def _store() -> _Store:
     state = get_state()
     store = _stores.get(state)
     if store is None:
-        store = _stores[state] = _Store(state)
+        # Two threads may get here at once: both keep the first one stored.
+        store = _stores.setdefault(state, _Store(state))
     return store
 
 

@@ -131,7 +131,11 @@ class _FileReader:
             return None
         leading = raw[: len(raw) - len(stripped)].count("\n")
         handler = frontmatter.YAMLHandler()
-        front, body = handler.split(stripped)
+        try:
+            front, body = handler.split(stripped)
+        except ValueError:
+            self.problem("the front matter starts with '---' but has no closing '---'", 1 + leading)
+            return None
         try:
             meta = handler.load(front)
             tree = yaml.compose(front, Loader=yaml.SafeLoader)

@@ -259,6 +259,12 @@ BAD_FILES = [
         id="unclosed-section-in-body-file",
     ),
     pytest.param(
+        "skills/unclosed-front-matter.md",
+        "---\nslug: open\nname: Open\nBody\n",
+        ["skills/unclosed-front-matter.md:1: the front matter starts with '---' but has no"],
+        id="unclosed-front-matter",
+    ),
+    pytest.param(
         "skills/typo.md",
         "---\nslug: typo\nname: Typo\nmodle: gpt-4.1\n---\nBody\n",
         ["skills/typo.md:4: unknown front matter key 'modle'"],
