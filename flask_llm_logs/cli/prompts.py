@@ -55,6 +55,8 @@ def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
         )
         raise SystemExit(1) from None
 
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for change in report.changes:
         click.echo(_describe(change))
     counts = (

@@ -11,7 +11,14 @@ class PromptError(Exception):
     """Base class of every prompt error, so callers can catch them all at once."""
 
 
-class PromptNotFound(PromptError, LookupError):
+class _MessageKeyError(KeyError):
+    """A ``KeyError`` whose ``str()`` is its message, not the message's repr."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class PromptNotFound(PromptError, _MessageKeyError):
     """No prompt has this slug."""
 
     def __init__(self, slug: str, detail: str = "") -> None:
@@ -80,7 +87,7 @@ class PartialCycle(PromptError):
         self.chain = tuple(chain)
 
 
-class MissingVariables(PromptError, KeyError):
+class MissingVariables(PromptError, _MessageKeyError):
     """Strict mode: the template uses variables that were neither passed nor defaulted."""
 
     def __init__(self, slug: str, version_number: int, names: Iterable[str]) -> None:
@@ -91,10 +98,6 @@ class MissingVariables(PromptError, KeyError):
             f"prompt {slug!r} version {version_number} is missing variables:"
             f" {', '.join(self.names)} (pass them to build() or set default_variables)"
         )
-
-    def __str__(self) -> str:
-        # KeyError would print the repr of the message.
-        return str(self.args[0])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -98,9 +98,18 @@ class SyncChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class PromptFiles:
+    """The checked prompts of a folder, and what was odd but not wrong (unknown keys)."""
+
+    prompts: list[PromptFile]
+    warnings: list[FileProblem]
+
+
+@dataclasses.dataclass(frozen=True)
 class SyncReport:
     changes: tuple[SyncChange, ...]
     dry_run: bool
+    warnings: tuple[FileProblem, ...] = ()
 
     def count(self, action: str) -> int:
         return sum(change.action == action for change in self.changes)
@@ -115,6 +124,7 @@ class _FileReader:
         self.folder = folder
         self.relative = path.relative_to(root).as_posix()
         self.problems: list[FileProblem] = []
+        self.warnings: list[FileProblem] = []
 
     def problem(self, message: str, line: int | None = None, path: str | None = None) -> None:
         self.problems.append(FileProblem(path or self.relative, message, line))
@@ -148,12 +158,17 @@ class _FileReader:
         if not isinstance(meta, Mapping):
             self.problem("the front matter must be a mapping of keys to values", 1 + leading)
             return None
-        unknown = [key for key in meta if key not in FRONT_MATTER_KEYS]
-        for key in unknown:
-            self.problem(
-                f"unknown front matter key {key!r}; known keys: {', '.join(FRONT_MATTER_KEYS)}",
-                lines.key(key),
-            )
+        for key in meta:
+            if key not in FRONT_MATTER_KEYS:
+                # Hosts may keep their own keys; a typo still shows up.
+                self.warnings.append(
+                    FileProblem(
+                        self.relative,
+                        f"unknown front matter key {key!r} is ignored;"
+                        f" known keys: {', '.join(FRONT_MATTER_KEYS)}",
+                        lines.key(key),
+                    )
+                )
         for key in ("slug", "name"):
             if not meta.get(key):
                 self.problem(f"the front matter has no {key!r}", 1 + leading)
@@ -316,7 +331,7 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return str(error)
 
 
-def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -> list[PromptFile]:
+def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -> PromptFiles:
     """Every prompt in the ``*.md`` files of ``subfolders`` of ``root``, all checked.
 
     :raises PromptSyncError: with every problem of every file.
@@ -325,12 +340,14 @@ def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -
     if not base.is_dir():
         raise PromptSyncError([FileProblem(str(root), "the prompts folder does not exist")])
     problems: list[FileProblem] = []
+    warnings: list[FileProblem] = []
     files: list[PromptFile] = []
     for folder in subfolders:
         for path in sorted((base / folder).glob("*.md")):
             reader = _FileReader(path, base, folder)
             prompt = reader.read()
             problems.extend(reader.problems)
+            warnings.extend(reader.warnings)
             if prompt is not None:
                 files.append(prompt)
 
@@ -346,7 +363,7 @@ def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -
         first_path.setdefault(prompt.slug, prompt.path)
     if problems:
         raise PromptSyncError(problems)
-    return files
+    return PromptFiles(files, warnings)
 
 
 def _check_partials(session: Session, files: Sequence[PromptFile]) -> None:
@@ -449,7 +466,8 @@ def sync_prompts(
         raise PromptSyncError(
             [FileProblem("LLM_LOGS_PROMPTS_SOURCE_PATH", "is not set; pass the prompts folder")]
         )
-    files = read_prompt_files(root, store.settings.prompt_subfolders)
+    found = read_prompt_files(root, store.settings.prompt_subfolders)
+    files = found.prompts
     slugs = [prompt.slug for prompt in files]
     with store.transaction() as session:
         if not dry_run:
@@ -466,4 +484,4 @@ def sync_prompts(
         )
     if not dry_run:
         store.cache.invalidate(*(change.slug for change in changes))
-    return SyncReport(changes, dry_run)
+    return SyncReport(changes, dry_run, tuple(found.warnings))
