@@ -57,6 +57,7 @@ from .rendering import names
 from .rendering import partial_text
 from .rendering import render_messages
 from .rendering import variables_of
+from .validation import check_changelog
 from .validation import check_default_variables
 from .validation import check_description
 from .validation import check_messages
@@ -504,7 +505,7 @@ class Prompt:
                 if default_variables is None
                 else check_default_variables(slug, default_variables)
             ),
-            "changelog": check_description(slug, changelog),
+            "changelog": check_changelog(slug, changelog),
         }
 
         def fill_in(latest: PromptVersion | None) -> dict[str, Any]:

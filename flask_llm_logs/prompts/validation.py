@@ -46,9 +46,17 @@ def check_name(slug: str, name: Any) -> str:
 
 
 def check_description(slug: str, description: Any) -> str | None:
-    if description is not None and not isinstance(description, str):
-        raise InvalidPrompt(f"prompt {slug!r}: description must be a string, got {description!r}")
-    return description
+    return _optional_text(slug, "description", description)
+
+
+def check_changelog(slug: str, changelog: Any) -> str | None:
+    return _optional_text(slug, "changelog", changelog)
+
+
+def _optional_text(slug: str, field: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidPrompt(f"prompt {slug!r}: {field} must be a string, got {value!r}")
+    return value
 
 
 def check_tags(slug: str, tags: Any) -> list[str]:

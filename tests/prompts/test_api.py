@@ -261,6 +261,7 @@ def test_create_rejects_bad_fields(app: Any, kwargs: dict[str, Any], message: st
             "default_variables must be JSON data",
         ),
         ({"messages": STRATEGY_MESSAGES, "model": ""}, "model must be a non-empty string"),
+        ({"messages": STRATEGY_MESSAGES, "changelog": 3}, "'p': changelog must be a string"),
     ],
 )
 def test_update_content_rejects_bad_input(
