@@ -126,9 +126,17 @@ class LlmLogs:
         _last_state = state
 
         migrations.hide_tables_from_host_migrations(app)
+        if settings.auto_instrument:
+            from .instrumentation import instrument
+
+            instrument()
         from .cli import cli
 
         app.cli.add_command(cli)
+
+        from .web import register as register_ui
+
+        register_ui(app, settings)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Store every trace and span recorded so far; see :func:`flush`."""

@@ -1,0 +1,254 @@
+"""Server-side render time of the web UI's pages on a large PostgreSQL database.
+
+The database gets 1,000,000 traces and 5,000,000 spans (five per trace, a
+root and four children, about 400 bytes of chat input and output each),
+plus one trace of 1,000 spans and 10,000 batch requests pointing at traces.
+Rows are made by ``INSERT ... SELECT generate_series`` with the secondary
+indexes dropped, which are then rebuilt from the models' own definitions
+(so the benchmark measures the shipped indexes). Filling takes a while;
+a filled database is detected and reused.
+
+Each page is rendered through Flask's test client (server time: queries,
+Python and Jinja, no network) ``--repeat`` times after one warm-up; the
+table shows medians.
+
+Usage::
+
+    python bench/ui_pages.py [--database-url postgresql+psycopg2://...]
+        [--traces 1000000] [--fill-only] [--repeat 7]
+
+Without ``--database-url`` the database ``llm_logs_bench_ui`` is created
+(once) on the local server (``LLM_LOGS_BENCH_POSTGRES``, default
+postgres@127.0.0.1:5432) and kept for the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import uuid
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs import migrations
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+
+SERVER = os.environ.get(
+    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+DATABASE = "llm_logs_bench_ui"
+SPANS_PER_TRACE = 5
+BIG_TRACE_SPANS = 1_000
+#: The trace of 1,000 spans; the newest of all, so it is also on the first page.
+BIG_TRACE_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
+#: Matches one span in 10,000 (500 in all): the selective search.
+RARE_WORD = "quasar"
+
+FILL_TRACES = """
+INSERT INTO llm_logs_traces (
+    id, name, status, error, metadata, input_tokens, output_tokens, cached_tokens,
+    reasoning_tokens, cost, duration_ms, spans_count, models, prompt_version_id,
+    started_at, completed_at, created_at)
+SELECT
+    md5('t' || i)::uuid,
+    (ARRAY['strategy_analysis', 'risk_assessment', 'support_reply', 'summarise_report',
+           'classify_ticket', 'extract_entities', 'translate', 'rag_answer'])[1 + i % 8],
+    CASE WHEN i % 50 = 0 THEN 'error' WHEN i % 997 = 0 THEN 'running' ELSE 'completed' END,
+    CASE WHEN i % 50 = 0 THEN 'RateLimitError: slow down' END,
+    jsonb_build_object('user', 'u' || (i % 1000), 'strategy_id', i % 500),
+    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0,
+    0.0004 + (i % 100) * 0.00001, 800 + i % 3000, {spans},
+    CASE WHEN i % 3 = 0 THEN '["gpt-4.1-mini"]'::jsonb
+         WHEN i % 3 = 1 THEN '["gpt-4.1"]'::jsonb
+         ELSE '["gpt-4.1-mini", "text-embedding-3-small"]'::jsonb END,
+    CASE WHEN i % 10 = 0 THEN 1 + i % 20 END,
+    now() - i * interval '2.592 seconds',
+    now() - i * interval '2.592 seconds' + interval '2 seconds',
+    now() - i * interval '2.592 seconds'
+FROM generate_series(1, {traces}) AS i
+"""
+
+FILL_SPANS = """
+INSERT INTO llm_logs_spans (
+    id, trace_id, parent_id, name, kind, operation, model, provider, input, output,
+    input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost, duration_ms,
+    time_to_first_token_ms, status, error, metadata, started_at, completed_at, created_at)
+SELECT
+    md5('s' || s)::uuid,
+    md5('t' || (s / {per_trace}))::uuid,
+    CASE WHEN s % {per_trace} = 0 THEN NULL ELSE md5('s' || (s - s % {per_trace}))::uuid END,
+    CASE WHEN s % {per_trace} = 0 THEN 'pipeline' ELSE 'chat gpt-4.1-mini' END,
+    CASE WHEN s % {per_trace} = 0 THEN 'custom' ELSE 'llm' END,
+    CASE WHEN s % {per_trace} = 0 THEN NULL ELSE 'chat' END,
+    CASE WHEN s % {per_trace} = 0 THEN NULL ELSE 'gpt-4.1-mini' END,
+    CASE WHEN s % {per_trace} = 0 THEN NULL ELSE 'openai' END,
+    jsonb_build_array(
+        jsonb_build_object('role', 'system', 'content', 'You analyse trading strategies.'),
+        jsonb_build_object('role', 'user', 'content',
+            'Analyse ' || (ARRAY['momentum', 'breakout', 'mean reversion', 'carry',
+                                 'pairs trading', 'volatility', 'trend', 'arbitrage'])[1 + s % 8]
+            || ' strategy number ' || s
+            || CASE WHEN s % 10000 = 7 THEN ' near the {rare} cluster' ELSE '' END
+            || ' on the 4h timeframe and list its risks.')),
+    jsonb_build_object('role', 'assistant', 'content',
+        '**Summary:** the strategy ' || s || ' buys breakouts and exits at 2 ATR.'
+        || E'\\n\\n- drawdown 12%\\n- win rate 41%\\n- sharpe 1.3'),
+    400 + s % 300, 100 + s % 80, (s % 4) * 64, 0, 0.0001, 120 + s % 900, 60,
+    'completed', NULL, '{{}}'::jsonb,
+    now() - (s / {per_trace}) * interval '2.592 seconds' + (s % {per_trace}) * interval '0.2 s',
+    now() - (s / {per_trace}) * interval '2.592 seconds' + (s % {per_trace}) * interval '0.2 s'
+        + interval '0.15 s',
+    now()
+FROM generate_series({per_trace}, ({traces} + 1) * {per_trace} - 1) AS s
+"""
+
+FILL_BIG_TRACE = """
+INSERT INTO llm_logs_traces (
+    id, name, status, metadata, input_tokens, output_tokens, cached_tokens,
+    reasoning_tokens, cost, duration_ms, spans_count, models, started_at, completed_at,
+    created_at)
+VALUES (:id, 'big_pipeline', 'completed', '{"user": "bench"}', 400000, 90000, 64000, 0,
+        0.5, 200000, :spans, '["gpt-4.1-mini"]', now() + interval '1 minute',
+        now() + interval '5 minutes', now());
+INSERT INTO llm_logs_spans (
+    id, trace_id, parent_id, name, kind, operation, model, provider, input, output,
+    input_tokens, output_tokens, cached_tokens, cost, duration_ms, status, metadata,
+    started_at, completed_at, created_at)
+SELECT
+    md5('big' || s)::uuid, :id,
+    CASE WHEN s % 10 = 0 THEN NULL ELSE md5('big' || (s - s % 10))::uuid END,
+    CASE WHEN s % 10 = 0 THEN 'step ' || s / 10 ELSE 'chat gpt-4.1-mini' END,
+    CASE WHEN s % 10 = 0 THEN 'custom' WHEN s % 10 = 9 THEN 'tool' ELSE 'llm' END,
+    CASE WHEN s % 10 = 0 THEN NULL ELSE 'chat' END,
+    'gpt-4.1-mini', 'openai',
+    jsonb_build_array(
+        jsonb_build_object('role', 'system', 'content', 'You analyse trading strategies.'),
+        jsonb_build_object('role', 'user', 'content', 'Question ' || s || ': what next?')),
+    jsonb_build_object('role', 'assistant', 'content',
+        '**Answer ' || s || E':** hold.\\n\\n- reason one\\n- reason two `code`'),
+    400, 90, 64, 0.0005, 150 + s % 200, 'completed', '{}'::jsonb,
+    now() + interval '1 minute' + s * interval '0.2 s',
+    now() + interval '1 minute' + s * interval '0.2 s' + interval '0.15 s',
+    now()
+FROM generate_series(0, :spans - 1) AS s;
+"""
+
+FILL_BATCH_REQUESTS = """
+INSERT INTO llm_logs_batches (id, purpose, provider, model, claim_token, status,
+    request_count, metadata, provider_metadata, claimed_at, created_at, updated_at)
+VALUES (1, 'nightly_scoring', 'openai_responses', 'gpt-4.1-mini', 'bench', 'completed',
+    10000, '{{}}', '{{}}', now(), now(), now());
+INSERT INTO llm_logs_batch_requests (batch_id, custom_id, purpose, status, model, payload,
+    routing, trace_id, attempts, created_at, updated_at)
+SELECT 1, 'bench-' || i, 'nightly_scoring', 'completed', 'gpt-4.1-mini', '{{}}', '{{}}',
+    md5('t' || i)::uuid, 1, now(), now()
+FROM generate_series(1, {traces}, 100) AS i;
+"""
+
+
+def default_database_url() -> str:
+    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        exists = connection.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
+        ).scalar()
+        if not exists:
+            connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
+    server.dispose()
+    return sa.make_url(SERVER).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+def fill(url: str, traces: int) -> None:
+    """Make the rows unless a previous run already did."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+        if connection.execute(sa.select(Trace.id).limit(1)).first() is not None:
+            print("database already filled; reusing it")
+            return
+    indexes = [*Trace.__table__.indexes, *Span.__table__.indexes]
+    began = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(sa.text("SET maintenance_work_mem = '1GB'"))
+        for index in indexes:
+            index.drop(connection)
+        connection.execute(sa.text(FILL_TRACES.format(traces=traces, spans=SPANS_PER_TRACE)))
+        print(f"traces: {time.perf_counter() - began:.0f} s")
+        spans_sql = FILL_SPANS.format(traces=traces, per_trace=SPANS_PER_TRACE, rare=RARE_WORD)
+        connection.execute(sa.text(spans_sql))
+        print(f"spans: {time.perf_counter() - began:.0f} s")
+        connection.execute(sa.text(FILL_BIG_TRACE), {"id": BIG_TRACE_ID, "spans": BIG_TRACE_SPANS})
+        connection.execute(sa.text(FILL_BATCH_REQUESTS.format(traces=traces)))
+        for index in indexes:
+            index.create(connection)
+            print(f"index {index.name}: {time.perf_counter() - began:.0f} s")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE"))
+    print(f"filled in {time.perf_counter() - began:.0f} s")
+    engine.dispose()
+
+
+def pages(app: Flask) -> dict[str, str]:
+    """The pages to time, by label; the deep page's cursor comes from the data."""
+    prefix = app.config["LLM_LOGS_URL_PREFIX"]
+    with app.extensions["llm_logs"].engine.connect() as connection:
+        deep = connection.execute(
+            sa.select(Trace.started_at, Trace.id)
+            .order_by(Trace.started_at.desc(), Trace.id.desc())
+            .offset(500_000)
+            .limit(1)
+        ).one()
+    from flask_llm_logs.web.queries import encode_cursor
+
+    return {
+        "traces, first page": f"{prefix}/traces",
+        "traces, filtered (status=error, model)": (f"{prefix}/traces?status=error&model=gpt-4.1"),
+        "traces, filtered (metadata user=u42)": f"{prefix}/traces?meta_key=user&meta_value=u42",
+        "traces, deep keyset page (row 500,000)": (
+            f"{prefix}/traces?after={encode_cursor(deep.started_at, deep.id)}"
+        ),
+        f"text search ({RARE_WORD!r}, 500 matching spans)": f"{prefix}/traces?q={RARE_WORD}",
+        "text search ('momentum', 625,000 matching spans)": f"{prefix}/traces?q=momentum",
+        "trace page, 1,000 spans": f"{prefix}/traces/{BIG_TRACE_ID}",
+    }
+
+
+def time_pages(url: str, repeat: int) -> None:
+    app = Flask("bench_ui")
+    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_AUTO_INSTRUMENT=False)
+    LlmLogs(app)
+    client = app.test_client()
+    print(f"\n{'page':<48} {'median ms':>10} {'min ms':>8} {'KiB':>6}")
+    for label, path in pages(app).items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - began) * 1000)
+        size = len(response.data) / 1024
+        print(f"{label:<48} {statistics.median(times):>10.1f} {min(times):>8.1f} {size:>6.0f}")
+    app.extensions["llm_logs"].shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--traces", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--fill-only", action="store_true")
+    args = parser.parse_args()
+    url = args.database_url or default_database_url()
+    fill(url, args.traces)
+    if not args.fill_only:
+        time_pages(url, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The ``llm_logs`` Blueprint: access control, security headers, error pages.
+
+Templates live under ``templates/llm_logs/`` so the host can override any of
+them by putting a file with the same path in its own ``templates`` folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import render_template
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from .access import is_allowed
+
+blueprint = Blueprint(
+    "llm_logs",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+#: No inline script or style anywhere: what an LLM wrote can never run, even
+#: if some escaping were missed. Images only from the UI itself.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@blueprint.before_request
+def check_access() -> None:
+    # The stylesheet is public so that the 403 page itself looks right.
+    if request.endpoint != "llm_logs.static" and not is_allowed(current_app, request):
+        abort(403)
+
+
+@blueprint.after_request
+def security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Access to the LLM logs is not enabled",
+    404: "Not found",
+    405: "Method not allowed",
+}
+
+
+@blueprint.errorhandler(HTTPException)
+def error_page(error: HTTPException) -> Any:
+    """Every HTTP error under the UI's prefix as a page of the UI (never a 500)."""
+    code = error.code or 500
+    if code not in ERROR_TITLES:
+        return error
+    return render_template(
+        "llm_logs/error.html", error=error, code=code, title=ERROR_TITLES[code]
+    ), code
+
+
+class Format:
+    """Number and time formatting for templates, shared by every page."""
+
+    #: Shown for a value that was not recorded.
+    MISSING = "\u2013"
+
+    @staticmethod
+    def number(value: int | float | None) -> str:
+        return Format.MISSING if value is None else f"{value:,}"
+
+    @staticmethod
+    def cost(value: float | None) -> str:
+        if value is None:
+            return Format.MISSING
+        return f"${value:,.4f}" if value < 100 else f"${value:,.2f}"
+
+    @staticmethod
+    def duration(ms: float | None) -> str:
+        if ms is None:
+            return Format.MISSING
+        if ms < 1000:
+            return f"{ms:.0f} ms"
+        if ms < 60_000:
+            return f"{ms / 1000:.2f} s"
+        return f"{ms / 60_000:.1f} min"
+
+    @staticmethod
+    def when(value: dt.datetime | None) -> str:
+        """UTC, to the second; naive values (SQLite) are UTC already."""
+        if value is None:
+            return Format.MISSING
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+
+    @staticmethod
+    def iso(value: dt.datetime | None) -> str:
+        if value is None:
+            return ""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+
+    @staticmethod
+    def size(characters: int) -> str:
+        if characters >= 1_000_000:
+            return f"{characters / 1_000_000:.1f} M characters"
+        if characters >= 1_000:
+            return f"{characters / 1_000:.0f} K characters"
+        return f"{characters} characters"
+
+
+#: The navigation: (label, endpoint, the section's endpoint prefix).
+NAVIGATION = [
+    ("Traces", "llm_logs.traces", "llm_logs.trace"),
+    ("Prompts", "llm_logs.prompts", "llm_logs.prompt"),
+    ("Batches", "llm_logs.batches", "llm_logs.batch"),
+]
+
+
+@blueprint.context_processor
+def template_helpers() -> dict[str, Any]:
+    return {"fmt": Format, "navigation": NAVIGATION}

@@ -1,0 +1,17 @@
+"""Forms of the UI; every state-changing request goes through one.
+
+They are Flask-WTF forms so the CSRF token is checked whether or not the
+host enables ``CSRFProtect`` (a plain WTForms ``SessionCSRF`` form would be
+rejected once it does). Needs the host's ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+
+class Form(FlaskForm):
+    """Base of the UI's forms: CSRF-protected, nothing else.
+
+    A bare instance is the form of a button that only posts (delete, retry).
+    """

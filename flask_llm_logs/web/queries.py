@@ -1,0 +1,409 @@
+"""The UI's database reads: filters, keyset pagination and search.
+
+Every function runs a fixed number of queries, whatever the page shows.
+Lists are paginated by keyset (``WHERE (started_at, id) < cursor``), which
+costs the same on page 1 and page 20,000 and needs no ``COUNT(*)``.
+Filters are parsed from the query string here, against a whitelist; a value
+that does not parse raises :class:`~werkzeug.exceptions.BadRequest` with a
+message naming the parameter, which the UI shows as a 400 page.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import NotFound
+
+from ..models import BatchRecord
+from ..models import BatchRequest
+from ..models import PromptRecord
+from ..models import PromptVersion
+from ..models import Span
+from ..models import Trace
+from ..models.tracing import SEARCH_DOCUMENT
+
+TRACE_STATUSES = ("running", "completed", "error")
+#: The longest text accepted in a filter field; longer is a malformed request.
+MAX_FILTER_LENGTH = 500
+
+
+def parse_id(value: str) -> uuid.UUID:
+    """A trace or span id from a URL; anything that is not a UUID is a 404."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{value!r} is not a trace or span id.") from None
+
+
+def parse_batch_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise NotFound(f"{value!r} is not a batch id.")
+    return int(value)
+
+
+def encode_cursor(started_at: dt.datetime, row_id: uuid.UUID) -> str:
+    """An opaque ``after=`` value for the row a page ended on."""
+    if started_at.tzinfo is not None:
+        started_at = started_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    raw = f"{started_at.isoformat()}|{row_id.hex}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        started_at, row_id = raw.split("|")
+        return dt.datetime.fromisoformat(started_at), uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("after: not a page cursor made by this UI.") from None
+
+
+def _text(args: Mapping[str, str], key: str) -> str | None:
+    value = args.get(key, "").strip()
+    if len(value) > MAX_FILTER_LENGTH:
+        raise BadRequest(f"{key}: longer than {MAX_FILTER_LENGTH} characters.")
+    if "\x00" in value:
+        raise BadRequest(f"{key}: contains a NUL character.")
+    return value or None
+
+
+def _datetime(args: Mapping[str, str], key: str) -> dt.datetime | None:
+    value = _text(args, key)
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{key}: {value!r} is not a date or date and time.") from None
+    if parsed.tzinfo is not None:  # naive means UTC, as stored
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def int_arg(args: Mapping[str, str], key: str) -> int | None:
+    """A whole-number query argument (an id, a page cursor); 400 if it is not one."""
+    value = _text(args, key)
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise BadRequest(f"{key}: {value!r} is not an id.")
+    return int(value)
+
+
+def _stored_time(session: Session, value: dt.datetime) -> dt.datetime:
+    """``value`` (naive UTC) as the column compares it on this database."""
+    if session.get_bind(Trace).dialect.name == "postgresql":
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceFilters:
+    """The traces list's filters, parsed from the query string."""
+
+    status: str | None = None
+    name: str | None = None
+    model: str | None = None
+    prompt_version: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    meta_key: str | None = None
+    meta_value: str | None = None
+    q: str | None = None
+    after: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> TraceFilters:
+        status = _text(args, "status")
+        if status is not None and status not in TRACE_STATUSES:
+            raise BadRequest(f"status: must be one of {', '.join(TRACE_STATUSES)}.")
+        meta_key, meta_value = _text(args, "meta_key"), _text(args, "meta_value")
+        if (meta_key is None) != (meta_value is None):
+            raise BadRequest("meta_key and meta_value: give both or neither.")
+        since, until = _datetime(args, "since"), _datetime(args, "until")
+        if since and until and since > until:
+            raise BadRequest("since: later than until.")
+        after = _text(args, "after")
+        if after is not None:
+            decode_cursor(after)
+        return cls(
+            status=status,
+            name=_text(args, "name"),
+            model=_text(args, "model"),
+            prompt_version=int_arg(args, "prompt_version"),
+            since=since,
+            until=until,
+            meta_key=meta_key,
+            meta_value=meta_value,
+            q=_text(args, "q"),
+            after=after,
+        )
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """The non-empty filters as query-string arguments, for links."""
+        values = dataclasses.replace(self, **changes)
+        result = {}
+        for field in dataclasses.fields(values):
+            value = getattr(values, field.name)
+            if value is not None:
+                result[field.name] = value.isoformat() if hasattr(value, "isoformat") else value
+        return result
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for k, v in self.args().items() if k != "after")
+
+
+def _metadata_condition(dialect: str, key: str, value: str) -> sa.ColumnElement[bool]:
+    """``metadata[key] == value``, where ``value`` also matches as a JSON number or bool.
+
+    A form field is always text, but ``metadata={"strategy_id": 42}`` stores a
+    number: ``42`` matches both.
+    """
+    candidates: list[Any] = [value]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, (int, float, bool)):
+        candidates.append(parsed)
+    if dialect == "postgresql":
+        column = sa.type_coerce(Trace.metadata_, JSONB)
+        return sa.or_(*(column.contains({key: c}) for c in candidates))
+    path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    extracted = sa.func.json_extract(Trace.metadata_, path)
+    sqlite_values = [int(c) if isinstance(c, bool) else c for c in candidates]
+    return extracted.in_(sqlite_values)
+
+
+def _model_condition(dialect: str, model: str) -> sa.ColumnElement[bool]:
+    if dialect == "postgresql":
+        return sa.type_coerce(Trace.models, JSONB).contains([model])
+    each = sa.func.json_each(Trace.models).table_valued("value")
+    return sa.exists().where(each.c.value == model)
+
+
+def _search_condition(dialect: str, q: str) -> sa.ColumnElement[bool]:
+    """Traces with a span whose input or output holds the words of ``q``.
+
+    PostgreSQL uses the GIN index ``ix_llm_logs_spans_search`` (same
+    expression); SQLite gets a case-insensitive substring match.
+    """
+    if dialect == "postgresql":
+        matches = sa.text(
+            f"to_tsvector('simple', {SEARCH_DOCUMENT}) @@ plainto_tsquery('simple', :search_q)"
+        ).bindparams(search_q=q)
+    else:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = sa.or_(
+            sa.cast(Span.input, sa.Text).like(pattern, escape="\\"),
+            sa.cast(Span.output, sa.Text).like(pattern, escape="\\"),
+        )
+    return Trace.id.in_(sa.select(Span.trace_id).where(matches))
+
+
+@dataclasses.dataclass
+class TracePage:
+    traces: list[Trace]
+    #: Trace id -> batch id, for traces that came from a batch.
+    batches: dict[uuid.UUID, int]
+    next_after: str | None
+
+
+def list_traces(session: Session, filters: TraceFilters, page_size: int) -> TracePage:
+    """One page of traces, newest first: two queries."""
+    dialect = session.get_bind(Trace).dialect.name
+    query = sa.select(Trace)
+    if filters.status:
+        query = query.where(Trace.status == filters.status)
+    if filters.name:
+        query = query.where(Trace.name == filters.name)
+    if filters.model:
+        query = query.where(_model_condition(dialect, filters.model))
+    if filters.prompt_version is not None:
+        query = query.where(Trace.prompt_version_id == filters.prompt_version)
+    if filters.since:
+        query = query.where(Trace.started_at >= _stored_time(session, filters.since))
+    if filters.until:
+        query = query.where(Trace.started_at <= _stored_time(session, filters.until))
+    if filters.meta_key and filters.meta_value is not None:
+        query = query.where(_metadata_condition(dialect, filters.meta_key, filters.meta_value))
+    if filters.q:
+        query = query.where(_search_condition(dialect, filters.q))
+    if filters.after:
+        started_at, row_id = decode_cursor(filters.after)
+        cursor = sa.tuple_(sa.literal(_stored_time(session, started_at)), sa.literal(row_id))
+        query = query.where(sa.tuple_(Trace.started_at, Trace.id) < cursor)
+    query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
+    traces = list(session.scalars(query))
+    next_after = None
+    if len(traces) > page_size:
+        traces = traces[:page_size]
+        next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
+    return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
+
+
+def batches_of(session: Session, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Which batch each of these traces came from (one query)."""
+    if not trace_ids:
+        return {}
+    rows = session.execute(
+        sa.select(BatchRequest.trace_id, BatchRequest.batch_id).where(
+            BatchRequest.trace_id.in_(trace_ids), BatchRequest.batch_id.is_not(None)
+        )
+    )
+    return {trace_id: batch_id for trace_id, batch_id in rows}
+
+
+@dataclasses.dataclass
+class SpanNode:
+    span: Span
+    depth: int
+
+
+def span_tree(spans: list[Span]) -> list[SpanNode]:
+    """The spans in tree order (depth first, children by start time).
+
+    Spans whose parent is not in the trace (not stored yet, or lost) are
+    shown as roots rather than hidden.
+    """
+    ids = {span.id for span in spans}
+    children: dict[uuid.UUID | None, list[Span]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in ids and span.parent_id != span.id else None
+        children.setdefault(parent, []).append(span)
+    nodes: list[SpanNode] = []
+    seen: set[uuid.UUID] = set()
+    stack = [(span, 0) for span in reversed(children.get(None, []))]
+    while stack:
+        span, depth = stack.pop()
+        if span.id in seen:
+            continue
+        seen.add(span.id)
+        nodes.append(SpanNode(span, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(span.id, [])))
+    # A cycle of parents has no root: show what is left flat, not nothing.
+    nodes.extend(SpanNode(span, 0) for span in spans if span.id not in seen)
+    return nodes
+
+
+@dataclasses.dataclass
+class TraceDetail:
+    trace: Trace
+    spans: list[Span]
+    batch_id: int | None
+    prompt_version: tuple[str, int] | None  # (slug, version number)
+
+
+def trace_detail(session: Session, trace_id: uuid.UUID) -> TraceDetail:
+    """A trace with all its spans: four queries at most, whatever the span count."""
+    trace = session.get(Trace, trace_id)
+    if trace is None:
+        raise NotFound(f"There is no trace {trace_id}.")
+    spans = list(
+        session.scalars(
+            sa.select(Span).where(Span.trace_id == trace_id).order_by(Span.started_at, Span.id)
+        )
+    )
+    prompt_version = None
+    if trace.prompt_version_id is not None:
+        row = session.execute(
+            sa.select(PromptRecord.slug, PromptVersion.version_number)
+            .join(PromptVersion.prompt)
+            .where(PromptVersion.id == trace.prompt_version_id)
+        ).first()
+        prompt_version = (row.slug, row.version_number) if row else None
+    batch_id = batches_of(session, [trace.id]).get(trace.id)
+    return TraceDetail(trace, spans, batch_id, prompt_version)
+
+
+def get_span(session: Session, trace_id: uuid.UUID, span_id: uuid.UUID) -> tuple[Trace, Span]:
+    trace = session.get(Trace, trace_id)
+    span = session.get(Span, span_id)
+    if trace is None or span is None or span.trace_id != trace_id:
+        raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
+    return trace, span
+
+
+PROMPT_SORTS = {
+    "updated": (PromptRecord.updated_at.desc(), PromptRecord.id.desc()),
+    "name": (PromptRecord.name, PromptRecord.id),
+    "slug": (PromptRecord.slug,),
+}
+
+
+def list_prompts(session: Session, sort: str) -> list[PromptRecord]:
+    return list(session.scalars(sa.select(PromptRecord).order_by(*PROMPT_SORTS[sort])))
+
+
+@dataclasses.dataclass
+class BatchPage:
+    batches: list[BatchRecord]
+    #: Batch id -> {request status: count}.
+    counts: dict[int, dict[str, int]]
+    next_after: int | None
+
+
+def request_counts(session: Session, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+    if batch_ids:
+        rows = session.execute(
+            sa.select(BatchRequest.batch_id, BatchRequest.status, sa.func.count())
+            .where(BatchRequest.batch_id.in_(batch_ids))
+            .group_by(BatchRequest.batch_id, BatchRequest.status)
+        )
+        for batch_id, status, count in rows:
+            counts[batch_id][status] = count
+    return counts
+
+
+def list_batches(session: Session, after: int | None, page_size: int) -> BatchPage:
+    """Newest batches first, keyset-paginated on id: two queries."""
+    query = sa.select(BatchRecord).order_by(BatchRecord.id.desc()).limit(page_size + 1)
+    if after is not None:
+        query = query.where(BatchRecord.id < after)
+    batches = list(session.scalars(query))
+    next_after = None
+    if len(batches) > page_size:
+        batches = batches[:page_size]
+        next_after = batches[-1].id
+    return BatchPage(batches, request_counts(session, [b.id for b in batches]), next_after)
+
+
+@dataclasses.dataclass
+class BatchDetail:
+    batch: BatchRecord
+    requests: list[BatchRequest]
+    counts: dict[str, int]
+    next_after: int | None
+
+
+def batch_detail(session: Session, batch_id: int, after: int | None, page_size: int) -> BatchDetail:
+    batch = session.get(BatchRecord, batch_id)
+    if batch is None:
+        raise NotFound(f"There is no batch {batch_id}.")
+    query = (
+        sa.select(BatchRequest)
+        .where(BatchRequest.batch_id == batch_id)
+        .order_by(BatchRequest.id)
+        .limit(page_size + 1)
+    )
+    if after is not None:
+        query = query.where(BatchRequest.id > after)
+    requests = list(session.scalars(query))
+    next_after = None
+    if len(requests) > page_size:
+        requests = requests[:page_size]
+        next_after = requests[-1].id
+    counts = request_counts(session, [batch_id])[batch_id]
+    return BatchDetail(batch, requests, counts, next_after)

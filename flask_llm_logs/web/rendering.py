@@ -1,0 +1,208 @@
+"""Turn what a span stored into something a person can read, safely.
+
+Span inputs and outputs are whatever the SDK sent and received: chat
+messages, Responses API items, completions, tool calls, plain strings or
+arbitrary JSON. Everything here returns plain data or :class:`Markup` that
+was produced by a sanitizer; templates escape everything else. Markdown is
+parsed with raw HTML disabled and the result still goes through ``nh3``, so a
+model that answers with ``<script>`` or a ``javascript:`` link shows text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+#: Payloads larger than this (in characters of JSON) are cut in the span
+#: tree; the span page shows them whole.
+TREE_CONTENT_LIMIT = 20_000
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+_URL_SCHEMES = {"http", "https", "mailto"}
+#: Characters and line starts that can change how Markdown renders; text
+#: without any of them is shown as is, skipping the (slow) parser.
+_MARKDOWN_SYNTAX = re.compile(r"[*_`#\[\]<>|~\\!]|^\s*(?:[-+]|\d+[.)])\s|^ {4}|^=+$", re.M)
+
+
+def markdown(text: str) -> Markup:
+    """``text`` rendered as CommonMark and sanitized."""
+    html = nh3.clean(
+        _markdown.render(text),
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+    return Markup(html)
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a ``<pre>``; never raises on odd values."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One piece of a message's content; ``kind`` is markdown, text or json."""
+
+    kind: str
+    text: str = ""
+    html: Markup | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    name: str
+    id: str | None
+    arguments: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    role: str
+    parts: list[Part]
+    tool_calls: list[ToolCall]
+    name: str | None = None
+    tool_call_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A payload ready for a template: messages, or JSON, or a cut preview."""
+
+    messages: list[Message] | None = None
+    #: Request parameters that came with the messages (model, temperature...).
+    extra: str | None = None
+    json: str | None = None
+    truncated: bool = False
+    size: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.messages is None and self.json is None
+
+
+class _Renderer:
+    def __init__(self, use_markdown: bool) -> None:
+        self.use_markdown = use_markdown
+
+    def text_part(self, text: str) -> Part:
+        if self.use_markdown and _MARKDOWN_SYNTAX.search(text):
+            return Part("markdown", html=markdown(text))
+        return Part("text", text=text)
+
+    def parts(self, content: Any) -> list[Part]:
+        if content is None:
+            return []
+        if isinstance(content, str):
+            return [self.text_part(content)]
+        if isinstance(content, list):
+            parts = []
+            for item in content:
+                if isinstance(item, str):
+                    parts.append(self.text_part(item))
+                elif isinstance(item, dict) and isinstance(item.get("text"), str):
+                    parts.append(self.text_part(item["text"]))
+                elif isinstance(item, dict) and isinstance(item.get("refusal"), str):
+                    parts.append(Part("text", text=f"Refusal: {item['refusal']}"))
+                else:
+                    parts.append(Part("json", text=pretty_json(item)))
+            return parts
+        return [Part("json", text=pretty_json(content))]
+
+    def tool_calls(self, calls: Any) -> list[ToolCall]:
+        if not isinstance(calls, list):
+            return []
+        result = []
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            result.append(
+                ToolCall(
+                    name=str(function.get("name") or "?"),
+                    id=call.get("id") or call.get("call_id"),
+                    arguments=_arguments(function.get("arguments")),
+                )
+            )
+        return result
+
+    def message(self, item: dict[str, Any]) -> Message:
+        kind = item.get("type")
+        if kind == "function_call":  # Responses API
+            return Message("assistant", [], self.tool_calls([item]))
+        if kind == "function_call_output":
+            return Message(
+                "tool", self.parts(item.get("output")), [], tool_call_id=item.get("call_id")
+            )
+        return Message(
+            role=str(item.get("role") or kind or "?"),
+            parts=self.parts(item.get("content")),
+            tool_calls=self.tool_calls(item.get("tool_calls")),
+            name=item.get("name"),
+            tool_call_id=item.get("tool_call_id"),
+        )
+
+    def messages(self, value: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any]]:
+        """The message-like items in ``value`` and what else came with them."""
+        if isinstance(value, list) and value and all(_is_message(v) for v in value):
+            return value, {}
+        if isinstance(value, dict):
+            if _is_message(value):
+                return [value], {}
+            for key in ("messages", "input", "output"):
+                items = value.get(key)
+                if isinstance(items, list) and items and all(_is_message(v) for v in items):
+                    return items, {k: v for k, v in value.items() if k != key}
+            choices = value.get("choices")
+            if isinstance(choices, list) and choices:
+                found = [c["message"] for c in choices if isinstance(c, dict) and "message" in c]
+                if found and all(_is_message(m) for m in found):
+                    return found, {k: v for k, v in value.items() if k != "choices"}
+        return None, {}
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and (
+        "role" in value or value.get("type") in {"message", "function_call", "function_call_output"}
+    )
+
+
+def _arguments(arguments: Any) -> str:
+    """Tool-call arguments arrive as a JSON string; show them indented."""
+    if isinstance(arguments, str):
+        try:
+            return pretty_json(json.loads(arguments))
+        except ValueError:
+            return arguments
+    return pretty_json(arguments)
+
+
+def render_payload(value: Any, *, limit: int | None = None, use_markdown: bool = True) -> Rendered:
+    """Prepare a span's input or output for display.
+
+    :param limit: cut payloads whose JSON is longer than this many characters
+        (the preview is the start of the JSON text).
+    :param use_markdown: render message text as Markdown; traces with very
+        many spans turn it off in the tree to stay fast.
+    """
+    if value is None:
+        return Rendered()
+    compact = json.dumps(value, ensure_ascii=False, default=str)
+    if limit is not None and len(compact) > limit:
+        return Rendered(json=compact[:limit], truncated=True, size=len(compact))
+    renderer = _Renderer(use_markdown)
+    if isinstance(value, str):
+        return Rendered(messages=[Message("text", renderer.parts(value), [])], size=len(compact))
+    items, extra = renderer.messages(value)
+    if items is None:
+        return Rendered(json=pretty_json(value), size=len(compact))
+    return Rendered(
+        messages=[renderer.message(item) for item in items],
+        extra=pretty_json(extra) if extra else None,
+        size=len(compact),
+    )

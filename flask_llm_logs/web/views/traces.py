@@ -1,0 +1,167 @@
+"""Traces: the list with its filters, a trace's span tree and timeline, a span."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.exceptions import BadRequest
+
+from ...extension import get_state
+from ...models import Span
+from ...models import Trace
+from .. import queries
+from ..blueprint import blueprint
+from ..forms import Form
+from ..rendering import TREE_CONTENT_LIMIT
+from ..rendering import Rendered
+from ..rendering import pretty_json
+from ..rendering import render_payload
+
+#: Above this many spans the tree shows message text without Markdown (the
+#: parser is the slowest part of a page); each span's own page still renders it.
+MARKDOWN_SPAN_LIMIT = 200
+
+
+@blueprint.get("/", endpoint="index")
+@blueprint.get("/traces")
+def traces() -> str:
+    filters = queries.TraceFilters.from_args(request.args)
+    state = get_state()
+    page = queries.list_traces(state.session, filters, state.settings.page_size)
+    return render_template("llm_logs/traces/index.html", page=page, filters=filters)
+
+
+@dataclasses.dataclass
+class SpanView:
+    """A span as the trace page shows it: place in the tree and on the timeline."""
+
+    span: Any
+    depth: int
+    input: Rendered
+    output: Rendered
+    #: Start and width on the timeline, in thousandths of the trace's duration.
+    offset: float
+    width: float
+
+
+def _end(span: Span) -> dt.datetime:
+    if span.completed_at is not None:
+        return span.completed_at
+    return span.started_at + dt.timedelta(milliseconds=span.duration_ms or 0)
+
+
+def span_views(spans: list[Span]) -> tuple[list[SpanView], float]:
+    """The tree rows and the timeline's total duration in milliseconds."""
+    if not spans:
+        return [], 0.0
+    start = min(span.started_at for span in spans)
+    total = max((_end(span) - start).total_seconds() * 1000 for span in spans) or 1.0
+    render = functools.partial(
+        render_payload, limit=TREE_CONTENT_LIMIT, use_markdown=len(spans) <= MARKDOWN_SPAN_LIMIT
+    )
+    views = []
+    for node in queries.span_tree(spans):
+        span = node.span
+        offset = (span.started_at - start).total_seconds() * 1000 / total * 1000
+        width = (_end(span) - span.started_at).total_seconds() * 1000 / total * 1000
+        views.append(
+            SpanView(
+                span=span,
+                depth=node.depth,
+                input=render(span.input),
+                output=render(span.output),
+                offset=round(offset, 1),
+                width=round(max(width, 2.0), 1),
+            )
+        )
+    return views, total
+
+
+@blueprint.get("/traces/<trace_id>")
+def trace(trace_id: str) -> str:
+    detail = queries.trace_detail(get_state().session, queries.parse_id(trace_id))
+    views, total_ms = span_views(detail.spans)
+    trace = detail.trace
+    cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
+    models = trace.models or sorted({s.model for s in detail.spans if s.model})
+    return render_template(
+        "llm_logs/traces/show.html",
+        trace=trace,
+        detail=detail,
+        views=views,
+        total_ms=total_ms,
+        models=models,
+        cached_share=cached_share,
+        delete_form=Form(),
+    )
+
+
+def _span_fields(span: Span) -> dict[str, Any]:
+    """Every column of the span, under its column name, as JSON-ready values."""
+    result = {}
+    for column in sa.inspect(Span).columns:
+        value = getattr(span, column.key)
+        if isinstance(value, dt.datetime):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, (int, float, str, dict, list)):
+            value = str(value)
+        result[column.name] = value
+    return result
+
+
+@blueprint.get("/traces/<trace_id>/spans/<span_id>")
+def span(trace_id: str, span_id: str) -> str:
+    trace, span = queries.get_span(
+        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
+    )
+    return render_template(
+        "llm_logs/traces/span.html",
+        trace=trace,
+        span=span,
+        input=render_payload(span.input),
+        output=render_payload(span.output),
+        metadata=pretty_json(span.metadata_) if span.metadata_ else None,
+    )
+
+
+@blueprint.get("/traces/<trace_id>/spans/<span_id>/raw.json")
+def span_raw(trace_id: str, span_id: str) -> Response:
+    """The span exactly as stored, as a JSON file download."""
+    _, span = queries.get_span(
+        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
+    )
+    body = json.dumps(_span_fields(span), indent=2, ensure_ascii=False, default=str)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="span-{span.id}.json"'},
+    )
+
+
+@blueprint.post("/traces/<trace_id>/delete")
+def trace_delete(trace_id: str) -> Response:
+    """Delete a trace and its spans (spans have no foreign key, so explicitly)."""
+    state = get_state()
+    detail_id = queries.parse_id(trace_id)
+    if not Form().validate_on_submit():
+        raise BadRequest("The form expired or did not come from this page; reload and retry.")
+    session = state.session
+    trace = session.get(Trace, detail_id)
+    if trace is None:
+        return redirect(url_for("llm_logs.traces"))  # type: ignore[return-value]
+    session.execute(sa.delete(Span).where(Span.trace_id == detail_id))
+    session.delete(trace)
+    session.commit()
+    flash(f"Deleted trace {trace.name!r} and its spans.", "success")
+    return redirect(url_for("llm_logs.traces"))  # type: ignore[return-value]
