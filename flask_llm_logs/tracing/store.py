@@ -214,11 +214,11 @@ def write(connection: Connection, rows: Rows) -> None:
     update_rollups(connection, trace_ids)
 
 
-def _copy_field(value: Any) -> str:
+def _csv_field(value: Any) -> str:
+    """A field of ``COPY .. (FORMAT csv)``: quoted, or empty for NULL."""
     if value is None:
-        return "\\N"
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return ""
+    return '"' + str(value).replace('"', '""') + '"'
 
 
 def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -227,15 +227,19 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
     ``COPY`` knows no ``ON CONFLICT``: a row already stored (a retry after a
     lost commit acknowledgement) fails the batch, and the writer's row-by-row
     fallback, which uses ``INSERT .. ON CONFLICT DO NOTHING``, stores the rest.
+    CSV needs one replacement per field (quotes), where the text format needs
+    four (backslash, tab, newline, carriage return).
     """
     columns = list(rows[0])
     data = io.StringIO()
     for row in rows:
-        data.write("\t".join(map(_copy_field, row.values())))
+        data.write(",".join(map(_csv_field, row.values())))
         data.write("\n")
     data.seek(0)
     quote = connection.dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
+    statement = (
+        f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN (FORMAT csv)"
+    )
     driver_connection = connection.connection.driver_connection
     try:
         with driver_connection.cursor() as cursor:  # type: ignore[union-attr]

@@ -304,3 +304,20 @@ def test_a_span_stored_twice_is_kept_once(app: Flask) -> None:
     assert flask_llm_logs.flush(10)
     assert {row.id for row in stored(app, Span)} == {again.id, *(r.id for r in others)}
     assert flask_llm_logs.stats()["dropped"] == 0
+
+
+def test_text_with_separators_and_quotes_round_trips(app: Flask) -> None:
+    """On PostgreSQL a batch of spans goes through COPY: nothing may be mangled."""
+    tricky = 'a,"b"\n\tc\\d\r,,\\N ""'
+    trace_id = trace_record().id
+    records = [
+        span_record(trace_id, name=tricky, error=tricky, input={tricky: [tricky]}, output="")
+        for _ in range(3)
+    ]
+    submit(app, *records)
+    assert flask_llm_logs.flush(10)
+    for row in stored(app, Span, trace_id=trace_id):
+        assert (row.name, row.error) == (tricky, tricky)
+        assert row.input == {tricky: [tricky]}
+        assert row.output == ""
+        assert (row.model, row.parent_id, row.cost) == (None, None, None)
