@@ -20,10 +20,8 @@ import datetime as dt
 import functools
 import weakref
 from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import and_
@@ -163,11 +161,6 @@ class _Store:
         self.sessions = sessionmaker(state.engine, expire_on_commit=False)
         self.cache: SnapshotCache[_PromptData] = SnapshotCache(state.settings.prompt_cache_ttl)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self.sessions.begin() as session:
-            yield session
-
     def load(self, slug: str, *, cache: bool) -> _PromptData | None:
         if cache:
             data = self.cache.get(slug)
@@ -247,19 +240,6 @@ def _latest_row(session: Session, prompt_id: int) -> PromptVersion | None:
         .order_by(PromptVersion.version_number.desc())
         .limit(1)
     ).first()
-
-
-def next_version(session: Session, prompt_id: int, content: Mapping[str, Any]) -> PromptVersion:
-    """Add the prompt's next version in ``session`` (whose transaction holds the prompt's lock)."""
-    latest = _latest_row(session, prompt_id)
-    row = PromptVersion(
-        prompt_id=prompt_id,
-        version_number=latest.version_number + 1 if latest is not None else 1,
-        **content,
-    )
-    session.add(row)
-    session.flush()
-    return row
 
 
 _UNSET: Any = object()
@@ -386,7 +366,7 @@ class Prompt:
         )
         store = _store()
         try:
-            with store.transaction() as session:
+            with store.sessions.begin() as session:
                 session.add(record)
         except IntegrityError:
             raise PromptAlreadyExists(slug) from None
@@ -537,10 +517,17 @@ class Prompt:
         store = self._store
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
-                with store.transaction() as session:
+                with store.sessions.begin() as session:
                     if not _touch(session, self.id):
                         raise PromptNotFound(self.slug, " (it was deleted)")
-                    row = next_version(session, self.id, content(_latest_row(session, self.id)))
+                    latest = _latest_row(session, self.id)
+                    row = PromptVersion(
+                        prompt_id=self.id,
+                        version_number=latest.version_number + 1 if latest is not None else 1,
+                        **content(latest),
+                    )
+                    session.add(row)
+                    session.flush()
                     record = session.get_one(PromptRecord, self.id)
                     data = _PromptData.from_rows(record, row)
             except IntegrityError:
@@ -575,7 +562,7 @@ class Prompt:
         if tags is not _UNSET:
             values["tags"] = check_tags(slug, tags)
         store = self._store
-        with store.transaction() as session:
+        with store.sessions.begin() as session:
             if not _touch(session, self.id):
                 raise PromptNotFound(slug, " (it was deleted)")
             if values:
@@ -601,7 +588,7 @@ class Prompt:
         :raises InvalidPrompt: ``number`` is the current version.
         """
         store = self._store
-        with store.transaction() as session:
+        with store.sessions.begin() as session:
             if not _touch(session, self.id):
                 raise PromptNotFound(self.slug, " (it was deleted)")
             latest = _latest_row(session, self.id)
@@ -626,7 +613,7 @@ class Prompt:
         Prompts that include it as a partial fail to build until it is back.
         """
         store = self._store
-        with store.transaction() as session:
+        with store.sessions.begin() as session:
             _touch(session, self.id)
             session.execute(delete(PromptVersion).where(PromptVersion.prompt_id == self.id))
             session.execute(delete(PromptRecord).where(PromptRecord.id == self.id))

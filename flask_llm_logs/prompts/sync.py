@@ -469,7 +469,7 @@ def sync_prompts(
     found = read_prompt_files(root, store.settings.prompt_subfolders)
     files = found.prompts
     slugs = [prompt.slug for prompt in files]
-    with store.transaction() as session:
+    with store.sessions.begin() as session:
         if not dry_run:
             _lock(session, slugs)
         _check_partials(session, files)
