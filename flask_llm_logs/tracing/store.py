@@ -56,11 +56,18 @@ class Rows:
     def __len__(self) -> int:
         return len(self.traces) + len(self.spans)
 
-    def one_by_one(self) -> list[Rows]:
-        """Each row on its own, to find the one a database rejects."""
-        return [Rows(traces=[row]) for row in self.traces] + [
-            Rows(spans=[row]) for row in self.spans
-        ]
+    def halves(self) -> tuple[Rows, Rows]:
+        """Two halves, to corner a row the database refuses in few attempts."""
+        rows = [(True, row) for row in self.traces] + [(False, row) for row in self.spans]
+        middle = len(rows) // 2
+        return _rows(rows[:middle]), _rows(rows[middle:])
+
+
+def _rows(tagged: list[tuple[bool, dict[str, Any]]]) -> Rows:
+    return Rows(
+        traces=[row for is_trace, row in tagged if is_trace],
+        spans=[row for is_trace, row in tagged if not is_trace],
+    )
 
 
 def _text(value: str | None, limit: int | None = None) -> str | None:
@@ -225,8 +232,8 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
     """Insert ``rows`` with PostgreSQL's ``COPY``, several times faster than ``INSERT``.
 
     ``COPY`` knows no ``ON CONFLICT``: a row already stored (a retry after a
-    lost commit acknowledgement) fails the batch, and the writer's row-by-row
-    fallback, which uses ``INSERT .. ON CONFLICT DO NOTHING``, stores the rest.
+    lost commit acknowledgement) fails the batch; the writer then splits it
+    down to single rows, which use ``INSERT .. ON CONFLICT DO NOTHING``.
     CSV needs one replacement per field (quotes), where the text format needs
     four (backslash, tab, newline, carriage return).
     """

@@ -8,8 +8,8 @@ queue and stores them (see :mod:`.store`) on a connection of its own.
 When the database is unreachable the batch in hand is retried with capped
 exponential backoff while new records wait in the queue; once
 ``LLM_LOGS_MAX_QUEUE`` records wait, new ones are dropped and counted. A row
-the database rejects is found by retrying its batch row by row, then dropped
-and counted, so it cannot block the rows behind it.
+the database rejects is cornered by retrying its batch in halves, then
+dropped and counted, so it cannot block the rows around it.
 
 The thread starts on the first record. After a fork (gunicorn ``--preload``,
 RQ work horses) the child gets a fresh queue, fresh locks, a fresh thread
@@ -238,8 +238,8 @@ class Writer:
                     return
                 self._count(errors=1)
                 if len(rows) > 1:
-                    for row in rows.one_by_one():
-                        self._write(row)
+                    for half in rows.halves():
+                        self._write(half)
                 else:
                     self._count(dropped=1)
                     self._warn("flask-llm-logs: the database rejected a record: %s", error)
