@@ -4,6 +4,7 @@ from .config import ConfigurationError
 from .extension import LlmLogs
 from .extension import flush
 from .extension import stats
+from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
 from .prompts import MissingVariables
 from .prompts import NoPromptVersion
@@ -16,6 +17,10 @@ from .prompts import PromptNotFound
 from .prompts import PromptSyncError
 from .prompts import TemplateSyntaxError
 from .prompts import VersionNotFound
+from .tracing.api import span
+from .tracing.api import tool
+from .tracing.api import trace
+from .tracing.context import copy_context_to
 
 __all__ = [
     "ConfigurationError",
@@ -32,6 +37,11 @@ __all__ = [
     "PromptSyncError",
     "TemplateSyntaxError",
     "VersionNotFound",
+    "copy_context_to",
     "flush",
+    "span",
     "stats",
+    "tool",
+    "trace",
+    "uninstrument",
 ]

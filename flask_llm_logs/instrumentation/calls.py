@@ -1,0 +1,235 @@
+"""One instrumented LLM call, from its request to the records of its span.
+
+:meth:`LlmCall.start` runs before the SDK sends the request and
+:meth:`LlmCall.end` when the result is known (at once, or when a stream
+ends). Both only read attributes and build records: serialization, pricing
+and storage happen on the writer's thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+
+from ..models.base import new_id
+from ..models.base import utcnow
+from ..tracing.api import AUTO_TRACE_PREFIX
+from ..tracing.api import end_trace
+from ..tracing.api import error_message
+from ..tracing.api import start_trace
+from ..tracing.context import ActiveTrace
+from ..tracing.context import current_frame
+from ..tracing.context import take_prompt_version
+from ..tracing.records import SpanRecord
+from . import extract
+from .extract import Outcome
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    """How to read one kind of call: its request, its result, its stream."""
+
+    name: str  # the span's ``operation``: chat, responses, embeddings
+    otel_name: str  # ``gen_ai.operation.name``
+    read_input: Callable[[Mapping[str, Any]], Any]
+    wants_json: Callable[[Mapping[str, Any]], bool]
+    read_outcome: Callable[[Any, bool], Outcome]
+
+
+def _never_json(kwargs: Mapping[str, Any]) -> bool:
+    return False
+
+
+CHAT = Operation("chat", "chat", extract.chat_input, extract.chat_wants_json, extract.chat_outcome)
+RESPONSES = Operation(
+    "responses",
+    "chat",
+    extract.responses_input,
+    extract.responses_wants_json,
+    extract.responses_outcome,
+)
+EMBEDDINGS = Operation(
+    "embeddings", "embeddings", extract.embeddings_input, _never_json, extract.embeddings_outcome
+)
+
+
+def provider_of(resource: Any) -> str | None:
+    """``openai`` for OpenAI's API, else the host of the client's ``base_url``."""
+    host = resource._client.base_url.host
+    return "openai" if host == "api.openai.com" else host
+
+
+class LlmCall:
+    """The span of one call; see the module docstring."""
+
+    __slots__ = (
+        "capture",
+        "id",
+        "input",
+        "metadata",
+        "model",
+        "name",
+        "operation",
+        "owns_trace",
+        "parent_id",
+        "provider",
+        "started",
+        "started_at",
+        "trace",
+        "wants_json",
+    )
+
+    def __init__(
+        self,
+        trace: ActiveTrace,
+        owns_trace: bool,
+        parent_id: uuid.UUID | None,
+        operation: Operation,
+        name: str,
+        model: str | None,
+    ) -> None:
+        self.trace = trace
+        self.owns_trace = owns_trace
+        self.parent_id = parent_id
+        self.operation = operation
+        self.name = name
+        self.model = model
+        self.id = new_id()
+        self.capture = trace.capture_content
+        self.started_at = trace.started_at if owns_trace else utcnow()
+        self.started = time.perf_counter()
+        self.provider: str | None = None
+        self.input: Any = None
+        self.metadata: dict[str, Any] = {}
+        self.wants_json = False
+
+    @classmethod
+    def start(
+        cls, resource: Any, operation: Operation, kwargs: Mapping[str, Any]
+    ) -> LlmCall | None:
+        """The call's span, or ``None`` when nothing is to be recorded."""
+        model = kwargs.get("model")
+        model = model if isinstance(model, str) else None
+        name = f"{operation.name} {model}" if model else operation.name
+        frame = current_frame()
+        if frame is None:
+            trace = start_trace(AUTO_TRACE_PREFIX + name, None, announce=False)
+            owns_trace, parent_id = True, None
+        else:
+            trace, owns_trace, parent_id = frame.trace, False, frame.span_id
+        if trace.writer is None:
+            return None
+        call = cls(trace, owns_trace, parent_id, operation, name, model)
+        call.provider = provider_of(resource)
+        metadata = extract.request_metadata(kwargs)
+        metadata["gen_ai.operation.name"] = operation.otel_name
+        metadata["gen_ai.provider.name"] = call.provider
+        if model:
+            metadata["gen_ai.request.model"] = model
+        version = take_prompt_version()
+        if version is not None:
+            metadata["prompt_version_id"] = version
+            if owns_trace:
+                trace.prompt_version_id = version
+        call.metadata = metadata
+        call.wants_json = operation.wants_json(kwargs)
+        if call.capture:
+            call.input = operation.read_input(kwargs)
+        return call
+
+    def outcome_of(self, result: Any) -> Outcome:
+        return self.operation.read_outcome(result, self.wants_json)
+
+    def fail(self, error: BaseException) -> None:
+        self.end(Outcome(), error=error)
+
+    def end(
+        self,
+        outcome: Outcome,
+        *,
+        error: BaseException | None = None,
+        first_token_at: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send the span, its tool-call children and (for an automatic trace) the trace."""
+        writer = self.trace.writer
+        assert writer is not None
+        now = time.perf_counter()
+        completed_at = utcnow()
+        span_metadata = self.metadata
+        if metadata:
+            span_metadata.update(metadata)
+        if outcome.model:
+            span_metadata["gen_ai.response.model"] = outcome.model
+        if outcome.response_id:
+            span_metadata["gen_ai.response.id"] = outcome.response_id
+        if outcome.finish_reasons:
+            span_metadata["gen_ai.response.finish_reasons"] = outcome.finish_reasons
+        message = None
+        if error is not None:
+            message = _api_error_message(error, span_metadata)
+        elif outcome.error is not None:
+            message = outcome.error
+        writer.submit(
+            SpanRecord(
+                id=self.id,
+                trace_id=self.trace.id,
+                parent_id=self.parent_id,
+                name=self.name,
+                kind="llm",
+                started_at=self.started_at,
+                status="completed" if message is None else "error",
+                completed_at=completed_at,
+                duration_ms=(now - self.started) * 1000,
+                error=message,
+                operation=self.operation.name,
+                model=outcome.model or self.model,
+                provider=self.provider,
+                input=self.input,
+                output=outcome.output if self.capture else None,
+                input_tokens=outcome.input_tokens,
+                output_tokens=outcome.output_tokens,
+                cached_tokens=outcome.cached_tokens,
+                reasoning_tokens=outcome.reasoning_tokens,
+                time_to_first_token_ms=(
+                    None if first_token_at is None else (first_token_at - self.started) * 1000
+                ),
+                metadata=span_metadata,
+            )
+        )
+        for call in outcome.tool_calls:
+            writer.submit(
+                SpanRecord(
+                    id=new_id(),
+                    trace_id=self.trace.id,
+                    parent_id=self.id,
+                    name=f"tool.{call.name}",
+                    kind="tool",
+                    started_at=completed_at,
+                    completed_at=completed_at,
+                    duration_ms=0.0,
+                    input=call.arguments if self.capture else None,
+                    metadata={
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": call.name,
+                        "gen_ai.tool.call.id": call.id,
+                    },
+                )
+            )
+        if self.owns_trace:
+            end_trace(self.trace, self.started, message)
+
+
+def _api_error_message(error: BaseException, metadata: dict[str, Any]) -> str:
+    """``RateLimitError (HTTP 429): message``; the status also goes to metadata."""
+    metadata["error.type"] = type(error).__name__
+    status = getattr(error, "status_code", None)
+    if not isinstance(status, int):
+        return error_message(error)
+    metadata["http.response.status_code"] = status
+    text = getattr(error, "message", None) or str(error)
+    return f"{type(error).__name__} (HTTP {status}): {text}"

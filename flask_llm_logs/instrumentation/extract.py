@@ -1,0 +1,210 @@
+"""What a span keeps of an openai request and of its result.
+
+Requests are snapshotted shallowly (a list and its dicts copied, nothing
+serialized), results are read attribute by attribute: both run on the
+caller's thread and must stay cheap. Outputs of chat completions and
+responses share one shape, an assistant message::
+
+    {"role": "assistant", "content": "text, or structured output as JSON",
+     "tool_calls": [{"id": ..., "name": ..., "arguments": {...}}]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..tracing.api import snapshot
+
+#: Request parameters kept as span metadata, under OpenTelemetry GenAI names.
+REQUEST_ATTRIBUTES = {
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "max_tokens": "gen_ai.request.max_tokens",
+    "max_completion_tokens": "gen_ai.request.max_tokens",
+    "max_output_tokens": "gen_ai.request.max_tokens",
+    "frequency_penalty": "gen_ai.request.frequency_penalty",
+    "presence_penalty": "gen_ai.request.presence_penalty",
+    "seed": "gen_ai.request.seed",
+    "stop": "gen_ai.request.stop_sequences",
+    "n": "gen_ai.request.choice.count",
+    "dimensions": "gen_ai.embeddings.dimension.count",
+    "service_tier": "openai.request.service_tier",
+    "reasoning_effort": "openai.request.reasoning_effort",
+}
+
+_PLAIN = (str, int, float, bool, list, tuple)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str | None
+    name: str
+    arguments: Any  # parsed JSON, or the text when it is not JSON
+
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    """What a finished call returned."""
+
+    output: Any = None
+    model: str | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: An error the API reported in a successful HTTP reply (``response.failed``).
+    error: str | None = None
+
+
+def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    for param, attribute in REQUEST_ATTRIBUTES.items():
+        value = kwargs.get(param)
+        if value is not None and isinstance(value, _PLAIN):
+            metadata[attribute] = value
+    encoding = kwargs.get("encoding_format")
+    if isinstance(encoding, str):
+        metadata["gen_ai.request.encoding_formats"] = [encoding]
+    reasoning = kwargs.get("reasoning")
+    if isinstance(reasoning, Mapping) and isinstance(reasoning.get("effort"), str):
+        metadata["openai.request.reasoning_effort"] = reasoning["effort"]
+    return metadata
+
+
+def _offered_tools(kwargs: Mapping[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    tools = kwargs.get("tools")
+    if isinstance(tools, (list, tuple)) and tools:
+        content["tools"] = snapshot(tools)
+    return content
+
+
+def chat_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return _offered_tools(kwargs, {"messages": snapshot(kwargs.get("messages"))})
+
+
+def responses_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    content = {"input": snapshot(kwargs.get("input"))}
+    instructions = kwargs.get("instructions")
+    if isinstance(instructions, str):
+        content["instructions"] = instructions
+    return _offered_tools(kwargs, content)
+
+
+def embeddings_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"input": snapshot(kwargs.get("input"))}
+
+
+def _is_json_format(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("type") in ("json_schema", "json_object")
+
+
+def chat_wants_json(kwargs: Mapping[str, Any]) -> bool:
+    return _is_json_format(kwargs.get("response_format"))
+
+
+def responses_wants_json(kwargs: Mapping[str, Any]) -> bool:
+    text = kwargs.get("text")
+    return isinstance(text, Mapping) and _is_json_format(text.get("format"))
+
+
+def parse_json(text: str | None) -> Any:
+    """``text`` as JSON, or as it is when it is not JSON (a model's invalid arguments)."""
+    if not text:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def assistant_message(content: Any, tool_calls: tuple[ToolCall, ...], refusal: Any = None) -> Any:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": call.id, "name": call.name, "arguments": call.arguments} for call in tool_calls
+        ]
+    if refusal:
+        message["refusal"] = refusal
+    return message
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def chat_usage(outcome: Outcome, usage: Any) -> None:
+    if usage is None:
+        return
+    outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
+    outcome.output_tokens = _int(getattr(usage, "completion_tokens", None))
+    details = getattr(usage, "prompt_tokens_details", None)
+    outcome.cached_tokens = _int(getattr(details, "cached_tokens", None))
+    details = getattr(usage, "completion_tokens_details", None)
+    outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
+
+
+def responses_usage(outcome: Outcome, usage: Any) -> None:
+    if usage is None:
+        return
+    outcome.input_tokens = _int(getattr(usage, "input_tokens", None))
+    outcome.output_tokens = _int(getattr(usage, "output_tokens", None))
+    details = getattr(usage, "input_tokens_details", None)
+    outcome.cached_tokens = _int(getattr(details, "cached_tokens", None))
+    details = getattr(usage, "output_tokens_details", None)
+    outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
+
+
+def chat_outcome(completion: Any, wants_json: bool) -> Outcome:
+    outcome = Outcome(model=completion.model, response_id=completion.id)
+    choices = completion.choices or ()
+    outcome.finish_reasons = [c.finish_reason for c in choices if c.finish_reason]
+    chat_usage(outcome, completion.usage)
+    if choices:
+        message = choices[0].message
+        outcome.tool_calls = tuple(
+            ToolCall(call.id, call.function.name, parse_json(call.function.arguments))
+            for call in message.tool_calls or ()
+            if getattr(call, "function", None) is not None
+        )
+        content = getattr(message, "parsed", None)  # .parse(): the app's own model
+        if content is None:
+            content = parse_json(message.content) if wants_json else message.content
+        outcome.output = assistant_message(content, outcome.tool_calls, message.refusal)
+    return outcome
+
+
+def responses_outcome(response: Any, wants_json: bool) -> Outcome:
+    outcome = Outcome(model=response.model, response_id=response.id)
+    responses_usage(outcome, response.usage)
+    incomplete = getattr(response, "incomplete_details", None)
+    reason = getattr(incomplete, "reason", None) or response.status
+    outcome.finish_reasons = [reason] if reason else []
+    if response.status == "failed":
+        outcome.error = getattr(response.error, "message", None) or "response failed"
+    outcome.tool_calls = tuple(
+        ToolCall(item.call_id, item.name, parse_json(item.arguments))
+        for item in response.output or ()
+        if item.type == "function_call"
+    )
+    content = getattr(response, "output_parsed", None)
+    if content is None:
+        text = response.output_text or None
+        content = parse_json(text) if wants_json else text
+    outcome.output = assistant_message(content, outcome.tool_calls)
+    return outcome
+
+
+def embeddings_outcome(result: Any, wants_json: bool) -> Outcome:
+    outcome = Outcome(model=result.model)
+    usage = result.usage
+    outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
+    data = result.data or ()
+    dimensions = len(data[0].embedding) if data and isinstance(data[0].embedding, list) else None
+    outcome.output = {"embeddings": len(data), "dimensions": dimensions}
+    return outcome

@@ -1,0 +1,320 @@
+"""Streams: recorded when they end, however they end, with what was read.
+
+The caller keeps the SDK's own ``Stream`` (``isinstance`` holds, helpers
+and ``.stream()`` managers work as unpatched). Two things of it change:
+
+- its iterator is wrapped by a generator that sees every chunk and ends
+  the span when the stream is exhausted, fails, or the generator is closed
+  (an early ``break`` followed by garbage collection);
+- its HTTP response's ``close``/``aclose`` ends the span first, because
+  ``stream.close()``, leaving ``with`` and the ``.stream()`` helpers all
+  close the response directly.
+
+A ``weakref.finalize`` ends spans of streams dropped before being read.
+
+A span ended by the garbage collector must not hand its records over right
+there: the collector may have interrupted the writer while it held its
+lock, on this very thread. Those endings go through a
+:class:`queue.SimpleQueue` (whose ``put`` is safe anywhere) to a small
+daemon thread that does the rest.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+from ..tracing.api import log_recorder_error
+from .calls import LlmCall
+from .extract import Outcome
+from .extract import ToolCall
+from .extract import assistant_message
+from .extract import chat_usage
+from .extract import parse_json
+
+# -- endings deferred out of the garbage collector ---------------------------
+
+_collecting = False
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    _collecting = phase == "start"
+
+
+gc.callbacks.append(_on_gc)
+
+_deferred: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+_forwarder: threading.Thread | None = None
+
+
+def _forward() -> None:
+    while True:
+        ending = _deferred.get()
+        try:
+            ending()
+        except Exception:
+            log_recorder_error()
+
+
+def _ensure_forwarder() -> None:
+    """Start the daemon that runs deferred endings (from ordinary code only)."""
+    global _forwarder
+    if _forwarder is None or not _forwarder.is_alive():
+        _forwarder = threading.Thread(target=_forward, name="flask-llm-logs-streams", daemon=True)
+        _forwarder.start()
+
+
+def _reset_after_fork() -> None:
+    global _deferred, _forwarder
+    _deferred = queue.SimpleQueue()
+    _forwarder = None
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# -- accumulating what a stream carries --------------------------------------
+
+
+class ChatAccumulator:
+    """Builds a chat completion's outcome from its chunks (first choice's content)."""
+
+    def __init__(self, wants_json: bool) -> None:
+        self.wants_json = wants_json
+        self.outcome = Outcome()
+        self.text: list[str] = []
+        self.refusal: list[str] = []
+        #: Tool calls by index: [id, name, argument pieces].
+        self.tools: dict[int, list[Any]] = {}
+        self.finish_reasons: list[str] = []
+
+    def add(self, chunk: Any) -> bool:
+        """Take ``chunk`` in; whether it carried generated content."""
+        outcome = self.outcome
+        outcome.model = chunk.model or outcome.model
+        outcome.response_id = chunk.id or outcome.response_id
+        if chunk.usage is not None:
+            chat_usage(outcome, chunk.usage)
+        generated = False
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                self.finish_reasons.append(choice.finish_reason)
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            if delta.content:
+                self.text.append(delta.content)
+                generated = True
+            if delta.refusal:
+                self.refusal.append(delta.refusal)
+                generated = True
+            for call in delta.tool_calls or ():
+                entry = self.tools.setdefault(call.index, [None, "", []])
+                generated = True
+                if call.id:
+                    entry[0] = call.id
+                function = call.function
+                if function is not None:
+                    if function.name:
+                        entry[1] += function.name
+                    if function.arguments:
+                        entry[2].append(function.arguments)
+        return generated
+
+    def result(self) -> Outcome:
+        outcome = self.outcome
+        outcome.finish_reasons = self.finish_reasons
+        outcome.tool_calls = tuple(
+            ToolCall(entry[0], entry[1], parse_json("".join(entry[2])))
+            for _, entry in sorted(self.tools.items())
+        )
+        text = "".join(self.text) or None
+        content = parse_json(text) if self.wants_json else text
+        outcome.output = assistant_message(
+            content, outcome.tool_calls, "".join(self.refusal) or None
+        )
+        return outcome
+
+
+class ResponsesAccumulator:
+    """Builds a response's outcome from its events; the final response wins."""
+
+    ENDINGS = ("response.completed", "response.failed", "response.incomplete")
+
+    def __init__(self, wants_json: bool, read_outcome: Callable[[Any, bool], Outcome]) -> None:
+        self.wants_json = wants_json
+        self.read_outcome = read_outcome
+        self.final: Any = None
+        self.started: Any = None
+        self.text: list[str] = []
+        self.tools: list[ToolCall] = []
+
+    def add(self, event: Any) -> bool:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            self.text.append(event.delta)
+            return True
+        if kind in self.ENDINGS:
+            self.final = event.response
+        elif kind == "response.created":
+            self.started = event.response
+        elif kind == "response.output_item.done" and event.item.type == "function_call":
+            item = event.item
+            self.tools.append(ToolCall(item.call_id, item.name, parse_json(item.arguments)))
+        return kind.endswith(".delta")
+
+    def result(self) -> Outcome:
+        if self.final is not None:
+            return self.read_outcome(self.final, self.wants_json)
+        outcome = Outcome(tool_calls=tuple(self.tools))
+        if self.started is not None:
+            outcome.model = self.started.model
+            outcome.response_id = self.started.id
+        text = "".join(self.text) or None
+        content = parse_json(text) if self.wants_json else text
+        outcome.output = assistant_message(content, outcome.tool_calls)
+        return outcome
+
+
+# -- watching a stream --------------------------------------------------------
+
+
+class StreamRecorder:
+    """Ends one stream's span exactly once, with what was read by then."""
+
+    __slots__ = ("__weakref__", "accumulator", "call", "first_token_at", "once", "reading")
+
+    def __init__(self, call: LlmCall, accumulator: ChatAccumulator | ResponsesAccumulator) -> None:
+        self.call = call
+        self.accumulator = accumulator
+        self.first_token_at: float | None = None
+        self.once = threading.Lock()
+        #: True while the SDK's iterator runs: a response closed then is the
+        #: stream ending by itself, which the iterator wrapper reports.
+        self.reading = False
+
+    def add(self, item: Any) -> None:
+        try:
+            if self.accumulator.add(item) and self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+        except Exception:
+            log_recorder_error()
+
+    def finish(self, error: BaseException | None = None, *, how: str) -> None:
+        if not self.once.acquire(blocking=False):
+            return
+        if _collecting:
+            _deferred.put(lambda: self._end(error, how))
+        else:
+            self._end(error, how)
+
+    def _end(self, error: BaseException | None, how: str) -> None:
+        try:
+            try:
+                outcome = self.accumulator.result()
+            except Exception:
+                log_recorder_error()
+                outcome = Outcome()
+            self.call.end(
+                outcome,
+                error=error,
+                first_token_at=self.first_token_at,
+                metadata={"llm_logs.stream": how},
+            )
+        except Exception:
+            log_recorder_error()
+
+
+def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    try:
+        while True:
+            recorder.reading = True
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            finally:
+                recorder.reading = False
+            recorder.add(item)
+            yield item
+    except GeneratorExit:
+        recorder.finish(how="abandoned")
+        raise
+    except BaseException as error:
+        recorder.finish(error, how="failed")
+        raise
+    recorder.finish(how="exhausted")
+
+
+async def _observe_async(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> Any:
+    try:
+        while True:
+            recorder.reading = True
+            try:
+                item = await iterator.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                recorder.reading = False
+            recorder.add(item)
+            yield item
+    except GeneratorExit:
+        recorder.finish(how="abandoned")
+        raise
+    except BaseException as error:
+        recorder.finish(error, how="failed")
+        raise
+    recorder.finish(how="exhausted")
+
+
+def _accumulator_for(call: LlmCall) -> ChatAccumulator | ResponsesAccumulator:
+    if call.operation.name == "responses":
+        return ResponsesAccumulator(call.wants_json, call.operation.read_outcome)
+    return ChatAccumulator(call.wants_json)
+
+
+def _abandon(recorder: StreamRecorder) -> None:
+    recorder.finish(how="abandoned")
+
+
+def watch(stream: Any, call: LlmCall) -> None:
+    """Record ``stream`` (an ``openai.Stream``) as ``call``'s span, in place."""
+    _ensure_forwarder()
+    recorder = StreamRecorder(call, _accumulator_for(call))
+    stream._iterator = _observe(stream._iterator, recorder)
+    response = stream.response
+    close = response.close
+
+    def close_and_record() -> None:
+        if not recorder.reading:
+            recorder.finish(how="closed")
+        close()
+
+    response.close = close_and_record
+    weakref.finalize(stream, _abandon, recorder).atexit = False
+
+
+def watch_async(stream: Any, call: LlmCall) -> None:
+    """Record ``stream`` (an ``openai.AsyncStream``) as ``call``'s span, in place."""
+    _ensure_forwarder()
+    recorder = StreamRecorder(call, _accumulator_for(call))
+    stream._iterator = _observe_async(stream._iterator, recorder)
+    response = stream.response
+    aclose = response.aclose
+
+    async def aclose_and_record() -> None:
+        if not recorder.reading:
+            recorder.finish(how="closed")
+        await aclose()
+
+    response.aclose = aclose_and_record
+    weakref.finalize(stream, _abandon, recorder).atexit = False

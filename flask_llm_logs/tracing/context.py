@@ -1,0 +1,127 @@
+"""Where the current trace and span live: one :class:`contextvars.ContextVar`.
+
+A context variable follows the code that runs a request: each thread starts
+with its own, and each asyncio task starts with a copy of its creator's
+(``gather``, ``TaskGroup``, ``create_task``), so concurrent requests never
+see each other's trace. Threads started by the host do not inherit it;
+:func:`copy_context_to` carries it into executors and threads.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+
+if TYPE_CHECKING:
+    from .writer import Writer
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class ActiveTrace:
+    """The outermost trace of a context, shared by everything nested in it.
+
+    It is only changed by :func:`link_prompt_version`; the rest is fixed at
+    the start. ``writer`` is ``None`` when the trace is not recorded
+    (recording off, or the extension not set up), so nothing inside records.
+    """
+
+    id: uuid.UUID
+    name: str
+    started_at: dt.datetime
+    metadata: dict[str, Any]
+    writer: Writer | None
+    capture_content: bool
+    prompt_version_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frame:
+    """What is current: a trace, and the span new spans become children of."""
+
+    trace: ActiveTrace
+    span_id: uuid.UUID | None
+
+
+_frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
+    "flask_llm_logs_frame", default=None
+)
+
+#: A prompt version built in this context and not yet used by an LLM call.
+_pending_prompt_version: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "flask_llm_logs_pending_prompt_version", default=None
+)
+
+
+def current_frame() -> Frame | None:
+    return _frame.get()
+
+
+def enter(frame: Frame) -> contextvars.Token[Frame | None]:
+    return _frame.set(frame)
+
+
+def leave(token: contextvars.Token[Frame | None]) -> None:
+    try:
+        _frame.reset(token)
+    except ValueError:
+        # Left in another context than it was entered in (a generator
+        # suspended across tasks): make sure this context shows no stale trace.
+        _frame.set(None)
+
+
+def link_prompt_version(prompt_version_id: int) -> None:
+    """Record that the prompt version ``prompt_version_id`` is used from here on.
+
+    Called by :meth:`Prompt.build`. Inside a trace it becomes the trace's
+    ``prompt_version_id``; in any case the next LLM call made in this
+    context stores it in its span's metadata (``prompt_version_id``), and an
+    LLM call outside any trace gives it to its automatic trace.
+    """
+    frame = _frame.get()
+    if frame is not None:
+        frame.trace.prompt_version_id = prompt_version_id
+    _pending_prompt_version.set(prompt_version_id)
+
+
+def take_prompt_version() -> int | None:
+    """The prompt version linked since the last LLM call, forgotten once taken."""
+    version = _pending_prompt_version.get()
+    if version is not None:
+        _pending_prompt_version.set(None)
+    return version
+
+
+def copy_context_to(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn``, running in the current trace wherever it is called.
+
+    Threads and ``concurrent.futures`` executors do not carry context
+    variables, so spans recorded in a worker would land in automatic traces
+    of their own. Wrap the function where the work is handed over::
+
+        with trace("pipeline"):
+            with ThreadPoolExecutor() as pool:
+                results = list(pool.map(copy_context_to(summarise), documents))
+
+    The context (the trace, and Flask's app context too) is captured when
+    ``copy_context_to`` is called; every call runs in its own copy of it, so
+    the wrapper can run in many threads at once. ``asyncio.to_thread``
+    copies the context itself; ``loop.run_in_executor`` does not.
+    """
+    context = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run_in_context(*args: P.args, **kwargs: P.kwargs) -> R:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run_in_context
