@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Generic
 from typing import TypeVar
 
@@ -17,14 +18,17 @@ T = TypeVar("T")
 
 
 class SnapshotCache(Generic[T]):
-    """Maps a slug to a snapshot for ``ttl`` seconds; ``ttl == 0`` turns caching off.
+    """Maps a slug to a snapshot for ``ttl()`` seconds; a TTL of 0 turns caching off.
+
+    ``ttl`` is called on every :meth:`put`, so a changed setting applies to
+    every entry cached from then on.
 
     A load that was running while the same process saved must not put the
     older snapshot back: :meth:`generation` is read before the load and
     :meth:`put` drops the snapshot if anything was invalidated since.
     """
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: Callable[[], float]) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, T]] = {}
         self._generation = 0
@@ -40,11 +44,12 @@ class SnapshotCache(Generic[T]):
         return self._generation
 
     def put(self, key: str, value: T, generation: int) -> None:
-        if self.ttl <= 0:
+        ttl = self.ttl()
+        if ttl <= 0:
             return
         with self._lock:
             if generation == self._generation:
-                self._entries[key] = (time.monotonic() + self.ttl, value)
+                self._entries[key] = (time.monotonic() + ttl, value)
 
     def invalidate(self, *keys: str) -> None:
         with self._lock:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from ..config import _positive_number
 from ..extension import State
 from ..extension import get_state
 from ..models import PromptRecord
@@ -157,9 +158,19 @@ class _Store:
     """The database access and the cache of one app (one per :class:`State`)."""
 
     def __init__(self, state: State) -> None:
+        self.config = state.app.config
         self.settings = state.settings
         self.sessions = sessionmaker(state.engine, expire_on_commit=False)
-        self.cache: SnapshotCache[_PromptData] = SnapshotCache(state.settings.prompt_cache_ttl)
+        self.cache: SnapshotCache[_PromptData] = SnapshotCache(self.cache_ttl)
+
+    # The two prompt settings are read live, like LLM_LOGS_ENABLED, so tests
+    # and admin tools can change them on a running app.
+
+    def cache_ttl(self) -> float:
+        return _positive_number(self.config, "LLM_LOGS_PROMPT_CACHE_TTL")
+
+    def strict(self) -> bool:
+        return bool(self.config["LLM_LOGS_PROMPT_STRICT"])
 
     def load(self, slug: str, *, cache: bool) -> _PromptData | None:
         if cache:
@@ -429,7 +440,7 @@ class Prompt:
         if version.default_variables:
             variables = {**version.default_variables, **variables}
         messages, missing = render_messages(version.messages, variables, partials)
-        if missing and (store.settings.prompt_strict if strict is None else strict):
+        if missing and (store.strict() if strict is None else strict):
             raise MissingVariables(self.slug, version.version_number, missing)
 
         params: dict[str, Any] = {} if version.model is None else {"model": version.model}

@@ -88,6 +88,17 @@ def test_ttl_zero_turns_the_cache_off(make_app: Callable[..., Flask]) -> None:
         assert content() == "v2"
 
 
+def test_ttl_set_at_runtime_applies_to_later_loads(make_app: Callable[..., Flask]) -> None:
+    this, other = two_apps(make_app, ttl=60)
+    other.config["LLM_LOGS_PROMPT_CACHE_TTL"] = 0
+    with other.app_context():
+        assert content() == "v1"
+    with this.app_context():
+        save("v2")
+    with other.app_context():
+        assert content() == "v2"
+
+
 def test_cached_loads_share_one_immutable_snapshot(app: Any) -> None:
     Prompt.create(slug="p", name="P").update_content(messages=[{"role": "user", "content": "v1"}])
     first, second = Prompt.load("p"), Prompt.load("p")

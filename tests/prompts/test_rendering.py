@@ -138,6 +138,14 @@ def test_strict_from_config(make_app: Callable[..., Flask]) -> None:
         assert Prompt.load("p").build(strict=False)["messages"][0]["content"] == " "
 
 
+def test_strict_setting_is_read_live(app: Flask) -> None:
+    save("p", "{{a}}")
+    assert Prompt.load("p").build()["messages"][0]["content"] == ""
+    app.config["LLM_LOGS_PROMPT_STRICT"] = True
+    with pytest.raises(MissingVariables, match="missing variables: a "):
+        Prompt.load("p").build()
+
+
 def test_variables_lists_names_of_the_current_version(app: Any) -> None:
     prompt = save(
         "p", "{{b}} {{#items}}{{name}}{{.}}{{/items}} {{^a}}{{/a}} {{> frag}}", "{{b}} {{c.d}}"
