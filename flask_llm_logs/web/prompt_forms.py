@@ -73,6 +73,14 @@ def blank_to_none(value: str | None) -> str | None:
     return value if value and value.strip() else None
 
 
+def number(form: Form, field: Field) -> None:
+    """Stop at "not a valid number" instead of adding a range error; refuse NaN."""
+    if field.process_errors:
+        raise StopValidation()
+    if not math.isfinite(field.data):
+        raise StopValidation("Enter a finite number.")
+
+
 class TagsField(StringField):
     """Tags typed as ``a, b, c``; the data is the list of distinct, non-empty tags."""
 
@@ -119,7 +127,7 @@ class JSONObjectField(TextAreaField):
 class MessageForm(Form):
     """One message of the editor: a sub-form, the outer form carries the CSRF token."""
 
-    role = SelectField("Role", choices=[(role, role) for role in ROLES], default="user")
+    role = SelectField("Role", choices=list(ROLES), default="user")
     name = StringField(
         "Name",
         validators=[Optional(), Length(max=255)],
@@ -155,9 +163,9 @@ class PromptForm(FlaskForm):
     tags = TagsField("Tags", default=list, description="Separated by commas.")
     messages = FieldList(FormField(MessageForm), min_entries=1)
     model = StringField("Model", validators=[Optional(), Length(max=255)], filters=[blank_to_none])
-    temperature = FloatField("Temperature", validators=[Optional(), NumberRange(0, 2)])
-    max_tokens = IntegerField("Max tokens", validators=[Optional(), NumberRange(min=1)])
-    top_p = FloatField("Top p", validators=[Optional(), NumberRange(0, 1)])
+    temperature = FloatField("Temperature", validators=[Optional(), number, NumberRange(0, 2)])
+    max_tokens = IntegerField("Max tokens", validators=[Optional(), number, NumberRange(min=1)])
+    top_p = FloatField("Top p", validators=[Optional(), number, NumberRange(0, 1)])
     extra_params = JSONObjectField(
         "Other parameters",
         default=dict,
@@ -202,12 +210,6 @@ class PromptForm(FlaskForm):
         for key, value in field.data.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValidationError(f"{key}: {value} is not a number JSON can store.")
-
-    def validate_temperature(self, field: Field) -> None:
-        _finite(field)
-
-    def validate_top_p(self, field: Field) -> None:
-        _finite(field)
 
     # What the form saves --------------------------------------------------
 
@@ -320,11 +322,6 @@ def _swap(first: FormField, second: FormField) -> None:
         a, b = first.form[name], second.form[name]
         a.data, b.data = b.data, a.data
         a.raw_data, b.raw_data = b.raw_data, a.raw_data
-
-
-def _finite(field: Field) -> None:
-    if field.data is not None and not math.isfinite(field.data):
-        raise ValidationError("Enter a finite number.")
 
 
 def _sentence(message: str) -> str:
