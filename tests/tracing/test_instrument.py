@@ -1,0 +1,388 @@
+"""openai auto-instrumentation against the fake server, stored through the real writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pydantic
+import pytest
+from flask import Flask
+from openai.resources.chat.completions import AsyncCompletions
+from openai.resources.chat.completions import Completions
+from openai.resources.embeddings import Embeddings
+from openai.resources.responses import Responses
+from tracing_helpers import MESSAGES
+from tracing_helpers import one_trace
+from tracing_helpers import spans
+from tracing_helpers import traces
+
+import flask_llm_logs
+from flask_llm_logs import trace
+from flask_llm_logs.instrumentation import calls
+from flask_llm_logs.instrumentation import instrument
+from flask_llm_logs.instrumentation import is_instrumented
+from flask_llm_logs.testing import FakeOpenAI
+from flask_llm_logs.tracing.pricing import cost_of
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_price",
+            "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}},
+        },
+    }
+]
+SECRET = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
+
+
+class Verdict(pydantic.BaseModel):
+    verdict: str
+    confidence: float
+
+
+@pytest.fixture(autouse=True)
+def instrumented() -> Iterator[None]:
+    """Tests that uninstrument leave the SDK patched again for the next test."""
+    yield
+    instrument()
+
+
+def test_chat_completion_span(app: Flask, fake_openai: FakeOpenAI) -> None:
+    client = fake_openai.client(api_key=SECRET)
+    messages = [{"role": "system", "content": "You are terse."}, *MESSAGES]
+    completion = client.chat.completions.create(
+        model="gpt-4.1-mini",
+        messages=messages,
+        temperature=0.2,
+        max_tokens=200,
+        top_p=0.9,
+        extra_headers={"Authorization": f"Bearer {SECRET}", "X-Trace": "1"},
+    )
+    messages.append({"role": "assistant", "content": "changed after the call"})
+    messages[0]["content"] = "mutated"
+
+    row, [llm] = one_trace(app)
+    assert row.name == "auto:chat gpt-4.1-mini"
+    assert row.status == "completed"
+    assert (row.input_tokens, row.output_tokens) == (llm.input_tokens, llm.output_tokens)
+    assert (llm.name, llm.kind, llm.operation, llm.status) == (
+        "chat gpt-4.1-mini",
+        "llm",
+        "chat",
+        "completed",
+    )
+    assert llm.model == completion.model
+    assert llm.provider == "127.0.0.1"
+    assert llm.input == {"messages": [{"role": "system", "content": "You are terse."}, *MESSAGES]}
+    assert llm.output == {
+        "role": "assistant",
+        "content": completion.choices[0].message.content,
+    }
+    usage = completion.usage
+    assert llm.input_tokens == usage.prompt_tokens
+    assert llm.output_tokens == usage.completion_tokens
+    assert llm.cached_tokens == usage.prompt_tokens_details.cached_tokens > 0
+    assert llm.duration_ms > 0
+    assert llm.time_to_first_token_ms is None
+    assert llm.metadata == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "127.0.0.1",
+        "gen_ai.request.model": "gpt-4.1-mini",
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.request.max_tokens": 200,
+        "gen_ai.request.top_p": 0.9,
+        "gen_ai.response.model": completion.model,
+        "gen_ai.response.id": completion.id,
+        "gen_ai.response.finish_reasons": ["stop"],
+    }
+    stored = repr([tuple(row), tuple(llm)])
+    assert SECRET not in stored
+    assert "Authorization" not in stored
+
+
+def test_tool_calls_become_child_spans(
+    app: Flask, fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "AAPL"}), ("lookup_price", "x")])
+    completion = openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, tools=TOOLS
+    )
+    calls_made = completion.choices[0].message.tool_calls
+    _, children = one_trace(app)
+    [llm] = [c for c in children if c.kind == "llm"]
+    tools = sorted((c for c in children if c.kind == "tool"), key=lambda c: str(c.input))
+    assert llm.metadata["gen_ai.response.finish_reasons"] == ["tool_calls"]
+    assert llm.input == {"messages": MESSAGES, "tools": TOOLS}
+    assert llm.output["tool_calls"] == [
+        {"id": calls_made[0].id, "name": "lookup_price", "arguments": {"symbol": "AAPL"}},
+        {"id": calls_made[1].id, "name": "lookup_price", "arguments": "x"},
+    ]
+    assert [t.name for t in tools] == ["tool.lookup_price", "tool.lookup_price"]
+    assert all(t.parent_id == llm.id and t.status == "completed" for t in tools)
+    by_input = {str(t.input): t for t in tools}
+    assert by_input["{'symbol': 'AAPL'}"].metadata["gen_ai.tool.call.id"] == calls_made[0].id
+    assert by_input["x"].metadata["gen_ai.tool.call.id"] == calls_made[1].id
+
+
+def test_responses_span_with_instructions_and_function_call(
+    app: Flask, fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    response = openai_client.responses.create(
+        model="gpt-4.1-mini", input="Summarise AAPL", instructions="Be brief.", max_output_tokens=50
+    )
+    fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "MSFT"})])
+    with_tool = openai_client.responses.create(
+        model="gpt-4.1-mini",
+        input=[{"role": "user", "content": "price?"}],
+        tools=[{"type": "function", "name": "lookup_price", "parameters": {"type": "object"}}],
+    )
+
+    first, second = traces(app)
+    [plain] = spans(app, trace_id=first.id)
+    assert (plain.name, plain.operation) == ("responses gpt-4.1-mini", "responses")
+    assert plain.input == {"input": "Summarise AAPL", "instructions": "Be brief."}
+    assert plain.output == {"role": "assistant", "content": response.output_text}
+    assert plain.input_tokens == response.usage.input_tokens
+    assert plain.output_tokens == response.usage.output_tokens
+    assert plain.metadata["gen_ai.request.max_tokens"] == 50
+    assert plain.metadata["gen_ai.response.id"] == response.id
+    assert plain.metadata["gen_ai.response.finish_reasons"] == ["completed"]
+
+    llm, tool_span = spans(app, trace_id=second.id)
+    assert llm.input["tools"][0]["name"] == "lookup_price"
+    call = with_tool.output[0]
+    assert llm.output["tool_calls"] == [
+        {"id": call.call_id, "name": "lookup_price", "arguments": {"symbol": "MSFT"}}
+    ]
+    assert (tool_span.name, tool_span.kind, tool_span.parent_id) == (
+        "tool.lookup_price",
+        "tool",
+        llm.id,
+    )
+    assert tool_span.input == {"symbol": "MSFT"}
+    assert tool_span.metadata["gen_ai.tool.call.id"] == call.call_id
+
+
+def test_parse_stores_structured_output_as_json(app: Flask, openai_client: openai.OpenAI) -> None:
+    chat = openai_client.chat.completions.parse(
+        model="gpt-4.1-mini", messages=MESSAGES, response_format=Verdict
+    )
+    response = openai_client.responses.parse(
+        model="gpt-4.1-mini", input="Judge AAPL", text_format=Verdict
+    )
+    schema = {
+        "type": "json_schema",
+        "json_schema": {"name": "verdict", "schema": Verdict.model_json_schema()},
+    }
+    created = openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, response_format=schema
+    )
+    rows = sorted(spans(app, kind="llm"), key=lambda s: s.started_at)
+    assert [r.operation for r in rows] == ["chat", "responses", "chat"]
+    assert rows[0].output["content"] == chat.choices[0].message.parsed.model_dump()
+    assert rows[1].output["content"] == response.output_parsed.model_dump()
+    assert isinstance(rows[2].output["content"], dict)
+    assert rows[2].output["content"].keys() == {"verdict", "confidence"}
+    assert created.choices[0].message.content.startswith("{")
+
+
+def test_embeddings_span(app: Flask, openai_client: openai.OpenAI) -> None:
+    result = openai_client.embeddings.create(
+        model="text-embedding-3-small", input=["a", "bb"], dimensions=64
+    )
+    _, [llm] = one_trace(app)
+    assert (llm.name, llm.operation) == ("embeddings text-embedding-3-small", "embeddings")
+    assert llm.input == {"input": ["a", "bb"]}
+    assert llm.output == {"embeddings": 2, "dimensions": len(result.data[0].embedding)}
+    assert llm.input_tokens == result.usage.prompt_tokens
+    assert llm.metadata["gen_ai.embeddings.dimension.count"] == 64
+
+
+def test_with_raw_response_is_recorded_once(app: Flask, openai_client: openai.OpenAI) -> None:
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4.1-mini", messages=MESSAGES
+    )
+    assert raw.headers["content-type"].startswith("application/json")
+    completion = raw.parse()
+    assert raw.parse() is completion
+    raw_response = openai_client.responses.with_raw_response.create(
+        model="gpt-4.1-mini", input="hello"
+    )
+    rows = sorted(spans(app, kind="llm"), key=lambda s: s.started_at)
+    assert len(rows) == 2
+    assert rows[0].output["content"] == completion.choices[0].message.content
+    assert rows[1].output["content"] == raw_response.parse().output_text
+
+
+def test_raw_streaming_passes_through_untraced(app: Flask, openai_client: openai.OpenAI) -> None:
+    with openai_client.chat.completions.with_streaming_response.create(
+        model="gpt-4.1-mini", messages=MESSAGES
+    ) as response:
+        assert response.parse().choices
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="gpt-4.1-mini", messages=MESSAGES, stream=True
+    )
+    assert list(raw.parse())
+    assert spans(app) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [(429, openai.RateLimitError), (500, openai.InternalServerError)],
+)
+def test_api_error_span(
+    app: Flask,
+    fake_openai: FakeOpenAI,
+    openai_client: openai.OpenAI,
+    status: int,
+    error_class: type[openai.APIStatusError],
+) -> None:
+    fake_openai.fail_next(status, message="try again later")
+    with pytest.raises(error_class) as raised, trace("request"):
+        openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    assert raised.value.status_code == status
+    row, [llm] = one_trace(app)
+    assert llm.status == "error"
+    assert llm.error.startswith(f"{error_class.__name__} (HTTP {status}): ")
+    assert "try again later" in llm.error
+    assert llm.metadata["http.response.status_code"] == status
+    assert llm.metadata["error.type"] == error_class.__name__
+    assert llm.input == {"messages": MESSAGES}
+    assert llm.output is None
+    assert row.status == "error"
+
+
+def test_error_outside_a_trace_marks_the_auto_trace(
+    app: Flask, fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    fake_openai.fail_next(500)
+    with pytest.raises(openai.InternalServerError):
+        openai_client.embeddings.create(model="text-embedding-3-small", input="x")
+    row, [llm] = one_trace(app)
+    assert row.name == "auto:embeddings text-embedding-3-small"
+    assert row.status == llm.status == "error"
+    assert row.error == llm.error
+
+
+def test_async_calls(app: Flask, fake_openai: FakeOpenAI) -> None:
+    async def main() -> None:
+        async with fake_openai.async_client() as client, trace("async"):
+            await client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+            await client.chat.completions.parse(
+                model="gpt-4.1-mini", messages=MESSAGES, response_format=Verdict
+            )
+            await client.responses.create(model="gpt-4.1-mini", input="hi")
+            await client.responses.parse(model="gpt-4.1-mini", input="hi", text_format=Verdict)
+            await client.embeddings.create(model="text-embedding-3-small", input="hi")
+            raw = await client.chat.completions.with_raw_response.create(
+                model="gpt-4.1-mini", messages=MESSAGES
+            )
+            assert raw.parse().choices
+            fake_openai.fail_next(429)
+            with pytest.raises(openai.RateLimitError):
+                await client.responses.create(model="gpt-4.1-mini", input="hi")
+
+    asyncio.run(main())
+    row, children = one_trace(app)
+    assert row.status == "completed"
+    assert [c.operation for c in children] == [
+        "chat",
+        "chat",
+        "responses",
+        "responses",
+        "embeddings",
+        "chat",
+        "responses",
+    ]
+    assert [c.status for c in children][-1] == "error"
+    assert children[1].output["content"].keys() == {"verdict", "confidence"}
+    assert all(c.input_tokens for c in children[:-1])
+
+
+def test_patching_is_idempotent(
+    make_app: Callable[..., Flask], openai_client: openai.OpenAI
+) -> None:
+    first = make_app()
+    second = make_app()
+    instrument()
+    patched = Completions.create
+    instrument()
+    assert Completions.create is patched
+    with second.app_context():
+        openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    assert len(spans(first)) == 1
+
+
+def test_uninstrument_restores_the_sdk(app: Flask, openai_client: openai.OpenAI) -> None:
+    patched = [Completions.create, AsyncCompletions.parse, Responses.create, Embeddings.create]
+    flask_llm_logs.uninstrument()
+    assert not is_instrumented()
+    originals = [Completions.create, AsyncCompletions.parse, Responses.create, Embeddings.create]
+    assert all(p.__wrapped__ is o for o, p in zip(originals, patched, strict=True))
+    openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    assert spans(app) == []
+    flask_llm_logs.uninstrument()  # twice is fine
+    instrument()
+    assert Completions.create is not originals[0]
+    openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    assert len(spans(app)) == 1
+
+
+def test_auto_instrument_off(make_app: Callable[..., Flask]) -> None:
+    flask_llm_logs.uninstrument()
+    make_app(LLM_LOGS_AUTO_INSTRUMENT=False)
+    assert not is_instrumented()
+    make_app()
+    assert is_instrumented()
+
+
+def test_cost_is_priced_by_the_writer(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    app = make_app(LLM_LOGS_PRICING_PROVIDER="openai")
+    with app.app_context():
+        client = fake_openai.client()
+        client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+        row, [llm] = one_trace(app)
+    expected = cost_of(llm.model, "openai", llm.input_tokens, llm.output_tokens, llm.cached_tokens)
+    assert expected
+    assert llm.cost == pytest.approx(expected)
+    assert row.cost == pytest.approx(expected)
+
+
+def test_provider_is_openai_or_the_base_url_host() -> None:
+    default = openai.OpenAI(api_key="test")
+    custom = openai.OpenAI(api_key="test", base_url="https://llm.example.com:8443/v1")
+    assert calls.provider_of(default.chat.completions) == "openai"
+    assert calls.provider_of(custom.responses) == "llm.example.com"
+    default.close()
+    custom.close()
+
+
+def test_recorder_failures_never_reach_the_host(
+    app: Flask,
+    fake_openai: FakeOpenAI,
+    openai_client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("recorder bug")
+
+    monkeypatch.setattr(calls.LlmCall, "end", broken)
+    completion = openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    assert completion.choices[0].message.content
+    fake_openai.fail_next(429)
+    with pytest.raises(openai.RateLimitError):
+        openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    stream = openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    monkeypatch.setattr(calls.LlmCall, "start", broken)
+    assert openai_client.embeddings.create(model="text-embedding-3-small", input="x").data
