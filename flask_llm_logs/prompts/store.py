@@ -447,12 +447,9 @@ class Prompt:
         params["messages"] = messages
         params.update(thaw(version.model_params))
 
-        try:  # TEMPORARY until tracing.context lands
-            from ..tracing.context import link_prompt_version
-        except ImportError:
-            pass
-        else:
-            link_prompt_version(version.id)
+        from ..tracing.context import link_prompt_version
+
+        link_prompt_version(version.id)
         return params
 
     def _partial_loader(self) -> Callable[[str], str | None]:

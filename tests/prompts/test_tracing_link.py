@@ -1,0 +1,77 @@
+"""``build()`` inside a trace links the trace to the prompt version, end to end.
+
+The real ``openai`` SDK calls the fake OpenAI server over loopback HTTP and
+the background writer stores the trace, as in production.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from flask_llm_logs import Prompt
+from flask_llm_logs import flush
+from flask_llm_logs import trace
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.testing import FakeOpenAI
+
+
+def test_build_in_a_trace_links_the_trace_to_the_version(
+    app: Any, db_session: Any, fake_openai: FakeOpenAI
+) -> None:
+    prompt = Prompt.create(slug="strategy-analysis", name="Strategy Analysis")
+    prompt.update_content(
+        messages=[{"role": "user", "content": "Old {{strategy_name}}"}], model="gpt-4.1-mini"
+    )
+    used = prompt.update_content(
+        messages=[
+            {"role": "system", "content": "You analyze trading strategies for {{app_name}}."},
+            {"role": "user", "content": "Analyze {{strategy_name}}."},
+        ],
+        model_params={"temperature": 0.3},
+    )
+    client = fake_openai.client()
+    with trace("strategy analysis"):
+        params = Prompt.load("strategy-analysis").build(
+            app_name="Tradebot", strategy_name="Momentum Alpha"
+        )
+        client.chat.completions.create(**params)
+    with trace("unrelated"):
+        client.chat.completions.create(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}]
+        )
+    assert flush(timeout=10)
+    client.close()
+
+    sent = fake_openai.requests_to("/v1/chat/completions")[0].json
+    assert sent["messages"][1] == {"role": "user", "content": "Analyze Momentum Alpha."}
+    assert sent["temperature"] == 0.3
+    rows = dict(db_session.execute(sa.select(Trace.name, Trace.prompt_version_id)).all())
+    assert rows == {"strategy analysis": used.id, "unrelated": None}
+    spans = db_session.execute(
+        sa.select(Trace.name, Span.metadata_)
+        .join(Span, Span.trace_id == Trace.id)
+        .where(Span.kind == "llm")
+    ).all()
+    linked = {name: metadata.get("prompt_version_id") for name, metadata in spans}
+    assert linked == {"strategy analysis": used.id, "unrelated": None}
+
+
+def test_build_outside_a_trace_links_the_calls_own_trace(
+    app: Any, db_session: Any, fake_openai: FakeOpenAI
+) -> None:
+    prompt = Prompt.create(slug="greeting", name="Greeting")
+    version = prompt.update_content(
+        messages=[{"role": "user", "content": "Hello {{name}}"}], model="gpt-4.1-mini"
+    )
+    client = fake_openai.client()
+    client.chat.completions.create(**Prompt.load("greeting").build(name="Ada"))
+    client.chat.completions.create(
+        model="gpt-4.1-mini", messages=[{"role": "user", "content": "Unrelated"}]
+    )
+    assert flush(timeout=10)
+    client.close()
+    linked = db_session.scalars(sa.select(Trace.prompt_version_id).order_by(Trace.started_at))
+    assert list(linked) == [version.id, None]
