@@ -10,6 +10,7 @@ right whatever order spans and trace updates arrive in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -37,6 +38,17 @@ spans = Span.__table__
 
 #: Rollup columns of a trace: derived from its spans, never sent by the caller.
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+#: What a trace record sets; an end record updates them on the row of the start record.
+_TRACE_FIELDS = (
+    "name",
+    "status",
+    "error",
+    "metadata",
+    "duration_ms",
+    "prompt_version_id",
+    "started_at",
+    "completed_at",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,17 +163,6 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
     }
 
 
-def _json_as_text(connection: Connection, table: sa.Table) -> dict[str, Any]:
-    """Insert values for the JSON columns that take the rows' JSON text as it is."""
-    values: dict[str, Any] = {}
-    for column in table.c:
-        if isinstance(column.type, sa.JSON):
-            param = sa.bindparam(column.name, type_=sa.Text)
-            is_postgresql = connection.dialect.name == "postgresql"
-            values[column.name] = sa.cast(param, postgresql.JSONB) if is_postgresql else param
-    return values
-
-
 def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
     """The rows for ``records`` and how many records could not be made into one.
 
@@ -186,39 +187,95 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
     return rows, rejected
 
 
-def _insert(connection: Connection, table: sa.Table) -> Any:
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(connection.dialect.name)
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    upsert_traces: Any
+    insert_spans: Any
+    update_rollups: Any
+
+
+@functools.cache
+def _statements(dialect_name: str) -> _Statements:
+    """The batch's statements, built once per dialect (building one costs milliseconds)."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect_name)
     if dialect is None:
         raise RuntimeError(
-            f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {connection.dialect.name}"
+            f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {dialect_name}"
         )
-    return dialect.insert(table).values(_json_as_text(connection, table))
+    upsert = dialect.insert(traces).values(_json_as_text(traces, dialect_name))
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[traces.c.id],
+        set_={key: upsert.excluded[key] for key in _TRACE_FIELDS},
+        # The start record never overwrites an end record that landed first.
+        where=upsert.excluded.status != "running",
+        # RETURNING makes SQLAlchemy send one multi-row statement
+        # (insertmanyvalues) instead of one round trip per row.
+    ).returning(traces.c.id)
+    # A retry after a lost commit acknowledgement must not fail on duplicates.
+    insert_spans = (
+        dialect.insert(spans)
+        .values(_json_as_text(spans, dialect_name))
+        .on_conflict_do_nothing(index_elements=[spans.c.id])
+    )
+    return _Statements(upsert, insert_spans, _rollups(dialect_name))
+
+
+def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:
+    """Insert values for the JSON columns that take the rows' JSON text as it is."""
+    values: dict[str, Any] = {}
+    for column in table.c:
+        if isinstance(column.type, sa.JSON):
+            param = sa.bindparam(column.name, type_=sa.Text)
+            is_postgresql = dialect_name == "postgresql"
+            values[column.name] = sa.cast(param, postgresql.JSONB) if is_postgresql else param
+    return values
+
+
+def _rollups(dialect_name: str) -> Any:
+    """Recompute tokens, cost, span count and models of ``:trace_ids`` from their spans."""
+    model = spans.c.model
+    if dialect_name == "postgresql":
+        models = sa.func.jsonb_agg(model.distinct()).filter(model.is_not(None))
+        models = sa.func.coalesce(models, sa.literal_column("'[]'::jsonb"))
+    else:
+        models = sa.func.json_group_array(model.distinct()).filter(model.is_not(None))
+    totals = (
+        sa.select(
+            spans.c.trace_id,
+            *(sa.func.coalesce(sa.func.sum(spans.c[c]), 0).label(c) for c in _TOKEN_COLUMNS),
+            sa.func.sum(spans.c.cost).label("cost"),
+            sa.func.count().label("spans_count"),
+            models.label("models"),
+        )
+        .where(spans.c.trace_id.in_(sa.bindparam("trace_ids", expanding=True)))
+        .group_by(spans.c.trace_id)
+        .subquery()
+    )
+    columns = (*_TOKEN_COLUMNS, "cost", "spans_count", "models")
+    return (
+        sa.update(traces)
+        .where(traces.c.id == totals.c.trace_id)
+        .values({c: totals.c[c] for c in columns})
+    )
 
 
 def write(connection: Connection, rows: Rows) -> None:
-    """Store ``rows`` and refresh the rollups of their traces, in the caller's transaction."""
+    """Store ``rows`` and refresh the rollups of their traces, in the caller's transaction.
+
+    The rollups of every trace the rows touch are recomputed from the stored
+    spans, so they are right whatever order spans and trace records arrive in.
+    """
+    statements = _statements(connection.dialect.name)
     if rows.traces:
-        stmt = _insert(connection, traces)
-        updated = {key: stmt.excluded[key] for key in rows.traces[0] if key != "id"}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[traces.c.id],
-            set_=updated,
-            # The start record never overwrites an end record that landed first.
-            where=stmt.excluded.status != "running",
-            # RETURNING makes SQLAlchemy send one multi-row statement
-            # (insertmanyvalues) instead of one round trip per row.
-        ).returning(traces.c.id)
         defaults = {"models": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
-        connection.execute(stmt, [{**defaults, **row} for row in rows.traces])
+        connection.execute(statements.upsert_traces, [{**defaults, **r} for r in rows.traces])
     if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":
         copy_rows(connection, spans, rows.spans)
     elif rows.spans:
-        # A retry after a lost commit acknowledgement must not fail on duplicates.
-        stmt = _insert(connection, spans).on_conflict_do_nothing(index_elements=[spans.c.id])
-        connection.execute(stmt, rows.spans)
+        connection.execute(statements.insert_spans, rows.spans)
     trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
-    update_rollups(connection, trace_ids)
+    connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
 
 
 def _csv_field(value: Any) -> str:
@@ -264,35 +321,3 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
             connection_invalidated=connection.invalidated,
             dialect=connection.dialect,
         ) from error
-
-
-def _distinct_models(dialect_name: str) -> sa.ColumnElement[Any]:
-    model = spans.c.model
-    if dialect_name == "postgresql":
-        aggregate = sa.func.jsonb_agg(model.distinct()).filter(model.is_not(None))
-        return sa.func.coalesce(aggregate, sa.literal_column("'[]'::jsonb"))
-    return sa.func.json_group_array(model.distinct()).filter(model.is_not(None))
-
-
-def update_rollups(connection: Connection, trace_ids: set[Any]) -> None:
-    """Recompute tokens, cost, span count and models of ``trace_ids`` from their spans."""
-    if not trace_ids:
-        return
-    totals = (
-        sa.select(
-            spans.c.trace_id,
-            *(sa.func.coalesce(sa.func.sum(spans.c[c]), 0).label(c) for c in _TOKEN_COLUMNS),
-            sa.func.sum(spans.c.cost).label("cost"),
-            sa.func.count().label("spans_count"),
-            _distinct_models(connection.dialect.name).label("models"),
-        )
-        .where(spans.c.trace_id.in_(trace_ids))
-        .group_by(spans.c.trace_id)
-        .subquery()
-    )
-    columns = (*_TOKEN_COLUMNS, "cost", "spans_count", "models")
-    connection.execute(
-        sa.update(traces)
-        .where(traces.c.id == totals.c.trace_id)
-        .values({c: totals.c[c] for c in columns})
-    )
