@@ -15,6 +15,7 @@ prompts and vice versa.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -63,6 +64,9 @@ FRONT_MATTER_KEYS = (
 
 #: Content fields: a change in any of them makes a new version.
 CONTENT_FIELDS = ("messages", "model", "model_params", "default_variables")
+
+#: libyaml's loader when PyYAML was built with it (it usually is): many times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: The PostgreSQL advisory lock that makes concurrent syncs take turns ("llm_logs").
 SYNC_LOCK_KEY = 0x6C6C6D5F6C6F6773
@@ -148,13 +152,12 @@ class _FileReader:
             return None
         try:
             meta = handler.load(front)
-            tree = yaml.compose(front, Loader=yaml.SafeLoader)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = mark.line + 1 + leading if mark is not None else None
             self.problem(f"invalid YAML in the front matter: {_yaml_problem(error)}", line)
             return None
-        lines = _Lines(tree, leading)
+        lines = _Lines(front, leading)
         if not isinstance(meta, Mapping):
             self.problem("the front matter must be a mapping of keys to values", 1 + leading)
             return None
@@ -304,15 +307,24 @@ class _FileReader:
 
 
 class _Lines:
-    """File line numbers (1-based) of front matter keys and list items, from the YAML nodes."""
+    """File line numbers (1-based) of front matter keys and list items, from the YAML nodes.
 
-    def __init__(self, tree: yaml.Node | None, leading: int) -> None:
+    The front matter is composed into nodes only when a line is asked for
+    (mostly to report a problem), so a clean sync parses each file's YAML once.
+    """
+
+    def __init__(self, front: str, leading: int) -> None:
+        self.front = front
         self.offset = leading + 1
-        self.nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        if isinstance(tree, yaml.MappingNode):
-            for key, value in tree.value:
-                if isinstance(key, yaml.ScalarNode):
-                    self.nodes[key.value] = (key, value)
+
+    @functools.cached_property
+    def nodes(self) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        tree = yaml.compose(self.front, Loader=_YAML_LOADER)
+        if not isinstance(tree, yaml.MappingNode):
+            return {}
+        return {
+            key.value: (key, value) for key, value in tree.value if isinstance(key, yaml.ScalarNode)
+        }
 
     def key(self, key: str) -> int | None:
         node = self.nodes.get(key)
