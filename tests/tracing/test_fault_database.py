@@ -27,8 +27,11 @@ from flask_llm_logs import migrations
 from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.testing import FakeOpenAI
 
 pytestmark = pytest.mark.postgres
+
+MESSAGES = [{"role": "user", "content": "Is the database there?"}]
 
 
 class CuttableProxy:
@@ -175,3 +178,31 @@ def test_close_gives_up_while_the_database_is_down(
     writer.close(timeout=0.5)
     assert time.monotonic() - began < 3
     assert writer.stats()["dropped"] == 1
+
+
+def test_llm_calls_succeed_while_the_database_is_down(
+    proxied_app: tuple[Flask, CuttableProxy], fake_openai: FakeOpenAI
+) -> None:
+    """1,000 real calls through the instrumented SDK, each in its own automatic trace."""
+    app, proxy = proxied_app
+    writer = get_state(app).writer
+    client = fake_openai.client()
+    with app.app_context():
+        client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+        assert writer.flush(10)
+        proxy.cut()
+        before = writer.stats()
+        for _ in range(1000):  # no exception may reach this loop
+            completion = client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+            assert completion.choices[0].message.content
+        # Each call sends its span and its trace's final record.
+        stats = writer.stats()
+        assert stats["queued"] == 300
+        assert stats["dropped"] - before["dropped"] == 2000 - 300
+
+        proxy.restore()
+        assert writer.flush(timeout=30)
+
+    new_rows = len(stored(app, Span)) + len(stored(app, Trace)) - 2
+    assert new_rows == 300
+    assert writer.stats()["dropped"] - before["dropped"] == 1700
