@@ -26,6 +26,7 @@ import contextlib
 import os
 import statistics
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 
@@ -106,6 +107,17 @@ def rss_mib(field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def full_queue_mib(max_queue: int) -> float:
+    """Memory of ``max_queue`` records, the most the writer ever holds (tracemalloc)."""
+    tracemalloc.start()
+    trace_id = new_id()
+    held = [span_record(trace_id, number) for number in range(max_queue)]
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del held
+    return size / 2**20
 
 
 def count_spans(app: Flask) -> int:
@@ -214,6 +226,8 @@ def main() -> None:
         bench_writer(app, 2_000)  # warm-up: connections, caches
         writer = bench_writer(app, args.spans)
         sync = bench_synchronous(app, args.sync_spans)
+        max_queue = app.config["LLM_LOGS_MAX_QUEUE"]
+        queue_mib = full_queue_mib(max_queue)
 
     print(f"cpus: {os.cpu_count()}, spans: {args.spans}, synchronous spans: {args.sync_spans}")
     print(f"LLM_LOGS_WRITER_BATCH_SIZE: {args.batch_size}")
@@ -221,6 +235,7 @@ def main() -> None:
     print(f"background writer: {writer['spans_per_s']:,.0f} spans/s stored")
     print(f"  caller's thread, median submit: {writer['submit_median_us']:.1f} µs")
     print(f"  RSS before {writer['rss_before_mib']:.0f} MiB, peak {writer['rss_peak_mib']:.0f} MiB")
+    print(f"  a full queue ({max_queue:,} records) holds {queue_mib:.0f} MiB (tracemalloc)")
     print(f"synchronous (insert + update trace per span): {sync['spans_per_s']:,.0f} spans/s")
     print(f"  caller's thread, median per span: {sync['caller_median_us']:.0f} µs")
     print(f"ratio, writer / synchronous: {writer['spans_per_s'] / sync['spans_per_s']:.1f}x")

@@ -1,0 +1,36 @@
+"""Batch backends, selected by ``LLM_LOGS_BATCH_PROVIDER``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import TERMINAL_STATUSES
+from .base import BatchAdapter
+from .base import Message
+from .base import Outcome
+from .base import ProviderBatch
+from .openai_responses import OpenAIResponsesAdapter
+
+if TYPE_CHECKING:
+    from ...extension import State
+
+ADAPTERS: dict[str, type[BatchAdapter]] = {
+    OpenAIResponsesAdapter.name: OpenAIResponsesAdapter,
+}
+
+
+def make_adapter(state: State) -> BatchAdapter:
+    """A fresh adapter for the app's configured provider; close it after use."""
+    return ADAPTERS[state.settings.batch_provider](state.settings.openai_client)
+
+
+__all__ = [
+    "ADAPTERS",
+    "TERMINAL_STATUSES",
+    "BatchAdapter",
+    "Message",
+    "OpenAIResponsesAdapter",
+    "Outcome",
+    "ProviderBatch",
+    "make_adapter",
+]

@@ -1,0 +1,187 @@
+"""RQ entry points: ``flush_batches`` and ``poll_batches``, and a Flask-aware worker.
+
+The jobs need an app context. Under ``flask llm-logs worker`` (or ``rq
+worker -w flask_llm_logs.jobs.Worker``) the worker provides one around every
+job. Under a plain ``rq worker llm_logs`` the job loads the app itself from
+``FLASK_APP``. Either way a forked work horse never uses database
+connections inherited from its parent: pooled connections are disowned
+(``engine.dispose(close=False)``) before the job runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import rq
+from flask import Flask
+from flask import current_app
+from flask import has_app_context
+from flask.cli import ScriptInfo
+
+from .extension import State
+from .extension import get_state
+
+#: Seconds a flush or poll may run before RQ stops it.
+JOB_TIMEOUT = 3600
+
+_loaded_app: Flask | None = None
+_app_pid: int | None = None
+
+
+def _load_app() -> Flask:
+    """The app named by ``FLASK_APP``, loaded once per process."""
+    global _loaded_app, _app_pid
+    if _loaded_app is None:
+        path = os.environ.get("FLASK_APP")
+        if not path:
+            raise RuntimeError(
+                "flask-llm-logs jobs need an app context: set FLASK_APP for `rq worker`,"
+                " or run `flask llm-logs worker`"
+            )
+        _loaded_app = ScriptInfo(app_import_path=path).load_app()
+        _app_pid = os.getpid()
+    return _loaded_app
+
+
+def disown_connections(app: Flask) -> None:
+    """Drop the pooled connections inherited from a parent process, unclosed.
+
+    Closing them would close the parent's sockets; using them would mix two
+    processes' traffic on one connection.
+    """
+    with app.app_context():
+        for engine in app.extensions["sqlalchemy"].engines.values():
+            engine.dispose(close=False)
+
+
+@contextlib.contextmanager
+def app_context() -> Iterator[Flask]:
+    """The current app context, or one for the ``FLASK_APP`` app."""
+    global _app_pid
+    if has_app_context():
+        yield current_app._get_current_object()  # type: ignore[attr-defined]
+        return
+    app = _load_app()
+    if _app_pid != os.getpid():  # a forked work horse
+        disown_connections(app)
+        _app_pid = os.getpid()
+    with app.app_context():
+        yield app
+
+
+def _finish() -> None:
+    """Store the traces the job recorded before a work horse exits."""
+    writer = getattr(get_state(), "writer", None)
+    if writer is not None:
+        writer.flush(30)
+
+
+def flush_batches(purpose: str | None = None) -> dict[str, Any]:
+    """RQ job: submit the pending requests of ``purpose`` (``None``: every purpose)."""
+    from .batches import flush
+
+    with app_context():
+        try:
+            return flush(purpose).as_dict()
+        finally:
+            _finish()
+
+
+def poll_batches() -> dict[str, Any]:
+    """RQ job: reconcile every unfinished batch, run handlers, recover stale claims."""
+    from .batches import poll
+
+    with app_context():
+        try:
+            return poll().as_dict()
+        finally:
+            _finish()
+
+
+def flush_job_id(purpose: str | None) -> str:
+    """``flush-<purpose>``: one queued flush per purpose.
+
+    RQ job ids allow ``[A-Za-z0-9_-]``; other characters become ``_`` and a
+    short hash keeps two purposes that differ only there apart.
+    """
+    if purpose is None:
+        return "flush-all"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", purpose)
+    if safe != purpose or len(safe) > 100:
+        digest = hashlib.sha1(purpose.encode()).hexdigest()[:10]
+        safe = f"{safe[:100]}-{digest}"
+    return f"flush-{safe}"
+
+
+POLL_JOB_ID = "poll"
+#: Job statuses in which a job with the same id still has to run.
+_WAITING = {"queued", "scheduled", "deferred"}
+
+
+def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.job.Job:
+    """Queue ``func(*args)`` unless a job with ``job_id`` is already waiting.
+
+    A finished, failed or running job with the id does not count: the
+    trigger may carry new work, so a new job is queued once the old one is
+    out of the way (a running one keeps its id until it ends: the next
+    trigger, e.g. the cron, queues the follow-up).
+    """
+    from rq.exceptions import DuplicateJobError
+
+    for _ in range(3):
+        try:
+            return queue.enqueue(
+                func, *args, job_id=job_id, unique=True, job_timeout=JOB_TIMEOUT, result_ttl=0
+            )
+        except DuplicateJobError:
+            existing = queue.fetch_job(job_id)
+            if existing is None:
+                continue  # gone meanwhile
+            status = existing.get_status(refresh=True)
+            if status is None or str(getattr(status, "value", status)) in _WAITING | {"started"}:
+                return existing
+            existing.delete()
+    raise RuntimeError(f"could not queue job {job_id!r}")
+
+
+def queue_for(state: State) -> rq.Queue:
+    """The app's queue (``LLM_LOGS_QUEUE``) on ``LLM_LOGS_REDIS_URL``."""
+    from redis import Redis
+
+    return rq.Queue(state.settings.queue, connection=Redis.from_url(state.settings.redis_url))
+
+
+def enqueue_flush(state: State, purpose: str | None = None) -> rq.job.Job:
+    """Queue :func:`flush_batches` for ``purpose`` unless one is already waiting."""
+    return enqueue_unique(queue_for(state), flush_job_id(purpose), flush_batches, purpose)
+
+
+def enqueue_poll(state: State) -> rq.job.Job:
+    """Queue :func:`poll_batches` unless one is already waiting."""
+    return enqueue_unique(queue_for(state), POLL_JOB_ID, poll_batches)
+
+
+class Worker(rq.Worker):
+    """An RQ worker that runs every job in the Flask app's context.
+
+    ``flask llm-logs worker`` uses it with the current app; ``rq worker -w
+    flask_llm_logs.jobs.Worker`` loads the app from ``FLASK_APP``.
+    """
+
+    def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.flask_app = app or _load_app()
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        # In the forked child: never touch the parent's pooled connections.
+        disown_connections(self.flask_app)
+        super().main_work_horse(job, queue)
+
+    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+        with self.flask_app.app_context():
+            return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]

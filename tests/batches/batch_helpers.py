@@ -1,0 +1,52 @@
+"""Helpers of the batch tests: a host table that handlers write to, as an
+app's handler would, and a handler that records its calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models import BatchRequest
+
+host_metadata = sa.MetaData()
+#: The host app's own table: one row per handler call that committed.
+handled = sa.Table(
+    "test_batch_handled",
+    host_metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("request_id", sa.Integer, nullable=False),
+    sa.Column("content", sa.Text),
+)
+
+
+@dataclasses.dataclass
+class RecordingHandler:
+    """Writes a row per call through ``db.session``; can be told to fail."""
+
+    fail_for: set[str] = dataclasses.field(default_factory=set)
+    calls: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+    failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def __call__(self, request: BatchRequest, message: Any) -> None:
+        self.calls.append((request.custom_id, message))
+        get_state().session.execute(
+            handled.insert().values(request_id=request.id, content=json.dumps(message.content))
+        )
+        if request.custom_id in self.fail_for:
+            raise RuntimeError(f"handler refused {request.custom_id}")
+
+    def on_failure(self, request: BatchRequest, error: str) -> None:
+        self.failures.append((request.custom_id, error))
+
+
+def handled_rows(app: Flask) -> list[Any]:
+    with app.app_context():
+        session = get_state(app).session
+        rows = session.execute(sa.select(handled).order_by(handled.c.id)).all()
+        session.rollback()
+        return rows
