@@ -1,5 +1,6 @@
 """Trace every LLM call of a Flask app, manage versioned prompts, run batches."""
 
+from .batches import Batch
 from .config import ConfigurationError
 from .extension import LlmLogs
 from .extension import flush
@@ -23,6 +24,7 @@ from .tracing.api import trace
 from .tracing.context import copy_context_to
 
 __all__ = [
+    "Batch",
     "ConfigurationError",
     "InvalidPrompt",
     "LlmLogs",

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_BATCH_ENABLED": True,
     "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
+    "LLM_LOGS_OPENAI_CLIENT": None,
     "LLM_LOGS_PAGE_SIZE": 50,
     "LLM_LOGS_URL_PREFIX": "/llm_logs",
     "LLM_LOGS_AUTHORIZE": None,
@@ -68,6 +69,7 @@ class Settings:
     batch_enabled: bool
     batch_provider: str
     batch_stale_claim_after: dt.timedelta
+    openai_client: Callable[[], Any] | None
     page_size: int
     url_prefix: str
     authorize: Callable[..., bool] | None
@@ -153,6 +155,7 @@ def load_settings(app: Flask) -> Settings:
         batch_enabled=bool(config["LLM_LOGS_BATCH_ENABLED"]),
         batch_provider=provider,
         batch_stale_claim_after=_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER"),
+        openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",
         authorize=_optional_callable(config, "LLM_LOGS_AUTHORIZE"),

@@ -146,6 +146,29 @@ class LlmLogs:
         """The background writer's counters; see :func:`stats`."""
         return stats()
 
+    def register_batch_handler(self, purpose: str, handler: Any, app: Flask | None = None) -> None:
+        """Deliver batch results of ``purpose`` to ``handler``; see :doc:`/batches`.
+
+        ``handler(request, message)`` is called once per successful request,
+        inside the transaction that marks it succeeded; an optional
+        ``handler.on_failure(request, error)`` once per failed request.
+        """
+        if not callable(handler):
+            raise TypeError(f"a batch handler must be callable, got {handler!r}")
+        get_state(app).batch_handlers[purpose] = handler
+
+    def enqueue_flush(self, purpose: str | None = None, app: Flask | None = None) -> Any:
+        """Queue ``flush_batches(purpose)``: one waiting job per purpose; the RQ job."""
+        from .jobs import enqueue_flush
+
+        return enqueue_flush(get_state(app), purpose)
+
+    def enqueue_poll(self, app: Flask | None = None) -> Any:
+        """Queue ``poll_batches()`` unless one is already waiting; the RQ job."""
+        from .jobs import enqueue_poll
+
+        return enqueue_poll(get_state(app))
+
     def _resolve_db(self, app: Flask) -> SQLAlchemy:
         if self._db is not None:
             if "sqlalchemy" not in app.extensions:
