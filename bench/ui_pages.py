@@ -220,7 +220,12 @@ def pages(app: Flask) -> dict[str, str]:
 
 def time_pages(url: str, repeat: int) -> None:
     app = Flask("bench_ui")
-    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_AUTO_INSTRUMENT=False)
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY="bench",
+        SQLALCHEMY_DATABASE_URI=url,
+        LLM_LOGS_AUTO_INSTRUMENT=False,
+    )
     LlmLogs(app)
     client = app.test_client()
     print(f"\n{'page':<48} {'median ms':>10} {'min ms':>8} {'KiB':>6}")

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .access import is_allowed
+from .rendering import payload_html
 
 blueprint = Blueprint(
     "llm_logs",
@@ -139,4 +140,4 @@ NAVIGATION = [
 
 @blueprint.context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"fmt": Format, "navigation": NAVIGATION}
+    return {"fmt": Format, "navigation": NAVIGATION, "payload_html": payload_html}

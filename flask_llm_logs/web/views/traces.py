@@ -21,6 +21,7 @@ from ...extension import get_state
 from ...models import Span
 from ...models import Trace
 from .. import queries
+from ..blueprint import Format
 from ..blueprint import blueprint
 from ..forms import Form
 from ..rendering import TREE_CONTENT_LIMIT
@@ -31,6 +32,8 @@ from ..rendering import render_payload
 #: Above this many spans the tree shows message text without Markdown (the
 #: parser is the slowest part of a page); each span's own page still renders it.
 MARKDOWN_SPAN_LIMIT = 200
+#: Deeper spans are indented like this level (the stylesheet has d0 to d12).
+MAX_INDENT = 12
 
 
 @blueprint.get("/", endpoint="index")
@@ -48,11 +51,26 @@ class SpanView:
 
     span: Any
     depth: int
+    url: str
     input: Rendered
     output: Rendered
     #: Start and width on the timeline, in thousandths of the trace's duration.
     offset: float
     width: float
+    duration: str
+    #: Tokens, cost and duration in one line, made once for both places.
+    stats: str
+
+
+def _stats(span: Span, duration: str) -> str:
+    stats = []
+    if span.input_tokens is not None:
+        tokens = f"{Format.number(span.input_tokens)} → {Format.number(span.output_tokens)} tok"
+        stats.append(tokens)
+    if span.cost is not None:
+        stats.append(Format.cost(span.cost))
+    stats.append(duration)
+    return " · ".join(stats)
 
 
 def _end(span: Span) -> dt.datetime:
@@ -61,8 +79,11 @@ def _end(span: Span) -> dt.datetime:
     return span.started_at + dt.timedelta(milliseconds=span.duration_ms or 0)
 
 
-def span_views(spans: list[Span]) -> tuple[list[SpanView], float]:
+def span_views(trace_id: Any, spans: list[Span]) -> tuple[list[SpanView], float]:
     """The tree rows and the timeline's total duration in milliseconds."""
+    # One url_for for all rows: building a URL per span is a visible share of
+    # a 1,000-span page.
+    spans_url = url_for("llm_logs.trace", trace_id=trace_id) + "/spans/"
     if not spans:
         return [], 0.0
     start = min(span.started_at for span in spans)
@@ -73,16 +94,20 @@ def span_views(spans: list[Span]) -> tuple[list[SpanView], float]:
     views = []
     for node in queries.span_tree(spans):
         span = node.span
+        duration = Format.duration(span.duration_ms)
         offset = (span.started_at - start).total_seconds() * 1000 / total * 1000
         width = (_end(span) - span.started_at).total_seconds() * 1000 / total * 1000
         views.append(
             SpanView(
                 span=span,
-                depth=node.depth,
+                depth=min(node.depth, MAX_INDENT),
+                url=f"{spans_url}{span.id}",
                 input=render(span.input),
                 output=render(span.output),
                 offset=round(offset, 1),
                 width=round(max(width, 2.0), 1),
+                duration=duration,
+                stats=_stats(span, duration),
             )
         )
     return views, total
@@ -91,7 +116,7 @@ def span_views(spans: list[Span]) -> tuple[list[SpanView], float]:
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
     detail = queries.trace_detail(get_state().session, queries.parse_id(trace_id))
-    views, total_ms = span_views(detail.spans)
+    views, total_ms = span_views(detail.trace.id, detail.spans)
     trace = detail.trace
     cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
     models = trace.models or sorted({s.model for s in detail.spans if s.model})

@@ -1,0 +1,382 @@
+"""Every page and filter of the UI, through the test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+from flask_llm_logs.models import BatchRecord
+from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import PromptRecord
+from flask_llm_logs.models import PromptVersion
+from flask_llm_logs.models import Span
+from flask_llm_logs.web.queries import encode_cursor
+from flask_llm_logs.web.rendering import TREE_CONTENT_LIMIT
+
+
+def trace_ids(html: str) -> list[str]:
+    """The trace ids listed on a traces page, in order."""
+    import re
+
+    return list(dict.fromkeys(re.findall(r"/traces/([0-9a-f-]{36})\"", html)))
+
+
+@pytest.fixture
+def sample(store):
+    """Three traces of different shape, oldest first."""
+    old = store.trace(
+        "summarise_report",
+        minutes=0,
+        status="error",
+        error="RateLimitError: slow down",
+        models=["gpt-4.1"],
+        metadata_={"user": "bob", "strategy_id": 7},
+    )
+    store.span(
+        old, "chat gpt-4.1", model="gpt-4.1", input=[{"role": "user", "content": "quarterly"}]
+    )
+    middle = store.trace(
+        "strategy_analysis",
+        minutes=10,
+        models=["gpt-4.1-mini"],
+        metadata_={"user": "ana", "strategy_id": 42},
+        input_tokens=1200,
+        output_tokens=300,
+        cached_tokens=600,
+        cost=0.0123,
+        duration_ms=2500,
+        spans_count=2,
+    )
+    root = store.span(middle, "pipeline", kind="custom", input={"query": "momentum alpha"})
+    store.span(
+        middle,
+        "chat gpt-4.1-mini",
+        ms=100,
+        kind="llm",
+        parent_id=root.id,
+        model="gpt-4.1-mini",
+        input=[
+            {"role": "system", "content": "You analyse trading strategies."},
+            {"role": "user", "content": "Analyse the breakout strategy."},
+        ],
+        output={"role": "assistant", "content": "**Momentum** looks *fine*."},
+        input_tokens=1200,
+        output_tokens=300,
+        duration_ms=800,
+    )
+    new = store.trace("rag_answer", minutes=20, status="running", models=["gpt-4.1-mini"])
+    return {"old": old, "middle": middle, "new": new}
+
+
+def test_index_and_traces_list_newest_first(client, url, sample):
+    for path in ("/", "/traces"):
+        response = client.get(url(path))
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        ids = trace_ids(html)
+        assert ids == [str(sample[k].id) for k in ("new", "middle", "old")]
+    assert "strategy_analysis" in html and "$0.0123" in html and "1,200" in html
+    assert "gpt-4.1-mini" in html
+
+
+def test_empty_list_says_so(client, url):
+    response = client.get(url("/traces"))
+    assert response.status_code == 200
+    assert "No traces recorded yet." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "error"}, ["old"]),
+        ({"status": "running"}, ["new"]),
+        ({"name": "strategy_analysis"}, ["middle"]),
+        ({"model": "gpt-4.1-mini"}, ["new", "middle"]),
+        ({"model": "gpt-4.1"}, ["old"]),
+        ({"meta_key": "user", "meta_value": "ana"}, ["middle"]),
+        ({"meta_key": "strategy_id", "meta_value": "7"}, ["old"]),
+        ({"meta_key": "strategy_id", "meta_value": "8"}, []),
+        ({"q": "breakout"}, ["middle"]),
+        ({"q": "quarterly"}, ["old"]),
+        ({"q": "momentum"}, ["middle"]),
+        ({"q": "nowhere-to-be-found"}, []),
+        ({"since": "2026-11-28T12:05:00"}, ["new", "middle"]),
+        ({"until": "2026-11-28T12:15"}, ["middle", "old"]),
+        ({"since": "2026-11-28T12:05", "until": "2026-11-28T12:15"}, ["middle"]),
+        ({"since": "2026-11-28T13:05:00+01:00"}, ["new", "middle"]),
+        ({"status": "completed", "model": "gpt-4.1-mini", "q": "breakout"}, ["middle"]),
+    ],
+)
+def test_filters(client, url, sample, query, expected):
+    response = client.get(url("/traces"), query_string=query)
+    assert response.status_code == 200
+    assert trace_ids(response.get_data(as_text=True)) == [str(sample[k].id) for k in expected]
+
+
+def test_prompt_version_filter(client, url, store, app):
+    session = app.extensions["llm_logs"].session
+    prompt = PromptRecord(slug="analysis", name="Analysis")
+    version = PromptVersion(prompt=prompt, version_number=3, messages=[])
+    session.add_all([prompt, version])
+    session.commit()
+    used = store.trace("with_prompt", prompt_version_id=version.id)
+    store.trace("without_prompt", minutes=1)
+    response = client.get(url("/traces"), query_string={"prompt_version": version.id})
+    assert trace_ids(response.get_data(as_text=True)) == [str(used.id)]
+    page = client.get(url(f"/traces/{used.id}")).get_data(as_text=True)
+    assert "analysis v3" in page
+    assert f"prompt_version={version.id}" in page
+
+
+def test_keyset_pagination(make_app, make_store, url):
+    app = make_app(LLM_LOGS_PAGE_SIZE=2)
+    with app.app_context():
+        store = make_store(app)
+        traces = [store.trace(f"t{n}", minutes=n) for n in range(5)]
+        # Two traces starting at the same instant: the id breaks the tie.
+        twin = store.trace("twin", minutes=2)
+        client = app.test_client()
+        expected = sorted([*traces, twin], key=lambda t: (t.started_at, str(t.id)), reverse=True)
+        seen = []
+        path = url("/traces")
+        query = {"status": "completed"}
+        for _ in range(10):
+            html = client.get(path, query_string=query).get_data(as_text=True)
+            seen.extend(trace_ids(html))
+            if 'rel="next"' not in html:
+                break
+            assert "« Newest" in html or not seen[2:]
+            query = {"status": "completed", "after": _next_after(html)}
+        assert seen == [str(t.id) for t in expected]
+
+
+def _next_after(html: str) -> str:
+    import html as html_module
+    import re
+    from urllib.parse import parse_qs
+    from urllib.parse import urlparse
+
+    href = re.search(r'href="([^"]+)" rel="next"', html).group(1)
+    return parse_qs(urlparse(html_module.unescape(href)).query)["after"][0]
+
+
+def test_trace_page(client, url, sample, app):
+    trace = sample["middle"]
+    response = client.get(url(f"/traces/{trace.id}"))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "strategy_analysis" in html
+    # Summary cards: models, spans, tokens with the cached share, cost, duration.
+    assert "gpt-4.1-mini" in html and "1,200 / 300" in html and "600 cached (50%)" in html
+    assert "$0.0123" in html and "2.50 s" in html
+    # Metadata, each a link to the traces with the same value.
+    assert "meta_key=strategy_id&amp;meta_value=42" in html
+    # The tree: the child is indented under the root, messages per role.
+    assert html.index("pipeline") < html.index("chat gpt-4.1-mini")
+    assert '<li class="d1">' in html
+    assert 'class="message role-system"' in html and 'class="message role-user"' in html
+    assert "<strong>Momentum</strong> looks <em>fine</em>." in html
+    # JSON input pretty-printed.
+    assert "&quot;query&quot;: &quot;momentum alpha&quot;" in html
+    # The timeline has a bar per span.
+    assert html.count('<rect class="bar') == 2
+
+
+def test_trace_page_links_to_its_batch(client, url, store, app):
+    trace = store.trace("from_batch")
+    session = app.extensions["llm_logs"].session
+    batch = BatchRecord(purpose="scoring", provider="openai_responses", model="m", claim_token="c")
+    session.add(batch)
+    session.flush()
+    session.add(
+        BatchRequest(
+            batch_id=batch.id, custom_id="r1", purpose="scoring", model="m", trace_id=trace.id
+        )
+    )
+    session.commit()
+    batch_url = url(f"/batches/{batch.id}")
+    assert batch_url in client.get(url(f"/traces/{trace.id}")).get_data(as_text=True)
+    assert batch_url in client.get(url("/traces")).get_data(as_text=True)
+    batch_page = client.get(batch_url).get_data(as_text=True)
+    assert "scoring" in batch_page and url(f"/traces/{trace.id}") in batch_page
+
+
+def test_tool_calls_readable(client, url, store):
+    trace = store.trace()
+    store.span(
+        trace,
+        input={
+            "model": "gpt-4.1-mini",
+            "messages": [{"role": "user", "content": "Price of AAPL?"}],
+            "temperature": 0.2,
+        },
+        output={
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {
+                                    "name": "lookup_price",
+                                    "arguments": '{"symbol":"AAPL"}',
+                                },
+                            }
+                        ],
+                    }
+                }
+            ]
+        },
+    )
+    html = client.get(url(f"/traces/{trace.id}")).get_data(as_text=True)
+    assert "calls <strong>lookup_price</strong> <code>call_1</code>" in html
+    assert "&quot;symbol&quot;: &quot;AAPL&quot;" in html
+    assert "Parameters" in html and "&quot;temperature&quot;: 0.2" in html
+
+
+def test_huge_content_is_cut_in_the_tree(client, url, store):
+    trace = store.trace()
+    huge = "x" * 5_000_000
+    span = store.span(trace, input=[{"role": "user", "content": huge}], output="short answer")
+    response = client.get(url(f"/traces/{trace.id}"))
+    html = response.get_data(as_text=True)
+    assert len(html) < TREE_CONTENT_LIMIT + 20_000
+    assert "Cut: 5,000,033 characters in all." in html
+    assert url(f"/traces/{trace.id}/spans/{span.id}") in html
+    full = client.get(url(f"/traces/{trace.id}/spans/{span.id}")).get_data(as_text=True)
+    assert huge in full
+
+
+def test_span_page_and_raw_json(client, url, sample, app):
+    session = app.extensions["llm_logs"].session
+    span = session.query(Span).filter_by(name="chat gpt-4.1-mini").one()
+    path = url(f"/traces/{span.trace_id}/spans/{span.id}")
+    html = client.get(path).get_data(as_text=True)
+    for text in (str(span.id), str(span.parent_id), "gpt-4.1-mini", "800 ms", "raw.json"):
+        assert text in html
+    raw = client.get(path + "/raw.json")
+    assert raw.status_code == 200
+    assert raw.mimetype == "application/json"
+    assert raw.headers["Content-Disposition"] == f'attachment; filename="span-{span.id}.json"'
+    data = json.loads(raw.data)
+    assert data["id"] == str(span.id)
+    assert data["output"] == {"role": "assistant", "content": "**Momentum** looks *fine*."}
+    assert data["input_tokens"] == 1200 and "metadata" in data
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/traces/not-a-uuid",
+        f"/traces/{uuid.uuid4()}",
+        f"/traces/{uuid.uuid4()}/spans/{uuid.uuid4()}",
+        "/traces/x/spans/y",
+        f"/traces/{uuid.uuid4()}/spans/{uuid.uuid4()}/raw.json",
+        "/batches/12345",
+        "/batches/abc",
+        "/batches/%C2%B2",
+    ],
+)
+def test_unknown_ids_are_404_pages(client, url, path):
+    response = client.get(url(path))
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_span_of_another_trace_is_404(client, url, sample, app):
+    span = app.extensions["llm_logs"].session.query(Span).filter_by(name="pipeline").one()
+    response = client.get(url(f"/traces/{sample['old'].id}/spans/{span.id}"))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=bogus",
+        "since=yesterday",
+        "until=2026-13-45",
+        "since=2026-11-29&until=2026-11-28",
+        "after=not-a-cursor",
+        "after=%FF%FE",
+        "prompt_version=abc",
+        "prompt_version=-1",
+        "meta_key=user",
+        "q=" + "x" * 600,
+        "name=a%00b",
+    ],
+)
+def test_malformed_query_strings_are_400_pages(client, url, sample, query):
+    response = client.get(url("/traces") + "?" + query)
+    assert response.status_code == 400, query
+    assert "Bad request" in response.get_data(as_text=True)
+
+
+def test_malformed_query_strings_elsewhere(client, url):
+    assert client.get(url("/batches?after=x")).status_code == 400
+    assert client.get(url("/batches?after=12")).status_code == 200
+
+
+def test_cursor_round_trip():
+    started = dt.datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=dt.timezone.utc)
+    from flask_llm_logs.web.queries import decode_cursor
+
+    row_id = uuid.uuid4()
+    assert decode_cursor(encode_cursor(started, row_id)) == (started.replace(tzinfo=None), row_id)
+
+
+def test_batches_list_and_page(client, url, app, store):
+    session = app.extensions["llm_logs"].session
+    batch = BatchRecord(
+        purpose="nightly",
+        provider="openai_responses",
+        model="gpt-4.1-mini",
+        claim_token="t",
+        status="completed",
+        request_count=3,
+    )
+    session.add(batch)
+    session.flush()
+    trace = store.trace("scored")
+    for n, status in enumerate(["completed", "completed", "failed"]):
+        session.add(
+            BatchRequest(
+                batch_id=batch.id,
+                custom_id=f"req-{n}",
+                purpose="nightly",
+                model="gpt-4.1-mini",
+                status=status,
+                error="boom" if status == "failed" else None,
+                trace_id=trace.id if n == 0 else None,
+            )
+        )
+    session.commit()
+    html = client.get(url("/batches")).get_data(as_text=True)
+    assert f"#{batch.id}" in html and "nightly" in html
+    assert 'status-completed">completed</span> 2' in html
+    assert 'status-failed">failed</span> 1' in html
+    page = client.get(url(f"/batches/{batch.id}")).get_data(as_text=True)
+    assert "req-0" in page and "req-2" in page and "boom" in page
+    assert url(f"/traces/{trace.id}") in page
+
+
+def test_navigation_on_every_page(client, url, sample):
+    for path in ("/traces", f"/traces/{sample['old'].id}", "/prompts", "/batches"):
+        html = client.get(url(path)).get_data(as_text=True)
+        for section in ("/traces", "/prompts", "/batches"):
+            assert f'href="{url(section)}"' in html
+        assert 'aria-current="page"' in html
+
+
+def test_url_prefix_is_configurable(make_app):
+    app = make_app(LLM_LOGS_URL_PREFIX="/admin/llm")
+    client = app.test_client()
+    assert client.get("/admin/llm/").status_code == 200
+    assert client.get("/admin/llm/traces").status_code == 200
+    assert client.get("/llm_logs/").status_code == 404
