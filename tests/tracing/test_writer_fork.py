@@ -1,9 +1,14 @@
-"""The writer across a real ``os.fork()``, as under gunicorn --preload or RQ."""
+"""The writer across process boundaries: a real ``os.fork()`` (gunicorn --preload,
+RQ work horses) and process exit."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -81,3 +86,42 @@ def test_child_of_a_parent_that_never_wrote(make_app: Callable[..., Flask]) -> N
     assert run_in_child(child) == 0
     assert len(stored(app, Span, trace_id=trace_id)) == 1
     assert stored(app, Span, trace_id=trace_id)[0].trace_id == trace_id
+
+
+EXITING_SCRIPT = """
+import sys
+from flask import Flask
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models.base import new_id, utcnow
+from flask_llm_logs.tracing.records import SpanRecord
+
+app = Flask("exiting")
+app.config.update(SQLALCHEMY_DATABASE_URI=sys.argv[1], LLM_LOGS_WRITER_FLUSH_INTERVAL=60)
+LlmLogs(app)
+trace_id = new_id()
+for _ in range(25):
+    record = SpanRecord(
+        id=new_id(), trace_id=trace_id, parent_id=None, name="last words", started_at=utcnow()
+    )
+    get_state(app).writer.submit(record)
+print(trace_id)
+"""
+
+
+def test_records_are_stored_at_process_exit(
+    make_app: Callable[..., Flask], database_url: str, tmp_path: Any
+) -> None:
+    """No flush and a 60 s flush interval: ``atexit`` stores the records."""
+    script = tmp_path / "exiting.py"
+    script.write_text(EXITING_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    trace_id = uuid.UUID(done.stdout.strip())
+    app = make_app()
+    assert len(stored(app, Span, trace_id=trace_id)) == 25
