@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -25,9 +26,9 @@ from ..models.base import utcnow
 
 DEFAULT_CHUNK_SIZE = 1000
 
-traces = Trace.__table__
-spans = Span.__table__
-batch_requests = BatchRequest.__table__
+traces = cast(sa.Table, Trace.__table__)
+spans = cast(sa.Table, Span.__table__)
+batch_requests = cast(sa.Table, BatchRequest.__table__)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -33,8 +34,8 @@ from .serialize import dumps
 from .serialize import scrub_secrets
 from .serialize import to_json
 
-traces = Trace.__table__
-spans = Span.__table__
+traces = cast(sa.Table, Trace.__table__)
+spans = cast(sa.Table, Span.__table__)
 
 #: Rollup columns of a trace: derived from its spans, never sent by the caller.
 _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
@@ -234,6 +235,7 @@ def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:
 def _rollups(dialect_name: str) -> Any:
     """Recompute tokens, cost, span count and models of ``:trace_ids`` from their spans."""
     model = spans.c.model
+    models: sa.ColumnElement[Any]
     if dialect_name == "postgresql":
         models = sa.func.jsonb_agg(model.distinct()).filter(model.is_not(None))
         models = sa.func.coalesce(models, sa.literal_column("'[]'::jsonb"))
