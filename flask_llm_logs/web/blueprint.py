@@ -46,7 +46,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 @blueprint.before_request
 def check_access() -> None:
     # The stylesheet is public so that the 403 page itself looks right.
-    if request.endpoint != "llm_logs.static" and not is_allowed(current_app, request):
+    if request.endpoint == "llm_logs.static":
+        return
+    # The host's callable gets the request itself, not Flask's proxy to it.
+    if not is_allowed(current_app, request._get_current_object()):  # type: ignore[attr-defined]
         abort(403)
 
 

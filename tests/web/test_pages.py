@@ -359,8 +359,6 @@ def test_batches_list_and_page(client, url, app, store):
     session.commit()
     html = client.get(url("/batches")).get_data(as_text=True)
     assert f"#{batch.id}" in html and "nightly" in html
-    assert 'status-completed">completed</span> 2' in html
-    assert 'status-failed">failed</span> 1' in html
     page = client.get(url(f"/batches/{batch.id}")).get_data(as_text=True)
     assert "req-0" in page and "req-2" in page and "boom" in page
     assert url(f"/traces/{trace.id}") in page

@@ -180,7 +180,9 @@ def trace_delete(trace_id: str) -> Response:
     state = get_state()
     detail_id = queries.parse_id(trace_id)
     if not Form().validate_on_submit():
-        raise BadRequest("The form expired or did not come from this page; reload and retry.")
+        raise BadRequest(
+            "The form expired or did not come from this page: reload the page and try again."
+        )
     session = state.session
     trace = session.get(Trace, detail_id)
     if trace is None:

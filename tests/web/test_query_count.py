@@ -1,0 +1,80 @@
+"""Each page runs the same number of queries however many spans or rows it shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_llm_logs.models import BatchRecord
+from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+
+START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def queries_for(client, count_queries, path: str) -> int:
+    client.get(path)  # warm up: first-request work is not the page's
+    with count_queries() as counter:
+        response = client.get(path)
+    assert response.status_code == 200
+    return counter.count
+
+
+def test_trace_page_constant(client, url, store, count_queries, app):
+    small, large = store.trace("small"), store.trace("large", minutes=1)
+    for trace, count in ((small, 2), (large, 120)):
+        root = store.span(trace, "root")
+        store.add_all(
+            [
+                Span(
+                    trace_id=trace.id,
+                    parent_id=root.id,
+                    name=f"chat {n}",
+                    input=[{"role": "user", "content": f"question {n}"}],
+                    output={"role": "assistant", "content": f"**answer** {n}"},
+                    started_at=START + dt.timedelta(milliseconds=n + 1),
+                )
+                for n in range(count - 1)
+            ]
+        )
+    counts = [queries_for(client, count_queries, url(f"/traces/{t.id}")) for t in (small, large)]
+    assert counts[0] == counts[1] <= 4
+
+
+def test_traces_list_constant(client, url, store, count_queries, app):
+    store.trace("one")
+    few = queries_for(client, count_queries, url("/traces"))
+    store.add_all([Trace(name=f"t{n}", started_at=START, models=["m"]) for n in range(60)])
+    many = queries_for(client, count_queries, url("/traces"))
+    filtered = queries_for(
+        client, count_queries, url("/traces?q=x&model=m&meta_key=a&meta_value=b")
+    )
+    assert few == many <= 3
+    assert filtered <= many + 1  # the search's plan estimate on PostgreSQL
+
+
+def test_batch_pages_constant(client, url, store, count_queries, app):
+    session = app.extensions["llm_logs"].session
+    batch = BatchRecord(purpose="p", provider="openai_responses", model="m", claim_token="a")
+    session.add(batch)
+    session.commit()
+    before = (
+        queries_for(client, count_queries, url("/batches")),
+        queries_for(client, count_queries, url(f"/batches/{batch.id}")),
+    )
+    session.add_all(
+        [
+            BatchRequest(batch_id=batch.id, custom_id=f"r{n}", purpose="p", model="m")
+            for n in range(40)
+        ]
+        + [
+            BatchRecord(purpose="p", provider="openai_responses", model="m", claim_token=f"c{n}")
+            for n in range(20)
+        ]
+    )
+    session.commit()
+    after = (
+        queries_for(client, count_queries, url("/batches")),
+        queries_for(client, count_queries, url(f"/batches/{batch.id}")),
+    )
+    assert before == after

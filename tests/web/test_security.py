@@ -1,0 +1,145 @@
+"""Access control, CSRF, escaping and the security headers of the UI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Request
+from flask_wtf.csrf import CSRFProtect
+
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+
+HOSTILE = [
+    "<script>window.pwned = 1</script>",
+    '<img src=x onerror="window.pwned = 2">',
+    "[click me](javascript:window.pwned=3)",
+    '<a href="javascript:window.pwned=4">link</a>',
+]
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def test_closed_without_debug_testing_or_authorize(make_app):
+    app = make_app(TESTING=False)
+    client = app.test_client()
+    for path in ("/llm_logs/", "/llm_logs/traces", "/llm_logs/batches", "/llm_logs/prompts"):
+        response = client.get(path)
+        assert response.status_code == 403
+        html = response.get_data(as_text=True)
+        assert "LLM_LOGS_AUTHORIZE" in html
+        assert "Content-Security-Policy" in response.headers
+    # The stylesheet stays public so the 403 page is readable.
+    assert client.get("/llm_logs/static/llm_logs/style.css").status_code == 200
+
+
+def test_authorize_callable_decides(make_app):
+    seen: list[Request] = []
+
+    def only_admins(request: Request) -> bool:
+        seen.append(request)
+        return request.headers.get("X-Role") == "admin"
+
+    app = make_app(TESTING=False, LLM_LOGS_AUTHORIZE=only_admins)
+    client = app.test_client()
+    assert client.get("/llm_logs/traces", headers={"X-Role": "admin"}).status_code == 200
+    assert client.get("/llm_logs/traces", headers={"X-Role": "guest"}).status_code == 403
+    assert [r.headers.get("X-Role") for r in seen] == ["admin", "guest"]
+
+
+def test_debug_mode_opens_the_ui(make_app):
+    app = make_app(TESTING=False)
+    app.debug = True
+    assert app.test_client().get("/llm_logs/traces").status_code == 200
+
+
+def test_security_headers(client, url):
+    response = client.get(url("/traces"))
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.fixture
+def hostile_trace(store):
+    trace = store.trace(
+        '<script>window.pwned = "name"</script>',
+        metadata_={"<b>key</b>": '<img src=x onerror="window.pwned = 5">'},
+        error="<script>window.pwned = 6</script>",
+        models=["<i>model</i>"],
+    )
+    store.span(
+        trace,
+        "<script>span name</script>",
+        model="<b>m</b>",
+        input=[{"role": "user", "content": text} for text in HOSTILE],
+        output={"role": "<script>role</script>", "content": "\n\n".join(HOSTILE)},
+        error=HOSTILE[1],
+        metadata_={"note": HOSTILE[0]},
+    )
+    store.span(trace, "raw", input=HOSTILE[1], output={"html": HOSTILE[0]})
+    return trace
+
+
+def test_everything_is_escaped(client, url, hostile_trace, app):
+    span = app.extensions["llm_logs"].session.query(Span).filter_by(name="raw").one()
+    pages = [
+        url("/traces"),
+        url(f"/traces/{hostile_trace.id}"),
+        url(f"/traces/{hostile_trace.id}/spans/{span.id}"),
+    ]
+    for path in pages:
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>window" not in html and "<script>span" not in html
+        assert "<img src=x" not in html and "<img" not in html
+        assert not re.search(r'<a [^>]*href="javascript:', html)
+        assert "<b>" not in html and "<i>model" not in html
+        # No inline handlers or scripts of our own either.
+        assert not re.search(r"<[^>]+\son\w+\s*=", html)
+        assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", html)
+    trace_page = client.get(pages[1]).get_data(as_text=True)
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in trace_page
+
+
+def test_delete_needs_a_csrf_token(client, url, store, app):
+    trace = store.trace()
+    store.span(trace)
+    response = client.post(url(f"/traces/{trace.id}/delete"))
+    assert response.status_code == 400
+    assert "reload the page" in response.get_data(as_text=True)
+    response = client.post(url(f"/traces/{trace.id}/delete"), data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    session = app.extensions["llm_logs"].session
+    assert session.get(Trace, trace.id) is not None
+
+
+def _delete_with_token(app, client, url, store):
+    trace = store.trace("doomed")
+    store.span(trace)
+    token = csrf_token(client.get(url(f"/traces/{trace.id}")).get_data(as_text=True))
+    response = client.post(url(f"/traces/{trace.id}/delete"), data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(url("/traces"))
+    session = app.extensions["llm_logs"].session
+    session.expire_all()
+    assert session.get(Trace, trace.id) is None
+    assert session.query(Span).filter_by(trace_id=trace.id).count() == 0
+    assert "Deleted trace" in client.get(url("/traces")).get_data(as_text=True)
+
+
+def test_delete_with_token(client, url, store, app):
+    _delete_with_token(app, client, url, store)
+
+
+def test_csrf_with_the_hosts_csrf_protect(app, client, url, store):
+    CSRFProtect(app)
+    trace = store.trace()
+    assert client.post(url(f"/traces/{trace.id}/delete")).status_code == 400
+    _delete_with_token(app, client, url, store)
