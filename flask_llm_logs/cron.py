@@ -1,0 +1,37 @@
+"""An ``rq cron`` configuration that flushes and polls batches periodically.
+
+Run one cron process next to the workers::
+
+    FLASK_APP=myapp rq cron flask_llm_logs.cron --url redis://localhost:6379/0
+
+It queues ``flush_batches()`` (every purpose) every
+``LLM_LOGS_FLUSH_INTERVAL`` seconds (default 300) and ``poll_batches()``
+every ``LLM_LOGS_POLL_INTERVAL`` seconds (default 60) on the queue named by
+``LLM_LOGS_QUEUE`` (default ``llm_logs``). Both jobs are safe to overlap.
+Copy this file into your app to change the schedule (``cron="*/5 * * * *"``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from rq import cron
+
+from .jobs import JOB_TIMEOUT
+from .jobs import flush_batches
+from .jobs import poll_batches
+
+QUEUE = os.environ.get("LLM_LOGS_QUEUE", "llm_logs")
+
+cron.register(
+    flush_batches,
+    queue_name=QUEUE,
+    interval=int(os.environ.get("LLM_LOGS_FLUSH_INTERVAL", "300")),
+    job_timeout=JOB_TIMEOUT,
+)
+cron.register(
+    poll_batches,
+    queue_name=QUEUE,
+    interval=int(os.environ.get("LLM_LOGS_POLL_INTERVAL", "60")),
+    job_timeout=JOB_TIMEOUT,
+)

@@ -1,0 +1,144 @@
+"""RQ jobs on a real Redis: unique flush jobs, a SimpleWorker in-process, and
+a real ``rq worker`` subprocess loading the app from FLASK_APP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rq
+from batch_helpers import RecordingHandler
+from batch_helpers import handled_rows
+from flask import Flask
+
+from flask_llm_logs import Batch
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.jobs import flush_batches
+from flask_llm_logs.jobs import flush_job_id
+from flask_llm_logs.jobs import poll_batches
+from flask_llm_logs.jobs import queue_for
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def job_app(make_batch_app: Any, redis_url: str) -> Any:
+    app = make_batch_app(LLM_LOGS_REDIS_URL=redis_url)
+    queue = queue_for(app.extensions["llm_logs"])
+    yield app
+    queue.empty()
+    for registry in (queue.finished_job_registry, queue.failed_job_registry):
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+    queue.connection.close()
+
+
+def enqueue(app: Flask, n: int, purpose: str = "summary") -> None:
+    with app.app_context():
+        for i in range(n):
+            Batch.enqueue(purpose=purpose, model="gpt-4.1-mini", input=f"text {i}")
+
+
+def test_flush_job_ids_are_safe_and_distinct() -> None:
+    assert flush_job_id("chat_summary") == "flush-chat_summary"
+    assert flush_job_id(None) == "flush-all"
+    dotted, underscored = flush_job_id("a.b"), flush_job_id("a_b")
+    assert dotted != underscored
+    assert all(c.isalnum() or c in "_-" for c in dotted)
+
+
+def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) -> None:
+    llm_logs = LlmLogs()
+    jobs = [llm_logs.enqueue_flush("summary", app=job_app) for _ in range(5)]
+    jobs += [llm_logs.enqueue_flush("other", app=job_app) for _ in range(3)]
+    jobs += [llm_logs.enqueue_poll(app=job_app) for _ in range(3)]
+    queue = queue_for(job_app.extensions["llm_logs"])
+    assert sorted(queue.get_job_ids()) == ["flush-other", "flush-summary", "poll"]
+    assert {job.id for job in jobs} == {"flush-other", "flush-summary", "poll"}
+    assert queue.fetch_job("flush-summary").args == ("summary",)
+
+
+def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
+    handler = RecordingHandler()
+    job_app.extensions["llm_logs"].batch_handlers["summary"] = handler
+    enqueue(job_app, 4)
+    state = job_app.extensions["llm_logs"]
+    queue = queue_for(state)
+
+    with job_app.app_context():
+        job = LlmLogs().enqueue_flush("summary")
+        rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert job.get_status(refresh=False) is not None
+    assert len(fake_openai.batches.ids()) == 1
+    fake_openai.batches.complete_all()
+
+    with job_app.app_context():
+        LlmLogs().enqueue_poll()
+        rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert len(handler.calls) == 4 and len(handled_rows(job_app)) == 4
+    # Finished jobs do not block the next trigger.
+    with job_app.app_context():
+        assert LlmLogs().enqueue_flush("summary").get_status() == "queued"
+
+
+def test_jobs_run_under_a_plain_rq_worker_with_flask_app(
+    job_app: Flask, fake_openai: Any, database_url: str, redis_url: str
+) -> None:
+    enqueue(job_app, 3)
+    fake_openai.batch_auto_complete = True
+    state = job_app.extensions["llm_logs"]
+    queue = queue_for(state)
+    queue.enqueue(flush_batches, "summary")
+    queue.enqueue(poll_batches)
+    env = dict(
+        os.environ,
+        FLASK_APP="batch_app_module:create_app",
+        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        DATABASE_URL=database_url,
+        OPENAI_BASE_URL=fake_openai.base_url,
+        LLM_LOGS_QUEUE=state.settings.queue,
+        LLM_LOGS_REDIS_URL=redis_url,
+    )
+    rq_bin = Path(sys.executable).with_name("rq")
+    process = subprocess.run(
+        [str(rq_bin), "worker", "--burst", "--url", redis_url, state.settings.queue],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    assert queue.failed_job_registry.count == 0, process.stderr
+    assert len(handled_rows(job_app)) == 3
+
+
+def test_flask_llm_logs_worker_command(job_app: Flask, fake_openai: Any) -> None:
+    handler = RecordingHandler()
+    job_app.extensions["llm_logs"].batch_handlers["summary"] = handler
+    fake_openai.batch_auto_complete = True
+    enqueue(job_app, 2)
+    queue = queue_for(job_app.extensions["llm_logs"])
+    queue.enqueue(flush_batches, "summary")
+    queue.enqueue(poll_batches)
+    result = job_app.test_cli_runner().invoke(args=["llm-logs", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert queue.failed_job_registry.count == 0
+    assert len(handled_rows(job_app)) == 2
+
+
+def test_cron_config_registers_flush_and_poll(redis_url: str) -> None:
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    connection = Redis.from_url(redis_url)
+    scheduler = CronScheduler(connection=connection)
+    scheduler.load_config_from_file("flask_llm_logs.cron")
+    jobs = {job.func: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {flush_batches, poll_batches}
+    assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
+    assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
+    connection.close()
