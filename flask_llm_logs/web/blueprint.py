@@ -133,11 +133,11 @@ class Format:
         return f"{characters} characters"
 
 
-#: The navigation: (label, endpoint, the section's endpoint prefix).
+#: The navigation: (label, endpoint, the endpoint prefixes of its section).
 NAVIGATION = [
-    ("Traces", "llm_logs.traces", "llm_logs.trace"),
-    ("Prompts", "llm_logs.prompts", "llm_logs.prompt"),
-    ("Batches", "llm_logs.batches", "llm_logs.batch"),
+    ("Traces", "llm_logs.traces", ("llm_logs.trace", "llm_logs.index")),
+    ("Prompts", "llm_logs.prompts", ("llm_logs.prompt",)),
+    ("Batches", "llm_logs.batches", ("llm_logs.batch",)),
 ]
 
 
