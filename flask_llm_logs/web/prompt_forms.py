@@ -18,7 +18,6 @@ import math
 import re
 from typing import Any
 
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import Field
 from wtforms import FieldList
@@ -46,6 +45,7 @@ from ..prompts.rendering import parse
 from ..prompts.validation import RESERVED_PARAMS
 from ..prompts.validation import ROLES
 from ..prompts.validation import check_slug
+from .forms import Form as BaseForm
 
 #: Model parameters with a typed field of their own; any other goes in the JSON field.
 TYPED_PARAMS: dict[str, tuple[type, ...]] = {
@@ -152,7 +152,7 @@ class MessageForm(Form):
         return message
 
 
-class PromptForm(FlaskForm):
+class PromptForm(BaseForm):
     """Edit an existing prompt: metadata and the content of its next version.
 
     The slug is not here: it is permanent, since code and partials use it.
@@ -326,3 +326,17 @@ def _swap(first: FormField, second: FormField) -> None:
 
 def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+class DeletePromptForm(BaseForm):
+    """The confirmation step before a prompt and all its versions are deleted."""
+
+    confirm = StringField("Type the prompt's slug to confirm", validators=[InputRequired()])
+
+    def __init__(self, *args: Any, slug: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slug = slug
+
+    def validate_confirm(self, field: Field) -> None:
+        if field.data.strip() != self.slug:
+            raise ValidationError(f"Type {self.slug} exactly to delete this prompt.")

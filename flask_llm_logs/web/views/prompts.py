@@ -1,20 +1,327 @@
-"""Prompts: the list (the editor and version history come with part 2)."""
+"""Prompts: the list, a prompt with its preview, the editor, versions, compare, restore, delete.
+
+Reads use :mod:`..prompt_queries` and ``Prompt.load(slug, cache=False)``, so
+a page always shows what is stored, never a cached snapshot; every write goes
+through the :class:`~flask_llm_logs.Prompt` API, which commits on return.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
 
 from ...extension import get_state
+from ...prompts import InvalidPrompt
+from ...prompts import MissingVariables
+from ...prompts import Prompt
+from ...prompts import PromptAlreadyExists
+from ...prompts import PromptError
+from ...prompts import PromptNotFound
+from ...prompts import Version
+from ...prompts import VersionNotFound
+from .. import prompt_queries
 from .. import queries
 from ..blueprint import blueprint
+from ..diff import compare
+from ..forms import Form
+from ..mustache import pieces
+from ..posting import require_valid_form
+from ..prompt_forms import DeletePromptForm
+from ..prompt_forms import NewPromptForm
+from ..prompt_forms import PromptForm
+from ..prompt_forms import version_content
+
+SORT_LABELS = {"updated": "Last update", "name": "Name", "slug": "Slug"}
+#: Versions and traces shown on a prompt's page; the history has the rest.
+RECENT = 5
+#: Preview fields are ``?var-<variable>=value``.
+PREVIEW_PREFIX = "var-"
+
+
+def _load(slug: str) -> Prompt:
+    try:
+        return Prompt.load(slug, cache=False)
+    except PromptNotFound:
+        raise NotFound(f"There is no prompt {slug!r}.") from None
+
+
+def _version(prompt: Prompt, number: int) -> Version:
+    try:
+        return prompt.version(number)
+    except VersionNotFound:
+        raise NotFound(f"Prompt {prompt.slug!r} has no version {number}.") from None
+
+
+def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("pieces", pieces)
+    return render_template(f"llm_logs/prompts/{template}", **context), status
+
+
+# The list ---------------------------------------------------------------------
 
 
 @blueprint.get("/prompts")
-def prompts() -> str:
+def prompts() -> Any:
     sort = request.args.get("sort", "updated")
-    if sort not in queries.PROMPT_SORTS:
-        raise BadRequest(f"sort: must be one of {', '.join(queries.PROMPT_SORTS)}.")
-    records = queries.list_prompts(get_state().session, sort)
-    return render_template("llm_logs/prompts/index.html", prompts=records, sort=sort)
+    if sort not in prompt_queries.SORTS:
+        raise BadRequest(f"sort: must be one of {', '.join(prompt_queries.SORTS)}.")
+    tag = queries._text(request.args, "tag")
+    session = get_state().session
+    return _render(
+        "index.html",
+        rows=prompt_queries.list_prompts(session, sort, tag),
+        tags=prompt_queries.all_tags(session),
+        sort=sort,
+        sorts=SORT_LABELS,
+        tag=tag,
+    )
+
+
+# One prompt and its preview ---------------------------------------------------
+
+
+@dataclasses.dataclass
+class Preview:
+    """The preview form: one field per variable, and the messages it renders."""
+
+    #: (variable, what was typed, its default) for each variable.
+    fields: list[tuple[str, str, str | None]]
+    messages: list[Mapping[str, Any]] | None = None
+    missing: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def _nest(values: Mapping[str, str]) -> dict[str, Any]:
+    """``{"user.name": "Ada"}`` as ``{"user": {"name": "Ada"}}``: how Mustache looks it up."""
+    nested: dict[str, Any] = {}
+    for name, value in sorted(values.items(), key=lambda item: item[0].count(".")):
+        *parents, last = name.split(".")
+        target = nested
+        for part in parents:
+            child = target.get(part)
+            if not isinstance(child, dict):
+                child = target[part] = {}
+            target = child
+        target[last] = value
+    return nested
+
+
+def _preview(prompt: Prompt, args: Mapping[str, str]) -> Preview:
+    version = prompt.current_version
+    if version is None:
+        return Preview(fields=[])
+    defaults = version.default_variables
+    fields = [
+        (
+            name,
+            args.get(PREVIEW_PREFIX + name, ""),
+            None if defaults.get(name) is None else str(defaults[name]),
+        )
+        for name in prompt.variables
+    ]
+    preview = Preview(fields)
+    if "preview" not in args:
+        return preview
+    values = _nest({name: typed for name, typed, _ in fields if typed})
+    try:
+        try:
+            built = prompt.build(strict=True, **values)
+        except MissingVariables as error:
+            preview.missing = error.names
+            built = prompt.build(strict=False, **values)
+    except PromptError as error:
+        preview.error = str(error)
+    except TypeError:  # a variable named like a parameter of build()
+        preview.error = "A variable is named like an argument of Prompt.build(); rename it."
+    else:
+        preview.messages = built["messages"]
+    return preview
+
+
+@blueprint.get("/prompts/<slug>")
+def prompt(slug: str) -> Any:
+    prompt = _load(slug)
+    session = get_state().session
+    return _render(
+        "show.html",
+        prompt=prompt,
+        version=prompt.current_version,
+        versions=prompt_queries.version_rows(session, prompt.id, RECENT),
+        traces=prompt_queries.recent_traces(session, prompt.id, RECENT),
+        preview=_preview(prompt, request.args),
+        preview_prefix=PREVIEW_PREFIX,
+    )
+
+
+# New and edit -----------------------------------------------------------------
+
+
+def _editor(form: PromptForm, prompt: Prompt | None) -> tuple[str, int]:
+    """The editor page; 400 when the CSRF token failed, 422 for other errors."""
+    status = 200
+    if form.errors:
+        status = 400 if "csrf_token" in form.errors else 422
+    return _render("form.html", status, form=form, prompt=prompt)
+
+
+@blueprint.route("/prompts/new", methods=["GET", "POST"])
+def prompt_new() -> Any:
+    form = NewPromptForm()
+    if request.method == "GET" or form.apply_editor_action(request.form):
+        return _editor(form, None)
+    if not form.validate():
+        return _editor(form, None)
+    try:
+        prompt = Prompt.create(slug=form.slug.data, **form.metadata())
+    except PromptAlreadyExists as error:
+        form.slug.errors.append(f"A prompt with slug {error.slug!r} already exists.")
+        return _editor(form, None)
+    version = prompt.update_content(**form.content(), changelog=form.changelog.data)
+    flash(f"Created prompt {prompt.slug!r} with version {version.version_number}.", "success")
+    return redirect(url_for("llm_logs.prompt", slug=prompt.slug))
+
+
+def _save(prompt: Prompt, form: PromptForm) -> str:
+    """Save what changed; only a change of content makes a version. Returns the flash text."""
+    content = form.content()
+    current = prompt.current_version
+    saved = []
+    if current is None or content != version_content(current):
+        version = prompt.update_content(**content, changelog=form.changelog.data)
+        saved.append(f"version {version.version_number}")
+    metadata = form.metadata()
+    if metadata != {"name": prompt.name, "description": prompt.description, "tags": prompt.tags}:
+        prompt.update(**metadata)
+        saved.append("name, description and tags")
+    if not saved:
+        return "Nothing changed, so no version was made."
+    return f"Saved {' and '.join(saved)}."
+
+
+@blueprint.route("/prompts/<slug>/edit", methods=["GET", "POST"])
+def prompt_edit(slug: str) -> Any:
+    prompt = _load(slug)
+    if request.method == "GET":
+        form = PromptForm(formdata=None, data=PromptForm.data_of(prompt))
+        return _editor(form, prompt)
+    form = PromptForm()
+    if form.apply_editor_action(request.form) or not form.validate():
+        return _editor(form, prompt)
+    try:
+        message = _save(prompt, form)
+    except PromptNotFound:
+        raise NotFound(f"Prompt {slug!r} was deleted meanwhile.") from None
+    except InvalidPrompt as error:
+        form.form_errors.append(str(error))
+        return _editor(form, prompt)
+    flash(message, "success")
+    return redirect(url_for("llm_logs.prompt", slug=prompt.slug))
+
+
+# Versions -----------------------------------------------------------------------
+
+
+@blueprint.get("/prompts/<slug>/versions")
+def prompt_versions(slug: str) -> Any:
+    prompt = _load(slug)
+    before = queries.int_arg(request.args, "before")
+    page_size = get_state().settings.page_size
+    rows = prompt_queries.version_rows(get_state().session, prompt.id, page_size + 1, before)
+    next_before = rows[page_size - 1].version_number if len(rows) > page_size else None
+    current = prompt.current_version
+    return _render(
+        "versions.html",
+        prompt=prompt,
+        rows=rows[:page_size],
+        current_number=current.version_number if current else None,
+        next_before=next_before,
+        before=before,
+        action_form=Form(),
+    )
+
+
+@blueprint.get("/prompts/<slug>/versions/<int:number>")
+def prompt_version(slug: str, number: int) -> Any:
+    prompt = _load(slug)
+    current = prompt.current_version
+    return _render(
+        "version.html",
+        prompt=prompt,
+        version=_version(prompt, number),
+        current_number=current.version_number if current else None,
+        action_form=Form(),
+    )
+
+
+@blueprint.get("/prompts/<slug>/compare")
+def prompt_compare(slug: str) -> Any:
+    prompt = _load(slug)
+    numbers = prompt_queries.version_numbers(get_state().session, prompt.id)
+    if not numbers:
+        raise NotFound(f"Prompt {slug!r} has no versions to compare.")
+    new_number = queries.int_arg(request.args, "to") or numbers[0]
+    old_number = queries.int_arg(request.args, "from")
+    if old_number is None:
+        older = [n for n in numbers if n < new_number]
+        old_number = older[0] if older else new_number
+    old, new = _version(prompt, old_number), _version(prompt, new_number)
+    return _render(
+        "compare.html",
+        prompt=prompt,
+        old=old,
+        new=new,
+        numbers=numbers,
+        diff=compare(old, new),
+    )
+
+
+@blueprint.post("/prompts/<slug>/versions/<int:number>/restore")
+def prompt_restore(slug: str, number: int) -> Response:
+    require_valid_form()
+    prompt = _load(slug)
+    try:
+        version = prompt.rollback_to(number)
+    except VersionNotFound:
+        raise NotFound(f"Prompt {slug!r} has no version {number}.") from None
+    flash(f"Restored version {number} as version {version.version_number}.", "success")
+    return redirect(url_for("llm_logs.prompt", slug=slug))
+
+
+@blueprint.post("/prompts/<slug>/versions/<int:number>/delete")
+def prompt_version_delete(slug: str, number: int) -> Response:
+    require_valid_form()
+    prompt = _load(slug)
+    try:
+        prompt.delete_version(number)
+    except VersionNotFound:
+        raise NotFound(f"Prompt {slug!r} has no version {number}.") from None
+    except InvalidPrompt as error:
+        flash(f"Not deleted: {error}.", "error")
+    else:
+        flash(f"Deleted version {number}.", "success")
+    return redirect(url_for("llm_logs.prompt_versions", slug=slug))
+
+
+@blueprint.route("/prompts/<slug>/delete", methods=["GET", "POST"])
+def prompt_delete(slug: str) -> Any:
+    """A confirmation page first: the prompt's slug must be typed to delete it."""
+    prompt = _load(slug)
+    form = DeletePromptForm(slug=prompt.slug)
+    if request.method == "POST":
+        if form.validate():
+            prompt.delete()
+            flash(f"Deleted prompt {slug!r} and all its versions.", "success")
+            return redirect(url_for("llm_logs.prompts"))
+        status = 400 if "csrf_token" in form.errors else 422
+        return _render("delete.html", status, prompt=prompt, form=form)
+    return _render("delete.html", prompt=prompt, form=form)

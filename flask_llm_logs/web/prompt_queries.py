@@ -1,0 +1,138 @@
+"""The prompt pages' database reads, each a single query whatever the number of rows.
+
+Writes go through :class:`flask_llm_logs.Prompt`; these are the reads it has
+no use for: sorted and filtered lists, version summaries without their
+messages, and the traces that used a prompt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from ..models import PromptRecord
+from ..models import PromptVersion
+from ..models import Trace
+
+#: The prompts list's sort orders, by the value of ``?sort=``.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "updated": (PromptRecord.updated_at.desc(), PromptRecord.id.desc()),
+    "name": (sa.func.lower(PromptRecord.name), PromptRecord.id),
+    "slug": (PromptRecord.slug,),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptRow:
+    """A prompt in the list, with what its current version says."""
+
+    record: PromptRecord
+    version_number: int | None
+    model: str | None
+
+
+def _tag_condition(session: Session, tag: str) -> sa.ColumnElement[bool]:
+    if session.get_bind(PromptRecord).dialect.name == "postgresql":
+        return sa.type_coerce(PromptRecord.tags, JSONB).contains([tag])
+    each = sa.func.json_each(PromptRecord.tags).table_valued("value")
+    return sa.exists().where(each.c.value == tag)
+
+
+def list_prompts(session: Session, sort: str, tag: str | None = None) -> list[PromptRow]:
+    """Every prompt (with ``tag``), joined to its latest version: one query."""
+    latest = (
+        sa.select(
+            PromptVersion.prompt_id, sa.func.max(PromptVersion.version_number).label("number")
+        )
+        .group_by(PromptVersion.prompt_id)
+        .subquery()
+    )
+    query = (
+        sa.select(PromptRecord, PromptVersion.version_number, PromptVersion.model)
+        .outerjoin(latest, latest.c.prompt_id == PromptRecord.id)
+        .outerjoin(
+            PromptVersion,
+            sa.and_(
+                PromptVersion.prompt_id == PromptRecord.id,
+                PromptVersion.version_number == latest.c.number,
+            ),
+        )
+        .order_by(*SORTS[sort])
+    )
+    if tag is not None:
+        query = query.where(_tag_condition(session, tag))
+    return [PromptRow(*row) for row in session.execute(query)]
+
+
+def all_tags(session: Session) -> list[str]:
+    """Every tag in use, sorted, for the list's filter."""
+    tags: set[str] = set()
+    for row_tags in session.scalars(sa.select(PromptRecord.tags)):
+        tags.update(tag for tag in row_tags or () if isinstance(tag, str))
+    return sorted(tags, key=str.lower)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRow:
+    """A version without its messages: what the history shows."""
+
+    id: int
+    version_number: int
+    changelog: str | None
+    model: str | None
+    created_at: dt.datetime
+
+
+def version_rows(
+    session: Session, prompt_id: int, limit: int, before: int | None = None
+) -> list[VersionRow]:
+    """The prompt's versions, newest first, below version ``before`` if given."""
+    query = (
+        sa.select(
+            PromptVersion.id,
+            PromptVersion.version_number,
+            PromptVersion.changelog,
+            PromptVersion.model,
+            PromptVersion.created_at,
+        )
+        .where(PromptVersion.prompt_id == prompt_id)
+        .order_by(PromptVersion.version_number.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(PromptVersion.version_number < before)
+    return [VersionRow(*row) for row in session.execute(query)]
+
+
+def version_numbers(session: Session, prompt_id: int) -> list[int]:
+    """Every version number of the prompt, newest first (for the compare selector)."""
+    return list(
+        session.scalars(
+            sa.select(PromptVersion.version_number)
+            .where(PromptVersion.prompt_id == prompt_id)
+            .order_by(PromptVersion.version_number.desc())
+        )
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceRow:
+    trace: Trace
+    version_number: int
+
+
+def recent_traces(session: Session, prompt_id: int, limit: int) -> list[TraceRow]:
+    """The newest traces that used any version of the prompt."""
+    rows = session.execute(
+        sa.select(Trace, PromptVersion.version_number)
+        .join(PromptVersion, PromptVersion.id == Trace.prompt_version_id)
+        .where(PromptVersion.prompt_id == prompt_id)
+        .order_by(Trace.started_at.desc(), Trace.id.desc())
+        .limit(limit)
+    )
+    return [TraceRow(*row) for row in rows]
