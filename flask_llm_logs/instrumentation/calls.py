@@ -57,10 +57,22 @@ EMBEDDINGS = Operation(
 )
 
 
-def provider_of(resource: Any) -> str | None:
+#: The provider of the base URLs seen, by the URL object's id (checked by identity).
+_providers: dict[int, tuple[Any, str]] = {}
+
+
+def provider_of(resource: Any) -> str:
     """``openai`` for OpenAI's API, else the host of the client's ``base_url``."""
-    host = resource._client.base_url.host
-    return "openai" if host == "api.openai.com" else host
+    url = resource._client._base_url  # the ``base_url`` property, without its call
+    known = _providers.get(id(url))
+    if known is not None and known[0] is url:
+        return known[1]
+    host = url.host
+    provider = "openai" if host == "api.openai.com" else host
+    if len(_providers) > 1000:  # clients made per request: do not grow forever
+        _providers.clear()
+    _providers[id(url)] = (url, provider)
+    return provider
 
 
 class LlmCall:
@@ -159,7 +171,7 @@ class LlmCall:
         writer = self.trace.writer
         assert writer is not None
         now = time.perf_counter()
-        completed_at = utcnow()
+        completed_at = utcnow()  # one clock read for the span, its tools and its trace
         span_metadata = self.metadata
         if metadata:
             span_metadata.update(metadata)
@@ -221,7 +233,7 @@ class LlmCall:
                 )
             )
         if self.owns_trace:
-            end_trace(self.trace, self.started, message)
+            end_trace(self.trace, self.started, message, completed_at=completed_at, now=now)
 
 
 def _api_error_message(error: BaseException, metadata: dict[str, Any]) -> str:

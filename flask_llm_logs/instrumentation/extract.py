@@ -63,10 +63,11 @@ class Outcome:
 
 
 def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's parameters under GenAI names; never headers, keys or extra bodies."""
     metadata: dict[str, Any] = {}
-    for param, attribute in REQUEST_ATTRIBUTES.items():
-        value = kwargs.get(param)
-        if value is not None and isinstance(value, _PLAIN):
+    for param, value in kwargs.items():
+        attribute = REQUEST_ATTRIBUTES.get(param)
+        if attribute is not None and isinstance(value, _PLAIN):
             metadata[attribute] = value
     encoding = kwargs.get("encoding_format")
     if isinstance(encoding, str):
@@ -170,9 +171,11 @@ def chat_outcome(completion: Any, wants_json: bool) -> Outcome:
         outcome.tool_calls = tuple(
             ToolCall(call.id, call.function.name, parse_json(call.function.arguments))
             for call in message.tool_calls or ()
-            if getattr(call, "function", None) is not None
+            if call.type == "function"
         )
-        content = getattr(message, "parsed", None)  # .parse(): the app's own model
+        # .parse(): the app's own model. (A missing attribute of a pydantic
+        # model costs microseconds through __getattr__: look in __dict__.)
+        content = message.__dict__.get("parsed")
         if content is None:
             content = parse_json(message.content) if wants_json else message.content
         outcome.output = assistant_message(content, outcome.tool_calls, message.refusal)
@@ -192,7 +195,7 @@ def responses_outcome(response: Any, wants_json: bool) -> Outcome:
         for item in response.output or ()
         if item.type == "function_call"
     )
-    content = getattr(response, "output_parsed", None)
+    content = response.output_parsed if hasattr(type(response), "output_parsed") else None
     if content is None:
         text = response.output_text or None
         content = parse_json(text) if wants_json else text

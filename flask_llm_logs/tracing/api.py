@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from typing import TypeVar
 
+from ..extension import get_state
 from ..models.base import new_id
 from ..models.base import utcnow
 from .context import ActiveTrace
@@ -71,8 +72,6 @@ def snapshot(value: Any) -> Any:
 def _recording() -> tuple[Any, bool]:
     """The writer to record with (``None``: record nothing) and whether to keep content."""
     try:
-        from ..extension import get_state
-
         state = get_state()
         config = state.app.config
         if not config["LLM_LOGS_ENABLED"]:
@@ -107,10 +106,19 @@ def start_trace(name: str, metadata: Mapping[str, Any] | None, *, announce: bool
     return trace
 
 
-def end_trace(trace: ActiveTrace, started: float, error: BaseException | str | None) -> None:
+def end_trace(
+    trace: ActiveTrace,
+    started: float,
+    error: BaseException | str | None,
+    *,
+    completed_at: dt.datetime | None = None,
+    now: float | None = None,
+) -> None:
     """Send the final record of ``trace``; ``started`` is its ``perf_counter``.
 
     ``error``, an exception or its message, marks the trace as failed.
+    ``completed_at`` and ``now`` (``perf_counter``) reuse a clock read the
+    caller already made.
     """
     if trace.writer is None:
         return
@@ -122,10 +130,10 @@ def end_trace(trace: ActiveTrace, started: float, error: BaseException | str | N
             name=trace.name,
             started_at=trace.started_at,
             status="completed" if error is None else "error",
-            completed_at=utcnow(),
-            duration_ms=(time.perf_counter() - started) * 1000,
+            completed_at=completed_at or utcnow(),
+            duration_ms=((now or time.perf_counter()) - started) * 1000,
             error=error,
-            metadata=dict(trace.metadata),
+            metadata=trace.metadata.copy(),
             prompt_version_id=trace.prompt_version_id,
         )
     )
