@@ -1,10 +1,15 @@
-"""Deliver one request's outcome: store it, trace it, run the handler.
+"""Deliver requests' outcomes: store them, trace them, run the handler.
 
 Runs inside the caller's transaction on ``db.session``, the session the
 host's handler writes through, so a handler's writes commit together with
 the request's new status. Each handler call gets its own SAVEPOINT: a
 handler that raises rolls back its own writes only, and its request is
 marked failed with the error, its result kept for a retry.
+
+Outcomes are delivered in chunks: results, traces and spans of a chunk are
+written in one flush (bulk inserts), then the handlers run one savepoint
+each, then the successes are marked in one ``UPDATE``. Per request that
+leaves the savepoint and the handler's own statements.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extension import State
 from ..models import BatchRequest
 from ..models.base import utcnow
 from .adapters import BatchAdapter
+from .adapters import Message
 from .adapters import Outcome
 from .enqueue import is_structured
 from .recording import price
@@ -50,6 +59,11 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def success_status(request: BatchRequest) -> str:
+    """``fell_back`` for requests sent synchronously (they have no batch)."""
+    return FELL_BACK if request.batch_id is None else SUCCEEDED
+
+
 class Deliverer:
     """Delivers outcomes for one app within the caller's transactions."""
 
@@ -64,41 +78,55 @@ class Deliverer:
 
     def deliver(
         self,
-        request: BatchRequest,
-        outcome: Outcome | None,
+        outcomes: Iterable[tuple[BatchRequest, Outcome | None]],
         *,
         batch: bool,
         started_at: dt.datetime | None = None,
         missing: str = "no result for this request",
     ) -> None:
-        """Deliver ``outcome`` (``None``: the provider returned nothing for it)."""
-        if outcome is None or outcome.body is None:
-            error = outcome.error if outcome is not None and outcome.error else missing
-            self.fail(request, error)
-            return
-        self.deliver_result(request, outcome.body, batch=batch, started_at=started_at)
+        """Deliver each request's outcome (``None``: the provider returned nothing).
 
-    def deliver_result(
+        The requests must be locked by the caller's transaction.
+        """
+        ready: list[tuple[BatchRequest, Message]] = []
+        provider_failures: list[tuple[BatchRequest, str]] = []
+        for request, outcome in outcomes:
+            request.attempts = (request.attempts or 0) + 1
+            if outcome is None or outcome.body is None:
+                error = outcome.error if outcome is not None and outcome.error else missing
+                self._mark_failed(request, error)
+                provider_failures.append((request, error))
+                continue
+            message = self._store(request, outcome.body, batch=batch, started_at=started_at)
+            if message is not None:
+                ready.append((request, message))
+        # Results, traces and failures are stored whatever the handlers do.
+        self.session.flush()
+        succeeded = [request for request, message in ready if self._handle(request, message)]
+        for request, error in provider_failures:
+            self._notify_failure(request, error)
+        self._mark_succeeded(succeeded)
+
+    def _store(
         self,
         request: BatchRequest,
         body: Mapping[str, Any],
         *,
         batch: bool,
-        started_at: dt.datetime | None = None,
-    ) -> None:
-        """Store ``body`` as the request's result and hand it to the handler."""
-        request.attempts = (request.attempts or 0) + 1
+        started_at: dt.datetime | None,
+    ) -> Message | None:
+        """Store ``body`` as the result; the handler's message, or ``None`` if unusable."""
         request.result = dict(body)
         try:
             message = self.adapter.message(body, structured=is_structured(request.payload or {}))
         except Exception as error:
             self._mark_failed(request, f"unusable result: {_error_text(error)}")
-            return
+            return None
         request.result_content = message.content
         request.input_tokens = message.input_tokens
         request.output_tokens = message.output_tokens
         request.cached_tokens = message.cached_tokens
-        if request.trace_id is None:
+        if request.trace_id is None:  # a retry keeps the trace of the call
             request.cost = price(
                 self.state, self.adapter.pricing_provider, message, request.model, batch=batch
             )
@@ -112,18 +140,17 @@ class Deliverer:
                 cost=request.cost,
                 started_at=started_at,
             )
-        # Result and trace are stored whatever the handler does.
-        self.session.flush()
+        return message
+
+    def _handle(self, request: BatchRequest, message: Message) -> bool:
+        """Run the purpose's handler in a savepoint; whether it returned."""
         handler = self.state.batch_handlers.get(request.purpose)
         if handler is None:
             self._mark_failed(request, f"no batch handler registered for {request.purpose!r}")
-            return
+            return False
         savepoint = self.session.begin_nested()
         try:
             handler(request, message)
-            request.status = FELL_BACK if request.batch_id is None else SUCCEEDED
-            request.error = None
-            request.completed_at = utcnow()
             savepoint.commit()
         except Exception as error:
             if savepoint.is_active:
@@ -135,15 +162,12 @@ class Deliverer:
                 exc_info=True,
             )
             self._mark_failed(request, _error_text(error))
-            return
-        self.counts.succeeded += 1
+            return False
+        return True
 
-    def fail(self, request: BatchRequest, error: str) -> None:
-        """Mark ``request`` failed and tell the handler's ``on_failure``."""
-        request.attempts = (request.attempts or 0) + 1
-        self._mark_failed(request, error)
-        handler = self.state.batch_handlers.get(request.purpose)
-        on_failure = getattr(handler, "on_failure", None)
+    def _notify_failure(self, request: BatchRequest, error: str) -> None:
+        """Tell the handler's ``on_failure``, in a savepoint of its own."""
+        on_failure = getattr(self.state.batch_handlers.get(request.purpose), "on_failure", None)
         if on_failure is None:
             return
         savepoint = self.session.begin_nested()
@@ -164,5 +188,26 @@ class Deliverer:
         request.status = FAILED
         request.error = error
         request.completed_at = utcnow()
-        self.session.flush()
         self.counts.failed += 1
+
+    def _mark_succeeded(self, requests: list[BatchRequest]) -> None:
+        """One ``UPDATE`` for the chunk, after every handler returned."""
+        if not requests:
+            return
+        now = utcnow()
+        self.session.execute(
+            sa.update(BatchRequest)
+            .where(BatchRequest.id.in_([request.id for request in requests]))
+            .values(
+                status=sa.case((BatchRequest.batch_id.is_(None), FELL_BACK), else_=SUCCEEDED),
+                error=None,
+                completed_at=now,
+                updated_at=now,
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        for request in requests:
+            set_committed_value(request, "status", success_status(request))
+            set_committed_value(request, "error", None)
+            set_committed_value(request, "completed_at", now)
+        self.counts.succeeded += len(requests)

@@ -250,5 +250,5 @@ class _Flush:
             .with_for_update()
         ).one_or_none()
         if request is not None:  # else a stale-claim recovery released it meanwhile
-            deliverer.deliver(request, outcome, batch=False, started_at=started_at)
+            deliverer.deliver([(request, outcome)], batch=False, started_at=started_at)
         session.commit()

@@ -168,14 +168,12 @@ class _Poll:
             "; ".join(provider_batch.errors)
             or f"batch {provider_batch.status} without a result for this request"
         )
-        for request in requests:
-            self.deliverer.deliver(
-                request,
-                outcomes.get(request.custom_id),
-                batch=True,
-                started_at=submitted_at,
-                missing=missing,
-            )
+        self.deliverer.deliver(
+            [(request, outcomes.get(request.custom_id)) for request in requests],
+            batch=True,
+            started_at=submitted_at,
+            missing=missing,
+        )
         session.commit()
         return True
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from ..extension import get_state
 from ..models import BatchRequest
+from .adapters import Outcome
 from .adapters import make_adapter
 from .delivery import FAILED
 from .delivery import Counts
@@ -29,7 +30,8 @@ class RetryResult(Counts):
 
 
 def _retry_locked(deliverer: Deliverer, request: BatchRequest) -> None:
-    deliverer.deliver_result(request, request.result or {}, batch=request.batch_id is not None)
+    outcome = Outcome(request.custom_id, body=request.result)
+    deliverer.deliver([(request, outcome)], batch=request.batch_id is not None)
 
 
 def retry_request(request_id: int | str) -> BatchRequest:
