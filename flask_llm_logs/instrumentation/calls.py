@@ -20,6 +20,7 @@ from ..models.base import utcnow
 from ..tracing.api import AUTO_TRACE_PREFIX
 from ..tracing.api import end_trace
 from ..tracing.api import error_message
+from ..tracing.api import recording
 from ..tracing.api import start_trace
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
@@ -129,12 +130,17 @@ class LlmCall:
         name = f"{operation.name} {model}" if model else operation.name
         frame = current_frame()
         if frame is None:
-            trace = start_trace(AUTO_TRACE_PREFIX + name, None, announce=False)
+            writer, capture = recording()
+            if writer is None:
+                return None
+            trace = start_trace(
+                AUTO_TRACE_PREFIX + name, None, announce=False, writer=writer, capture=capture
+            )
             owns_trace, parent_id = True, None
         else:
             trace, owns_trace, parent_id = frame.trace, False, frame.span_id
-        if trace.writer is None:
-            return None
+            if trace.writer is None:
+                return None
         call = cls(trace, owns_trace, parent_id, operation, name, model)
         call.provider = provider_of(resource)
         metadata = extract.request_metadata(kwargs)
@@ -145,7 +151,7 @@ class LlmCall:
         version = take_prompt_version()
         if version is not None:
             metadata["prompt_version_id"] = version
-            if owns_trace:
+            if trace.prompt_version_id is None:  # built before its trace began
                 trace.prompt_version_id = version
         call.metadata = metadata
         call.wants_json = operation.wants_json(kwargs)

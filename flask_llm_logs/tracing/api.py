@@ -69,7 +69,7 @@ def snapshot(value: Any) -> Any:
     return value
 
 
-def _recording() -> tuple[Any, bool]:
+def recording() -> tuple[Any, bool]:
     """The writer to record with (``None``: record nothing) and whether to keep content."""
     try:
         state = get_state()
@@ -82,13 +82,22 @@ def _recording() -> tuple[Any, bool]:
         return None, False
 
 
-def start_trace(name: str, metadata: Mapping[str, Any] | None, *, announce: bool) -> ActiveTrace:
+def start_trace(
+    name: str,
+    metadata: Mapping[str, Any] | None,
+    *,
+    announce: bool,
+    writer: Any = None,
+    capture: bool = True,
+) -> ActiveTrace:
     """A new outermost trace; ``announce`` sends its ``running`` record now.
 
     Automatic traces are not announced: their only record is sent at the
-    end, one record fewer on the LLM call's path.
+    end, one record fewer on the LLM call's path. ``writer`` and ``capture``
+    come from :func:`recording` when the caller already asked it.
     """
-    writer, capture = _recording()
+    if writer is None:
+        writer, capture = recording()
     trace = ActiveTrace(
         id=new_id(),
         name=name,
@@ -178,8 +187,11 @@ class _Block:
     kind = "custom"
 
     def __init__(
-        self, name: str, *, input: Any = None, metadata: Mapping[str, Any] | None = None
+        self, name: str, input: Any = None, metadata: Mapping[str, Any] | None = None
     ) -> None:
+        if not isinstance(name, str):
+            kind = type(self).__name__
+            raise TypeError(f'{kind}() takes a name first, got {name!r}: write @{kind}("name")')
         self.name = name
         self._input = input
         self._metadata = metadata

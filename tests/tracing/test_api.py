@@ -245,3 +245,27 @@ def test_steps_in_an_app_without_the_extension_run_unrecorded() -> None:
         inner.output = "kept by the app only"
     assert step.id is not None
     assert inner.trace_id == step.id
+
+
+def test_link_prompt_version_before_the_trace_begins(
+    app: Flask, openai_client: openai.OpenAI
+) -> None:
+    link_prompt_version(9)  # Prompt.build() first, then the traced work
+    with trace("memo"):
+        openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+    row, [llm] = one_trace(app)
+    assert row.prompt_version_id == llm.metadata["prompt_version_id"] == 9
+
+
+def test_span_takes_input_and_metadata_positionally(app: Flask) -> None:
+    with span("step", {"q": 1}, {"source": "cache"}):
+        pass
+    _, [child] = one_trace(app)
+    assert (child.input, child.metadata) == ({"q": 1}, {"source": "cache"})
+
+
+def test_a_decorator_without_a_name_is_a_clear_error() -> None:
+    with pytest.raises(TypeError, match=r'write @trace\("name"\)'):
+
+        @trace  # type: ignore[arg-type]
+        def report() -> None: ...
