@@ -1,21 +1,45 @@
-"""Batches: the list with request counts, and one batch with its requests."""
+"""Batches: the list with its filters, one batch with its requests, and retrying handlers.
+
+Retrying runs the purpose's handler again on the result stored for a failed
+request (:func:`flask_llm_logs.batches.retry_request`): no new LLM call.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
 
+from ...batches import retry_failed
+from ...batches import retry_request
+from ...batches.delivery import FAILED
 from ...extension import get_state
+from ...models import BatchRecord
+from ...models import BatchRequest
+from .. import batch_queries
 from .. import queries
 from ..blueprint import blueprint
+from ..forms import Form
+from ..posting import require_valid_form
 
 
 @blueprint.get("/batches")
 def batches() -> str:
     state = get_state()
-    after = queries.int_arg(request.args, "after")
-    page = queries.list_batches(state.session, after, state.settings.page_size)
-    return render_template("llm_logs/batches/index.html", page=page)
+    filters = batch_queries.BatchFilters.from_args(request.args)
+    return render_template(
+        "llm_logs/batches/index.html",
+        page=batch_queries.list_batches(state.session, filters, state.settings.page_size),
+        filters=filters,
+        choices=batch_queries.filter_choices(state.session),
+    )
 
 
 @blueprint.get("/batches/<batch_id>")
@@ -25,4 +49,57 @@ def batch(batch_id: str) -> str:
     detail = queries.batch_detail(
         state.session, queries.parse_batch_id(batch_id), after, state.settings.page_size
     )
-    return render_template("llm_logs/batches/show.html", detail=detail)
+    return render_template("llm_logs/batches/show.html", detail=detail, retry_form=Form())
+
+
+def _batch_url(batch_id: int) -> Response:
+    return redirect(url_for("llm_logs.batch", batch_id=batch_id))  # type: ignore[return-value]
+
+
+@blueprint.post("/batches/<batch_id>/retry")
+def batch_retry(batch_id: str) -> Response:
+    """Run the handler again for every failed request of the batch that has a result."""
+    require_valid_form()
+    number = queries.parse_batch_id(batch_id)
+    if get_state().session.get(BatchRecord, number) is None:
+        raise NotFound(f"There is no batch {number}.")
+    result = retry_failed(batch_id=number)
+    retried = result.succeeded + result.failed
+    requests = f"{retried} request{'s' if retried != 1 else ''}"
+    if not retried:
+        flash("No failed request of this batch has a stored result to retry.", "error")
+    elif result.failed:
+        flash(
+            f"Retried {requests}: {result.succeeded} succeeded, {result.failed} failed again.",
+            "error",
+        )
+    else:
+        flash(f"Retried {requests}: all succeeded.", "success")
+    return _batch_url(number)
+
+
+@blueprint.post("/batches/<batch_id>/requests/<int:request_id>/retry")
+def batch_request_retry(batch_id: str, request_id: int) -> Response:
+    """Run the handler again on one failed request's stored result."""
+    require_valid_form()
+    number = queries.parse_batch_id(batch_id)
+    session = get_state().session
+    found: Any = session.scalar(
+        sa.select(BatchRequest.custom_id).where(
+            BatchRequest.id == request_id, BatchRequest.batch_id == number
+        )
+    )
+    if found is None:
+        raise NotFound(f"Batch {number} has no request {request_id}.")
+    try:
+        retried = retry_request(request_id)
+    except LookupError:
+        raise NotFound(f"Batch {number} has no request {request_id}.") from None
+    except ValueError as error:
+        flash(f"Not retried: {error}.", "error")
+        return _batch_url(number)
+    if retried.status == FAILED:
+        flash(f"Request {found} failed again: {retried.error}", "error")
+    else:
+        flash(f"Request {found} succeeded on retry.", "success")
+    return _batch_url(number)

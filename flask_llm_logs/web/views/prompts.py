@@ -274,7 +274,11 @@ def prompt_compare(slug: str) -> Any:
     if old_number is None:
         older = [n for n in numbers if n < new_number]
         old_number = older[0] if older else new_number
-    old, new = _version(prompt, old_number), _version(prompt, new_number)
+    found = prompt_queries.versions(get_state().session, prompt.id, {old_number, new_number})
+    for number in (old_number, new_number):
+        if number not in found:
+            raise NotFound(f"Prompt {slug!r} has no version {number}.")
+    old, new = found[old_number], found[new_number]
     return _render(
         "compare.html",
         prompt=prompt,

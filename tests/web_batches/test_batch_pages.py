@@ -1,0 +1,352 @@
+"""The batch pages: list and filters, a batch with its requests, retrying failed handlers."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from web_prompts.test_prompt_pages import flashes
+from web_prompts.test_prompt_pages import html_of
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.models import BatchRecord
+from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import Trace
+from flask_llm_logs.testing.engine import Engine
+
+SUBMITTED = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc)
+LONG_ROUTING = "ticket-" + "x" * 120
+
+
+def stored_result(text: str = "A summary.") -> dict[str, Any]:
+    """A provider response body as poll stores it, from the project's fake OpenAI."""
+    return Engine().response({"model": "gpt-4.1-mini", "input": text})
+
+
+def add_batch(app: Flask, requests: int = 0, **fields: Any) -> BatchRecord:
+    """A batch with ``requests`` succeeded requests, inserted through the ORM."""
+    session = app.extensions["llm_logs"].session
+    fields.setdefault("purpose", "summaries")
+    fields.setdefault("status", "completed")
+    batch = BatchRecord(
+        provider="openai_responses",
+        model=fields.pop("model", "gpt-4.1-mini"),
+        claim_token=f"claim-{fields['purpose']}-{fields.get('provider_batch_id') or id(fields)}",
+        submitted_at=SUBMITTED,
+        **fields,
+    )
+    session.add(batch)
+    session.flush()
+    for n in range(requests):
+        session.add(
+            BatchRequest(
+                batch_id=batch.id,
+                custom_id=f"{batch.id}-ok-{n}",
+                purpose=batch.purpose,
+                model=batch.model,
+                status="succeeded",
+                input_tokens=100 + n,
+                output_tokens=20,
+                cost=0.0001,
+            )
+        )
+    batch.request_count = requests
+    session.commit()
+    return batch
+
+
+def add_request(app: Flask, batch: BatchRecord, custom_id: str, **fields: Any) -> BatchRequest:
+    session = app.extensions["llm_logs"].session
+    request = BatchRequest(
+        batch_id=batch.id, custom_id=custom_id, purpose=batch.purpose, model=batch.model, **fields
+    )
+    session.add(request)
+    session.commit()
+    return request
+
+
+def failed_request(app: Flask, batch: BatchRecord, custom_id: str = "r-failed") -> BatchRequest:
+    return add_request(
+        app,
+        batch,
+        custom_id,
+        status="failed",
+        error="RuntimeError: handler refused",
+        result=stored_result(),
+        attempts=1,
+    )
+
+
+@dataclasses.dataclass
+class Handler:
+    """A real batch handler: records what it got, fails while told to."""
+
+    failing: bool = False
+    calls: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+
+    def __call__(self, request: BatchRequest, message: Any) -> None:
+        self.calls.append((request.custom_id, message.content))
+        if self.failing:
+            raise RuntimeError("still refusing")
+
+
+@pytest.fixture
+def handler(app: Flask) -> Handler:
+    handler = Handler()
+    LlmLogs().register_batch_handler("summaries", handler, app=app)
+    return handler
+
+
+def reload(app: Flask, request: BatchRequest) -> BatchRequest:
+    session = app.extensions["llm_logs"].session
+    session.expire_all()
+    return session.get(BatchRequest, request.id)
+
+
+class TestList:
+    def test_empty(self, client, url):
+        assert "No batches yet." in html_of(client.get(url("/batches")))
+
+    def test_columns(self, client, url, app):
+        batch = add_batch(app, requests=3, provider_batch_id="batch_abc123")
+        failed_request(app, batch)
+        html = html_of(client.get(url("/batches")))
+        row = html[html.index(f"#{batch.id}</a>") :]
+        row = row[: row.index("</tr>")]
+        for text in ("summaries", "openai_responses", "gpt-4.1-mini", "batch_abc123", "completed"):
+            assert text in row
+        assert "succeeded 3" in row and "failed 1" in row
+        assert "2026-11-28 09:00:00" in row
+
+    def test_filters(self, client, url, app):
+        add_batch(app, purpose="summaries", status="completed", provider_batch_id="b1")
+        add_batch(app, purpose="scores", status="in_progress", provider_batch_id="b2")
+        add_batch(app, purpose="scores", status="completed", provider_batch_id="b3")
+
+        def shown(**query: str) -> list[str]:
+            html = html_of(client.get(url("/batches"), query_string=query))
+            return re.findall(r'title="(b\d)"', html)
+
+        assert shown() == ["b3", "b2", "b1"]
+        assert shown(purpose="scores") == ["b3", "b2"]
+        assert shown(status="completed") == ["b3", "b1"]
+        assert shown(purpose="scores", status="completed") == ["b3"]
+        assert shown(purpose="nothing") == []
+        html = html_of(client.get(url("/batches"), query_string={"purpose": "scores"}))
+        assert '<option value="scores" selected>' in html
+        assert '<option value="in_progress">' in html
+
+    def test_keyset_pages_keep_filters(self, make_app):
+        app = make_app(LLM_LOGS_PAGE_SIZE=2)
+        with app.app_context():
+            ids = [add_batch(app, purpose="p", provider_batch_id=f"b{n}").id for n in range(3)]
+            add_batch(app, purpose="other", provider_batch_id="o")
+            client = app.test_client()
+            html = html_of(client.get("/llm_logs/batches?purpose=p"))
+            assert re.findall(r'title="(b\d)"', html) == ["b2", "b1"]
+            assert f"after={ids[1]}" in html and "purpose=p" in html
+            html = html_of(client.get(f"/llm_logs/batches?purpose=p&after={ids[1]}"))
+            assert re.findall(r'title="(b\d)"', html) == ["b0"]
+
+    @pytest.mark.parametrize(
+        "query",
+        ["after=x", "after=-1", "status=" + "s" * 21, "purpose=" + "p" * 501, "purpose=%00"],
+    )
+    def test_bad_arguments(self, client, url, query):
+        html_of(client.get(url("/batches?" + query)), 400)
+
+
+class TestBatchPage:
+    def test_details(self, client, url, app, store):
+        batch = add_batch(
+            app,
+            requests=1,
+            provider_batch_id="batch_abc",
+            input_file_id="file-in",
+            output_file_id="file-out",
+            error_file_id="file-err",
+            completed_at=SUBMITTED + dt.timedelta(hours=2),
+        )
+        trace = store.trace("summaries")
+        add_request(
+            app,
+            batch,
+            "r-routed",
+            status="succeeded",
+            routing={"ticket": LONG_ROUTING, "priority": 2},
+            input_tokens=1234,
+            output_tokens=56,
+            cached_tokens=1000,
+            cost=0.00042,
+            trace_id=trace.id,
+        )
+        failed_request(app, batch)
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        for text in ("batch_abc", "file-in", "file-out", "file-err", "2026-11-28 11:00:00"):
+            assert text in html
+        assert "1,234" in html and "$0.0004" in html
+        assert f'title="{LONG_ROUTING}"' in html  # the full value on hover
+        assert f">{LONG_ROUTING}<" not in html  # cut in the cell
+        assert "RuntimeError: handler refused" in html
+        assert url(f"/traces/{trace.id}") in html
+        assert url(f"/batches/{batch.id}/retry") in html
+        assert html.count("/retry") == 2  # the failed request and "retry all"
+
+    def test_no_retry_without_a_stored_result(self, client, url, app):
+        batch = add_batch(app)
+        add_request(app, batch, "r-expired", status="failed", error="batch_expired")
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert "/requests/" not in html
+
+    def test_no_retry_when_nothing_failed(self, client, url, app):
+        batch = add_batch(app, requests=2)
+        assert "/retry" not in html_of(client.get(url(f"/batches/{batch.id}")))
+
+    def test_requests_are_paginated(self, make_app):
+        app = make_app(LLM_LOGS_PAGE_SIZE=2)
+        with app.app_context():
+            batch = add_batch(app, requests=3)
+            client = app.test_client()
+            html = html_of(client.get(f"/llm_logs/batches/{batch.id}"))
+            assert html.count(f"{batch.id}-ok-") == 2 and "after=" in html
+
+    @pytest.mark.parametrize("path", ["/batches/999", "/batches/abc", "/batches/1.5"])
+    def test_unknown(self, client, url, path):
+        html_of(client.get(url(path)), 404)
+
+    def test_hostile_values_show_as_text(self, client, url, app):
+        batch = add_batch(app, purpose="<script>p()</script>", error="<img src=x onerror=e()>")
+        add_request(
+            app,
+            batch,
+            "r-x",
+            status="failed",
+            routing={"<b>k</b>": "<script>v()</script>" * 5},
+            error="<script>err()</script>",
+        )
+        for path in (f"/batches/{batch.id}", "/batches"):
+            html = html_of(client.get(url(path)))
+            assert "<script>" not in html.split("</head>")[1]
+            assert "<img" not in html and "<b>k</b>" not in html
+            assert "&lt;script&gt;" in html
+
+
+class TestRetry:
+    def test_retry_one(self, client, url, app, handler, token):
+        batch = add_batch(app)
+        request = failed_request(app, batch)
+        csrf = token(url("/prompts/new"))
+        response = client.post(
+            url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf}
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith(url(f"/batches/{batch.id}"))
+        ((custom_id, content),) = handler.calls
+        assert custom_id == "r-failed" and content.endswith("A summary.")  # the stored result
+        retried = reload(app, request)
+        assert retried.status == "succeeded" and retried.error is None
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert flashes(html) == ["Request r-failed succeeded on retry."]
+
+    def test_retry_fails_again(self, client, url, app, handler, token):
+        handler.failing = True
+        batch = add_batch(app)
+        request = failed_request(app, batch)
+        csrf = token(url("/prompts/new"))
+        client.post(
+            url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf}
+        )
+        retried = reload(app, request)
+        assert retried.status == "failed" and "still refusing" in retried.error
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert flashes(html) == ["Request r-failed failed again: RuntimeError: still refusing"]
+
+    def test_request_that_cannot_be_retried(self, client, url, app, handler, token):
+        batch = add_batch(app, requests=1)
+        done = reload(app, add_request(app, batch, "r-done", status="succeeded"))
+        csrf = token(url("/prompts/new"))
+        client.post(url(f"/batches/{batch.id}/requests/{done.id}/retry"), data={"csrf_token": csrf})
+        (message,) = flashes(html_of(client.get(url(f"/batches/{batch.id}"))))
+        assert message.startswith("Not retried: batch request") and "succeeded" in message
+        assert handler.calls == []
+
+    def test_request_of_another_batch(self, client, url, app, handler, token):
+        batch, other = add_batch(app, provider_batch_id="a"), add_batch(app, provider_batch_id="b")
+        request = failed_request(app, other)
+        csrf = token(url("/prompts/new"))
+        for path in (
+            f"/batches/{batch.id}/requests/{request.id}/retry",
+            f"/batches/{batch.id}/requests/99999/retry",
+            f"/batches/x/requests/{request.id}/retry",
+        ):
+            html_of(client.post(url(path), data={"csrf_token": csrf}), 404)
+        assert handler.calls == []
+
+    def test_retry_all_failed(self, client, url, app, handler, token):
+        batch = add_batch(app, requests=2)
+        first = failed_request(app, batch, "r-1")
+        second = failed_request(app, batch, "r-2")
+        add_request(app, batch, "r-provider", status="failed", error="batch_expired")
+        other = failed_request(app, add_batch(app, provider_batch_id="other"), "r-other")
+        csrf = token(url("/prompts/new"))
+        response = client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
+        assert response.status_code == 302
+        assert sorted(custom_id for custom_id, _ in handler.calls) == ["r-1", "r-2"]
+        assert reload(app, first).status == reload(app, second).status == "succeeded"
+        assert reload(app, other).status == "failed"
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert flashes(html) == ["Retried 2 requests: all succeeded."]
+
+    def test_retry_all_with_failures_again(self, client, url, app, handler, token):
+        handler.failing = True
+        batch = add_batch(app)
+        failed_request(app, batch)
+        csrf = token(url("/prompts/new"))
+        client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert flashes(html) == ["Retried 1 request: 0 succeeded, 1 failed again."]
+
+    def test_retry_all_with_nothing_to_retry(self, client, url, app, handler, token):
+        batch = add_batch(app, requests=1)
+        csrf = token(url("/prompts/new"))
+        client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
+        html = html_of(client.get(url(f"/batches/{batch.id}")))
+        assert flashes(html) == ["No failed request of this batch has a stored result to retry."]
+
+    def test_retry_all_of_unknown_batch(self, client, url, app, token):
+        csrf = token(url("/prompts/new"))
+        html_of(client.post(url("/batches/12345/retry"), data={"csrf_token": csrf}), 404)
+
+    @pytest.mark.parametrize("data", [{}, {"csrf_token": "forged"}])
+    def test_csrf_is_required(self, client, url, app, handler, data):
+        batch = add_batch(app)
+        request = failed_request(app, batch)
+        for path in (
+            f"/batches/{batch.id}/retry",
+            f"/batches/{batch.id}/requests/{request.id}/retry",
+        ):
+            assert "The form expired" in html_of(client.post(url(path), data=data), 400)
+        assert handler.calls == []
+        assert reload(app, request).status == "failed"
+
+    def test_retry_is_post_only(self, client, url, app):
+        batch = add_batch(app)
+        html_of(client.get(url(f"/batches/{batch.id}/retry")), 405)
+
+
+def test_trace_made_by_the_retry_links_back_to_the_batch(client, url, app, handler, token):
+    """A retried request without a trace gets one, and the trace links to its batch."""
+    batch = add_batch(app)
+    request = failed_request(app, batch)
+    csrf = token(url("/prompts/new"))
+    client.post(url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf})
+    trace_id = reload(app, request).trace_id
+    assert trace_id is not None
+    session = app.extensions["llm_logs"].session
+    assert session.get(Trace, trace_id) is not None
+    html = html_of(client.get(url(f"/traces/{trace_id}")))
+    assert url(f"/batches/{batch.id}") in html

@@ -1,0 +1,43 @@
+"""The batch pages run the same number of queries however many batches or requests."""
+
+from __future__ import annotations
+
+from flask_llm_logs.models import BatchRequest
+
+from .test_batch_pages import add_batch
+from .test_batch_pages import failed_request
+
+
+def queries_for(client, count_queries, path: str) -> int:
+    client.get(path)
+    with count_queries() as counter:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    return counter.count
+
+
+def test_pages_are_constant(client, url, count_queries, app, store):
+    batch = add_batch(app, requests=1, provider_batch_id="first")
+    pages = ["/batches", "/batches?purpose=summaries&status=completed", f"/batches/{batch.id}"]
+    few = [queries_for(client, count_queries, url(path)) for path in pages]
+
+    for n in range(30):
+        add_batch(app, requests=2, provider_batch_id=f"b{n}")
+    failed_request(app, batch)
+    store.add_all(
+        [
+            BatchRequest(
+                batch_id=batch.id,
+                custom_id=f"more-{n}",
+                purpose="summaries",
+                model="m",
+                status="failed" if n % 2 else "succeeded",
+                routing={"n": n},
+            )
+            for n in range(40)
+        ]
+    )
+    many = [queries_for(client, count_queries, url(path)) for path in pages]
+
+    assert few == many
+    assert max(many) <= 3, dict(zip(pages, many, strict=True))
