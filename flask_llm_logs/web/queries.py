@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 
@@ -31,6 +32,9 @@ from ..models import PromptVersion
 from ..models import Span
 from ..models import Trace
 from ..models.tracing import SEARCH_DOCUMENT
+
+#: What views pass in (``state.session``) and what tests may pass.
+DbSession = Session | scoped_session[Any]
 
 TRACE_STATUSES = ("running", "completed", "error")
 #: The longest text accepted in a filter field; longer is a malformed request.
@@ -100,7 +104,7 @@ def int_arg(args: Mapping[str, str], key: str) -> int | None:
     return int(value)
 
 
-def _stored_time(session: Session, value: dt.datetime) -> dt.datetime:
+def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     """``value`` (naive UTC) as the column compares it on this database."""
     if session.get_bind(Trace).dialect.name == "postgresql":
         return value.replace(tzinfo=dt.timezone.utc)
@@ -201,7 +205,7 @@ SELECTIVE_SEARCH_ROWS = 50_000
 _TS_MATCH = f"to_tsvector('simple', {SEARCH_DOCUMENT}) @@ plainto_tsquery('simple', :search_q)"
 
 
-def _estimated_matches(session: Session, q: str) -> int:
+def _estimated_matches(session: DbSession, q: str) -> int:
     """The planner's estimate of the spans matching ``q`` (no rows are read)."""
     plan = session.execute(
         sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {Span.__tablename__} WHERE {_TS_MATCH}"),
@@ -212,7 +216,7 @@ def _estimated_matches(session: Session, q: str) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _search_condition(session: Session, dialect: str, q: str) -> sa.ColumnElement[bool]:
+def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElement[bool]:
     """Traces with a span whose input or output holds the words of ``q``.
 
     PostgreSQL uses the GIN index ``ix_llm_logs_spans_search`` (same
@@ -225,8 +229,7 @@ def _search_condition(session: Session, dialect: str, q: str) -> sa.ColumnElemen
     match.
     """
     if dialect == "postgresql":
-        matches: sa.ColumnElement[bool] = sa.text(_TS_MATCH).bindparams(search_q=q)
-        spans = sa.select(Span.trace_id).where(matches)
+        spans = sa.select(Span.trace_id).where(sa.text(_TS_MATCH).bindparams(search_q=q))
         if _estimated_matches(session, q) < SELECTIVE_SEARCH_ROWS:
             found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
             return Trace.id.in_(sa.select(found.c.trace_id))
@@ -247,7 +250,7 @@ class TracePage:
     next_after: str | None
 
 
-def list_traces(session: Session, filters: TraceFilters, page_size: int) -> TracePage:
+def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries (three with a search on PostgreSQL)."""
     dialect = session.get_bind(Trace).dialect.name
     query = sa.select(Trace)
@@ -280,7 +283,7 @@ def list_traces(session: Session, filters: TraceFilters, page_size: int) -> Trac
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
 
 
-def batches_of(session: Session, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+def batches_of(session: DbSession, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Which batch each of these traces came from (one query)."""
     if not trace_ids:
         return {}
@@ -289,7 +292,7 @@ def batches_of(session: Session, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
             BatchRequest.trace_id.in_(trace_ids), BatchRequest.batch_id.is_not(None)
         )
     )
-    return {trace_id: batch_id for trace_id, batch_id in rows}
+    return {trace_id: batch_id for trace_id, batch_id in rows if trace_id and batch_id}
 
 
 @dataclasses.dataclass
@@ -332,7 +335,7 @@ class TraceDetail:
     prompt_version: tuple[str, int] | None  # (slug, version number)
 
 
-def trace_detail(session: Session, trace_id: uuid.UUID) -> TraceDetail:
+def trace_detail(session: DbSession, trace_id: uuid.UUID) -> TraceDetail:
     """A trace with all its spans: four queries at most, whatever the span count."""
     trace = session.get(Trace, trace_id)
     if trace is None:
@@ -354,23 +357,12 @@ def trace_detail(session: Session, trace_id: uuid.UUID) -> TraceDetail:
     return TraceDetail(trace, spans, batch_id, prompt_version)
 
 
-def get_span(session: Session, trace_id: uuid.UUID, span_id: uuid.UUID) -> tuple[Trace, Span]:
+def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tuple[Trace, Span]:
     trace = session.get(Trace, trace_id)
     span = session.get(Span, span_id)
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
     return trace, span
-
-
-PROMPT_SORTS = {
-    "updated": (PromptRecord.updated_at.desc(), PromptRecord.id.desc()),
-    "name": (PromptRecord.name, PromptRecord.id),
-    "slug": (PromptRecord.slug,),
-}
-
-
-def list_prompts(session: Session, sort: str) -> list[PromptRecord]:
-    return list(session.scalars(sa.select(PromptRecord).order_by(*PROMPT_SORTS[sort])))
 
 
 @dataclasses.dataclass
@@ -381,7 +373,7 @@ class BatchPage:
     next_after: int | None
 
 
-def request_counts(session: Session, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+def request_counts(session: DbSession, batch_ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
     if batch_ids:
         rows = session.execute(
@@ -390,11 +382,12 @@ def request_counts(session: Session, batch_ids: list[int]) -> dict[int, dict[str
             .group_by(BatchRequest.batch_id, BatchRequest.status)
         )
         for batch_id, status, count in rows:
-            counts[batch_id][status] = count
+            if batch_id is not None:  # always, given the WHERE; tells the type checker
+                counts[batch_id][status] = count
     return counts
 
 
-def list_batches(session: Session, after: int | None, page_size: int) -> BatchPage:
+def list_batches(session: DbSession, after: int | None, page_size: int) -> BatchPage:
     """Newest batches first, keyset-paginated on id: two queries."""
     query = sa.select(BatchRecord).order_by(BatchRecord.id.desc()).limit(page_size + 1)
     if after is not None:
@@ -415,7 +408,9 @@ class BatchDetail:
     next_after: int | None
 
 
-def batch_detail(session: Session, batch_id: int, after: int | None, page_size: int) -> BatchDetail:
+def batch_detail(
+    session: DbSession, batch_id: int, after: int | None, page_size: int
+) -> BatchDetail:
     batch = session.get(BatchRecord, batch_id)
     if batch is None:
         raise NotFound(f"There is no batch {batch_id}.")

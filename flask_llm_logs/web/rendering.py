@@ -122,7 +122,7 @@ class _Renderer:
         for call in calls:
             if not isinstance(call, dict):
                 continue
-            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            function = call["function"] if isinstance(call.get("function"), dict) else call
             result.append(
                 ToolCall(
                     name=str(function.get("name") or "?"),

@@ -378,3 +378,14 @@ def test_url_prefix_is_configurable(make_app):
     assert client.get("/admin/llm/").status_code == 200
     assert client.get("/admin/llm/traces").status_code == 200
     assert client.get("/llm_logs/").status_code == 404
+
+
+def test_host_templates_override_the_extensions(make_app, tmp_path):
+    app = make_app()
+    folder = tmp_path / "host_templates" / "llm_logs"
+    folder.mkdir(parents=True)
+    (folder / "error.html").write_text("host error page: {{ code }}")
+    app.template_folder = str(tmp_path / "host_templates")
+    response = app.test_client().get("/llm_logs/traces/nope")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == "host error page: 404"
