@@ -126,10 +126,13 @@ class Deliverer:
         request.input_tokens = message.input_tokens
         request.output_tokens = message.output_tokens
         request.cached_tokens = message.cached_tokens
-        if request.trace_id is None:  # a retry keeps the trace of the call
+        if request.cost is None:
             request.cost = price(
                 self.state, self.adapter.pricing_provider, message, request.model, batch=batch
             )
+        # A retry keeps the trace of the call, as does a fallback call traced
+        # by the openai instrumentation.
+        if request.trace_id is None:
             request.trace_id = record_trace(
                 self.session,
                 self.state,

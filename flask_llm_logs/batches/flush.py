@@ -24,9 +24,12 @@ import sqlalchemy as sa
 
 from ..extension import State
 from ..extension import get_state
+from ..instrumentation import is_instrumented
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
+from ..tracing.api import trace
+from ..tracing.context import link_prompt_version
 from .adapters import BatchAdapter
 from .adapters import Outcome
 from .adapters import make_adapter
@@ -38,6 +41,8 @@ from .delivery import Counts
 from .delivery import Deliverer
 from .locking import begin_claiming
 from .locking import skip_locked
+from .recording import prompt_version_id
+from .recording import trace_metadata
 
 logger = logging.getLogger("flask_llm_logs.batches")
 
@@ -236,11 +241,22 @@ class _Flush:
 
     def _send_now(self, deliverer: Deliverer, request_id: int) -> None:
         session = self.session
-        payload = session.get_one(BatchRequest, request_id).payload
+        request = session.get_one(BatchRequest, request_id)
+        payload, metadata = request.payload, trace_metadata(request, batch=False)
+        version_id = prompt_version_id(request.routing or {})
         session.commit()
         started_at = utcnow()
+        trace_id = None
         try:
-            outcome = Outcome("", body=self.adapter.send(payload))
+            if is_instrumented() and self.state.enabled:
+                # The instrumented call records the trace (one, not two).
+                with trace(request.purpose, metadata=metadata) as step:
+                    if version_id is not None:
+                        link_prompt_version(version_id)
+                    trace_id = step.trace_id
+                    outcome = Outcome("", body=self.adapter.send(payload))
+            else:
+                outcome = Outcome("", body=self.adapter.send(payload))
         except Exception as error:
             outcome = Outcome("", error=f"{type(error).__name__}: {error}")
         begin_claiming(session)
@@ -250,5 +266,6 @@ class _Flush:
             .with_for_update()
         ).one_or_none()
         if request is not None:  # else a stale-claim recovery released it meanwhile
+            request.trace_id = trace_id
             deliverer.deliver([(request, outcome)], batch=False, started_at=started_at)
         session.commit()

@@ -41,7 +41,20 @@ def _captured(state: State, value: Any) -> Any:
     return value
 
 
-def _prompt_version_id(routing: Mapping[str, Any]) -> int | None:
+def trace_metadata(request: BatchRequest, *, batch: bool) -> dict[str, Any]:
+    """The trace metadata of a request's call: its routing plus where it ran."""
+    metadata: dict[str, Any] = scrub_secrets(to_json(dict(request.routing or {})))
+    metadata.update(
+        execution_mode="batch" if batch else "sync",
+        batch_purpose=request.purpose,
+        batch_custom_id=request.custom_id,
+    )
+    if not batch:
+        metadata["batch_fell_back"] = True
+    return metadata
+
+
+def prompt_version_id(routing: Mapping[str, Any]) -> int | None:
     value = routing.get("prompt_version_id")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -80,14 +93,7 @@ def record_trace(
         started_at = started_at.replace(tzinfo=dt.timezone.utc)
     duration_ms = max(0.0, (completed_at - started_at).total_seconds() * 1000)
     model = message.model or request.model
-    metadata = scrub_secrets(to_json(dict(request.routing or {})))
-    metadata.update(
-        execution_mode="batch" if batch else "sync",
-        batch_purpose=request.purpose,
-        batch_custom_id=request.custom_id,
-    )
-    if not batch:
-        metadata["batch_fell_back"] = True
+    metadata = trace_metadata(request, batch=batch)
     trace_id = new_id()
     payload = request.payload or {}
     tokens = {
@@ -106,7 +112,7 @@ def record_trace(
             duration_ms=duration_ms,
             spans_count=1,
             models=[model],
-            prompt_version_id=_prompt_version_id(request.routing or {}),
+            prompt_version_id=prompt_version_id(request.routing or {}),
             started_at=started_at,
             completed_at=completed_at,
             **tokens,

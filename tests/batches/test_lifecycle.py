@@ -11,6 +11,8 @@ from batch_helpers import RecordingHandler
 from batch_helpers import handled_rows
 
 from flask_llm_logs import Batch
+from flask_llm_logs import flush as flush_traces
+from flask_llm_logs import uninstrument
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
 from flask_llm_logs.batches import retry_failed
@@ -18,6 +20,7 @@ from flask_llm_logs.batches import retry_request
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.batches.claims import CLAIM_KEY
 from flask_llm_logs.extension import get_state
+from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
@@ -317,17 +320,25 @@ def test_submission_failure_releases_the_claim_and_records_the_error(
     assert flush("summary").submitted == 2
 
 
+@pytest.mark.parametrize("instrumented", [True, False], ids=["instrumented", "plain"])
 @pytest.mark.parametrize("how", ["disabled", "unbatchable"])
 def test_fallback_sends_synchronously_and_delivers(
-    make_batch_app: Any, fake_openai: Any, how: str
+    make_batch_app: Any, fake_openai: Any, how: str, instrumented: bool
 ) -> None:
     app = make_batch_app(LLM_LOGS_BATCH_ENABLED=how != "disabled")
     handler = RecordingHandler()
     model = "gpt-4o-realtime-preview" if how == "unbatchable" else "gpt-4.1-mini"
+    if not instrumented:
+        uninstrument()
+    try:
+        with app.app_context():
+            app.extensions["llm_logs"].batch_handlers["summary"] = handler
+            enqueue(3, model=model, schema=Verdict)
+            result = flush("summary")
+            assert flush_traces(10)
+    finally:
+        instrument()
     with app.app_context():
-        app.extensions["llm_logs"].batch_handlers["summary"] = handler
-        enqueue(3, model=model, schema=Verdict)
-        result = flush("summary")
         assert result.fallback.succeeded == 3, [r.error for r in requests_by_custom_id().values()]
         assert result.batches == []
         assert fake_openai.batches.ids() == []
@@ -335,8 +346,17 @@ def test_fallback_sends_synchronously_and_delivers(
         rows = requests_by_custom_id().values()
         assert {r.status for r in rows} == {"fell_back"}
         assert all(isinstance(r.result_content, dict) for r in rows)
-        trace = get_state().session.get(Trace, next(iter(rows)).trace_id)
-        assert trace.metadata_["execution_mode"] == "sync"
+        assert all(r.cost is not None for r in rows)
+        session = get_state().session
+        # One trace per request, with one llm span, whoever recorded it.
+        traces = session.scalars(sa.select(Trace)).all()
+        assert sorted(t.id for t in traces) == sorted(r.trace_id for r in rows)
+        for trace in traces:
+            assert trace.metadata_["execution_mode"] == "sync"
+            assert trace.metadata_["n"] in (0, 1, 2)
+            spans = session.scalars(sa.select(Span).where(Span.trace_id == trace.id)).all()
+            assert [span.kind for span in spans] == ["llm"]
+        session.rollback()
         assert len(handled_rows(app)) == 3
         assert all(isinstance(m.content, dict) for _, m in handler.calls)
 
