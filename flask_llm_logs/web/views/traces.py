@@ -15,7 +15,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as BaseResponse
 
 from ...extension import get_state
 from ...models import Span
@@ -24,6 +24,7 @@ from .. import queries
 from ..blueprint import Format
 from ..blueprint import blueprint
 from ..forms import Form
+from ..posting import require_valid_form
 from ..rendering import TREE_CONTENT_LIMIT
 from ..rendering import Rendered
 from ..rendering import pretty_json
@@ -175,20 +176,17 @@ def span_raw(trace_id: str, span_id: str) -> Response:
 
 
 @blueprint.post("/traces/<trace_id>/delete")
-def trace_delete(trace_id: str) -> Response:
+def trace_delete(trace_id: str) -> BaseResponse:
     """Delete a trace and its spans (spans have no foreign key, so explicitly)."""
     state = get_state()
-    detail_id = queries.parse_id(trace_id)
-    if not Form().validate_on_submit():
-        raise BadRequest(
-            "The form expired or did not come from this page: reload the page and try again."
-        )
+    row_id = queries.parse_id(trace_id)
+    require_valid_form()
     session = state.session
-    trace = session.get(Trace, detail_id)
+    trace = session.get(Trace, row_id)
     if trace is None:
-        return redirect(url_for("llm_logs.traces"))  # type: ignore[return-value]
-    session.execute(sa.delete(Span).where(Span.trace_id == detail_id))
+        return redirect(url_for("llm_logs.traces"))
+    session.execute(sa.delete(Span).where(Span.trace_id == row_id))
     session.delete(trace)
     session.commit()
     flash(f"Deleted trace {trace.name!r} and its spans.", "success")
-    return redirect(url_for("llm_logs.traces"))  # type: ignore[return-value]
+    return redirect(url_for("llm_logs.traces"))
