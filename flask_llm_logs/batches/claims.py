@@ -176,6 +176,6 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
         )
         .values(status="pending", updated_at=utcnow()),
         execution_options={"synchronize_session": False},
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     session.commit()
     return recovery

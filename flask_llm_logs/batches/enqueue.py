@@ -106,24 +106,19 @@ def text_format(schema: Any) -> dict[str, Any]:
         )
     if "schema" in schema and isinstance(schema["schema"], Mapping):
         name = schema.get("name", "response")
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"schema name must be a non-empty string, got {name!r}")
         strict = schema.get("strict", True)
-        if not isinstance(strict, bool):
-            raise ValueError(f"schema strict must be True or False, got {strict!r}")
         body = dict(schema["schema"])
-        format_ = {"type": "json_schema", "name": name, "schema": body, "strict": strict}
     elif any(key in schema for key in ("type", "properties", "$schema", "anyOf", "$ref")):
-        format_ = {
-            "type": "json_schema",
-            "name": "response",
-            "schema": dict(schema),
-            "strict": True,
-        }
+        name, strict, body = "response", True, dict(schema)
     else:
         raise ValueError(f"schema is not a JSON schema (no type or properties): {dict(schema)!r}")
-    if not isinstance(format_["schema"].get("type", "object"), (str, list)):
-        raise ValueError(f"schema type must be a string, got {format_['schema']['type']!r}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"schema name must be a non-empty string, got {name!r}")
+    if not isinstance(strict, bool):
+        raise ValueError(f"schema strict must be True or False, got {strict!r}")
+    if not isinstance(body.get("type", "object"), (str, list)):
+        raise ValueError(f"schema type must be a string, got {body['type']!r}")
+    format_ = {"type": "json_schema", "name": name, "schema": body, "strict": strict}
     return _json(format_, "schema")  # type: ignore[no-any-return]
 
 

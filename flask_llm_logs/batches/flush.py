@@ -260,12 +260,12 @@ class _Flush:
         except Exception as error:
             outcome = Outcome("", error=f"{type(error).__name__}: {error}")
         begin_claiming(session)
-        request = session.scalars(
+        claimed = session.scalars(
             sa.select(BatchRequest)
             .where(BatchRequest.id == request_id, BatchRequest.status == "claimed")
             .with_for_update()
         ).one_or_none()
-        if request is not None:  # else a stale-claim recovery released it meanwhile
-            request.trace_id = trace_id
-            deliverer.deliver([(request, outcome)], batch=False, started_at=started_at)
+        if claimed is not None:  # else a stale-claim recovery released it meanwhile
+            claimed.trace_id = trace_id
+            deliverer.deliver([(claimed, outcome)], batch=False, started_at=started_at)
         session.commit()

@@ -14,17 +14,20 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session
 
 from ..models import BatchRecord
 
 SelectT = TypeVar("SelectT", bound=sa.Select[Any])
+#: ``db.session`` (scoped) or a plain session.
+AnySession = Session | scoped_session[Any]
 
 
-def dialect_name(session: Session) -> str:
+def dialect_name(session: AnySession) -> str:
     return session.get_bind(mapper=sa.inspect(BatchRecord)).dialect.name
 
 
-def begin_claiming(session: Session) -> None:
+def begin_claiming(session: AnySession) -> None:
     """Start a claiming transaction; on SQLite, take the write lock now."""
     if dialect_name(session) == "sqlite":
         session.execute(

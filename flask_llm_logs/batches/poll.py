@@ -189,6 +189,6 @@ class _Poll:
             .where(BatchRecord.id == record_id, BatchRecord.reconciled_at.is_(None), ~waiting)
             .values(reconciled_at=utcnow()),
             execution_options={"synchronize_session": False},
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         self.session.commit()
         return bool(updated)

@@ -372,3 +372,46 @@ def test_fallback_call_error_fails_the_request(make_batch_app: Any, fake_openai:
         [request] = requests_by_custom_id().values()
         assert request.status == "failed" and "Invalid 'input'." in request.error
         assert len(handler.failures) == 1
+
+
+def test_handler_runs_in_the_delivering_transaction(batch_app: Any, fake_openai: Any) -> None:
+    seen: list[tuple[Any, Any]] = []
+
+    def handler(request: BatchRequest, message: Any) -> None:
+        session = get_state().session
+        # The result and the trace are already there, uncommitted, in this transaction.
+        seen.append((session.get(Trace, request.trace_id), request.result_content))
+
+    batch_app.extensions["llm_logs"].batch_handlers["summary"] = handler
+    enqueue(2)
+    flush("summary")
+    fake_openai.batches.complete_all()
+    poll()
+    assert len(seen) == 2
+    assert all(trace is not None and content for trace, content in seen)
+
+
+def test_a_poller_dying_mid_chunk_leaves_the_chunk_for_the_next_poll(
+    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+) -> None:
+    enqueued = enqueue(5)
+    flush("summary")
+    fake_openai.batches.complete_all()
+
+    class Dying(RecordingHandler):
+        def __call__(self, request: BatchRequest, message: Any) -> None:
+            super().__call__(request, message)
+            if len(self.calls) == 3:
+                raise SystemExit("worker killed")  # not an Exception: nothing catches it
+
+    batch_app.extensions["llm_logs"].batch_handlers["summary"] = Dying()
+    with pytest.raises(SystemExit):
+        poll()
+    get_state().session.rollback()  # what the app context's teardown does
+    assert handled_rows(batch_app) == []
+    assert {r.status for r in requests_by_custom_id().values()} == {"submitted"}
+
+    batch_app.extensions["llm_logs"].batch_handlers["summary"] = handler
+    poll()
+    assert sorted(r.request_id for r in handled_rows(batch_app)) == sorted(r.id for r in enqueued)
+    assert {r.status for r in requests_by_custom_id().values()} == {"succeeded"}

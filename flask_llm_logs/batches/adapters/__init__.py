@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from typing import Any
 
 from .base import TERMINAL_STATUSES
 from .base import BatchAdapter
@@ -14,7 +16,8 @@ from .openai_responses import OpenAIResponsesAdapter
 if TYPE_CHECKING:
     from ...extension import State
 
-ADAPTERS: dict[str, type[BatchAdapter]] = {
+#: Adapter factories by provider name; each takes the app's ``LLM_LOGS_OPENAI_CLIENT``.
+ADAPTERS: dict[str, Callable[[Callable[[], Any] | None], BatchAdapter]] = {
     OpenAIResponsesAdapter.name: OpenAIResponsesAdapter,
 }
 
