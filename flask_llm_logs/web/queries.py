@@ -295,7 +295,7 @@ def batches_of(session: DbSession, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID
     return {trace_id: batch_id for trace_id, batch_id in rows if trace_id and batch_id}
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class SpanNode:
     span: Span
     depth: int

@@ -46,7 +46,7 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Part:
     """One piece of a message's content; ``kind`` is markdown, text or json."""
 
@@ -55,14 +55,14 @@ class Part:
     html: Markup | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ToolCall:
     name: str
     id: str | None
     arguments: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Message:
     role: str
     parts: list[Part]
@@ -71,7 +71,7 @@ class Message:
     tool_call_id: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Rendered:
     """A payload ready for a template: messages, or JSON, or a cut preview."""
 

@@ -46,7 +46,7 @@ def traces() -> str:
     return render_template("llm_logs/traces/index.html", page=page, filters=filters)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class SpanView:
     """A span as the trace page shows it: place in the tree and on the timeline."""
 
