@@ -77,7 +77,7 @@ def test_concurrent_flushes_claim_each_request_once(
 
 
 def test_four_pollers_run_each_handler_exactly_once(
-    make_batch_app: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+    make_batch_app: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     monkeypatch.setattr(OpenAIResponsesAdapter, "max_requests", 100)
     monkeypatch.setattr(poll_module, "DELIVERY_CHUNK", 7)
@@ -96,8 +96,10 @@ def test_four_pollers_run_each_handler_exactly_once(
     assert len(rows) == 300
     assert len({row.request_id for row in rows}) == 300
     assert len(handler.calls) == 300
-    # The work was shared, not done by one poller while the others waited.
-    assert sum(1 for r in results if r.delivered.succeeded) >= 2
+    if database_url.startswith("postgresql"):
+        # SKIP LOCKED shares the work; SQLite's pollers take turns on the
+        # write lock, so there one of them may well deliver everything.
+        assert sum(1 for r in results if r.delivered.succeeded) >= 2
     with app.app_context():
         session = get_state().session
         assert set(session.scalars(sa.select(BatchRequest.status))) == {"succeeded"}
