@@ -124,14 +124,6 @@ class Format:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.isoformat()
 
-    @staticmethod
-    def size(characters: int) -> str:
-        if characters >= 1_000_000:
-            return f"{characters / 1_000_000:.1f} M characters"
-        if characters >= 1_000:
-            return f"{characters / 1_000:.0f} K characters"
-        return f"{characters} characters"
-
 
 #: The navigation: (label, endpoint, the endpoint prefixes of its section).
 NAVIGATION = [
