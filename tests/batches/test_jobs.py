@@ -85,8 +85,11 @@ def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
         assert LlmLogs().enqueue_flush("summary").get_status() == "queued"
 
 
-def test_jobs_run_under_a_plain_rq_worker_with_flask_app(
-    job_app: Flask, fake_openai: Any, database_url: str, redis_url: str
+@pytest.mark.parametrize(
+    "worker_class", [None, "flask_llm_logs.jobs.Worker"], ids=["plain", "flask-worker-class"]
+)
+def test_jobs_run_under_rq_worker_with_flask_app(
+    job_app: Flask, fake_openai: Any, database_url: str, redis_url: str, worker_class: str | None
 ) -> None:
     enqueue(job_app, 3)
     fake_openai.batch_auto_complete = True
@@ -104,8 +107,9 @@ def test_jobs_run_under_a_plain_rq_worker_with_flask_app(
         LLM_LOGS_REDIS_URL=redis_url,
     )
     rq_bin = Path(sys.executable).with_name("rq")
+    options = ["-w", worker_class] if worker_class else []
     process = subprocess.run(
-        [str(rq_bin), "worker", "--burst", "--url", redis_url, state.settings.queue],
+        [str(rq_bin), "worker", "--burst", "--url", redis_url, *options, state.settings.queue],
         env=env,
         capture_output=True,
         text=True,
