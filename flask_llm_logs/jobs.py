@@ -30,12 +30,30 @@ from .extension import get_state
 JOB_TIMEOUT = 3600
 
 _loaded_app: Flask | None = None
-_app_pid: int | None = None
+#: Apps whose pooled connections belong to this process: made here, or
+#: disowned since the last fork.
+_clean_apps: set[int] = set()
+_forked = False
 
 
-def _load_app() -> Flask:
-    """The app named by ``FLASK_APP``, loaded once per process."""
-    global _loaded_app, _app_pid
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+    _clean_apps.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _job_app() -> Flask:
+    """The app a job runs in when there is no app context.
+
+    An app already initialised in this process (an in-process worker, a
+    test), else the one named by ``FLASK_APP``, loaded once per process.
+    """
+    global _loaded_app
+    with contextlib.suppress(RuntimeError):
+        return get_state().app
     if _loaded_app is None:
         path = os.environ.get("FLASK_APP")
         if not path:
@@ -44,7 +62,7 @@ def _load_app() -> Flask:
                 " or run `flask llm-logs worker`"
             )
         _loaded_app = ScriptInfo(app_import_path=path).load_app()
-        _app_pid = os.getpid()
+        _clean_apps.add(id(_loaded_app))
     return _loaded_app
 
 
@@ -57,19 +75,18 @@ def disown_connections(app: Flask) -> None:
     with app.app_context():
         for engine in app.extensions["sqlalchemy"].engines.values():
             engine.dispose(close=False)
+    _clean_apps.add(id(app))
 
 
 @contextlib.contextmanager
 def app_context() -> Iterator[Flask]:
-    """The current app context, or one for the ``FLASK_APP`` app."""
-    global _app_pid
+    """The current app context, or one for the job's app (see :func:`_job_app`)."""
     if has_app_context():
         yield current_app._get_current_object()  # type: ignore[attr-defined]
         return
-    app = _load_app()
-    if _app_pid != os.getpid():  # a forked work horse
+    app = _job_app()
+    if _forked and id(app) not in _clean_apps:  # a work horse, first job
         disown_connections(app)
-        _app_pid = os.getpid()
     with app.app_context():
         yield app
 
@@ -175,7 +192,7 @@ class Worker(rq.Worker):
 
     def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.flask_app = app or _load_app()
+        self.flask_app = app or _job_app()
 
     def main_work_horse(self, job: Any, queue: Any) -> None:
         # In the forked child: never touch the parent's pooled connections.

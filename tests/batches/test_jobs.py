@@ -76,9 +76,11 @@ def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
     assert len(fake_openai.batches.ids()) == 1
     fake_openai.batches.complete_all()
 
-    with job_app.app_context():
-        LlmLogs().enqueue_poll()
-        rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    LlmLogs().enqueue_poll(app=job_app)
+    # No app context and no FLASK_APP: the job uses the app initialised here.
+    assert "FLASK_APP" not in os.environ
+    rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 0
     assert len(handler.calls) == 4 and len(handled_rows(job_app)) == 4
     # Finished jobs do not block the next trigger.
     with job_app.app_context():
