@@ -3,7 +3,8 @@
 The jobs need an app context. Under ``flask llm-logs worker`` (or ``rq
 worker -w flask_llm_logs.jobs.Worker``) the worker provides one around every
 job. Under a plain ``rq worker llm_logs`` the job loads the app itself from
-``FLASK_APP``. Either way a forked work horse never uses database
+``FLASK_APP`` (or uses an app already initialised in the process, as with an
+in-process ``SimpleWorker``). Either way a forked work horse never uses database
 connections inherited from its parent: pooled connections are disowned
 (``engine.dispose(close=False)``) before the job runs.
 """

@@ -94,3 +94,29 @@ def test_killed_flush_is_recovered_with_one_provider_batch_per_request(
         assert len(fake_openai.batches.ids()) == 1
         assert set(submissions_per_request(fake_openai).values()) == {1}
         assert len(handler.calls) == 5
+
+
+def test_a_failed_submission_that_cannot_be_checked_is_left_to_recovery(
+    make_batch_app: Any, fake_openai: Any
+) -> None:
+    patient = make_batch_app()
+    with patient.app_context():
+        for i in range(2):
+            Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=f"text {i}")
+        # Both the create call and the lookup by claim token fail: the
+        # provider may or may not have the batch, so the claim is kept.
+        fake_openai.fail_next(status=500, path="/v1/batches", times=2, message="provider down")
+        result = flush("summary")
+        assert result.submit_failures == 1 and result.submitted == 0
+        assert statuses() == {"claimed": 2}
+        [record] = get_state().session.scalars(sa.select(BatchRecord)).all()
+        assert record.status == "claimed" and "provider down" in record.error
+        get_state().session.rollback()
+
+    app = make_batch_app(LLM_LOGS_BATCH_STALE_CLAIM_AFTER=0.01)
+    with app.app_context():
+        time.sleep(0.05)
+        assert poll().recovery.released == 1
+        assert statuses() == {"pending": 2}
+        assert flush("summary").submitted == 2
+        assert len(fake_openai.batches.ids()) == 1
