@@ -1,6 +1,12 @@
-"""Fixtures of the batch page tests: the UI's fixtures and the CSRF helper."""
+"""Fixtures of the batch page tests: the UI's fixtures, the CSRF helper, a real handler."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from flask import Flask
 
 # The UI's fixtures (test client, URL under the prefix, query counter) and the
 # CSRF helper of the prompt pages.
@@ -9,3 +15,26 @@ from web.conftest import count_queries  # noqa: F401
 from web.conftest import store  # noqa: F401
 from web.conftest import url  # noqa: F401
 from web_prompts.conftest import token  # noqa: F401
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs.models import BatchRequest
+
+
+@dataclasses.dataclass
+class Handler:
+    """A real batch handler: records what it got, fails while told to."""
+
+    failing: bool = False
+    calls: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+
+    def __call__(self, request: BatchRequest, message: Any) -> None:
+        self.calls.append((request.custom_id, message.content))
+        if self.failing:
+            raise RuntimeError("still refusing")
+
+
+@pytest.fixture
+def handler(app: Flask) -> Handler:
+    handler = Handler()
+    LlmLogs().register_batch_handler("summaries", handler, app=app)
+    return handler

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from typing import Any
@@ -12,7 +11,6 @@ from flask import Flask
 from web_prompts.test_prompt_pages import flashes
 from web_prompts.test_prompt_pages import html_of
 
-from flask_llm_logs import LlmLogs
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Trace
@@ -79,26 +77,6 @@ def failed_request(app: Flask, batch: BatchRecord, custom_id: str = "r-failed") 
         result=stored_result(),
         attempts=1,
     )
-
-
-@dataclasses.dataclass
-class Handler:
-    """A real batch handler: records what it got, fails while told to."""
-
-    failing: bool = False
-    calls: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
-
-    def __call__(self, request: BatchRequest, message: Any) -> None:
-        self.calls.append((request.custom_id, message.content))
-        if self.failing:
-            raise RuntimeError("still refusing")
-
-
-@pytest.fixture
-def handler(app: Flask) -> Handler:
-    handler = Handler()
-    LlmLogs().register_batch_handler("summaries", handler, app=app)
-    return handler
 
 
 def reload(app: Flask, request: BatchRequest) -> BatchRequest:

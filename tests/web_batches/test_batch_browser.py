@@ -1,0 +1,83 @@
+"""The batch pages in a real browser: open a batch with a failed request and retry it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from web.test_browser import browser  # noqa: F401
+from web.test_browser import server  # noqa: F401
+from web_prompts.test_prompt_browser import flash
+from web_prompts.test_prompt_browser import page  # noqa: F401
+from web_prompts.test_prompt_browser import shoot
+
+from flask_llm_logs.models import BatchRequest
+
+from .test_batch_pages import LONG_ROUTING
+from .test_batch_pages import SUBMITTED
+from .test_batch_pages import add_batch
+from .test_batch_pages import add_request
+from .test_batch_pages import failed_request
+
+pytestmark = pytest.mark.browser
+
+
+def test_open_a_batch_and_retry_its_failed_request(app, server, page, handler, store):  # noqa: F811
+    add_batch(app, requests=12, purpose="nightly_scoring", provider_batch_id="batch_6f1c0a9e")
+    add_batch(app, purpose="summaries", status="in_progress", provider_batch_id="batch_90ab77d2")
+    batch = add_batch(
+        app,
+        requests=0,
+        provider_batch_id="batch_691f3ac2e4",
+        input_file_id="file-in-7Qm2",
+        output_file_id="file-out-K81p",
+        error_file_id="file-err-3xZt",
+        completed_at=SUBMITTED + dt.timedelta(minutes=47),
+    )
+    for n in range(3):
+        trace = store.trace(f"summaries {n}", minutes=n)
+        add_request(
+            app,
+            batch,
+            f"sum-{n}",
+            status="succeeded",
+            routing={"ticket_id": 4100 + n, "queue": "billing"},
+            input_tokens=1800 + 40 * n,
+            output_tokens=210 + n,
+            cached_tokens=1024,
+            cost=0.00041,
+            trace_id=trace.id,
+        )
+    failing = failed_request(app, batch, "sum-3")
+    session = app.extensions["llm_logs"].session
+    session.get(BatchRequest, failing.id).routing = {"ticket_id": 4103, "thread": LONG_ROUTING}
+    batch.request_count = 4
+    session.commit()
+
+    page.goto(server + "/batches")
+    assert page.locator("tbody tr").count() == 3
+    shoot(page, "batch_list")
+    page.select_option("select[name=status]", "in_progress")
+    page.click("button:has-text('Filter')")
+    page.wait_for_url("**status=in_progress**")
+    assert page.locator("tbody tr").count() == 1
+    page.goto(server + "/batches")
+
+    page.click(f"a:text-is('#{batch.id}')")
+    page.wait_for_url(f"**/batches/{batch.id}")
+    failed_row = page.locator("tr:has(code:text-is('sum-3'))")
+    assert failed_row.locator(".badge").inner_text() == "failed"
+    assert failed_row.locator(f"[title='{LONG_ROUTING}']").count() == 1
+    shoot(page, "batch_show")
+
+    failed_row.locator("button:has-text('Retry')").click()
+    page.wait_for_url(f"**/batches/{batch.id}")
+    assert flash(page) == "Request sum-3 succeeded on retry."
+    assert page.locator("tr:has(code:text-is('sum-3')) .badge").inner_text() == "succeeded"
+    assert [custom_id for custom_id, _ in handler.calls] == ["sum-3"]
+    assert page.locator("button:has-text('Retry')").count() == 0
+    # The new trace of the retried request links back to this batch.
+    page.locator("tr:has(code:text-is('sum-3')) td a").first.click()
+    page.wait_for_url("**/traces/**")
+    page.locator(f"main a[href$='/batches/{batch.id}']").wait_for()
+    assert page.errors == []
