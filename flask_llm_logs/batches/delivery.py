@@ -131,8 +131,8 @@ class Deliverer:
                 self.state, self.adapter.pricing_provider, message, request.model, batch=batch
             )
         # A retry keeps the trace of the call, as does a fallback call traced
-        # by the openai instrumentation.
-        if request.trace_id is None:
+        # by the openai instrumentation. LLM_LOGS_ENABLED = False records none.
+        if request.trace_id is None and self.state.enabled:
             request.trace_id = record_trace(
                 self.session,
                 self.state,

@@ -415,3 +415,20 @@ def test_a_poller_dying_mid_chunk_leaves_the_chunk_for_the_next_poll(
     poll()
     assert sorted(r.request_id for r in handled_rows(batch_app)) == sorted(r.id for r in enqueued)
     assert {r.status for r in requests_by_custom_id().values()} == {"succeeded"}
+
+
+def test_no_trace_while_logging_is_disabled(
+    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+) -> None:
+    batch_app.config["LLM_LOGS_ENABLED"] = False
+    enqueue(2)
+    flush("summary")
+    fake_openai.batches.complete_all()
+    poll()
+    rows = requests_by_custom_id().values()
+    assert {r.status for r in rows} == {"succeeded"} and len(handler.calls) == 2
+    assert {r.trace_id for r in rows} == {None}
+    assert all(r.cost is not None for r in rows)
+    session = get_state().session
+    assert session.scalar(sa.select(sa.func.count()).select_from(Trace)) == 0
+    session.rollback()
