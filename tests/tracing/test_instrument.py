@@ -386,3 +386,16 @@ def test_recorder_failures_never_reach_the_host(
 
     monkeypatch.setattr(calls.LlmCall, "start", broken)
     assert openai_client.embeddings.create(model="text-embedding-3-small", input="x").data
+
+
+def test_capture_content_off_keeps_no_tool_arguments(
+    app: Flask, fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    app.config["LLM_LOGS_CAPTURE_CONTENT"] = False
+    fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "AAPL"})])
+    openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES, tools=TOOLS)
+    [llm] = spans(app, kind="llm")
+    [tool_span] = spans(app, kind="tool")
+    assert llm.input is llm.output is tool_span.input is None
+    assert tool_span.name == "tool.lookup_price"
+    assert tool_span.metadata["gen_ai.tool.call.id"]

@@ -291,3 +291,19 @@ def test_async_streams(app: Flask, fake: FakeOpenAI) -> None:
     assert rows[0].input_tokens and rows[4].input_tokens
     assert TEXT.startswith(rows[1].output["content"]) and rows[1].output["content"] != TEXT
     assert rows[3].operation == "responses" and TEXT.startswith(rows[3].output["content"])
+
+
+def test_a_failing_recorder_leaves_the_stream_untouched(
+    app: Flask, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_llm_logs.instrumentation import streams
+
+    def broken(self: Any, item: Any) -> bool:
+        raise RuntimeError("recorder bug")
+
+    monkeypatch.setattr(streams.ChatAccumulator, "add", broken)
+    monkeypatch.setattr(streams.ChatAccumulator, "result", broken)
+    chunks = list(chat_stream(fake.client()))
+    assert text_of(chunks) == TEXT
+    llm = the_llm_span(app)  # still recorded, without what could not be read
+    assert (llm.status, llm.output) == ("completed", None)
