@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from ..models import BatchRecord
 from . import queries
+from .queries import DbSession
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +43,7 @@ class BatchFilters:
         return self.purpose is not None or self.status is not None
 
 
-def list_batches(session: Session, filters: BatchFilters, page_size: int) -> queries.BatchPage:
+def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> queries.BatchPage:
     """Newest batches first, keyset-paginated on id, with request counts by status."""
     query = sa.select(BatchRecord).order_by(BatchRecord.id.desc()).limit(page_size + 1)
     if filters.purpose is not None:
@@ -67,7 +67,7 @@ class Choices:
     statuses: list[str]
 
 
-def filter_choices(session: Session) -> Choices:
+def filter_choices(session: DbSession) -> Choices:
     """The purposes and statuses batches have, for the filter menus (one query)."""
     pairs = session.execute(sa.select(BatchRecord.purpose, BatchRecord.status).distinct()).all()
     return Choices(

@@ -98,6 +98,9 @@ class TagsField(StringField):
 class JSONObjectField(TextAreaField):
     """A JSON object typed as text; what was typed is shown again when it does not parse."""
 
+    #: ``None`` while what was typed does not parse.
+    data: dict[str, Any] | None
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return

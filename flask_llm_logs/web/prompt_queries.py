@@ -13,12 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
 
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Trace
 from ..prompts import Version
+from .queries import DbSession
 
 #: The prompts list's sort orders, by the value of ``?sort=``.
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -37,14 +37,14 @@ class PromptRow:
     model: str | None
 
 
-def _tag_condition(session: Session, tag: str) -> sa.ColumnElement[bool]:
+def _tag_condition(session: DbSession, tag: str) -> sa.ColumnElement[bool]:
     if session.get_bind(PromptRecord).dialect.name == "postgresql":
         return sa.type_coerce(PromptRecord.tags, JSONB).contains([tag])
     each = sa.func.json_each(PromptRecord.tags).table_valued("value")
     return sa.exists().where(each.c.value == tag)
 
 
-def list_prompts(session: Session, sort: str, tag: str | None = None) -> list[PromptRow]:
+def list_prompts(session: DbSession, sort: str, tag: str | None = None) -> list[PromptRow]:
     """Every prompt (with ``tag``), joined to its latest version: one query."""
     latest = (
         sa.select(
@@ -70,7 +70,7 @@ def list_prompts(session: Session, sort: str, tag: str | None = None) -> list[Pr
     return [PromptRow(*row) for row in session.execute(query)]
 
 
-def all_tags(session: Session) -> list[str]:
+def all_tags(session: DbSession) -> list[str]:
     """Every tag in use, sorted, for the list's filter."""
     tags: set[str] = set()
     for row_tags in session.scalars(sa.select(PromptRecord.tags)):
@@ -90,7 +90,7 @@ class VersionRow:
 
 
 def version_rows(
-    session: Session, prompt_id: int, limit: int, before: int | None = None
+    session: DbSession, prompt_id: int, limit: int, before: int | None = None
 ) -> list[VersionRow]:
     """The prompt's versions, newest first, below version ``before`` if given."""
     query = (
@@ -110,7 +110,7 @@ def version_rows(
     return [VersionRow(*row) for row in session.execute(query)]
 
 
-def version_numbers(session: Session, prompt_id: int) -> list[int]:
+def version_numbers(session: DbSession, prompt_id: int) -> list[int]:
     """Every version number of the prompt, newest first (for the compare selector)."""
     return list(
         session.scalars(
@@ -121,7 +121,7 @@ def version_numbers(session: Session, prompt_id: int) -> list[int]:
     )
 
 
-def versions(session: Session, prompt_id: int, numbers: set[int]) -> dict[int, Version]:
+def versions(session: DbSession, prompt_id: int, numbers: set[int]) -> dict[int, Version]:
     """Several versions of the prompt by number, in one query (missing ones are left out)."""
     rows = session.scalars(
         sa.select(PromptVersion).where(
@@ -137,7 +137,7 @@ class TraceRow:
     version_number: int
 
 
-def recent_traces(session: Session, prompt_id: int, limit: int) -> list[TraceRow]:
+def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceRow]:
     """The newest traces that used any version of the prompt."""
     rows = session.execute(
         sa.select(Trace, PromptVersion.version_number)

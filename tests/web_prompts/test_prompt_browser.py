@@ -202,3 +202,40 @@ def test_hostile_prompt_content_stays_text(app, server, page):  # noqa: F811
     body = page.locator("main").inner_text()
     assert "<script>window.pwned = 1</script> {{{triple}}}" in body
     assert page.dialogs == [] and page.errors == []
+
+
+def test_dark_and_phone(app, server, browser):  # noqa: F811
+    prompt = Prompt.create(slug="support-reply", name="Support reply", tags=["support"])
+    prompt.update_content(
+        messages=[
+            {"role": "system", "content": "You answer for {{company}}. Be {{tone}}."},
+            {"role": "user", "content": CUSTOMER_MESSAGE},
+        ],
+        model="gpt-4.1-mini",
+        model_params={"temperature": 0.3},
+    )
+    prompt.update_content(
+        messages=[
+            {"role": "system", "content": SYSTEM_MESSAGE_V2},
+            {"role": "user", "content": CUSTOMER_MESSAGE},
+        ],
+        model_params={"temperature": 0.2},
+        changelog="Shorter answers",
+    )
+    dark = browser.new_context(color_scheme="dark", viewport={"width": 1360, "height": 900})
+    page = dark.new_page()
+    page.goto(f"{server}/prompts/support-reply/compare")
+    added = page.locator("table.diff ins").first
+    assert added.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(47, 107, 63)"
+    shoot(page, "prompt_compare_dark")
+    dark.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    for path in ("", "/edit", "/versions", "/compare", "?preview=1&var-company=Acme"):
+        page.goto(f"{server}/prompts/support-reply{path}")
+        # Wide tables scroll in their box; the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto(f"{server}/prompts/support-reply/edit")
+    shoot(page, "prompt_edit_phone")
+    phone.close()
