@@ -42,15 +42,12 @@ def _captured(state: State, value: Any) -> Any:
 
 
 def trace_metadata(request: BatchRequest, *, batch: bool) -> dict[str, Any]:
-    """The trace metadata of a request's call: its routing plus where it ran."""
+    """The trace metadata of a request's call: its routing plus where it ran.
+
+    Nothing else, so that the app's own keys are what the UI filters on.
+    """
     metadata: dict[str, Any] = scrub_secrets(to_json(dict(request.routing or {})))
-    metadata.update(
-        execution_mode="batch" if batch else "sync",
-        batch_purpose=request.purpose,
-        batch_custom_id=request.custom_id,
-    )
-    if not batch:
-        metadata["batch_fell_back"] = True
+    metadata["execution_mode"] = "batch" if batch else "sync"
     return metadata
 
 
@@ -138,6 +135,9 @@ def record_trace(
                 "gen_ai.request.model": request.model,
                 "gen_ai.response.id": getattr(message.response, "id", None),
                 "execution_mode": metadata["execution_mode"],
+                "batch_purpose": request.purpose,
+                "batch_custom_id": request.custom_id,
+                "batch_request_id": request.id,
             },
             started_at=started_at,
             completed_at=completed_at,

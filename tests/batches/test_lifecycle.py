@@ -130,11 +130,12 @@ def test_poll_records_traces_stores_results_and_runs_handlers(
         assert request.result_content == f"Fake reply to: {request.payload['input']}"
         assert request.input_tokens and request.output_tokens is not None
         trace = session.get(Trace, request.trace_id)
-        assert trace.metadata_["execution_mode"] == "batch"
-        assert trace.metadata_["n"] == request.routing["n"]
+        assert trace.metadata_ == {**request.routing, "execution_mode": "batch"}
+        assert trace.name == "summary" and trace.status == "completed"
         assert trace.input_tokens == request.input_tokens
         [span] = session.scalars(sa.select(Span).where(Span.trace_id == trace.id)).all()
         assert span.kind == "llm" and span.model.startswith("gpt-4.1-mini")
+        assert span.metadata_["batch_custom_id"] == request.custom_id
         assert span.output_tokens == request.output_tokens
         full = cost_of(
             "gpt-4.1-mini",
