@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import defer
 from sqlalchemy.orm import scoped_session
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
@@ -327,24 +328,43 @@ def span_tree(spans: list[Span]) -> list[SpanNode]:
     return nodes
 
 
+#: Traces with more spans than this leave their spans' inputs and outputs
+#: out of the page; the tree loads each one when it is opened. Decoding and
+#: rendering thousands of payloads is what makes a big trace page slow, and
+#: nobody reads a thousand payloads at once.
+INLINE_PAYLOAD_SPANS = 200
+
+
 @dataclasses.dataclass
 class TraceDetail:
     trace: Trace
+    #: The spans without ``input`` and ``output`` (they raise if touched).
     spans: list[Span]
+    #: Span id -> (input, output); ``None`` for traces over INLINE_PAYLOAD_SPANS.
+    payloads: dict[uuid.UUID, tuple[Any, Any]] | None
     batch_id: int | None
     prompt_version: tuple[str, int] | None  # (slug, version number)
 
 
 def trace_detail(session: DbSession, trace_id: uuid.UUID) -> TraceDetail:
-    """A trace with all its spans: four queries at most, whatever the span count."""
+    """A trace with all its spans: five queries at most, whatever the span count."""
     trace = session.get(Trace, trace_id)
     if trace is None:
         raise NotFound(f"There is no trace {trace_id}.")
     spans = list(
         session.scalars(
-            sa.select(Span).where(Span.trace_id == trace_id).order_by(Span.started_at, Span.id)
+            sa.select(Span)
+            .options(defer(Span.input, raiseload=True), defer(Span.output, raiseload=True))
+            .where(Span.trace_id == trace_id)
+            .order_by(Span.started_at, Span.id)
         )
     )
+    payloads = None
+    if len(spans) <= INLINE_PAYLOAD_SPANS:
+        rows = session.execute(
+            sa.select(Span.id, Span.input, Span.output).where(Span.trace_id == trace_id)
+        )
+        payloads = {row.id: (row.input, row.output) for row in rows}
     prompt_version = None
     if trace.prompt_version_id is not None:
         row = session.execute(
@@ -354,7 +374,7 @@ def trace_detail(session: DbSession, trace_id: uuid.UUID) -> TraceDetail:
         ).first()
         prompt_version = (row.slug, row.version_number) if row else None
     batch_id = batches_of(session, [trace.id]).get(trace.id)
-    return TraceDetail(trace, spans, batch_id, prompt_version)
+    return TraceDetail(trace, spans, payloads, batch_id, prompt_version)
 
 
 def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tuple[Trace, Span]:

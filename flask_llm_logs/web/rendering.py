@@ -88,11 +88,8 @@ class Rendered:
 
 
 class _Renderer:
-    def __init__(self, use_markdown: bool) -> None:
-        self.use_markdown = use_markdown
-
     def text_part(self, text: str) -> Part:
-        if self.use_markdown and _MARKDOWN_SYNTAX.search(text):
+        if _MARKDOWN_SYNTAX.search(text):
             return Part("markdown", html=markdown(text))
         return Part("text", text=text)
 
@@ -183,20 +180,18 @@ def _arguments(arguments: Any) -> str:
     return pretty_json(arguments)
 
 
-def render_payload(value: Any, *, limit: int | None = None, use_markdown: bool = True) -> Rendered:
+def render_payload(value: Any, *, limit: int | None = None) -> Rendered:
     """Prepare a span's input or output for display.
 
     :param limit: cut payloads whose JSON is longer than this many characters
         (the preview is the start of the JSON text).
-    :param use_markdown: render message text as Markdown; traces with very
-        many spans turn it off in the tree to stay fast.
     """
     if value is None:
         return Rendered()
     compact = json.dumps(value, ensure_ascii=False, default=str)
     if limit is not None and len(compact) > limit:
         return Rendered(json=compact[:limit], truncated=True, size=len(compact))
-    renderer = _Renderer(use_markdown)
+    renderer = _Renderer()
     if isinstance(value, str):
         return Rendered(messages=[Message("text", renderer.parts(value), [])], size=len(compact))
     items, extra = renderer.messages(value)

@@ -371,3 +371,37 @@ def test_hostile_content_stays_text(app, server, page):
     assert page.evaluate("window.pwned") is None
     shoot(page, "escaped")
     assert page.dialogs == [] and page.errors == []
+
+
+def test_big_trace_loads_a_span_when_opened(app, server, page):
+    session = app.extensions["llm_logs"].session
+    trace = Trace(name="big_pipeline", started_at=NOW, models=["gpt-4.1-mini"])
+    session.add(trace)
+    session.flush()
+    session.add_all(
+        [
+            Span(
+                trace_id=trace.id,
+                name=f"step {n}",
+                kind="llm",
+                input=[{"role": "user", "content": f"Question {n}"}],
+                output={"role": "assistant", "content": f"**Answer {n}**"},
+                started_at=at(ms=100 * n),
+                duration_ms=90,
+            )
+            for n in range(250)
+        ]
+    )
+    session.commit()
+    page.goto(f"{server}/traces/{trace.id}")
+    span = page.locator(".tree details.span").nth(4)
+    assert span.locator(".message").count() == 0
+    span.locator(":scope > summary").click()
+    span.locator(".message.role-assistant strong").wait_for()
+    assert span.locator(".message.role-user").inner_text().endswith("Question 4")
+    assert span.locator(".message.role-assistant strong").inner_text() == "Answer 4"
+    # Closing and opening again does not fetch twice.
+    span.locator(":scope > summary").click()
+    span.locator(":scope > summary").click()
+    assert span.locator(".message.role-user").count() == 1
+    assert page.dialogs == [] and page.errors == []

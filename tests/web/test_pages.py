@@ -13,6 +13,7 @@ from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import Span
+from flask_llm_logs.web.queries import INLINE_PAYLOAD_SPANS
 from flask_llm_logs.web.queries import encode_cursor
 from flask_llm_logs.web.rendering import TREE_CONTENT_LIMIT
 
@@ -389,3 +390,33 @@ def test_host_templates_override_the_extensions(make_app, tmp_path):
     response = app.test_client().get("/llm_logs/traces/nope")
     assert response.status_code == 404
     assert response.get_data(as_text=True) == "host error page: 404"
+
+
+def test_big_traces_load_span_bodies_on_demand(client, url, store, app, count_queries):
+    trace = store.trace("big")
+    store.add_all(
+        [
+            Span(
+                trace_id=trace.id,
+                name=f"chat {n}",
+                input=[{"role": "user", "content": f"question number {n}"}],
+                output={"role": "assistant", "content": f"**answer** {n}"},
+                started_at=trace.started_at,
+            )
+            for n in range(INLINE_PAYLOAD_SPANS + 1)
+        ]
+    )
+    html = client.get(url(f"/traces/{trace.id}")).get_data(as_text=True)
+    assert html.count("data-body-url=") == INLINE_PAYLOAD_SPANS + 1
+    assert "question number" not in html
+    assert "Expand all" not in html
+    session = app.extensions["llm_logs"].session
+    span = session.query(Span).filter_by(name="chat 7").one()
+    session.expunge_all()
+    with count_queries() as counter:
+        body = client.get(url(f"/traces/{trace.id}/spans/{span.id}/body"))
+    assert body.status_code == 200 and counter.count == 2
+    fragment = body.get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "question number 7" in fragment and "<strong>answer</strong> 7" in fragment
+    assert client.get(url(f"/traces/{trace.id}/spans/{uuid.uuid4()}/body")).status_code == 404

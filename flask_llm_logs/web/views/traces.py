@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 from typing import Any
 
@@ -30,9 +29,6 @@ from ..rendering import Rendered
 from ..rendering import pretty_json
 from ..rendering import render_payload
 
-#: Above this many spans the tree shows message text without Markdown (the
-#: parser is the slowest part of a page); each span's own page still renders it.
-MARKDOWN_SPAN_LIMIT = 200
 #: Deeper spans are indented like this level (the stylesheet has d0 to d12).
 MAX_INDENT = 12
 
@@ -53,8 +49,9 @@ class SpanView:
     span: Any
     depth: int
     url: str
-    input: Rendered
-    output: Rendered
+    #: ``None`` when the page loads them on demand (see INLINE_PAYLOAD_SPANS).
+    input: Rendered | None
+    output: Rendered | None
     #: Start and width on the timeline, in thousandths of the trace's duration.
     offset: float
     width: float
@@ -80,7 +77,9 @@ def _end(span: Span) -> dt.datetime:
     return span.started_at + dt.timedelta(milliseconds=span.duration_ms or 0)
 
 
-def span_views(trace_id: Any, spans: list[Span]) -> tuple[list[SpanView], float]:
+def span_views(
+    trace_id: Any, spans: list[Span], payloads: dict[Any, tuple[Any, Any]] | None
+) -> tuple[list[SpanView], float]:
     """The tree rows and the timeline's total duration in milliseconds."""
     # One url_for for all rows: building a URL per span is a visible share of
     # a 1,000-span page.
@@ -89,13 +88,15 @@ def span_views(trace_id: Any, spans: list[Span]) -> tuple[list[SpanView], float]
         return [], 0.0
     start = min(span.started_at for span in spans)
     total = max((_end(span) - start).total_seconds() * 1000 for span in spans) or 1.0
-    render = functools.partial(
-        render_payload, limit=TREE_CONTENT_LIMIT, use_markdown=len(spans) <= MARKDOWN_SPAN_LIMIT
-    )
     views = []
     for node in queries.span_tree(spans):
         span = node.span
         duration = Format.duration(span.duration_ms)
+        input = output = None
+        if payloads is not None:
+            stored = payloads.get(span.id, (None, None))
+            input = render_payload(stored[0], limit=TREE_CONTENT_LIMIT)
+            output = render_payload(stored[1], limit=TREE_CONTENT_LIMIT)
         offset = (span.started_at - start).total_seconds() * 1000 / total * 1000
         width = (_end(span) - span.started_at).total_seconds() * 1000 / total * 1000
         views.append(
@@ -103,8 +104,8 @@ def span_views(trace_id: Any, spans: list[Span]) -> tuple[list[SpanView], float]
                 span=span,
                 depth=min(node.depth, MAX_INDENT),
                 url=f"{spans_url}{span.id}",
-                input=render(span.input),
-                output=render(span.output),
+                input=input,
+                output=output,
                 offset=round(offset, 1),
                 width=round(max(width, 2.0), 1),
                 duration=duration,
@@ -117,7 +118,7 @@ def span_views(trace_id: Any, spans: list[Span]) -> tuple[list[SpanView], float]
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
     detail = queries.trace_detail(get_state().session, queries.parse_id(trace_id))
-    views, total_ms = span_views(detail.trace.id, detail.spans)
+    views, total_ms = span_views(detail.trace.id, detail.spans, detail.payloads)
     trace = detail.trace
     cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
     models = trace.models or sorted({s.model for s in detail.spans if s.model})
@@ -158,6 +159,21 @@ def span(trace_id: str, span_id: str) -> str:
         input=render_payload(span.input),
         output=render_payload(span.output),
         metadata=pretty_json(span.metadata_) if span.metadata_ else None,
+    )
+
+
+@blueprint.get("/traces/<trace_id>/spans/<span_id>/body")
+def span_body(trace_id: str, span_id: str) -> str:
+    """A span's input and output as the tree shows them, for traces too big to inline."""
+    _, span = queries.get_span(
+        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
+    )
+    return render_template(
+        "llm_logs/traces/_span_body.html",
+        span=span,
+        span_url=url_for("llm_logs.span", trace_id=span.trace_id, span_id=span.id),
+        body_input=render_payload(span.input, limit=TREE_CONTENT_LIMIT),
+        body_output=render_payload(span.output, limit=TREE_CONTENT_LIMIT),
     )
 
 

@@ -1,5 +1,7 @@
-// The UI's only script: confirmation before destructive posts, and
-// "expand all / collapse all" for the span tree. No inline handlers anywhere.
+// The UI's only script: confirmation before destructive posts, "expand all /
+// collapse all" for the span tree, and loading the input and output of a span
+// of a very large trace when it is opened. No inline handlers anywhere; every
+// page works without it (a span's own page shows everything).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
@@ -15,3 +17,21 @@ document.addEventListener("click", (event) => {
     details.open = open;
   });
 });
+// "toggle" does not bubble: listen in the capture phase.
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (!details.open || !details.matches("details.span")) return;
+  const body = details.querySelector(":scope > .span-body[data-body-url]");
+  if (!body || body.dataset.state) return;
+  body.dataset.state = "loading";
+  fetch(body.dataset.bodyUrl, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((html) => {
+      // Server-rendered and escaped like the page itself.
+      body.innerHTML = html;
+      body.dataset.state = "loaded";
+    })
+    .catch(() => {
+      body.dataset.state = "";
+    });
+}, true);
