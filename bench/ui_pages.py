@@ -203,6 +203,9 @@ def pages(app: Flask) -> dict[str, str]:
             .offset(500_000)
             .limit(1)
         ).one()
+        big_span = connection.execute(
+            sa.select(Span.id).where(Span.trace_id == BIG_TRACE_ID).order_by(Span.id).limit(1)
+        ).scalar_one()
     from flask_llm_logs.web.queries import encode_cursor
 
     return {
@@ -215,6 +218,8 @@ def pages(app: Flask) -> dict[str, str]:
         f"text search ({RARE_WORD!r}, 500 matching spans)": f"{prefix}/traces?q={RARE_WORD}",
         "text search ('momentum', 625,000 matching spans)": f"{prefix}/traces?q=momentum",
         "trace page, 1,000 spans": f"{prefix}/traces/{BIG_TRACE_ID}",
+        "a span of it opened in the tree": f"{prefix}/traces/{BIG_TRACE_ID}/spans/{big_span}/body",
+        "its span page": f"{prefix}/traces/{BIG_TRACE_ID}/spans/{big_span}",
     }
 
 
