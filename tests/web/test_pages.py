@@ -129,6 +129,7 @@ def test_prompt_version_filter(client, url, store, app):
     assert trace_ids(response.get_data(as_text=True)) == [str(used.id)]
     page = client.get(url(f"/traces/{used.id}")).get_data(as_text=True)
     assert "analysis v3" in page
+    assert url("/prompts/analysis/versions/3") in page
     assert f"prompt_version={version.id}" in page
 
 
