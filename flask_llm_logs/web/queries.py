@@ -50,10 +50,22 @@ def parse_id(value: str) -> uuid.UUID:
         raise NotFound(f"{value!r} is not a trace or span id.") from None
 
 
+#: Integer ids and cursors fit PostgreSQL's ``integer``; a larger number in a
+#: URL would be a database error (a 500) instead of a 400 or 404.
+MAX_INTEGER_ID = 2**31 - 1
+
+
+def _whole_number(value: str) -> int | None:
+    if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_INTEGER_ID:
+        return int(value)
+    return None
+
+
 def parse_batch_id(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    number = _whole_number(value)
+    if number is None:
         raise NotFound(f"{value!r} is not a batch id.")
-    return int(value)
+    return number
 
 
 def encode_cursor(started_at: dt.datetime, row_id: uuid.UUID) -> str:
@@ -91,7 +103,10 @@ def _datetime(args: Mapping[str, str], key: str) -> dt.datetime | None:
     except ValueError:
         raise BadRequest(f"{key}: {value!r} is not a date or date and time.") from None
     if parsed.tzinfo is not None:  # naive means UTC, as stored
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise BadRequest(f"{key}: {value!r} is out of range.") from None
     return parsed
 
 
@@ -100,9 +115,10 @@ def int_arg(args: Mapping[str, str], key: str) -> int | None:
     value = _text(args, key)
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    number = _whole_number(value)
+    if number is None:
         raise BadRequest(f"{key}: {value!r} is not an id.")
-    return int(value)
+    return number
 
 
 def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:

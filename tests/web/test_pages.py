@@ -283,6 +283,7 @@ def test_span_page_and_raw_json(client, url, sample, app):
         "/batches/12345",
         "/batches/abc",
         "/batches/%C2%B2",
+        "/batches/2147483648",
     ],
 )
 def test_unknown_ids_are_404_pages(client, url, path):
@@ -309,6 +310,10 @@ def test_span_of_another_trace_is_404(client, url, sample, app):
         "after=%FF%FE",
         "prompt_version=abc",
         "prompt_version=-1",
+        "prompt_version=2147483648",
+        "prompt_version=99999999999999999999",
+        "since=9999-12-31T23:59:59-05:00",
+        "until=0001-01-01T00:00:00%2B05:00",
         "meta_key=user",
         "q=" + "x" * 600,
         "name=a%00b",
@@ -323,6 +328,7 @@ def test_malformed_query_strings_are_400_pages(client, url, sample, query):
 def test_malformed_query_strings_elsewhere(client, url):
     assert client.get(url("/batches?after=x")).status_code == 400
     assert client.get(url("/batches?after=12")).status_code == 200
+    assert client.get(url("/traces?prompt_version=2147483647")).status_code == 200
 
 
 def test_cursor_round_trip():
