@@ -427,3 +427,20 @@ def test_big_traces_load_span_bodies_on_demand(client, url, store, app, count_qu
     assert "<html" not in fragment
     assert "question number 7" in fragment and "<strong>answer</strong> 7" in fragment
     assert client.get(url(f"/traces/{trace.id}/spans/{uuid.uuid4()}/body")).status_code == 404
+
+
+ODD_VALUES = ["", " ", "%", "_", "'", '"', "\\", "é", "😀", "0", "-0", "1e5", "null", "true"]
+ODD_VALUES += ["[]", '{"a": 1}', "a" * 500, "\u202e", "2026-02-30", "T", "--", "<b>"]
+
+
+def test_no_query_string_is_a_500(client, url, sample):
+    fields = ["q", "status", "name", "model", "prompt_version", "since", "until", "after"]
+    for field in fields:
+        for value in ODD_VALUES:
+            response = client.get(url("/traces"), query_string={field: value})
+            assert response.status_code in (200, 400), (field, value)
+        response = client.get(url("/traces"), query_string={"meta_key": field, "meta_value": value})
+        assert response.status_code in (200, 400), (field, value)
+    for value in ODD_VALUES:
+        response = client.get(url("/traces"), query_string={"meta_key": value, "meta_value": value})
+        assert response.status_code in (200, 400), value
