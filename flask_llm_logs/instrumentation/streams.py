@@ -282,6 +282,12 @@ def _accumulator_for(call: LlmCall) -> ChatAccumulator | ResponsesAccumulator:
     return ChatAccumulator(call.wants_json)
 
 
+def _closed_or_abandoned() -> str:
+    """A response closed by the garbage collector (the SDK's generator
+    finalised) belongs to a stream the caller dropped."""
+    return "abandoned" if _collecting else "closed"
+
+
 def _abandon(recorder: StreamRecorder) -> None:
     recorder.finish(how="abandoned")
 
@@ -296,7 +302,7 @@ def watch(stream: Any, call: LlmCall) -> None:
 
     def close_and_record() -> None:
         if not recorder.reading:
-            recorder.finish(how="closed")
+            recorder.finish(how=_closed_or_abandoned())
         close()
 
     response.close = close_and_record
@@ -313,7 +319,7 @@ def watch_async(stream: Any, call: LlmCall) -> None:
 
     async def aclose_and_record() -> None:
         if not recorder.reading:
-            recorder.finish(how="closed")
+            recorder.finish(how=_closed_or_abandoned())
         await aclose()
 
     response.aclose = aclose_and_record
