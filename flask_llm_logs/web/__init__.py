@@ -6,11 +6,13 @@ from flask import Flask
 
 from ..config import Settings
 from .blueprint import blueprint
-from .views import batches
-from .views import prompts
-from .views import traces
 
-__all__ = ["batches", "blueprint", "prompts", "register", "traces"]
+# Importing a view module adds its routes to the blueprint.
+from .views import batches  # noqa: F401
+from .views import prompts  # noqa: F401
+from .views import traces  # noqa: F401
+
+__all__ = ["blueprint", "register"]
 
 
 def register(app: Flask, settings: Settings) -> None:
