@@ -153,9 +153,7 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
 
     for _ in range(3):
         try:
-            return queue.enqueue(
-                func, *args, job_id=job_id, unique=True, job_timeout=JOB_TIMEOUT, result_ttl=0
-            )
+            return queue.enqueue(func, *args, job_id=job_id, unique=True, job_timeout=JOB_TIMEOUT)
         except DuplicateJobError:
             existing = queue.fetch_job(job_id)
             if existing is None:

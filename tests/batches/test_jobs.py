@@ -72,7 +72,8 @@ def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
     with job_app.app_context():
         job = LlmLogs().enqueue_flush("summary")
         rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert job.get_status(refresh=False) is not None
+    assert job.get_status() == "finished"
+    assert job.return_value()["submitted"] == 4
     assert len(fake_openai.batches.ids()) == 1
     fake_openai.batches.complete_all()
 
