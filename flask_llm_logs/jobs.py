@@ -137,17 +137,16 @@ def flush_job_id(purpose: str | None) -> str:
 
 
 POLL_JOB_ID = "poll"
-#: Job statuses in which a job with the same id still has to run.
-_WAITING = {"queued", "scheduled", "deferred"}
+#: Statuses of a job that has yet to run or is running: a trigger reuses it.
+_ACTIVE = {"queued", "scheduled", "deferred", "started"}
 
 
 def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.job.Job:
-    """Queue ``func(*args)`` unless a job with ``job_id`` is already waiting.
+    """Queue ``func(*args)`` unless a job with ``job_id`` is queued or running; the job.
 
-    A finished, failed or running job with the id does not count: the
-    trigger may carry new work, so a new job is queued once the old one is
-    out of the way (a running one keeps its id until it ends: the next
-    trigger, e.g. the cron, queues the follow-up).
+    A finished or failed job with the id is replaced by a new one. A running
+    one is returned as it is: what it does not pick up, the next trigger
+    (e.g. the cron) does.
     """
     from rq.exceptions import DuplicateJobError
 
@@ -159,7 +158,7 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
             if existing is None:
                 continue  # gone meanwhile
             status = existing.get_status(refresh=True)
-            if status is None or str(getattr(status, "value", status)) in _WAITING | {"started"}:
+            if status is None or str(getattr(status, "value", status)) in _ACTIVE:
                 return existing
             existing.delete()
     raise RuntimeError(f"could not queue job {job_id!r}")
