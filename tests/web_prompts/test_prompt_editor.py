@@ -312,3 +312,25 @@ def test_csrf_token_of_pages(client, url):
     make_greeting()
     for path in ("/prompts/new", "/prompts/greeting/edit", "/prompts/greeting/delete"):
         assert csrf_token(html_of(client.get(url(path))))
+
+
+def test_works_when_the_host_enables_csrf_protect(make_app):
+    """With Flask-WTF's CSRFProtect on the host, the editor and its buttons still work."""
+    from flask_wtf.csrf import CSRFProtect
+
+    app = make_app()
+    CSRFProtect(app)
+    with app.app_context():
+        make_greeting(versions=2)
+        client = app.test_client()
+        data = edit_data(html_of(client.get("/llm_logs/prompts/greeting/edit")))
+        assert html_of(
+            client.post("/llm_logs/prompts/greeting/edit", data={**data, "add_message": "1"})
+        )
+        data["messages-1-content"] = "Changed {{name}}"
+        response = client.post("/llm_logs/prompts/greeting/edit", data=data)
+        assert response.status_code == 302
+        restore = "/llm_logs/prompts/greeting/versions/1/restore"
+        assert client.post(restore, data={"csrf_token": data["csrf_token"]}).status_code == 302
+        assert client.post(restore).status_code == 400
+        assert Prompt.load("greeting", cache=False).current_version.version_number == 4
