@@ -3,9 +3,10 @@
 The caller keeps the SDK's own ``Stream`` (``isinstance`` holds, helpers
 and ``.stream()`` managers work as unpatched). Two things of it change:
 
-- its iterator is wrapped by a generator that sees every chunk and ends
-  the span when the stream is exhausted, fails, or the generator is closed
-  (an early ``break`` followed by garbage collection);
+- its iterator is wrapped by a generator (for async streams, an iterator
+  object) that sees every chunk and ends the span when the stream is
+  exhausted, fails, or the generator is closed (an early ``break``
+  followed by garbage collection);
 - its HTTP response's ``close``/``aclose`` ends the span first, because
   ``stream.close()``, leaving ``with`` and the ``.stream()`` helpers all
   close the response directly.
@@ -255,25 +256,40 @@ def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]
     recorder.finish(how="exhausted")
 
 
-async def _observe_async(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> Any:
-    try:
-        while True:
-            recorder.reading = True
-            try:
-                item = await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            finally:
-                recorder.reading = False
-            recorder.add(item)
-            yield item
-    except GeneratorExit:
-        recorder.finish(how="abandoned")
-        raise
-    except BaseException as error:
-        recorder.finish(error, how="failed")
-        raise
-    recorder.finish(how="exhausted")
+class _ObservedAsyncIterator:
+    """The async counterpart of :func:`_observe`, as a plain object.
+
+    An async generator here would be one more generator for the event loop
+    to finalise, in a task of its own, when a stream is dropped. Without
+    it, a dropped async stream is recorded when the loop closes the SDK's
+    generator (which closes the response) or when the stream is collected.
+    """
+
+    __slots__ = ("_inner", "_recorder")
+
+    def __init__(self, inner: AsyncIterator[Any], recorder: StreamRecorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def __aiter__(self) -> _ObservedAsyncIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        recorder = self._recorder
+        recorder.reading = True
+        try:
+            item = await self._inner.__anext__()
+        except StopAsyncIteration:
+            recorder.reading = False
+            recorder.finish(how="exhausted")
+            raise
+        except BaseException as error:
+            recorder.reading = False
+            recorder.finish(error, how="failed")
+            raise
+        recorder.reading = False
+        recorder.add(item)
+        return item
 
 
 def _accumulator_for(call: LlmCall) -> ChatAccumulator | ResponsesAccumulator:
@@ -313,7 +329,7 @@ def watch_async(stream: Any, call: LlmCall) -> None:
     """Record ``stream`` (an ``openai.AsyncStream``) as ``call``'s span, in place."""
     _ensure_forwarder()
     recorder = StreamRecorder(call, _accumulator_for(call))
-    stream._iterator = _observe_async(stream._iterator, recorder)
+    stream._iterator = _ObservedAsyncIterator(stream._iterator, recorder)
     response = stream.response
     aclose = response.aclose
 

@@ -307,3 +307,26 @@ def test_a_failing_recorder_leaves_the_stream_untouched(
     assert text_of(chunks) == TEXT
     llm = the_llm_span(app)  # still recorded, without what could not be read
     assert (llm.status, llm.output) == ("completed", None)
+
+
+def test_async_stream_abandoned_is_recorded(app: Flask, fake: FakeOpenAI) -> None:
+    async def main() -> None:
+        async with fake.async_client() as client:
+            stream = await client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, stream=True
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            del stream, chunk
+            gc.collect()
+            for _ in range(10):
+                await asyncio.sleep(0.01)  # the loop finalises the dropped generators
+
+    asyncio.run(main())
+    wait_until(lambda: len(spans(app)) == 1)
+    llm = the_llm_span(app)
+    # Closed by the event loop's finaliser of the SDK's generator, or found
+    # by the garbage collector first: either way recorded, with what was read.
+    assert llm.metadata["llm_logs.stream"] in ("closed", "abandoned")
+    assert TEXT.startswith(llm.output["content"]) and llm.output["content"] != TEXT
