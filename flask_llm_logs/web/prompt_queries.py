@@ -138,12 +138,27 @@ class TraceRow:
 
 
 def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceRow]:
-    """The newest traces that used any version of the prompt."""
+    """The newest traces that used any version of the prompt: two queries.
+
+    The version ids are read first and passed as values, not joined: given
+    the values, PostgreSQL's statistics tell a rarely used version (read
+    through ``ix_llm_logs_traces_prompt_version_id``) from a common one (walk
+    the newest traces). Joined, it guesses, and for a prompt without recent
+    traces the guess walks every trace: a second instead of a millisecond
+    with a million traces.
+    """
     rows = session.execute(
-        sa.select(Trace, PromptVersion.version_number)
-        .join(PromptVersion, PromptVersion.id == Trace.prompt_version_id)
-        .where(PromptVersion.prompt_id == prompt_id)
+        sa.select(PromptVersion.id, PromptVersion.version_number).where(
+            PromptVersion.prompt_id == prompt_id
+        )
+    )
+    numbers: dict[int | None, int] = {version_id: number for version_id, number in rows}
+    if not numbers:
+        return []
+    traces = session.scalars(
+        sa.select(Trace)
+        .where(Trace.prompt_version_id.in_(numbers))
         .order_by(Trace.started_at.desc(), Trace.id.desc())
         .limit(limit)
     )
-    return [TraceRow(*row) for row in rows]
+    return [TraceRow(trace, numbers[trace.prompt_version_id]) for trace in traces]
