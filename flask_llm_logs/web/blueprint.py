@@ -96,7 +96,11 @@ class Format:
     def cost(value: float | None) -> str:
         if value is None:
             return Format.MISSING
-        return f"${value:,.4f}" if value < 100 else f"${value:,.2f}"
+        if value >= 100:
+            return f"${value:,.2f}"
+        # Single calls cost fractions of a cent: keep up to six decimals, at least four.
+        decimals = f"{value:.6f}".rstrip("0").partition(".")[2]
+        return f"${value:.{max(len(decimals), 4)}f}"
 
     @staticmethod
     def duration(ms: float | None) -> str:

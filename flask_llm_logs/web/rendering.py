@@ -24,8 +24,11 @@ from markupsafe import Markup
 #: tree; the span page shows them whole.
 TREE_CONTENT_LIMIT = 20_000
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+#: Images in model output become links: loading them would tell a third
+#: party who reads the logs and when (the CSP would block them anyway).
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
 _URL_SCHEMES = {"http", "https", "mailto"}
+_TAGS = nh3.ALLOWED_TAGS - {"img"}
 #: Characters and line starts that can change how Markdown renders; text
 #: without any of them is shown as is, skipping the (slow) parser.
 _MARKDOWN_SYNTAX = re.compile(r"[*_`#\[\]<>|~\\!]|^\s*(?:[-+]|\d+[.)])\s|^ {4}|^=+$", re.M)
@@ -35,6 +38,7 @@ def markdown(text: str) -> Markup:
     """``text`` rendered as CommonMark and sanitized."""
     html = nh3.clean(
         _markdown.render(text),
+        tags=_TAGS,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
