@@ -164,8 +164,10 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
                     )
                     recovery.adopted += 1
             else:
-                recovery.requests_released += release(session, row.id, INTERRUPTED)
-                recovery.released += 1
+                released = release(session, row.id, INTERRUPTED)
+                if released:  # else another poller released it first
+                    recovery.requests_released += released
+                    recovery.released += 1
     begin_claiming(session)
     recovery.requests_released += session.execute(
         sa.update(BatchRequest)
