@@ -2,6 +2,9 @@
 
 A record is made once, when a trace starts or ends or a span ends, and never
 changed afterwards: the writer may read it on another thread at any time.
+That is a rule, not enforced: ``frozen=True`` makes each record about 4 µs
+slower to build (every field goes through ``object.__setattr__``), on the
+host's thread, twice per LLM call.
 Fields may still hold SDK objects (responses, messages); turning them into
 JSON, pricing, redaction and rollups happen in the writer, off the host's
 LLM call.
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class TraceRecord:
     """A trace's state; sent when it starts (``running``) and when it ends.
 
@@ -37,7 +40,7 @@ class TraceRecord:
     prompt_version_id: int | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class SpanRecord:
     """A finished span. ``cost`` left ``None`` is priced by the writer."""
 
