@@ -423,19 +423,6 @@ def request_counts(session: DbSession, batch_ids: list[int]) -> dict[int, dict[s
     return counts
 
 
-def list_batches(session: DbSession, after: int | None, page_size: int) -> BatchPage:
-    """Newest batches first, keyset-paginated on id: two queries."""
-    query = sa.select(BatchRecord).order_by(BatchRecord.id.desc()).limit(page_size + 1)
-    if after is not None:
-        query = query.where(BatchRecord.id < after)
-    batches = list(session.scalars(query))
-    next_after = None
-    if len(batches) > page_size:
-        batches = batches[:page_size]
-        next_after = batches[-1].id
-    return BatchPage(batches, request_counts(session, [b.id for b in batches]), next_after)
-
-
 @dataclasses.dataclass
 class BatchDetail:
     batch: BatchRecord
