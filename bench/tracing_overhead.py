@@ -11,16 +11,18 @@ come from this one run.
 
 Usage::
 
-    python bench/tracing_overhead.py [--calls 3000] [--database-url URL]
+    python bench/tracing_overhead.py [--calls 3000] [--postgres | --database-url URL]
 
-Without ``--database-url`` the spans go to a throw-away SQLite file; with a
-PostgreSQL URL, to that database (its tables must exist: ``flask llm-logs
-db upgrade``).
+By default the spans go to a throw-away SQLite file; with ``--postgres`` to
+a throw-away database made on the local server (``LLM_LOGS_BENCH_POSTGRES``,
+default postgres@127.0.0.1:5432) and dropped afterwards; with
+``--database-url`` to that database, migrated first.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -69,12 +71,30 @@ def fake_server() -> Iterator[str]:
         child.communicate("", timeout=10)
 
 
+SERVER = os.environ.get(
+    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    name = f"llm_logs_bench_{os.getpid()}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
 def make_app(database_url: str) -> Flask:
-    if database_url.startswith("sqlite"):
-        engine = sa.create_engine(database_url)
-        with engine.begin() as connection:
-            migrations.upgrade(connection)
-        engine.dispose()
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+    engine.dispose()
     app = Flask("tracing_overhead")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PRICING_PROVIDER="openai")
     LlmLogs(app)
@@ -144,10 +164,18 @@ def run(calls: int, database_url: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000, help="calls per side (>= 2000)")
-    parser.add_argument("--database-url", help="where the spans go (default: SQLite file)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL database")
+    where.add_argument("--database-url", help="where the spans go (default: SQLite file)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            url = stack.enter_context(throwaway_postgres())
+        elif args.database_url:
+            url = args.database_url
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            url = f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
         result = run(args.calls, url)
     backend = sa.make_url(url).get_backend_name()
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
