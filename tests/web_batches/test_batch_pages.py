@@ -259,6 +259,7 @@ class TestRetry:
         for path in (
             f"/batches/{batch.id}/requests/{request.id}/retry",
             f"/batches/{batch.id}/requests/99999/retry",
+            f"/batches/{batch.id}/requests/99999999999/retry",
             f"/batches/x/requests/{request.id}/retry",
         ):
             html_of(client.post(url(path), data={"csrf_token": csrf}), 404)

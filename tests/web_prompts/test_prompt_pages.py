@@ -215,6 +215,9 @@ class TestVersions:
         make_greeting()
         assert "has no version 9" in html_of(client.get(url("/prompts/greeting/versions/9")), 404)
         html_of(client.get(url("/prompts/greeting/versions/x")), 404)
+        # Beyond the column's integer: a 404 on PostgreSQL too, not a database error.
+        html_of(client.get(url("/prompts/greeting/versions/99999999999")), 404)
+        html_of(client.get(url("/prompts/greeting/compare?from=99999999999")), 400)
 
 
 class TestCompare:

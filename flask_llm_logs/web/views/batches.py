@@ -78,7 +78,9 @@ def batch_retry(batch_id: str) -> Response:
     return _batch_url(number)
 
 
-@blueprint.post("/batches/<batch_id>/requests/<int:request_id>/retry")
+@blueprint.post(
+    f"/batches/<batch_id>/requests/<int(max={queries.MAX_INTEGER_ID}):request_id>/retry"
+)
 def batch_request_retry(batch_id: str, request_id: int) -> Response:
     """Run the handler again on one failed request's stored result."""
     require_valid_form()

@@ -46,6 +46,8 @@ SORT_LABELS = {"updated": "Last update", "name": "Name", "slug": "Slug"}
 RECENT = 5
 #: Preview fields are ``?var-<variable>=value``.
 PREVIEW_PREFIX = "var-"
+#: A version number in a URL; larger numbers than the column holds are a 404, not a 500.
+NUMBER = f"<int(max={queries.MAX_INTEGER_ID}):number>"
 
 
 def _load(slug: str) -> Prompt:
@@ -250,7 +252,7 @@ def prompt_versions(slug: str) -> Any:
     )
 
 
-@blueprint.get("/prompts/<slug>/versions/<int:number>")
+@blueprint.get(f"/prompts/<slug>/versions/{NUMBER}")
 def prompt_version(slug: str, number: int) -> Any:
     prompt = _load(slug)
     current = prompt.current_version
@@ -289,7 +291,7 @@ def prompt_compare(slug: str) -> Any:
     )
 
 
-@blueprint.post("/prompts/<slug>/versions/<int:number>/restore")
+@blueprint.post(f"/prompts/<slug>/versions/{NUMBER}/restore")
 def prompt_restore(slug: str, number: int) -> Response:
     require_valid_form()
     prompt = _load(slug)
@@ -301,7 +303,7 @@ def prompt_restore(slug: str, number: int) -> Response:
     return redirect(url_for("llm_logs.prompt", slug=slug))
 
 
-@blueprint.post("/prompts/<slug>/versions/<int:number>/delete")
+@blueprint.post(f"/prompts/<slug>/versions/{NUMBER}/delete")
 def prompt_version_delete(slug: str, number: int) -> Response:
     require_valid_form()
     prompt = _load(slug)
