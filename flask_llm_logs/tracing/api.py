@@ -109,7 +109,7 @@ def start_trace(
     if announce and writer is not None:
         writer.submit(
             TraceRecord(
-                id=trace.id, name=name, started_at=trace.started_at, metadata=trace.metadata
+                id=trace.id, name=name, started_at=trace.started_at, metadata=dict(trace.metadata)
             )
         )
     return trace
