@@ -329,17 +329,3 @@ def _swap(first: FormField, second: FormField) -> None:
 
 def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-
-
-class DeletePromptForm(BaseForm):
-    """The confirmation step before a prompt and all its versions are deleted."""
-
-    confirm = StringField("Type the prompt's slug to confirm", validators=[InputRequired()])
-
-    def __init__(self, *args: Any, slug: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.slug = slug
-
-    def validate_confirm(self, field: Field) -> None:
-        if field.data.strip() != self.slug:
-            raise ValidationError(f"Type {self.slug} exactly to delete this prompt.")

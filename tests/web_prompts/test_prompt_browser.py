@@ -168,14 +168,11 @@ def test_create_edit_preview_compare_restore_delete(app, server, page):  # noqa:
     assert page.locator("td.name a").all_inner_texts() == ["Support reply", "Ticket triage"]
     shoot(page, "prompt_list")
 
-    # Delete a prompt: the slug has to be typed first.
+    # Delete a prompt, after its confirmation page.
     page.goto(server + "/prompts/ticket-triage")
     page.click("a.button:has-text('Delete')")
-    page.fill("input[name=confirm]", "Ticket triage")
-    page.click("button:has-text('Delete prompt')")
-    assert "Type ticket-triage exactly" in page.locator(".field-errors").inner_text()
-    page.fill("input[name=confirm]", "ticket-triage")
-    page.click("button:has-text('Delete prompt')")
+    assert page.locator("h1").inner_text() == "Delete this prompt?"
+    page.click("button:has-text('Delete prompt and its versions')")
     page.wait_for_url("**/prompts")
     assert flash(page) == "Deleted prompt 'ticket-triage' and all its versions."
     assert page.errors == []

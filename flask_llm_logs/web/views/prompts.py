@@ -36,7 +36,6 @@ from ..diff import compare
 from ..forms import Form
 from ..mustache import pieces
 from ..posting import require_valid_form
-from ..prompt_forms import DeletePromptForm
 from ..prompt_forms import NewPromptForm
 from ..prompt_forms import PromptForm
 from ..prompt_forms import version_content
@@ -318,16 +317,17 @@ def prompt_version_delete(slug: str, number: int) -> Response:
     return redirect(url_for("llm_logs.prompt_versions", slug=slug))
 
 
-@blueprint.route("/prompts/<slug>/delete", methods=["GET", "POST"])
-def prompt_delete(slug: str) -> Any:
-    """A confirmation page first: the prompt's slug must be typed to delete it."""
+@blueprint.get("/prompts/<slug>/delete")
+def prompt_delete_confirm(slug: str) -> Any:
+    """The confirmation step: what deleting the prompt takes away, and the button."""
     prompt = _load(slug)
-    form = DeletePromptForm(slug=prompt.slug)
-    if request.method == "POST":
-        if form.validate():
-            prompt.delete()
-            flash(f"Deleted prompt {slug!r} and all its versions.", "success")
-            return redirect(url_for("llm_logs.prompts"))
-        status = 400 if "csrf_token" in form.errors else 422
-        return _render("delete.html", status, prompt=prompt, form=form)
-    return _render("delete.html", prompt=prompt, form=form)
+    count = len(prompt_queries.version_numbers(get_state().session, prompt.id))
+    return _render("delete.html", prompt=prompt, version_count=count, form=Form())
+
+
+@blueprint.post("/prompts/<slug>/delete")
+def prompt_delete(slug: str) -> Response:
+    require_valid_form()
+    _load(slug).delete()
+    flash(f"Deleted prompt {slug!r} and all its versions.", "success")
+    return redirect(url_for("llm_logs.prompts"))
