@@ -311,12 +311,15 @@ def content_data(version: Version) -> dict[str, Any]:
 
 
 def version_content(version: Version) -> dict[str, Any]:
-    """A version's content shaped like :meth:`PromptForm.content`, to tell whether it changed."""
+    """A version's content shaped like :meth:`PromptForm.content`, to tell whether it changed.
+
+    The version's read-only lists and dicts compare equal to plain ones.
+    """
     return {
-        "messages": copy.deepcopy(version.messages),
+        "messages": version.messages,
         "model": version.model,
-        "model_params": copy.deepcopy(version.model_params),
-        "default_variables": copy.deepcopy(version.default_variables),
+        "model_params": version.model_params,
+        "default_variables": version.default_variables,
     }
 
 
