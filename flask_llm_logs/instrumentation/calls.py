@@ -130,16 +130,14 @@ class LlmCall:
         name = f"{operation.name} {model}" if model else operation.name
         frame = current_frame()
         if frame is None:
-            writer, capture = recording()
-            if writer is None:
+            how = recording()
+            if how[0] is None or not how[2]:
                 return None
-            trace = start_trace(
-                AUTO_TRACE_PREFIX + name, None, announce=False, writer=writer, capture=capture
-            )
+            trace = start_trace(AUTO_TRACE_PREFIX + name, None, announce=False, how=how)
             owns_trace, parent_id = True, None
         else:
             trace, owns_trace, parent_id = frame.trace, False, frame.span_id
-            if trace.writer is None:
+            if trace.writer is None or not trace.llm_calls:
                 return None
         call = cls(trace, owns_trace, parent_id, operation, name, model)
         call.provider = provider_of(resource)

@@ -69,17 +69,20 @@ def snapshot(value: Any) -> Any:
     return value
 
 
-def recording() -> tuple[Any, bool]:
-    """The writer to record with (``None``: record nothing) and whether to keep content."""
+def recording() -> tuple[Any, bool, bool]:
+    """The writer to record with (``None``: record nothing), whether to keep
+    content, and whether the app records LLM calls (``LLM_LOGS_AUTO_INSTRUMENT``:
+    the SDK is patched for the whole process once any app asks for it)."""
     try:
         state = get_state()
         config = state.app.config
         if not config["LLM_LOGS_ENABLED"]:
-            return None, False
-        return state.writer, bool(config["LLM_LOGS_CAPTURE_CONTENT"])
+            return None, False, False
+        capture = bool(config["LLM_LOGS_CAPTURE_CONTENT"])
+        return state.writer, capture, state.settings.auto_instrument
     except Exception:
         # Not initialised, or the current app does not use the extension.
-        return None, False
+        return None, False, False
 
 
 def start_trace(
@@ -87,17 +90,15 @@ def start_trace(
     metadata: Mapping[str, Any] | None,
     *,
     announce: bool,
-    writer: Any = None,
-    capture: bool = True,
+    how: tuple[Any, bool, bool] | None = None,
 ) -> ActiveTrace:
     """A new outermost trace; ``announce`` sends its ``running`` record now.
 
     Automatic traces are not announced: their only record is sent at the
-    end, one record fewer on the LLM call's path. ``writer`` and ``capture``
-    come from :func:`recording` when the caller already asked it.
+    end, one record fewer on the LLM call's path. ``how`` is what
+    :func:`recording` said, when the caller already asked it.
     """
-    if writer is None:
-        writer, capture = recording()
+    writer, capture, llm_calls = how or recording()
     trace = ActiveTrace(
         id=new_id(),
         name=name,
@@ -105,6 +106,7 @@ def start_trace(
         metadata=dict(metadata) if metadata else {},
         writer=writer,
         capture_content=capture,
+        llm_calls=llm_calls,
     )
     if announce and writer is not None:
         writer.submit(

@@ -42,6 +42,8 @@ class ActiveTrace:
     metadata: dict[str, Any]
     writer: Writer | None
     capture_content: bool
+    #: Whether the SDK's calls are recorded in it (the app's ``LLM_LOGS_AUTO_INSTRUMENT``).
+    llm_calls: bool = True
     prompt_version_id: int | None = None
 
 

@@ -399,3 +399,17 @@ def test_capture_content_off_keeps_no_tool_arguments(
     assert llm.input is llm.output is tool_span.input is None
     assert tool_span.name == "tool.lookup_price"
     assert tool_span.metadata["gen_ai.tool.call.id"]
+
+
+def test_an_app_without_auto_instrument_records_no_llm_calls(
+    make_app: Callable[..., Flask], openai_client: openai.OpenAI
+) -> None:
+    make_app()  # another app patched the SDK for the whole process
+    quiet = make_app(LLM_LOGS_AUTO_INSTRUMENT=False)
+    with quiet.app_context():
+        openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+        with trace("own_steps"):
+            openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+        [row] = traces(quiet)
+        assert row.name == "own_steps"
+        assert spans(quiet) == []
