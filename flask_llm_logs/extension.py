@@ -17,6 +17,7 @@ from . import migrations
 from .config import Settings
 from .config import load_settings
 from .models import Base
+from .tracing.context import forget_prompt_version
 from .tracing.writer import Writer
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class LlmLogs:
         state.shutdown_hooks.append(state.writer.close)
         app.extensions[EXTENSION_KEY] = state
         _last_state = state
+        app.teardown_request(forget_prompt_version)
 
         migrations.hide_tables_from_host_migrations(app)
         if settings.auto_instrument:

@@ -104,6 +104,17 @@ def take_prompt_version() -> int | None:
     return version
 
 
+def forget_prompt_version(error: BaseException | None = None) -> None:
+    """Drop a prompt version linked in this request and not used by an LLM call.
+
+    Registered as a request teardown: a sync worker serves request after
+    request in one context, so a ``build()`` whose result was never sent
+    (a preview, a validation) would otherwise link the next request's
+    unrelated LLM call.
+    """
+    _pending_prompt_version.set(None)
+
+
 def copy_context_to(fn: Callable[P, R]) -> Callable[P, R]:
     """``fn``, running in the current trace wherever it is called.
 

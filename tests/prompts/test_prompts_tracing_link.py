@@ -75,3 +75,33 @@ def test_build_outside_a_trace_links_the_calls_own_trace(
     client.close()
     linked = db_session.scalars(sa.select(Trace.prompt_version_id).order_by(Trace.started_at))
     assert list(linked) == [version.id, None]
+
+
+def test_a_link_left_unused_by_a_request_does_not_reach_the_next_request(
+    app: Any, db_session: Any, fake_openai: FakeOpenAI
+) -> None:
+    """A sync worker serves requests one after another in one context."""
+    Prompt.create(slug="preview", name="Preview").update_content(
+        messages=[{"role": "user", "content": "Hello {{name}}"}], model="gpt-4.1-mini"
+    )
+    client = fake_openai.client()
+
+    @app.get("/preview")
+    def preview() -> Any:
+        return Prompt.load("preview").build(name="Ada")
+
+    @app.get("/ask")
+    def ask() -> str:
+        client.chat.completions.create(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "Unrelated"}]
+        )
+        return "ok"
+
+    web = app.test_client()
+    assert web.get("/preview").status_code == 200
+    assert web.get("/ask").status_code == 200
+    assert flush(timeout=10)
+    client.close()
+    spans = db_session.scalars(sa.select(Span.metadata_).where(Span.kind == "llm")).all()
+    assert [metadata.get("prompt_version_id") for metadata in spans] == [None]
+    assert db_session.scalars(sa.select(Trace.prompt_version_id)).all() == [None]
