@@ -63,7 +63,8 @@ class Trace(Base):
         Index("ix_llm_logs_traces_started_at_id", "started_at", "id"),
         Index("ix_llm_logs_traces_status_started_at", "status", "started_at"),
         Index("ix_llm_logs_traces_name_started_at", "name", "started_at"),
-        Index("ix_llm_logs_traces_prompt_version_id", "prompt_version_id"),
+        # The traces of a prompt version (UI filter, prompt page), newest first.
+        Index("ix_llm_logs_traces_prompt_version_id_started_at", "prompt_version_id", "started_at"),
         # Filters on metadata key = value and on model use JSONB containment.
         Index(
             "ix_llm_logs_traces_metadata",

@@ -166,9 +166,9 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_llm_logs_traces_prompt_version_id",
+        "ix_llm_logs_traces_prompt_version_id_started_at",
         "llm_logs_traces",
-        ["prompt_version_id"],
+        ["prompt_version_id", "started_at"],
         unique=False,
     )
     op.create_index(
@@ -343,7 +343,7 @@ def downgrade() -> None:
     op.drop_table("llm_logs_batch_requests")
     op.drop_index("ix_llm_logs_traces_status_started_at", table_name="llm_logs_traces")
     op.drop_index("ix_llm_logs_traces_started_at_id", table_name="llm_logs_traces")
-    op.drop_index("ix_llm_logs_traces_prompt_version_id", table_name="llm_logs_traces")
+    op.drop_index("ix_llm_logs_traces_prompt_version_id_started_at", table_name="llm_logs_traces")
     op.drop_index("ix_llm_logs_traces_name_started_at", table_name="llm_logs_traces")
     op.drop_table("llm_logs_traces")
     op.drop_index("ix_llm_logs_spans_trace_id_started_at", table_name="llm_logs_spans")
