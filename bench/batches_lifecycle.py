@@ -24,29 +24,23 @@ postgres@127.0.0.1:5432) and dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
+from benchdb import create_tables
+from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
-from flask_llm_logs import migrations
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
 from flask_llm_logs.extension import get_state
 from flask_llm_logs.testing import FakeOpenAI
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 host_metadata = sa.MetaData()
 handled = sa.Table(
     "bench_handled",
@@ -62,26 +56,6 @@ def write_summary(request: Any, message: Any) -> None:
     get_state().session.execute(
         handled.insert().values(request_id=request.id, summary=message.content)
     )
-
-
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[str]:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            migrations.upgrade(connection)
-            host_metadata.create_all(connection)
-        engine.dispose()
-        yield url
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 def make_app(database_url: str, base_url: str) -> Flask:
@@ -155,6 +129,7 @@ def main() -> None:
         FakeOpenAI(batch_auto_complete=True, record_requests=False) as fake,
         throwaway_database() as url,
     ):
+        create_tables(url, host_metadata)
         app = make_app(url, fake.base_url)
         single: dict[str, float] = {}
         with app.app_context():

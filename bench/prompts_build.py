@@ -21,43 +21,22 @@ dropped afterwards.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import time
-import uuid
 from collections.abc import Callable
-from collections.abc import Iterator
 
-import sqlalchemy as sa
+from benchdb import create_tables
+from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import Prompt
-from flask_llm_logs import migrations
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 MESSAGES = [
     {"role": "system", "content": "You analyze trading strategies for {{app_name}}."},
     {"role": "user", "content": "Analyze {{strategy_name}} on the {{timeframe}} timeframe."},
 ]
 VARIABLES = {"app_name": "Tradebot", "strategy_name": "Momentum Alpha", "timeframe": "4h"}
-
-
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[str]:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 def timings_us(call: Callable[[], object], count: int) -> list[float]:
@@ -76,10 +55,7 @@ def p99(samples: list[float]) -> float:
 
 
 def run(database_url: str, calls: int, uncached_calls: int) -> None:
-    engine = sa.create_engine(database_url)
-    with engine.begin() as connection:
-        migrations.upgrade(connection)
-    engine.dispose()
+    create_tables(database_url)
     app = Flask("bench")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PROMPT_CACHE_TTL=3600)
     LlmLogs(app)

@@ -20,23 +20,17 @@ and on a SQLite file, one after the other.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchdb import create_tables
+from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
-from flask_llm_logs import migrations
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 PARAGRAPH = (
     "Weigh the evidence for {{topic}} carefully and state what would change your mind. " * 10
 )
@@ -69,25 +63,8 @@ def write_folder(root: Path, files: int) -> None:
         )
 
 
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[str]:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
-
-
 def run(label: str, database_url: str, root: Path) -> None:
-    engine = sa.create_engine(database_url)
-    with engine.begin() as connection:
-        migrations.upgrade(connection)
-    engine.dispose()
+    create_tables(database_url)
     app = Flask("bench")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PROMPTS_SOURCE_PATH=str(root))
     LlmLogs(app)

@@ -28,13 +28,13 @@ import statistics
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
 
 import sqlalchemy as sa
+from benchdb import create_tables
+from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
-from flask_llm_logs import migrations
 from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
@@ -43,26 +43,9 @@ from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.tracing.records import SpanRecord
 from flask_llm_logs.tracing.records import TraceRecord
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 SPANS_PER_TRACE = 10
 PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
 ANSWER = "Revenue grew four percent while costs stayed flat. " * 20  # ~1 KB
-
-
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[str]:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 def make_app(url: str, batch_size: int) -> Flask:
@@ -73,8 +56,6 @@ def make_app(url: str, batch_size: int) -> Flask:
         LLM_LOGS_WRITER_BATCH_SIZE=batch_size,
     )
     LlmLogs(app)
-    with get_state(app).engine.begin() as connection:
-        migrations.upgrade(connection)
     return app
 
 
@@ -217,6 +198,7 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         url = args.database_url or stack.enter_context(throwaway_database())
+        create_tables(url)
         app = make_app(url, args.batch_size)
         stack.callback(lambda: get_state(app).engine.dispose())
         stack.callback(get_state(app).shutdown)

@@ -37,11 +37,12 @@ from typing import Any
 
 import openai
 import sqlalchemy as sa
+from benchdb import create_tables
+from benchdb import throwaway_database
 from flask import Flask
 
 import flask_llm_logs
 from flask_llm_logs import LlmLogs
-from flask_llm_logs import migrations
 from flask_llm_logs.instrumentation import instrument
 
 MESSAGES = [
@@ -71,30 +72,8 @@ def fake_server() -> Iterator[str]:
         child.communicate("", timeout=10)
 
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"llm_logs_bench_{os.getpid()}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
-
-
 def make_app(database_url: str) -> Flask:
-    engine = sa.create_engine(database_url)
-    with engine.begin() as connection:
-        migrations.upgrade(connection)
-    engine.dispose()
+    create_tables(database_url)
     app = Flask("tracing_overhead")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PRICING_PROVIDER="openai")
     LlmLogs(app)
@@ -170,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.postgres:
-            url = stack.enter_context(throwaway_postgres())
+            url = stack.enter_context(throwaway_database())
         elif args.database_url:
             url = args.database_url
         else:

@@ -25,12 +25,13 @@ postgres@127.0.0.1:5432) and kept for the next run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import uuid
 
 import sqlalchemy as sa
+from benchdb import SERVER
+from benchdb import database_url
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
@@ -38,9 +39,6 @@ from flask_llm_logs import migrations
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 
-SERVER = os.environ.get(
-    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 DATABASE = "llm_logs_bench_ui"
 SPANS_PER_TRACE = 5
 BIG_TRACE_SPANS = 1_000
@@ -160,7 +158,7 @@ def default_database_url() -> str:
         if not exists:
             connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
     server.dispose()
-    return sa.make_url(SERVER).set(database=DATABASE).render_as_string(hide_password=False)
+    return database_url(DATABASE)
 
 
 def fill(url: str, traces: int) -> None:

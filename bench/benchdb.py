@@ -1,0 +1,51 @@
+"""The PostgreSQL databases the benchmarks run in.
+
+Shared by the scripts in this folder (run as ``python bench/<script>.py``,
+which puts this folder on ``sys.path``). The server is
+``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+from flask_llm_logs import migrations
+
+SERVER = os.environ.get(
+    "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def database_url(name: str) -> str:
+    """The URL of database ``name`` on the benchmark server."""
+    return sa.make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A new, empty database for one run, dropped afterwards even if the run fails."""
+    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    name = f"llm_logs_bench_{uuid.uuid4().hex[:8]}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield database_url(name)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def create_tables(url: str, *host_metadata: sa.MetaData) -> None:
+    """The extension's tables (through its migrations), plus any of the bench's own."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+        for metadata in host_metadata:
+            metadata.create_all(connection)
+    engine.dispose()
