@@ -19,6 +19,7 @@ import click
 from flask import Flask
 from flask import Request
 from flask import redirect
+from werkzeug.serving import run_simple
 from werkzeug.wrappers import Response
 
 from flask_llm_logs import LlmLogs
@@ -60,6 +61,7 @@ def create_app() -> Flask:
         ctx.invoke(upgrade)
         ctx.invoke(demo)
         click.echo(f"Serving the quickstart: open http://127.0.0.1:{port}/llm_logs/")
-        app.run(host="127.0.0.1", port=port)
+        # Not app.run(): Flask ignores it inside a ``flask`` command.
+        run_simple("127.0.0.1", port, app, threaded=True)
 
     return app
