@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..config import _timedelta
 from ..extension import State
 from ..models import BatchRecord
 from ..models import BatchRequest
@@ -137,7 +138,8 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
     process that died before delivering them.
     """
     session = state.session
-    cutoff = utcnow() - state.settings.batch_stale_claim_after
+    # Read live, like LLM_LOGS_ENABLED: tests and admin tools change it at runtime.
+    cutoff = utcnow() - _timedelta(state.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
     recovery = Recovery()
     stale = session.execute(
         sa.select(BatchRecord.id, BatchRecord.claim_token, BatchRecord.claimed_at).where(

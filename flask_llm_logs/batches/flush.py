@@ -108,8 +108,11 @@ class _Flush:
             query = query.where(BatchRequest.purpose == purpose)
         groups = self.session.execute(query.distinct()).all()
         self.session.commit()
+        # Read live, like LLM_LOGS_ENABLED: switching batches off at runtime
+        # (a provider outage) takes effect at the next flush.
+        enabled = bool(self.state.app.config["LLM_LOGS_BATCH_ENABLED"])
         for group_purpose, model in sorted(groups):
-            if self.state.settings.batch_enabled and self.adapter.can_batch(model):
+            if enabled and self.adapter.can_batch(model):
                 while self._submit_one(group_purpose, model):
                     pass
             else:

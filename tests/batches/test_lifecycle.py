@@ -362,6 +362,22 @@ def test_fallback_sends_synchronously_and_delivers(
         assert all(isinstance(m.content, dict) for _, m in handler.calls)
 
 
+def test_batches_switched_off_at_runtime_fall_back_at_the_next_flush(
+    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+) -> None:
+    enqueue(2)
+    batch_app.config["LLM_LOGS_BATCH_ENABLED"] = False
+    result = flush("summary")
+    assert (result.fallback.succeeded, result.batches) == (2, [])
+    assert fake_openai.batches.ids() == []
+    assert {r.status for r in requests_by_custom_id().values()} == {"fell_back"}
+    assert len(handler.calls) == 2
+
+    batch_app.config["LLM_LOGS_BATCH_ENABLED"] = True
+    enqueue(1)
+    assert flush("summary").submitted == 1
+
+
 def test_fallback_call_error_fails_the_request(make_batch_app: Any, fake_openai: Any) -> None:
     app = make_batch_app(LLM_LOGS_BATCH_ENABLED=False)
     handler = RecordingHandler()

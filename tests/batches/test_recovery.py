@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from batch_helpers import RecordingHandler
+from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
@@ -120,3 +122,18 @@ def test_a_failed_submission_that_cannot_be_checked_is_left_to_recovery(
         assert statuses() == {"pending": 2}
         assert flush("summary").submitted == 2
         assert len(fake_openai.batches.ids()) == 1
+
+
+def test_the_stale_claim_timeout_is_read_at_each_poll(batch_app: Flask, fake_openai: Any) -> None:
+    assert batch_app.config["LLM_LOGS_BATCH_STALE_CLAIM_AFTER"] == dt.timedelta(minutes=15)
+    for i in range(2):
+        Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=f"text {i}")
+    fake_openai.fail_next(status=500, path="/v1/batches", times=2, message="provider down")
+    flush("summary")
+    assert poll().recovery.released == 0
+    assert statuses() == {"claimed": 2}
+
+    batch_app.config["LLM_LOGS_BATCH_STALE_CLAIM_AFTER"] = dt.timedelta(milliseconds=10)
+    time.sleep(0.05)
+    assert poll().recovery.released == 1
+    assert statuses() == {"pending": 2}
