@@ -21,6 +21,7 @@ from typing import Any
 from typing import TypeVar
 
 from ..extension import get_state
+from ..log import get_logger
 from ..models.base import new_id
 from ..models.base import utcnow
 from .context import ActiveTrace
@@ -30,8 +31,6 @@ from .context import enter
 from .context import leave
 from .records import SpanRecord
 from .records import TraceRecord
-
-logger = logging.getLogger("flask_llm_logs")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +51,7 @@ def log_recorder_error() -> None:
     if now - _last_warning >= WARNING_INTERVAL:
         _last_warning = now
         level = logging.WARNING
-    logger.log(level, "flask-llm-logs: could not record a span", exc_info=True)
+    get_logger().log(level, "flask-llm-logs: could not record a span", exc_info=True)
 
 
 def error_message(error: BaseException) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import logging
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..log import get_logger
 from . import store
 from .records import Record
 
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from ..extension import State
-
-logger = logging.getLogger("flask_llm_logs")
 
 #: Backoff between attempts while the database is unreachable, in seconds.
 RETRY_FIRST_DELAY = 0.1
@@ -90,6 +88,8 @@ class Writer:
         self._finished = 0
         self._flush_upto = 0
         self._last_warning = float("-inf")
+        #: The ``dropped`` count the last warning reported.
+        self._dropped_reported = 0
         self._counts = collections.Counter(
             written_spans=0, written_traces=0, dropped=0, errors=0, retries=0
         )
@@ -181,8 +181,17 @@ class Writer:
             try:
                 self._store(batch)
             except Exception:  # a bug here must not end the thread
-                logger.exception("flask-llm-logs: could not store %d records", len(batch))
+                get_logger().exception("flask-llm-logs: could not store %d records", len(batch))
                 self._count(dropped=len(batch), errors=1)
+            # Before the batch counts as finished, so a flush() sees the warning.
+            with self._lock:
+                unreported = self._counts["dropped"] > self._dropped_reported
+            if unreported:
+                self._warn(
+                    "flask-llm-logs: records were dropped (the queue was full at"
+                    " LLM_LOGS_MAX_QUEUE=%d, or they could not be stored)",
+                    self._max_queue,
+                )
             with self._lock:
                 self._finished += len(batch)
                 self._progress.notify_all()
@@ -277,8 +286,8 @@ class Writer:
         now = time.monotonic()
         if now - self._last_warning >= WARNING_INTERVAL:
             self._last_warning = now
-            dropped = self.stats()["dropped"]
-            logger.warning(message + "; %d records dropped so far", *args, dropped)
+            dropped = self._dropped_reported = self.stats()["dropped"]
+            get_logger().warning(message + "; %d records dropped so far", *args, dropped)
 
     def _after_fork_in_child(self) -> None:
         self._reset()
@@ -287,7 +296,7 @@ class Writer:
             # opens its own (the host's, if the engine is shared, as well).
             self._get_engine().dispose(close=False)
         except Exception:
-            logger.exception("flask-llm-logs: could not reset the connection pool after fork")
+            get_logger().exception("flask-llm-logs: could not reset the connection pool after fork")
 
 
 #: Writers to restart after a fork and to flush at exit.

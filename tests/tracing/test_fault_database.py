@@ -124,14 +124,9 @@ def proxied_app(postgres_server: Any) -> Iterator[tuple[Flask, CuttableProxy]]:
 
 
 def test_database_down_then_back(
-    proxied_app: tuple[Flask, CuttableProxy],
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    proxied_app: tuple[Flask, CuttableProxy], caplog: pytest.LogCaptureFixture
 ) -> None:
     app, proxy = proxied_app
-    # A Flask-Migrate env.py run earlier in the session (logging.config.fileConfig)
-    # disables the loggers that existed then, ours included.
-    monkeypatch.setattr(logging.getLogger("flask_llm_logs"), "disabled", False)
     writer = get_state(app).writer
     # The writer has a pooled connection through the proxy when the cut comes.
     warm = trace_record(name="warm-up")
