@@ -54,11 +54,9 @@ _originals: dict[tuple[type, str], Callable[..., Any]] = {}
 def _start(resource: Any, operation: Operation, kwargs: dict[str, Any]) -> LlmCall | None:
     try:
         headers = kwargs.get("extra_headers")
-        if headers:
-            raw = headers.get(RAW_RESPONSE_HEADER)
-            # A raw streaming body is the caller's to read: passed through untraced.
-            if raw == "stream" or (raw and kwargs.get("stream")):
-                return None
+        # with_streaming_response: the body is the caller's to read, untraced.
+        if headers and headers.get(RAW_RESPONSE_HEADER) == "stream":
+            return None
         return LlmCall.start(resource, operation, kwargs)
     except Exception:
         log_recorder_error()
@@ -68,14 +66,15 @@ def _start(resource: Any, operation: Operation, kwargs: dict[str, Any]) -> LlmCa
 def _succeeded(call: LlmCall, result: Any) -> None:
     """Record ``result``; a stream is watched in place and recorded when it ends."""
     try:
+        if isinstance(result, LegacyAPIResponse):
+            # with_raw_response: parse() caches, so the caller's own parse() is
+            # free and returns this very object (a stream watched in place).
+            result = result.parse()
         if isinstance(result, Stream):
             watch(result, call)
         elif isinstance(result, AsyncStream):
             watch_async(result, call)
         else:
-            if isinstance(result, LegacyAPIResponse):
-                # with_raw_response: parse() caches, so the caller's own parse() is free.
-                result = result.parse()
             call.end(_outcome(call, result))
     except Exception:
         log_recorder_error()

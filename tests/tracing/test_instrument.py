@@ -219,16 +219,38 @@ def test_with_raw_response_is_recorded_once(app: Flask, openai_client: openai.Op
     assert rows[1].output["content"] == raw_response.parse().output_text
 
 
-def test_raw_streaming_passes_through_untraced(app: Flask, openai_client: openai.OpenAI) -> None:
+def test_streaming_response_passes_through_untraced(
+    app: Flask, openai_client: openai.OpenAI
+) -> None:
     with openai_client.chat.completions.with_streaming_response.create(
         model="gpt-4.1-mini", messages=MESSAGES
     ) as response:
         assert response.parse().choices
-    raw = openai_client.chat.completions.with_raw_response.create(
+    assert spans(app) == []
+
+
+def test_raw_response_streams_are_recorded(app: Flask, fake_openai: FakeOpenAI) -> None:
+    async def read_async() -> str:
+        async with fake_openai.async_client() as client:
+            raw = await client.responses.with_raw_response.create(
+                model="gpt-4.1-mini", input="hello", stream=True
+            )
+            events = [event async for event in raw.parse()]
+        return "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+    raw = fake_openai.client().chat.completions.with_raw_response.create(
         model="gpt-4.1-mini", messages=MESSAGES, stream=True
     )
-    assert list(raw.parse())
-    assert spans(app) == []
+    assert raw.headers["content-type"].startswith("text/event-stream")
+    stream = raw.parse()
+    assert type(stream) is openai.Stream and raw.parse() is stream
+    chat_text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    responses_text = asyncio.run(read_async())
+
+    chat, responses = sorted(spans(app, kind="llm"), key=lambda s: s.started_at)
+    assert (chat.operation, chat.output["content"]) == ("chat", chat_text)
+    assert (responses.operation, responses.output["content"]) == ("responses", responses_text)
+    assert chat.metadata["llm_logs.stream"] == responses.metadata["llm_logs.stream"] == "exhausted"
 
 
 @pytest.mark.parametrize(
