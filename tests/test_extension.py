@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
+from flask_llm_logs import trace
+from flask_llm_logs.config import DEFAULTS
+from flask_llm_logs.models import Base
 from flask_llm_logs.models import Trace
 
 
@@ -23,6 +30,24 @@ def test_defaults_are_documented_values(app: Flask) -> None:
     assert config["LLM_LOGS_PAGE_SIZE"] == 50
     assert config["LLM_LOGS_URL_PREFIX"] == "/llm_logs"
     assert "llm_logs" in app.extensions
+
+
+def test_bare_app_defaults_for_the_queue(tmp_path: Path) -> None:
+    app = Flask("bare", instance_path=str(tmp_path))
+    LlmLogs(app)
+    state = app.extensions["llm_logs"]
+    assert app.config["LLM_LOGS_REDIS_URL"] is None
+    assert app.config["LLM_LOGS_QUEUE"] == "llm_logs"
+    assert state.settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert app.config["LLM_LOGS_BIND_KEY"] is None
+    state.shutdown()
+
+
+def test_every_key_is_documented_with_its_default() -> None:
+    text = (Path(__file__).parents[1] / "docs" / "configuration.rst").read_text()
+    rows = re.findall(r"\* - ``(LLM_LOGS_\w+)``\n\s+- ``(.+?)``\n", text)
+    documented = {key: eval(default, {"timedelta": dt.timedelta}) for key, default in rows}
+    assert documented == DEFAULTS
 
 
 def test_init_app_twice_is_refused(app: Flask) -> None:
@@ -109,7 +134,35 @@ def test_separate_logs_database_through_a_bind_key(database_url: str, tmp_path: 
             state.session.commit()
             assert state.session.query(Trace).count() == 1
     finally:
-        from flask_llm_logs.models import Base
+        Base.metadata.info["bind_key"] = None
+        state.shutdown()
 
+
+def test_bind_key_migrations_and_writer_use_the_logs_database(tmp_path: Path) -> None:
+    app_url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    logs_url = f"sqlite:///{tmp_path / 'logs.sqlite3'}"
+    app = Flask("binds", instance_path=str(tmp_path))
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=app_url,
+        SQLALCHEMY_BINDS={"logs": logs_url},
+        LLM_LOGS_BIND_KEY="logs",
+    )
+    LlmLogs(app)
+    state = app.extensions["llm_logs"]
+    try:
+        result = app.test_cli_runner().invoke(args=["llm-logs", "db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            with trace("stored in the logs database"):
+                pass
+            assert state.writer.flush(10)
+        logs, main = sa.create_engine(logs_url), sa.create_engine(app_url)
+        with logs.connect() as connection:
+            names = connection.scalars(sa.select(Trace.__table__.c.name)).all()
+        assert names == ["stored in the logs database"]
+        assert sa.inspect(main).get_table_names() == []
+        logs.dispose()
+        main.dispose()
+    finally:
         Base.metadata.info["bind_key"] = None
         state.shutdown()

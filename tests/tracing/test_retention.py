@@ -108,6 +108,7 @@ def test_purge_command(app: Flask) -> None:
 
     result = runner.invoke(args=["llm-logs", "purge", "--days", "30", "--chunk-size", "2"])
     assert result.exit_code == 0, result.output
+    assert "Deleting traces" in result.output  # the progress bar's label
     assert "Deleted 4 traces" in result.output
     assert len(stored(app, Trace)) == 3
 
