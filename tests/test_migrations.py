@@ -62,6 +62,12 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     result = runner.invoke(args=["llm-logs", "db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
     assert not OWN_TABLES & table_names(empty_database_url)
+
+    # As with Flask-Migrate's `flask db downgrade`, the default is one step back.
+    assert runner.invoke(args=["llm-logs", "db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["llm-logs", "db", "downgrade"])
+    assert result.exit_code == 0, result.output
+    assert not OWN_TABLES & table_names(empty_database_url)
     app.extensions["llm_logs"].shutdown()
 
 

@@ -21,8 +21,10 @@ def upgrade(revision: str) -> None:
     click.echo(f"flask-llm-logs tables upgraded to {revision}.")
 
 
-@db.command(help="Downgrade the tables to REVISION ('base' drops them all).")
-@click.argument("revision")
+@db.command(
+    help="Downgrade the tables to REVISION (default: one step back; 'base' drops them all)."
+)
+@click.argument("revision", default="-1")
 def downgrade(revision: str) -> None:
     with get_state().engine.begin() as connection:
         migrations.downgrade(connection, revision)
