@@ -1,4 +1,4 @@
-"""The batch list's filters and reads: two queries per page, plus one for the filter choices."""
+"""The batch pages' filters and reads: two queries per page, plus one for the filter choices."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import NotFound
 
 from ..models import BatchRecord
+from ..models import BatchRequest
 from . import queries
 from .queries import DbSession
 
@@ -24,11 +26,11 @@ class BatchFilters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> BatchFilters:
-        status = queries._text(args, "status")
+        status = queries.text_arg(args, "status")
         if status is not None and len(status) > 20:  # the column's length
             raise BadRequest("status: not a batch status.")
         return cls(
-            purpose=queries._text(args, "purpose"),
+            purpose=queries.text_arg(args, "purpose"),
             status=status,
             after=queries.int_arg(args, "after"),
         )
@@ -43,7 +45,62 @@ class BatchFilters:
         return self.purpose is not None or self.status is not None
 
 
-def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> queries.BatchPage:
+@dataclasses.dataclass
+class BatchPage:
+    batches: list[BatchRecord]
+    #: Batch id -> {request status: count}.
+    counts: dict[int, dict[str, int]]
+    next_after: int | None
+
+
+def request_counts(session: DbSession, batch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each batch's requests counted by status (one query)."""
+    counts: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+    if batch_ids:
+        rows = session.execute(
+            sa.select(BatchRequest.batch_id, BatchRequest.status, sa.func.count())
+            .where(BatchRequest.batch_id.in_(batch_ids))
+            .group_by(BatchRequest.batch_id, BatchRequest.status)
+        )
+        for batch_id, status, count in rows:
+            if batch_id is not None:  # always, given the WHERE; tells the type checker
+                counts[batch_id][status] = count
+    return counts
+
+
+@dataclasses.dataclass
+class BatchDetail:
+    batch: BatchRecord
+    requests: list[BatchRequest]
+    counts: dict[str, int]
+    next_after: int | None
+
+
+def batch_detail(
+    session: DbSession, batch_id: int, after: int | None, page_size: int
+) -> BatchDetail:
+    """A batch and a page of its requests, keyset-paginated on id: three queries."""
+    batch = session.get(BatchRecord, batch_id)
+    if batch is None:
+        raise NotFound(f"There is no batch {batch_id}.")
+    query = (
+        sa.select(BatchRequest)
+        .where(BatchRequest.batch_id == batch_id)
+        .order_by(BatchRequest.id)
+        .limit(page_size + 1)
+    )
+    if after is not None:
+        query = query.where(BatchRequest.id > after)
+    requests = list(session.scalars(query))
+    next_after = None
+    if len(requests) > page_size:
+        requests = requests[:page_size]
+        next_after = requests[-1].id
+    counts = request_counts(session, [batch_id])[batch_id]
+    return BatchDetail(batch, requests, counts, next_after)
+
+
+def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> BatchPage:
     """Newest batches first, keyset-paginated on id, with request counts by status."""
     query = sa.select(BatchRecord).order_by(BatchRecord.id.desc()).limit(page_size + 1)
     if filters.purpose is not None:
@@ -57,8 +114,8 @@ def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> q
     if len(batches) > page_size:
         batches = batches[:page_size]
         next_after = batches[-1].id
-    counts = queries.request_counts(session, [batch.id for batch in batches])
-    return queries.BatchPage(batches, counts, next_after)
+    counts = request_counts(session, [batch.id for batch in batches])
+    return BatchPage(batches, counts, next_after)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from typing import cast
 
 from flask import Blueprint
+from flask import Request
 from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from .access import is_allowed
@@ -49,8 +52,11 @@ def check_access() -> None:
     # The stylesheet is public so that the 403 page itself looks right.
     if request.endpoint == "llm_logs.static":
         return
-    # The host's callable gets the request itself, not Flask's proxy to it.
-    if not is_allowed(current_app, request._get_current_object()):  # type: ignore[attr-defined]
+    # The host's callable gets the request itself, not Flask's proxy to it:
+    # it may keep it past this request (a log, an audit trail). Flask types
+    # the proxy as the Request it stands for, hence the cast.
+    current_request = cast("LocalProxy[Request]", request)._get_current_object()
+    if not is_allowed(current_app, current_request):
         abort(403)
 
 

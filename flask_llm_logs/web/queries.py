@@ -26,7 +26,6 @@ from sqlalchemy.orm import scoped_session
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 
-from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models import PromptRecord
 from ..models import PromptVersion
@@ -85,7 +84,8 @@ def decode_cursor(value: str) -> tuple[dt.datetime, uuid.UUID]:
         raise BadRequest("after: not a page cursor made by this UI.") from None
 
 
-def _text(args: Mapping[str, str], key: str) -> str | None:
+def text_arg(args: Mapping[str, str], key: str) -> str | None:
+    """A text query argument, stripped; ``None`` when empty, 400 when it cannot be a filter."""
     value = args.get(key, "").strip()
     if len(value) > MAX_FILTER_LENGTH:
         raise BadRequest(f"{key}: longer than {MAX_FILTER_LENGTH} characters.")
@@ -95,7 +95,7 @@ def _text(args: Mapping[str, str], key: str) -> str | None:
 
 
 def _datetime(args: Mapping[str, str], key: str) -> dt.datetime | None:
-    value = _text(args, key)
+    value = text_arg(args, key)
     if value is None:
         return None
     try:
@@ -112,7 +112,7 @@ def _datetime(args: Mapping[str, str], key: str) -> dt.datetime | None:
 
 def int_arg(args: Mapping[str, str], key: str) -> int | None:
     """A whole-number query argument (an id, a page cursor); 400 if it is not one."""
-    value = _text(args, key)
+    value = text_arg(args, key)
     if value is None:
         return None
     number = _whole_number(value)
@@ -145,28 +145,28 @@ class TraceFilters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TraceFilters:
-        status = _text(args, "status")
+        status = text_arg(args, "status")
         if status is not None and status not in TRACE_STATUSES:
             raise BadRequest(f"status: must be one of {', '.join(TRACE_STATUSES)}.")
-        meta_key, meta_value = _text(args, "meta_key"), _text(args, "meta_value")
+        meta_key, meta_value = text_arg(args, "meta_key"), text_arg(args, "meta_value")
         if (meta_key is None) != (meta_value is None):
             raise BadRequest("meta_key and meta_value: give both or neither.")
         since, until = _datetime(args, "since"), _datetime(args, "until")
         if since and until and since > until:
             raise BadRequest("since: later than until.")
-        after = _text(args, "after")
+        after = text_arg(args, "after")
         if after is not None:
             decode_cursor(after)
         return cls(
             status=status,
-            name=_text(args, "name"),
-            model=_text(args, "model"),
+            name=text_arg(args, "name"),
+            model=text_arg(args, "model"),
             prompt_version=int_arg(args, "prompt_version"),
             since=since,
             until=until,
             meta_key=meta_key,
             meta_value=meta_value,
-            q=_text(args, "q"),
+            q=text_arg(args, "q"),
             after=after,
         )
 
@@ -399,56 +399,3 @@ def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tup
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
     return trace, span
-
-
-@dataclasses.dataclass
-class BatchPage:
-    batches: list[BatchRecord]
-    #: Batch id -> {request status: count}.
-    counts: dict[int, dict[str, int]]
-    next_after: int | None
-
-
-def request_counts(session: DbSession, batch_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
-    if batch_ids:
-        rows = session.execute(
-            sa.select(BatchRequest.batch_id, BatchRequest.status, sa.func.count())
-            .where(BatchRequest.batch_id.in_(batch_ids))
-            .group_by(BatchRequest.batch_id, BatchRequest.status)
-        )
-        for batch_id, status, count in rows:
-            if batch_id is not None:  # always, given the WHERE; tells the type checker
-                counts[batch_id][status] = count
-    return counts
-
-
-@dataclasses.dataclass
-class BatchDetail:
-    batch: BatchRecord
-    requests: list[BatchRequest]
-    counts: dict[str, int]
-    next_after: int | None
-
-
-def batch_detail(
-    session: DbSession, batch_id: int, after: int | None, page_size: int
-) -> BatchDetail:
-    batch = session.get(BatchRecord, batch_id)
-    if batch is None:
-        raise NotFound(f"There is no batch {batch_id}.")
-    query = (
-        sa.select(BatchRequest)
-        .where(BatchRequest.batch_id == batch_id)
-        .order_by(BatchRequest.id)
-        .limit(page_size + 1)
-    )
-    if after is not None:
-        query = query.where(BatchRequest.id > after)
-    requests = list(session.scalars(query))
-    next_after = None
-    if len(requests) > page_size:
-        requests = requests[:page_size]
-        next_after = requests[-1].id
-    counts = request_counts(session, [batch_id])[batch_id]
-    return BatchDetail(batch, requests, counts, next_after)

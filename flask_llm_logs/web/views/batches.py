@@ -46,14 +46,14 @@ def batches() -> str:
 def batch(batch_id: str) -> str:
     state = get_state()
     after = queries.int_arg(request.args, "after")
-    detail = queries.batch_detail(
+    detail = batch_queries.batch_detail(
         state.session, queries.parse_batch_id(batch_id), after, state.settings.page_size
     )
     return render_template("llm_logs/batches/show.html", detail=detail, retry_form=Form())
 
 
 def _batch_url(batch_id: int) -> Response:
-    return redirect(url_for("llm_logs.batch", batch_id=batch_id))  # type: ignore[return-value]
+    return redirect(url_for("llm_logs.batch", batch_id=batch_id))
 
 
 @blueprint.post("/batches/<batch_id>/retry")

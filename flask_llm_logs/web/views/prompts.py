@@ -76,7 +76,7 @@ def prompts() -> Any:
     sort = request.args.get("sort", "updated")
     if sort not in prompt_queries.SORTS:
         raise BadRequest(f"sort: must be one of {', '.join(prompt_queries.SORTS)}.")
-    tag = queries._text(request.args, "tag")
+    tag = queries.text_arg(request.args, "tag")
     session = get_state().session
     return _render(
         "index.html",
