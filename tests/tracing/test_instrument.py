@@ -377,6 +377,30 @@ def test_cost_is_priced_by_the_writer(
     assert row.cost == pytest.approx(expected)
 
 
+def test_reasoning_tokens_and_no_cost_for_an_unknown_price(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    app = make_app(LLM_LOGS_PRICING_PROVIDER="openai")
+    question = [{"role": "user", "content": "Explain the rule of three in detail"}]
+    with app.app_context(), trace("reasoning"):
+        client = fake_openai.client()
+        chat = client.chat.completions.create(model="o4-mini", messages=question)
+        response = client.responses.create(model="o4-mini", input="Explain the rule of three")
+        client.chat.completions.create(model="no-such-model-2099", messages=question)
+    row, children = one_trace(app)
+    by_operation = {(c.operation, c.model): c for c in children}
+    chat_span = by_operation["chat", chat.model]
+    response_span = by_operation["responses", response.model]
+    assert chat_span.reasoning_tokens == chat.usage.completion_tokens_details.reasoning_tokens > 0
+    assert (
+        response_span.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens > 0
+    )
+    assert row.reasoning_tokens == chat_span.reasoning_tokens + response_span.reasoning_tokens
+    assert chat_span.cost is not None
+    [unknown] = [c for c in children if c.model == "no-such-model-2099"]
+    assert unknown.input_tokens and unknown.cost is None  # never a guess
+
+
 def test_provider_is_openai_or_the_base_url_host() -> None:
     default = openai.OpenAI(api_key="test")
     custom = openai.OpenAI(api_key="test", base_url="https://llm.example.com:8443/v1")
