@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from flask import Request
@@ -34,6 +35,9 @@ def test_closed_without_debug_testing_or_authorize(make_app):
         html = response.get_data(as_text=True)
         assert "LLM_LOGS_AUTHORIZE" in html
         assert "Content-Security-Policy" in response.headers
+    # Buttons too: the access check comes before anything else.
+    for path in ("/llm_logs/traces/x/delete", "/llm_logs/batches/1/retry"):
+        assert client.post(path).status_code == 403
     # The stylesheet stays public so the 403 page is readable.
     assert client.get("/llm_logs/static/llm_logs/style.css").status_code == 200
 
@@ -118,6 +122,13 @@ def test_delete_needs_a_csrf_token(client, url, store, app):
     assert response.status_code == 400
     session = app.extensions["llm_logs"].session
     assert session.get(Trace, trace.id) is not None
+
+
+def test_delete_unknown_trace_is_404(client, url, store):
+    token = csrf_token(client.get(url(f"/traces/{store.trace().id}")).get_data(as_text=True))
+    response = client.post(url(f"/traces/{uuid.uuid4()}/delete"), data={"csrf_token": token})
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)
 
 
 def _delete_with_token(app, client, url, store):

@@ -14,6 +14,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from ...extension import get_state
@@ -33,7 +34,9 @@ from ..rendering import render_payload
 MAX_INDENT = 12
 
 
-@blueprint.get("/", endpoint="index")
+# ``strict_slashes=False``: the prefix itself (``/llm_logs``) shows the list
+# too, instead of redirecting to ``/llm_logs/``.
+@blueprint.get("/", endpoint="index", strict_slashes=False)
 @blueprint.get("/traces")
 def traces() -> str:
     filters = queries.TraceFilters.from_args(request.args)
@@ -194,13 +197,12 @@ def span_raw(trace_id: str, span_id: str) -> Response:
 @blueprint.post("/traces/<trace_id>/delete")
 def trace_delete(trace_id: str) -> BaseResponse:
     """Delete a trace and its spans (spans have no foreign key, so explicitly)."""
-    state = get_state()
-    row_id = queries.parse_id(trace_id)
     require_valid_form()
-    session = state.session
+    row_id = queries.parse_id(trace_id)
+    session = get_state().session
     trace = session.get(Trace, row_id)
     if trace is None:
-        return redirect(url_for("llm_logs.traces"))
+        raise NotFound(f"There is no trace {trace_id}.")
     session.execute(sa.delete(Span).where(Span.trace_id == row_id))
     session.delete(trace)
     session.commit()
