@@ -135,6 +135,8 @@ class TraceFilters:
     status: str | None = None
     name: str | None = None
     model: str | None = None
+    #: A prompt's slug: traces that used any of its versions.
+    prompt: str | None = None
     prompt_version: int | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -161,6 +163,7 @@ class TraceFilters:
             status=status,
             name=text_arg(args, "name"),
             model=text_arg(args, "model"),
+            prompt=text_arg(args, "prompt"),
             prompt_version=int_arg(args, "prompt_version"),
             since=since,
             until=until,
@@ -267,8 +270,23 @@ class TracePage:
     next_after: str | None
 
 
+def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
+    """The ids of a prompt's versions, read first and passed as values.
+
+    Given the values, PostgreSQL's statistics on
+    ``ix_llm_logs_traces_prompt_version_id`` tell a rare version from a
+    common one; given a join, it guesses (see ``prompt_queries.recent_traces``).
+    """
+    return list(
+        session.scalars(
+            sa.select(PromptVersion.id).join(PromptVersion.prompt).where(PromptRecord.slug == slug)
+        )
+    )
+
+
 def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
-    """One page of traces, newest first: two queries (three with a search on PostgreSQL)."""
+    """One page of traces, newest first: two queries, one more for a search on
+    PostgreSQL and one more for the prompt filter."""
     dialect = session.get_bind(Trace).dialect.name
     query = sa.select(Trace)
     if filters.status:
@@ -277,6 +295,9 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
         query = query.where(Trace.name == filters.name)
     if filters.model:
         query = query.where(_model_condition(dialect, filters.model))
+    if filters.prompt:
+        version_ids = _prompt_version_ids(session, filters.prompt)
+        query = query.where(Trace.prompt_version_id.in_(version_ids))
     if filters.prompt_version is not None:
         query = query.where(Trace.prompt_version_id == filters.prompt_version)
     if filters.since:

@@ -121,12 +121,24 @@ def test_prompt_version_filter(client, url, store, app):
     session = app.extensions["llm_logs"].session
     prompt = PromptRecord(slug="analysis", name="Analysis")
     version = PromptVersion(prompt=prompt, version_number=3, messages=[])
-    session.add_all([prompt, version])
+    older = PromptVersion(prompt=prompt, version_number=2, messages=[])
+    other_prompt = PromptRecord(slug="other", name="Other")
+    other = PromptVersion(prompt=other_prompt, version_number=1, messages=[])
+    session.add_all([prompt, version, older, other])
     session.commit()
     used = store.trace("with_prompt", prompt_version_id=version.id)
     store.trace("without_prompt", minutes=1)
+    used_older = store.trace("older_version", minutes=-1, prompt_version_id=older.id)
+    store.trace("other_prompt", minutes=2, prompt_version_id=other.id)
     response = client.get(url("/traces"), query_string={"prompt_version": version.id})
     assert trace_ids(response.get_data(as_text=True)) == [str(used.id)]
+    # By prompt: every version of it, no other prompt's.
+    for query, expected in [("analysis", [used, used_older]), ("nothing", [])]:
+        response = client.get(url("/traces"), query_string={"prompt": query})
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert trace_ids(html) == [str(t.id) for t in expected]
+        assert f'name="prompt" value="{query}"' in html
     page = client.get(url(f"/traces/{used.id}")).get_data(as_text=True)
     assert "analysis v3" in page
     assert url("/prompts/analysis/versions/3") in page
@@ -380,9 +392,20 @@ def test_navigation_on_every_page(client, url, sample):
         assert 'aria-current="page"' in html
 
 
+def test_the_prefix_itself_is_the_traces_list(client, sample):
+    """``/llm_logs`` shows the list, as ``/llm_logs/`` does: no redirect."""
+    for path in ("/llm_logs", "/llm_logs/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert trace_ids(response.get_data(as_text=True)) == [
+            str(sample[k].id) for k in ("new", "middle", "old")
+        ]
+
+
 def test_url_prefix_is_configurable(make_app):
     app = make_app(LLM_LOGS_URL_PREFIX="/admin/llm")
     client = app.test_client()
+    assert client.get("/admin/llm").status_code == 200
     assert client.get("/admin/llm/").status_code == 200
     assert client.get("/admin/llm/traces").status_code == 200
     assert client.get("/llm_logs/").status_code == 404
@@ -434,7 +457,8 @@ ODD_VALUES += ["[]", '{"a": 1}', "a" * 500, "\u202e", "2026-02-30", "T", "--", "
 
 
 def test_no_query_string_is_a_500(client, url, sample):
-    fields = ["q", "status", "name", "model", "prompt_version", "since", "until", "after"]
+    fields = ["q", "status", "name", "model", "prompt", "prompt_version", "since", "until"]
+    fields.append("after")
     for field in fields:
         for value in ODD_VALUES:
             response = client.get(url("/traces"), query_string={field: value})

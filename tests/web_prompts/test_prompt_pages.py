@@ -108,6 +108,11 @@ class TestPromptPage:
         html = html_of(client.get(url("/prompts/greeting")))
         assert html.index("new_run") < html.index("old_run")
         assert "unrelated" not in html
+        # The link to the traces list filtered on the prompt: every version's traces.
+        listing = f'href="{url("/traces")}?prompt=greeting"'
+        assert listing in html
+        traces = html_of(client.get(url("/traces"), query_string={"prompt": "greeting"}))
+        assert "new_run" in traces and "old_run" in traces and "unrelated" not in traces
 
     def test_prompt_without_content(self, client, url):
         Prompt.create(slug="empty", name="Empty")
