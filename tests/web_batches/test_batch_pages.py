@@ -312,6 +312,20 @@ class TestRetry:
         assert handler.calls == []
         assert reload(app, request).status == "failed"
 
+    def test_with_the_hosts_csrf_protect(self, client, url, app, handler, token):
+        """Flask-WTF's CSRFProtect on the host: the token is still all a retry needs."""
+        from flask_wtf.csrf import CSRFProtect
+
+        CSRFProtect(app)
+        batch = add_batch(app)
+        request = failed_request(app, batch)
+        retry = url(f"/batches/{batch.id}/requests/{request.id}/retry")
+        assert client.post(retry).status_code == 400
+        assert handler.calls == []
+        csrf = token(url(f"/batches/{batch.id}"))
+        assert client.post(retry, data={"csrf_token": csrf}).status_code == 302
+        assert reload(app, request).status == "succeeded"
+
     def test_retry_is_post_only(self, client, url, app):
         batch = add_batch(app)
         html_of(client.get(url(f"/batches/{batch.id}/retry")), 405)
