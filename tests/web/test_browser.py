@@ -2,8 +2,12 @@
 
 A real server (werkzeug, on a thread, loopback) serves a test app. The tests
 click through the pages a person uses, check that hostile content stays
-text and that the pages trigger no Content-Security-Policy violation, and
-write the screenshots used in docs/ui.rst.
+text and that the pages trigger no Content-Security-Policy violation.
+
+The screenshots used in docs/ui.rst are written only when asked for:
+``LLM_LOGS_SCREENSHOTS=1 pytest tests/web tests/web_prompts tests/web_batches``.
+Without it the tests click and check exactly the same, and leave
+``docs/_static/screenshots/`` untouched (a test run keeps the tree clean).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = pathlib.Path(__file__).parents[2] / "docs" / "_static" / "screenshots"
+#: Set to ``1`` to rewrite the screenshots of the docs.
+SCREENSHOTS_VARIABLE = "LLM_LOGS_SCREENSHOTS"
 NOW = dt.datetime(2026, 11, 28, 14, 30, tzinfo=dt.timezone.utc)
 
 
@@ -232,9 +238,20 @@ def demo_data(session: Any) -> Trace:
     return trace
 
 
-def shoot(page: Any, name: str) -> None:
+def shoot(page: Any, name: str, element: Any = None) -> None:
+    """Save the whole ``page`` (or one ``element`` of it) as ``name.png`` for the docs.
+
+    Only with ``LLM_LOGS_SCREENSHOTS=1``: the images are committed, and
+    rewriting them on every run would leave a changed tree behind.
+    """
+    if os.environ.get(SCREENSHOTS_VARIABLE) != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    if element is None:
+        page.screenshot(path=path, full_page=True)
+    else:
+        element.screenshot(path=path)
 
 
 def test_browse_filter_trace_timeline_span(app, server, page):
@@ -290,7 +307,7 @@ def test_browse_filter_trace_timeline_span(app, server, page):
         )
     ]
     assert max(widths) > 400  # risk_assessment spans almost half of the trace
-    timeline.screenshot(path=str(SCREENSHOTS / "timeline.png"))
+    shoot(page, "timeline", element=timeline)
 
     # A span page, from the timeline.
     page.click(".waterfall a:has-text('lookup_price')")

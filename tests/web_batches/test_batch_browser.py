@@ -1,4 +1,7 @@
-"""The batch pages in a real browser: open a batch with a failed request and retry it."""
+"""The batch pages in a real browser: open a batch with a failed request and retry it.
+
+With ``LLM_LOGS_SCREENSHOTS=1`` it writes the ``batch_*.png`` screenshots of docs/ui.rst.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ import datetime as dt
 import pytest
 from web.test_browser import browser  # noqa: F401
 from web.test_browser import server  # noqa: F401
+from web.test_browser import shoot
 from web_prompts.test_prompt_browser import flash
 from web_prompts.test_prompt_browser import page  # noqa: F401
-from web_prompts.test_prompt_browser import shoot
 
 from flask_llm_logs.models import BatchRequest
 

@@ -1,8 +1,8 @@
 """The prompt pages in a real browser: create, edit, preview, compare, restore, delete.
 
 Uses the UI's browser and server fixtures (Debian's chromium, the app on a
-loopback werkzeug server) and writes the ``prompt_*.png`` screenshots that
-docs/ui.rst shows.
+loopback werkzeug server) and, with ``LLM_LOGS_SCREENSHOTS=1``, writes the
+``prompt_*.png`` screenshots that docs/ui.rst shows (see tests/web/test_browser.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from web.test_browser import SCREENSHOTS
 from web.test_browser import browser  # noqa: F401
 from web.test_browser import server  # noqa: F401
+from web.test_browser import shoot
 
 from flask_llm_logs import Prompt
 
@@ -46,11 +46,6 @@ def record_console(page: Any, message: Any) -> None:
     """Console errors, but not the 422 of a form shown again with its errors (on purpose)."""
     if message.type == "error" and "status of 422" not in message.text:
         page.errors.append(message.text)
-
-
-def shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def flash(page: Any) -> str:
