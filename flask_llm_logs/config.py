@@ -6,6 +6,7 @@ start-up with the key's name, not at the first LLM call in production.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import os
@@ -127,7 +128,8 @@ def _timedelta(config: dict[str, Any], key: str) -> dt.timedelta:
 def load_settings(app: Flask) -> Settings:
     """Fill in defaults on ``app.config`` and return the validated settings."""
     for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+        # A copy: an app changing its list in place must not change the default.
+        app.config.setdefault(key, copy.copy(value))
     config = app.config
 
     provider = config["LLM_LOGS_BATCH_PROVIDER"]

@@ -43,6 +43,16 @@ def test_bare_app_defaults_for_the_queue(tmp_path: Path) -> None:
     state.shutdown()
 
 
+def test_apps_do_not_share_mutable_defaults(tmp_path: Path) -> None:
+    first, second = (Flask(name, instance_path=str(tmp_path)) for name in ("first", "second"))
+    LlmLogs(first)
+    first.config["LLM_LOGS_PROMPT_SUBFOLDERS"].append("agents")
+    LlmLogs(second)
+    assert second.config["LLM_LOGS_PROMPT_SUBFOLDERS"] == ["skills", "fragments", "templates"]
+    for app in (first, second):
+        app.extensions["llm_logs"].shutdown()
+
+
 def test_every_key_is_documented_with_its_default() -> None:
     text = (Path(__file__).parents[1] / "docs" / "configuration.rst").read_text()
     rows = re.findall(r"\* - ``(LLM_LOGS_\w+)``\n\s+- ``(.+?)``\n", text)
