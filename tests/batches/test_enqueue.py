@@ -47,6 +47,18 @@ def test_enqueue_stores_a_pending_request_at_once(batch_app: Any) -> None:
     }
 
 
+def test_input_may_be_a_responses_input_list(batch_app: Any) -> None:
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "Hello"}]},
+        {"role": "assistant", "content": "Hi"},
+    ]
+    request = Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=tuple(items))
+    assert get_state().session.get(BatchRequest, request.id).payload == {
+        "model": "gpt-4.1-mini",
+        "input": items,
+    }
+
+
 def test_custom_ids_are_unique(batch_app: Any) -> None:
     ids = {Batch.enqueue(purpose="p", model="m", input=f"x{i}").custom_id for i in range(20)}
     assert len(ids) == 20

@@ -59,7 +59,12 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
     queue = queue_for(job_app.extensions["llm_logs"])
     assert sorted(queue.get_job_ids()) == ["flush-other", "flush-summary", "poll"]
     assert {job.id for job in jobs} == {"flush-other", "flush-summary", "poll"}
-    assert queue.fetch_job("flush-summary").args == ("summary",)
+    flush_job, poll_job = queue.fetch_job("flush-summary"), queue.fetch_job("poll")
+    assert (flush_job.func_name, flush_job.args) == (
+        "flask_llm_logs.jobs.flush_batches",
+        ("summary",),
+    )
+    assert (poll_job.func_name, poll_job.args) == ("flask_llm_logs.jobs.poll_batches", ())
 
 
 def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
