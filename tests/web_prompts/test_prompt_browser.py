@@ -43,8 +43,7 @@ def page(browser: Any) -> Iterator[Any]:  # noqa: F811
 
 
 def record_console(page: Any, message: Any) -> None:
-    """Console errors, but not the 422 of a form shown again with its errors (on purpose)."""
-    if message.type == "error" and "status of 422" not in message.text:
+    if message.type == "error":
         page.errors.append(message.text)
 
 

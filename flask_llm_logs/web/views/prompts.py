@@ -168,10 +168,8 @@ def prompt(slug: str) -> Any:
 
 
 def _editor(form: PromptForm, prompt: Prompt | None) -> tuple[str, int]:
-    """The editor page; 400 when the CSRF token failed, 422 for other errors."""
-    status = 200
-    if form.errors:
-        status = 400 if "csrf_token" in form.errors else 422
+    """The editor page, shown again with its errors as Flask forms are (200); 400 for CSRF."""
+    status = 400 if "csrf_token" in form.errors else 200
     return _render("form.html", status, form=form, prompt=prompt)
 
 
