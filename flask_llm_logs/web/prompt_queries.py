@@ -142,7 +142,7 @@ def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceR
 
     The version ids are read first and passed as values, not joined: given
     the values, PostgreSQL's statistics tell a rarely used version (read
-    through ``ix_llm_logs_traces_prompt_version_id``) from a common one (walk
+    through ``ix_llm_logs_traces_prompt_version_id_started_at``) from a common one (walk
     the newest traces). Joined, it guesses, and for a prompt without recent
     traces the guess walks every trace: a second instead of a millisecond
     with a million traces.

@@ -274,7 +274,7 @@ def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
     """The ids of a prompt's versions, read first and passed as values.
 
     Given the values, PostgreSQL's statistics on
-    ``ix_llm_logs_traces_prompt_version_id`` tell a rare version from a
+    ``ix_llm_logs_traces_prompt_version_id_started_at`` tell a rare version from a
     common one; given a join, it guesses (see ``prompt_queries.recent_traces``).
     """
     return list(
