@@ -121,22 +121,37 @@ def poll_batches() -> dict[str, Any]:
             _finish()
 
 
-def flush_job_id(purpose: str | None) -> str:
-    """``flush-<purpose>``: one queued flush per purpose.
+def _id_part(name: str) -> str:
+    """``name`` as part of an RQ job id, which allows ``[A-Za-z0-9_-]`` only.
 
-    RQ job ids allow ``[A-Za-z0-9_-]``; other characters become ``_`` and a
-    short hash keeps two purposes that differ only there apart.
+    Other characters become ``_`` and a short hash keeps two names that
+    differ only there apart.
     """
-    if purpose is None:
-        return "flush-all"
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", purpose)
-    if safe != purpose or len(safe) > 100:
-        digest = hashlib.sha1(purpose.encode()).hexdigest()[:10]
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if safe != name or len(safe) > 100:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
         safe = f"{safe[:100]}-{digest}"
-    return f"flush-{safe}"
+    return safe
 
 
-POLL_JOB_ID = "poll"
+def flush_job_id(queue_name: str, purpose: str | None) -> str:
+    """``<queue>-flush-<purpose>`` (``<queue>-flush`` for every purpose).
+
+    One queued flush per purpose. Job ids are global in a Redis database, so
+    the queue name keeps apart apps that share one Redis with their own
+    ``LLM_LOGS_QUEUE``.
+    """
+    job_id = f"{_id_part(queue_name)}-flush"
+    return job_id if purpose is None else f"{job_id}-{_id_part(purpose)}"
+
+
+def poll_job_id(queue_name: str) -> str:
+    """``<queue>-poll``: one queued poll per queue."""
+    return f"{_id_part(queue_name)}-poll"
+
+
+#: Rounds of enqueue / replace a finished job before a trigger gives up.
+ENQUEUE_ATTEMPTS = 10
 #: Statuses of a job that has yet to run or is running: a trigger reuses it.
 _ACTIVE = {"queued", "scheduled", "deferred", "started"}
 
@@ -146,21 +161,35 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
 
     A finished or failed job with the id is replaced by a new one. A running
     one is returned as it is: what it does not pick up, the next trigger
-    (e.g. the cron) does.
+    (e.g. the cron) does. Triggers racing to replace the same finished job
+    delete it only while it is still that job (``WATCH``), so one of them
+    queues the new job and the others return it.
     """
+    from redis.exceptions import WatchError
     from rq.exceptions import DuplicateJobError
+    from rq.exceptions import InvalidJobOperation
 
-    for _ in range(3):
+    for _ in range(ENQUEUE_ATTEMPTS):
         try:
             return queue.enqueue(func, *args, job_id=job_id, unique=True, job_timeout=JOB_TIMEOUT)
         except DuplicateJobError:
-            existing = queue.fetch_job(job_id)
-            if existing is None:
-                continue  # gone meanwhile
-            status = existing.get_status(refresh=True)
-            if status is None or str(getattr(status, "value", status)) in _ACTIVE:
-                return existing
-            existing.delete()
+            pass
+        existing = queue.fetch_job(job_id)
+        if existing is None:
+            continue  # gone meanwhile
+        with queue.connection.pipeline() as pipe:
+            try:
+                pipe.watch(existing.key)
+                status = pipe.hget(existing.key, "status")
+                if status is None:
+                    continue
+                if status.decode() in _ACTIVE:
+                    return existing
+                pipe.multi()
+                existing.delete(pipeline=pipe)
+                pipe.execute()
+            except (WatchError, InvalidJobOperation):
+                continue  # replaced or deleted by another trigger: look again
     raise RuntimeError(f"could not queue job {job_id!r}")
 
 
@@ -173,12 +202,14 @@ def queue_for(state: State) -> rq.Queue:
 
 def enqueue_flush(state: State, purpose: str | None = None) -> rq.job.Job:
     """Queue :func:`flush_batches` for ``purpose`` unless one is already waiting."""
-    return enqueue_unique(queue_for(state), flush_job_id(purpose), flush_batches, purpose)
+    queue = queue_for(state)
+    return enqueue_unique(queue, flush_job_id(queue.name, purpose), flush_batches, purpose)
 
 
 def enqueue_poll(state: State) -> rq.job.Job:
     """Queue :func:`poll_batches` unless one is already waiting."""
-    return enqueue_unique(queue_for(state), POLL_JOB_ID, poll_batches)
+    queue = queue_for(state)
+    return enqueue_unique(queue, poll_job_id(queue.name), poll_batches)
 
 
 class Worker(rq.Worker):

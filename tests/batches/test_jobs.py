@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from flask_llm_logs import LlmLogs
 from flask_llm_logs.jobs import flush_batches
 from flask_llm_logs.jobs import flush_job_id
 from flask_llm_logs.jobs import poll_batches
+from flask_llm_logs.jobs import poll_job_id
 from flask_llm_logs.jobs import queue_for
 
 HERE = Path(__file__).parent
@@ -43,12 +45,16 @@ def enqueue(app: Flask, n: int, purpose: str = "summary") -> None:
             Batch.enqueue(purpose=purpose, model="gpt-4.1-mini", input=f"text {i}")
 
 
-def test_flush_job_ids_are_safe_and_distinct() -> None:
-    assert flush_job_id("chat_summary") == "flush-chat_summary"
-    assert flush_job_id(None) == "flush-all"
-    dotted, underscored = flush_job_id("a.b"), flush_job_id("a_b")
+def test_job_ids_are_safe_and_distinct() -> None:
+    assert flush_job_id("llm_logs", "chat_summary") == "llm_logs-flush-chat_summary"
+    assert flush_job_id("llm_logs", None) == "llm_logs-flush"
+    assert poll_job_id("llm_logs") == "llm_logs-poll"
+    dotted, underscored = flush_job_id("q", "a.b"), flush_job_id("q", "a_b")
     assert dotted != underscored
-    assert all(c.isalnum() or c in "_-" for c in dotted)
+    assert all(c.isalnum() or c in "_-" for c in dotted + flush_job_id("my.queue", "a b"))
+    # Job ids are global in Redis: two apps' queues never share one.
+    assert flush_job_id("app_a", "p") != flush_job_id("app_b", "p")
+    assert flush_job_id("q", "all") != flush_job_id("q", None)
 
 
 def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) -> None:
@@ -57,9 +63,14 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
     jobs += [llm_logs.enqueue_flush("other", app=job_app) for _ in range(3)]
     jobs += [llm_logs.enqueue_poll(app=job_app) for _ in range(3)]
     queue = queue_for(job_app.extensions["llm_logs"])
-    assert sorted(queue.get_job_ids()) == ["flush-other", "flush-summary", "poll"]
-    assert {job.id for job in jobs} == {"flush-other", "flush-summary", "poll"}
-    flush_job, poll_job = queue.fetch_job("flush-summary"), queue.fetch_job("poll")
+    ids = {
+        "summary": flush_job_id(queue.name, "summary"),
+        "other": flush_job_id(queue.name, "other"),
+        "poll": poll_job_id(queue.name),
+    }
+    assert sorted(queue.get_job_ids()) == sorted(ids.values())
+    assert {job.id for job in jobs} == set(ids.values())
+    flush_job, poll_job = queue.fetch_job(ids["summary"]), queue.fetch_job(ids["poll"])
     assert (flush_job.func_name, flush_job.args) == (
         "flask_llm_logs.jobs.flush_batches",
         ("summary",),
@@ -154,3 +165,32 @@ def test_cron_config_registers_flush_and_poll(redis_url: str) -> None:
     assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
     assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
     connection.close()
+
+
+def test_triggers_at_once_leave_one_job_even_over_a_finished_one(job_app: Flask) -> None:
+    queue = queue_for(job_app.extensions["llm_logs"])
+    job_id = flush_job_id(queue.name, "summary")
+    LlmLogs().enqueue_flush("summary", app=job_app)
+    rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.fetch_job(job_id).get_status() == "finished"
+
+    barrier = threading.Barrier(8)
+    jobs: list[rq.job.Job] = []
+    errors: list[BaseException] = []
+
+    def trigger() -> None:
+        barrier.wait()
+        try:
+            jobs.append(LlmLogs().enqueue_flush("summary", app=job_app))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=trigger) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(jobs) == 8 and {job.id for job in jobs} == {job_id}
+    assert queue.get_job_ids() == [job_id]
+    assert queue.fetch_job(job_id).get_status() == "queued"
