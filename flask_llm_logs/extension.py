@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -37,8 +38,11 @@ class State:
     app: Flask
     settings: Settings
     db: SQLAlchemy
-    #: Batch result handlers by purpose, see :meth:`LlmLogs.register_batch_handler`.
-    batch_handlers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Batch result handlers by purpose, see :meth:`LlmLogs.register_batch_handler`:
+    #: this app's own, then those registered on the extension object.
+    batch_handlers: collections.ChainMap[str, Any] = dataclasses.field(
+        default_factory=collections.ChainMap
+    )
     #: Called by :meth:`shutdown`, newest first (background threads, pools).
     shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
     #: Stores traces and spans in the background, see :mod:`.tracing.writer`.
@@ -106,6 +110,8 @@ class LlmLogs:
 
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self._db = db
+        #: Handlers for every app this object initialises, before or after init_app.
+        self._batch_handlers: dict[str, Any] = {}
         if app is not None:
             self.init_app(app)
 
@@ -120,7 +126,12 @@ class LlmLogs:
         # The bind key lives on the metadata, where Flask-SQLAlchemy's session
         # looks for it when it picks an engine for our tables.
         Base.metadata.info["bind_key"] = settings.bind_key
-        state = State(app=app, settings=settings, db=self._resolve_db(app))
+        state = State(
+            app=app,
+            settings=settings,
+            db=self._resolve_db(app),
+            batch_handlers=collections.ChainMap({}, self._batch_handlers),
+        )
         state.writer = Writer(state)
         state.shutdown_hooks.append(state.writer.close)
         app.extensions[EXTENSION_KEY] = state
@@ -154,10 +165,17 @@ class LlmLogs:
         ``handler(request, message)`` is called once per successful request,
         inside the transaction that marks it succeeded; an optional
         ``handler.on_failure(request, error)`` once per failed request.
+
+        Without ``app`` the handler serves every app this object initialises,
+        before or after :meth:`init_app` (so it can be registered at import
+        time, as a blueprint's routes are); with ``app``, that app only.
         """
         if not callable(handler):
             raise TypeError(f"a batch handler must be callable, got {handler!r}")
-        get_state(app).batch_handlers[purpose] = handler
+        if app is None:
+            self._batch_handlers[purpose] = handler
+        else:
+            get_state(app).batch_handlers[purpose] = handler
 
     def enqueue_flush(self, purpose: str | None = None, app: Flask | None = None) -> Any:
         """Queue ``flush_batches(purpose)``: one waiting job per purpose; the RQ job."""
