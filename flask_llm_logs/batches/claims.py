@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..config import _timedelta
 from ..extension import State
+from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
 from .adapters import BatchAdapter
 from .adapters import ProviderBatch
 from .locking import begin_claiming
-
-logger = logging.getLogger("flask_llm_logs.batches")
 
 #: The provider-batch metadata key holding our claim token.
 CLAIM_KEY = "llm_logs_claim"
@@ -112,7 +110,7 @@ def record_submission(
     )
     session.commit()
     if not updated and adopted_elsewhere != provider_batch.id:
-        logger.warning(
+        get_logger(__name__).warning(
             "batch %s was released before its submission was recorded; cancelling %s",
             record_id,
             provider_batch.id,
@@ -120,7 +118,7 @@ def record_submission(
         try:
             adapter.cancel(provider_batch.id)
         except Exception:
-            logger.warning("cancelling %s failed", provider_batch.id, exc_info=True)
+            get_logger(__name__).warning("cancelling %s failed", provider_batch.id, exc_info=True)
     return bool(updated)
 
 
@@ -159,7 +157,7 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
         for row in stale:
             if row.claim_token in found:
                 if record_submission(session, adapter, row.id, found[row.claim_token]):
-                    logger.warning(
+                    get_logger(__name__).warning(
                         "adopted provider batch %s for stale claim %s",
                         found[row.claim_token].id,
                         row.id,

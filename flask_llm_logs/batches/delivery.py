@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extension import State
+from ..log import get_logger
 from ..models import BatchRequest
 from ..models.base import utcnow
 from .adapters import BatchAdapter
@@ -34,8 +34,6 @@ from .adapters import Outcome
 from .enqueue import is_structured
 from .recording import price
 from .recording import record_trace
-
-logger = logging.getLogger("flask_llm_logs.batches")
 
 #: Requests that reached a final state.
 SUCCEEDED = "succeeded"
@@ -158,7 +156,7 @@ class Deliverer:
         except Exception as error:
             if savepoint.is_active:
                 savepoint.rollback()
-            logger.warning(
+            get_logger(__name__).warning(
                 "batch handler for %r failed on request %s",
                 request.purpose,
                 request.custom_id,
@@ -180,7 +178,7 @@ class Deliverer:
         except Exception:
             if savepoint.is_active:
                 savepoint.rollback()
-            logger.warning(
+            get_logger(__name__).warning(
                 "on_failure of the batch handler for %r failed on request %s",
                 request.purpose,
                 request.custom_id,

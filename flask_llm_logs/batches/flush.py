@@ -15,7 +15,6 @@ Models the provider cannot batch, and every model when
 from __future__ import annotations
 
 import dataclasses
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 from ..extension import State
 from ..extension import get_state
 from ..instrumentation import is_instrumented
+from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
@@ -43,8 +43,6 @@ from .locking import begin_claiming
 from .locking import skip_locked
 from .recording import prompt_version_id
 from .recording import trace_metadata
-
-logger = logging.getLogger("flask_llm_logs.batches")
 
 #: Requests claimed per transaction for synchronous fallback.
 FALLBACK_CHUNK = 50
@@ -187,14 +185,18 @@ class _Flush:
             file_id = self.adapter.upload(data, f"llm_logs_batch_{record_id}.jsonl")
             provider_batch = self.adapter.create(file_id, metadata)
         except Exception as error:
-            logger.warning("submitting batch %s of %r failed", record_id, purpose, exc_info=True)
+            get_logger(__name__).warning(
+                "submitting batch %s of %r failed", record_id, purpose, exc_info=True
+            )
             message = f"submission failed: {type(error).__name__}: {error}"
             try:
                 # The create call may have reached the provider before failing.
                 found = find_by_claim(self.adapter, token, since=claimed_at)
             except Exception:
                 # Unsure: keep the claim; the poll job settles it once stale.
-                logger.warning("looking up batch %s failed; left to recovery", record_id)
+                get_logger(__name__).warning(
+                    "looking up batch %s failed; left to recovery", record_id
+                )
                 self._note_error(record_id, message)
                 self.result.submit_failures += 1
                 return False

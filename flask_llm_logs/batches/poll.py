@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..extension import State
 from ..extension import get_state
+from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
@@ -33,8 +33,6 @@ from .delivery import Counts
 from .delivery import Deliverer
 from .locking import begin_claiming
 from .locking import skip_locked
-
-logger = logging.getLogger("flask_llm_logs.batches")
 
 #: Requests delivered per transaction.
 DELIVERY_CHUNK = 100
@@ -93,7 +91,7 @@ class _Poll:
         except Exception:
             self.session.rollback()
             self.result.errors += 1
-            logger.warning("recovering stale batch claims failed", exc_info=True)
+            get_logger(__name__).warning("recovering stale batch claims failed", exc_info=True)
         rows = self.session.execute(
             sa.select(BatchRecord.id, BatchRecord.provider_batch_id, BatchRecord.submitted_at)
             .where(BatchRecord.provider_batch_id.is_not(None), BatchRecord.reconciled_at.is_(None))
@@ -106,7 +104,7 @@ class _Poll:
             except Exception:
                 self.session.rollback()
                 self.result.errors += 1
-                logger.warning("reconciling batch %s failed", row.id, exc_info=True)
+                get_logger(__name__).warning("reconciling batch %s failed", row.id, exc_info=True)
         return self.result
 
     def _reconcile(self, record_id: int, provider_id: str, submitted_at: dt.datetime) -> None:
