@@ -15,8 +15,6 @@ from typing import Any
 
 from flask import Flask
 
-BATCH_PROVIDERS = ("openai_responses",)
-
 DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_ENABLED": True,
     "LLM_LOGS_AUTO_INSTRUMENT": True,
@@ -132,11 +130,15 @@ def load_settings(app: Flask) -> Settings:
         app.config.setdefault(key, copy.copy(value))
     config = app.config
 
+    # The registry itself, so a backend added there is accepted here
+    # (imported late: the batches package imports this module).
+    from .batches.adapters import ADAPTERS
+
     provider = config["LLM_LOGS_BATCH_PROVIDER"]
-    if provider not in BATCH_PROVIDERS:
+    if provider not in ADAPTERS:
         raise ConfigurationError(
             "LLM_LOGS_BATCH_PROVIDER",
-            f"unknown batch provider {provider!r}; known: {', '.join(BATCH_PROVIDERS)}",
+            f"unknown batch provider {provider!r}; known: {', '.join(ADAPTERS)}",
         )
     subfolders = config["LLM_LOGS_PROMPT_SUBFOLDERS"]
     if isinstance(subfolders, str) or not all(isinstance(s, str) for s in subfolders):
