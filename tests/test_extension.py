@@ -97,6 +97,19 @@ def test_bad_configuration_names_the_key(key: str, value: Any) -> None:
     assert "llm_logs" not in app.extensions
 
 
+def test_a_batch_backend_added_to_the_registry_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_llm_logs.batches.adapters import ADAPTERS
+    from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
+
+    monkeypatch.setitem(ADAPTERS, "in_house", OpenAIResponsesAdapter)
+    app = Flask("in_house", instance_path=str(tmp_path))
+    app.config["LLM_LOGS_BATCH_PROVIDER"] = "in_house"
+    LlmLogs(app)
+    assert app.extensions["llm_logs"].settings.batch_provider == "in_house"
+
+
 def test_prompts_path_that_is_a_file_is_refused(tmp_path: Any) -> None:
     path = tmp_path / "prompts.md"
     path.write_text("not a folder")
