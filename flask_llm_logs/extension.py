@@ -80,7 +80,7 @@ def get_state(app: Flask | None = None) -> State:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app is not None:
         try:
-            return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+            return app.extensions[EXTENSION_KEY]
         except KeyError:
             raise RuntimeError(
                 f"flask-llm-logs is not initialised on app {app.name!r}: call LlmLogs(app)"
@@ -195,7 +195,7 @@ class LlmLogs:
                 self._db.init_app(app)
             return self._db
         if "sqlalchemy" in app.extensions:
-            return app.extensions["sqlalchemy"]  # type: ignore[no-any-return]
+            return app.extensions["sqlalchemy"]
         app.config.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite:///llm_logs.sqlite3")
         db = SQLAlchemy()
         db.init_app(app)

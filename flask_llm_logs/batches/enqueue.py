@@ -53,7 +53,7 @@ def _input(value: Any) -> str | list[Any]:
             raise ValueError(
                 "input must be a string or a non-empty list of Responses-API input items (dicts)"
             )
-        return _json([dict(item) for item in value], "input")  # type: ignore[no-any-return]
+        return _json([dict(item) for item in value], "input")
     raise ValueError(
         f"input must be a string or a list of Responses-API input items, got {type(value).__name__}"
     )
@@ -64,7 +64,7 @@ def _routing(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise ValueError(f"routing must be a dict with string keys, got {value!r}")
-    return _json(dict(value), "routing")  # type: ignore[no-any-return]
+    return _json(dict(value), "routing")
 
 
 def _temperature(value: Any) -> float | None:
@@ -119,7 +119,7 @@ def text_format(schema: Any) -> dict[str, Any]:
     if not isinstance(body.get("type", "object"), (str, list)):
         raise ValueError(f"schema type must be a string, got {body['type']!r}")
     format_ = {"type": "json_schema", "name": name, "schema": body, "strict": strict}
-    return _json(format_, "schema")  # type: ignore[no-any-return]
+    return _json(format_, "schema")
 
 
 def build_payload(

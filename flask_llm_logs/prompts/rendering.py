@@ -202,14 +202,14 @@ class _Engine(RenderEngine):
             self.missing.setdefault(name)
             return ""
         if callable(value):
-            return self._render_value(value(), context)  # type: ignore[no-any-return]
+            return self._render_value(value(), context)
         return value if isinstance(value, str) else _to_str(value)
 
     def render(
         self, template: str, context_stack: ContextStack, delimiters: Sequence[str] | None = None
     ) -> str:
         key = (delimiters[0], delimiters[1]) if delimiters else None
-        return _parse(template, key).render(self, context_stack)  # type: ignore[no-any-return]
+        return _parse(template, key).render(self, context_stack)
 
 
 def render_messages(

@@ -112,7 +112,7 @@ class OpenAIResponsesAdapter(BatchAdapter):
 
     def send(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         response = self.client.responses.create(**payload)
-        return response.to_dict()  # type: ignore[no-any-return]
+        return response.to_dict()
 
     def message(self, body: Mapping[str, Any], *, structured: bool) -> Message:
         from openai.types.responses import Response
