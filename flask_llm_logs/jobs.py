@@ -168,6 +168,7 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
     from redis.exceptions import WatchError
     from rq.exceptions import DuplicateJobError
     from rq.exceptions import InvalidJobOperation
+    from rq.utils import as_text
 
     for _ in range(ENQUEUE_ATTEMPTS):
         try:
@@ -183,7 +184,7 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
                 status = pipe.hget(existing.key, "status")
                 if status is None:
                     continue
-                if status.decode() in _ACTIVE:
+                if as_text(status) in _ACTIVE:
                     return existing
                 pipe.multi()
                 existing.delete(pipeline=pipe)
