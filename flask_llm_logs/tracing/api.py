@@ -28,6 +28,7 @@ from .context import ActiveTrace
 from .context import Frame
 from .context import current_frame
 from .context import enter
+from .context import forget_prompt_version_of
 from .context import leave
 from .records import SpanRecord
 from .records import TraceRecord
@@ -312,6 +313,7 @@ class _Block:
         if self._owns_trace:
             if self._trace_only():
                 trace.metadata.update(self.step.metadata)
+            forget_prompt_version_of(trace)
             end_trace(trace, self._started, error)
 
     def _submit_span(self, trace: ActiveTrace, error: BaseException | None) -> None:

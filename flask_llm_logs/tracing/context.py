@@ -115,6 +115,19 @@ def forget_prompt_version(error: BaseException | None = None) -> None:
     _pending_prompt_version.set(None)
 
 
+def forget_prompt_version_of(trace: ActiveTrace) -> None:
+    """Drop the pending link of a prompt version built in ``trace`` and not used there.
+
+    Called when the outermost trace ends: a ``build()`` whose trace made no
+    LLM call would otherwise link a later, unrelated call of the same
+    request. A version built before the trace began and not used in it
+    stays pending, for the call it was built for.
+    """
+    version = _pending_prompt_version.get()
+    if version is not None and version == trace.prompt_version_id:
+        _pending_prompt_version.set(None)
+
+
 def copy_context_to(fn: Callable[P, R]) -> Callable[P, R]:
     """``fn``, running in the current trace wherever it is called.
 

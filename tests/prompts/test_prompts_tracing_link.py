@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import flush
+from flask_llm_logs import span
 from flask_llm_logs import trace
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
@@ -105,3 +106,34 @@ def test_a_link_left_unused_by_a_request_does_not_reach_the_next_request(
     spans = db_session.scalars(sa.select(Span.metadata_).where(Span.kind == "llm")).all()
     assert [metadata.get("prompt_version_id") for metadata in spans] == [None]
     assert db_session.scalars(sa.select(Trace.prompt_version_id)).all() == [None]
+
+
+def test_a_build_in_a_trace_without_llm_call_links_no_later_call(
+    app: Any, db_session: Any, fake_openai: FakeOpenAI
+) -> None:
+    """Its link ends with the trace; one built before a trace waits for its call."""
+    version = Prompt.create(slug="draft", name="Draft").update_content(
+        messages=[{"role": "user", "content": "Hello {{name}}"}], model="gpt-4.1-mini"
+    )
+    client = fake_openai.client()
+    with trace("preview"):
+        Prompt.load("draft").build(name="Ada")
+    client.chat.completions.create(
+        model="gpt-4.1-mini", messages=[{"role": "user", "content": "Unrelated"}]
+    )
+    params = Prompt.load("draft").build(name="Bob")
+    with span("retrieve"):
+        pass
+    client.chat.completions.create(**params)
+    assert flush(timeout=10)
+    client.close()
+
+    traces = db_session.execute(
+        sa.select(Trace.name, Trace.prompt_version_id).order_by(Trace.started_at)
+    ).all()
+    assert traces == [
+        ("preview", version.id),
+        ("auto:chat gpt-4.1-mini", None),
+        ("auto:retrieve", None),
+        ("auto:chat gpt-4.1-mini", version.id),
+    ]
