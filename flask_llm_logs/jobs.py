@@ -217,7 +217,10 @@ class Worker(rq.Worker):
     """An RQ worker that runs every job in the Flask app's context.
 
     ``flask llm-logs worker`` uses it with the current app; ``rq worker -w
-    flask_llm_logs.jobs.Worker`` loads the app from ``FLASK_APP``.
+    flask_llm_logs.jobs.Worker`` loads the app from ``FLASK_APP``. After
+    each job, the app's own jobs included, it waits for the traces the job
+    recorded to be written: a work horse leaves with ``os._exit``, which
+    skips the writer's ``atexit`` flush.
     """
 
     def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
@@ -231,4 +234,7 @@ class Worker(rq.Worker):
 
     def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
         with self.flask_app.app_context():
-            return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]
+            try:
+                return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]
+            finally:
+                _finish()

@@ -1,7 +1,7 @@
 """The app a real ``rq worker`` subprocess loads through ``FLASK_APP`` (test_jobs).
 
 Environment: ``DATABASE_URL``, ``OPENAI_BASE_URL``, ``LLM_LOGS_QUEUE``,
-``LLM_LOGS_REDIS_URL``.
+``LLM_LOGS_REDIS_URL``, optionally ``LLM_LOGS_WRITER_FLUSH_INTERVAL``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ def create_app() -> Flask:
         SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"],
         LLM_LOGS_QUEUE=os.environ["LLM_LOGS_QUEUE"],
         LLM_LOGS_REDIS_URL=os.environ["LLM_LOGS_REDIS_URL"],
+        LLM_LOGS_WRITER_FLUSH_INTERVAL=float(
+            os.environ.get("LLM_LOGS_WRITER_FLUSH_INTERVAL", "0.5")
+        ),
         LLM_LOGS_OPENAI_CLIENT=lambda: openai.OpenAI(
             base_url=os.environ["OPENAI_BASE_URL"], api_key="test", max_retries=0
         ),
@@ -28,3 +31,11 @@ def create_app() -> Flask:
     llm_logs = LlmLogs(app)
     llm_logs.register_batch_handler("summary", RecordingHandler(), app=app)
     return app
+
+
+def ask(base_url: str) -> None:
+    """An app's own job: one ``openai`` call, recorded by the instrumentation."""
+    with openai.OpenAI(base_url=base_url, api_key="test", max_retries=0) as client:
+        client.chat.completions.create(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}]
+        )

@@ -7,36 +7,95 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rq
+import sqlalchemy as sa
+from batch_app_module import ask
 from batch_helpers import RecordingHandler
 from batch_helpers import handled_rows
 from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
+from flask_llm_logs.extension import get_state
 from flask_llm_logs.jobs import flush_batches
 from flask_llm_logs.jobs import flush_job_id
 from flask_llm_logs.jobs import poll_batches
 from flask_llm_logs.jobs import poll_job_id
 from flask_llm_logs.jobs import queue_for
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture
-def job_app(make_batch_app: Any, redis_url: str) -> Any:
-    app = make_batch_app(LLM_LOGS_REDIS_URL=redis_url)
-    queue = queue_for(app.extensions["llm_logs"])
-    yield app
-    queue.empty()
-    for registry in (queue.finished_job_registry, queue.failed_job_registry):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-    queue.connection.close()
+def make_job_app(make_batch_app: Any, redis_url: str) -> Iterator[Callable[..., Flask]]:
+    """Batch apps on the test Redis; their queues are emptied afterwards."""
+    queues: list[rq.Queue] = []
+
+    def make(**config: Any) -> Flask:
+        app: Flask = make_batch_app(LLM_LOGS_REDIS_URL=redis_url, **config)
+        queues.append(queue_for(app.extensions["llm_logs"]))
+        return app
+
+    yield make
+    for queue in queues:
+        queue.empty()
+        for registry in (queue.finished_job_registry, queue.failed_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
+        queue.connection.close()
+
+
+@pytest.fixture
+def job_app(make_job_app: Callable[..., Flask]) -> Flask:
+    return make_job_app()
+
+
+def run_rq_worker(
+    queue: rq.Queue,
+    redis_url: str,
+    database_url: str,
+    openai_base_url: str,
+    *options: str,
+    **env: str,
+) -> None:
+    """``rq worker --burst`` on ``queue`` in a subprocess loading ``batch_app_module``.
+
+    ``options`` go before the queue name, ``env`` into the environment.
+    """
+    env = dict(
+        os.environ,
+        FLASK_APP="batch_app_module:create_app",
+        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        DATABASE_URL=database_url,
+        OPENAI_BASE_URL=openai_base_url,
+        LLM_LOGS_QUEUE=queue.name,
+        LLM_LOGS_REDIS_URL=redis_url,
+        **env,
+    )
+    rq_bin = Path(sys.executable).with_name("rq")
+    process = subprocess.run(
+        [str(rq_bin), "worker", "--burst", "--url", redis_url, *options, queue.name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr
+    assert queue.failed_job_registry.count == 0, process.stderr
+
+
+def stored_rows(app: Flask, query: sa.Select[Any]) -> list[Any]:
+    """Rows read on a connection of their own, as another process would see them."""
+    with get_state(app).engine.connect() as connection:
+        return list(connection.execute(query))
 
 
 def enqueue(app: Flask, n: int, purpose: str = "summary") -> None:
@@ -112,30 +171,11 @@ def test_jobs_run_under_rq_worker_with_flask_app(
 ) -> None:
     enqueue(job_app, 3)
     fake_openai.batch_auto_complete = True
-    state = job_app.extensions["llm_logs"]
-    queue = queue_for(state)
+    queue = queue_for(job_app.extensions["llm_logs"])
     queue.enqueue(flush_batches, "summary")
     queue.enqueue(poll_batches)
-    env = dict(
-        os.environ,
-        FLASK_APP="batch_app_module:create_app",
-        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        DATABASE_URL=database_url,
-        OPENAI_BASE_URL=fake_openai.base_url,
-        LLM_LOGS_QUEUE=state.settings.queue,
-        LLM_LOGS_REDIS_URL=redis_url,
-    )
-    rq_bin = Path(sys.executable).with_name("rq")
     options = ["-w", worker_class] if worker_class else []
-    process = subprocess.run(
-        [str(rq_bin), "worker", "--burst", "--url", redis_url, *options, state.settings.queue],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert process.returncode == 0, process.stderr
-    assert queue.failed_job_registry.count == 0, process.stderr
+    run_rq_worker(queue, redis_url, database_url, fake_openai.base_url, *options)
     assert len(handled_rows(job_app)) == 3
 
 
@@ -151,6 +191,41 @@ def test_flask_llm_logs_worker_command(job_app: Flask, fake_openai: Any) -> None
     assert result.exit_code == 0, result.output
     assert queue.failed_job_registry.count == 0
     assert len(handled_rows(job_app)) == 2
+
+
+#: A writer that would keep a job's records in memory long after the job ended.
+SLOW_FLUSH_INTERVAL = 3600.0
+
+
+@pytest.mark.parametrize("command", ["flask-llm-logs-worker", "rq-worker-class"])
+def test_a_work_horse_stores_the_traces_of_the_apps_own_job(
+    make_job_app: Callable[..., Flask],
+    fake_openai: Any,
+    database_url: str,
+    redis_url: str,
+    command: str,
+) -> None:
+    """The horse leaves with ``os._exit`` (no ``atexit``): the worker flushes."""
+    app = make_job_app(LLM_LOGS_WRITER_FLUSH_INTERVAL=SLOW_FLUSH_INTERVAL)
+    queue = queue_for(app.extensions["llm_logs"])
+    queue.enqueue(ask, fake_openai.base_url)
+    if command == "flask-llm-logs-worker":
+        result = app.test_cli_runner().invoke(args=["llm-logs", "worker", "--burst"])
+        assert result.exit_code == 0, result.output
+        assert queue.failed_job_registry.count == 0
+    else:
+        run_rq_worker(
+            queue,
+            redis_url,
+            database_url,
+            fake_openai.base_url,
+            "-w",
+            "flask_llm_logs.jobs.Worker",
+            LLM_LOGS_WRITER_FLUSH_INTERVAL=str(SLOW_FLUSH_INTERVAL),
+        )
+    assert len(fake_openai.requests_to("/v1/chat/completions")) == 1
+    query = sa.select(Trace.status, Span.kind, Span.model).join(Span, Span.trace_id == Trace.id)
+    assert stored_rows(app, query) == [("completed", "llm", "gpt-4.1-mini")]
 
 
 def test_cron_config_registers_flush_and_poll(redis_url: str) -> None:
