@@ -1,4 +1,4 @@
-"""An ``rq cron`` configuration that flushes and polls batches periodically.
+"""An ``rq cron`` configuration: flush and poll batches, purge old traces.
 
 Run one cron process next to the workers::
 
@@ -6,8 +6,9 @@ Run one cron process next to the workers::
 
 It queues ``flush_batches()`` (every purpose) every
 ``LLM_LOGS_FLUSH_INTERVAL`` seconds (default 300) and ``poll_batches()``
-every ``LLM_LOGS_POLL_INTERVAL`` seconds (default 60) on the queue named by
-``LLM_LOGS_QUEUE`` (default ``llm_logs``). Both jobs are safe to overlap.
+every ``LLM_LOGS_POLL_INTERVAL`` seconds (default 60), and ``purge_traces()``
+every ``LLM_LOGS_PURGE_INTERVAL`` seconds (default 86400, daily) on the queue
+named by ``LLM_LOGS_QUEUE`` (default ``llm_logs``). The jobs are safe to overlap.
 Copy this file into your app to change the schedule (``cron="*/5 * * * *"``).
 """
 
@@ -20,6 +21,7 @@ from rq import cron
 from .jobs import JOB_TIMEOUT
 from .jobs import flush_batches
 from .jobs import poll_batches
+from .jobs import purge_traces
 
 QUEUE = os.environ.get("LLM_LOGS_QUEUE", "llm_logs")
 
@@ -33,5 +35,11 @@ cron.register(
     poll_batches,
     queue_name=QUEUE,
     interval=int(os.environ.get("LLM_LOGS_POLL_INTERVAL", "60")),
+    job_timeout=JOB_TIMEOUT,
+)
+cron.register(
+    purge_traces,
+    queue_name=QUEUE,
+    interval=int(os.environ.get("LLM_LOGS_PURGE_INTERVAL", "86400")),
     job_timeout=JOB_TIMEOUT,
 )

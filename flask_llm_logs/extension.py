@@ -189,6 +189,16 @@ class LlmLogs:
 
         return enqueue_poll(get_state(app))
 
+    def enqueue_purge(self, app: Flask | None = None) -> Any:
+        """Queue ``purge_traces()`` unless one is already waiting; the RQ job.
+
+        It deletes traces older than ``LLM_LOGS_RETENTION_DAYS``, as
+        ``flask llm-logs purge`` does; see :doc:`/tracing`.
+        """
+        from .jobs import enqueue_purge
+
+        return enqueue_purge(get_state(app))
+
     def _resolve_db(self, app: Flask) -> SQLAlchemy:
         if self._db is not None:
             if "sqlalchemy" not in app.extensions:

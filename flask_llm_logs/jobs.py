@@ -1,4 +1,4 @@
-"""RQ entry points: ``flush_batches`` and ``poll_batches``, and a Flask-aware worker.
+"""RQ entry points: ``flush_batches``, ``poll_batches``, ``purge_traces``, and a Flask-aware worker.
 
 The jobs need an app context. Under ``flask llm-logs worker`` (or ``rq
 worker -w flask_llm_logs.jobs.Worker``) the worker provides one around every
@@ -121,6 +121,18 @@ def poll_batches() -> dict[str, Any]:
             _finish()
 
 
+def purge_traces(days: int | None = None) -> int:
+    """RQ job: delete traces older than ``days`` (``LLM_LOGS_RETENTION_DAYS``); how many.
+
+    See :func:`.tracing.retention.purge_old_traces`, which this runs in the
+    job's app context, so it works under a plain ``rq worker`` too.
+    """
+    from .tracing.retention import purge_old_traces
+
+    with app_context():
+        return purge_old_traces(days)
+
+
 def _id_part(name: str) -> str:
     """``name`` as part of an RQ job id, which allows ``[A-Za-z0-9_-]`` only.
 
@@ -148,6 +160,11 @@ def flush_job_id(queue_name: str, purpose: str | None) -> str:
 def poll_job_id(queue_name: str) -> str:
     """``<queue>-poll``: one queued poll per queue."""
     return f"{_id_part(queue_name)}-poll"
+
+
+def purge_job_id(queue_name: str) -> str:
+    """``<queue>-purge``: one queued purge per queue."""
+    return f"{_id_part(queue_name)}-purge"
 
 
 #: Rounds of enqueue / replace a finished job before a trigger gives up.
@@ -211,6 +228,12 @@ def enqueue_poll(state: State) -> rq.job.Job:
     """Queue :func:`poll_batches` unless one is already waiting."""
     queue = queue_for(state)
     return enqueue_unique(queue, poll_job_id(queue.name), poll_batches)
+
+
+def enqueue_purge(state: State) -> rq.job.Job:
+    """Queue :func:`purge_traces` unless one is already waiting."""
+    queue = queue_for(state)
+    return enqueue_unique(queue, purge_job_id(queue.name), purge_traces)
 
 
 class Worker(rq.Worker):

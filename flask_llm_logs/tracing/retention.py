@@ -84,7 +84,7 @@ def purge_old_traces(
 ) -> int:
     """Delete traces started more than ``days`` ago, and their spans.
 
-    Usable as an RQ job (it needs the app context the worker provides).
+    Needs an app context; the RQ job is :func:`flask_llm_logs.jobs.purge_traces`.
 
     :param days: defaults to ``LLM_LOGS_RETENTION_DAYS``.
     :param chunk_size: traces per transaction.

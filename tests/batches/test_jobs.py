@@ -3,6 +3,7 @@ a real ``rq worker`` subprocess loading the app from FLASK_APP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -27,9 +28,12 @@ from flask_llm_logs.jobs import flush_batches
 from flask_llm_logs.jobs import flush_job_id
 from flask_llm_logs.jobs import poll_batches
 from flask_llm_logs.jobs import poll_job_id
+from flask_llm_logs.jobs import purge_job_id
+from flask_llm_logs.jobs import purge_traces
 from flask_llm_logs.jobs import queue_for
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import utcnow
 
 HERE = Path(__file__).parent
 
@@ -108,6 +112,7 @@ def test_job_ids_are_safe_and_distinct() -> None:
     assert flush_job_id("llm_logs", "chat_summary") == "llm_logs-flush-chat_summary"
     assert flush_job_id("llm_logs", None) == "llm_logs-flush"
     assert poll_job_id("llm_logs") == "llm_logs-poll"
+    assert purge_job_id("llm_logs") == "llm_logs-purge"
     dotted, underscored = flush_job_id("q", "a.b"), flush_job_id("q", "a_b")
     assert dotted != underscored
     assert all(c.isalnum() or c in "_-" for c in dotted + flush_job_id("my.queue", "a b"))
@@ -121,11 +126,13 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
     jobs = [llm_logs.enqueue_flush("summary", app=job_app) for _ in range(5)]
     jobs += [llm_logs.enqueue_flush("other", app=job_app) for _ in range(3)]
     jobs += [llm_logs.enqueue_poll(app=job_app) for _ in range(3)]
+    jobs += [llm_logs.enqueue_purge(app=job_app) for _ in range(3)]
     queue = queue_for(job_app.extensions["llm_logs"])
     ids = {
         "summary": flush_job_id(queue.name, "summary"),
         "other": flush_job_id(queue.name, "other"),
         "poll": poll_job_id(queue.name),
+        "purge": purge_job_id(queue.name),
     }
     assert sorted(queue.get_job_ids()) == sorted(ids.values())
     assert {job.id for job in jobs} == set(ids.values())
@@ -135,6 +142,7 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
         ("summary",),
     )
     assert (poll_job.func_name, poll_job.args) == ("flask_llm_logs.jobs.poll_batches", ())
+    assert queue.fetch_job(ids["purge"]).func_name == "flask_llm_logs.jobs.purge_traces"
 
 
 def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
@@ -171,12 +179,20 @@ def test_jobs_run_under_rq_worker_with_flask_app(
 ) -> None:
     enqueue(job_app, 3)
     fake_openai.batch_auto_complete = True
+    with job_app.app_context():
+        session = get_state(job_app).session
+        session.add(Trace(name="old", started_at=utcnow() - dt.timedelta(days=40)))
+        session.commit()
     queue = queue_for(job_app.extensions["llm_logs"])
     queue.enqueue(flush_batches, "summary")
     queue.enqueue(poll_batches)
+    LlmLogs().enqueue_purge(app=job_app)
     options = ["-w", worker_class] if worker_class else []
     run_rq_worker(queue, redis_url, database_url, fake_openai.base_url, *options)
     assert len(handled_rows(job_app)) == 3
+    # The purge job ran too: the old trace is gone, the batch results' traces stay.
+    names = stored_rows(job_app, sa.select(Trace.name))
+    assert len(names) == 3 and ("old",) not in names
 
 
 def test_flask_llm_logs_worker_command(job_app: Flask, fake_openai: Any) -> None:
@@ -228,7 +244,7 @@ def test_a_work_horse_stores_the_traces_of_the_apps_own_job(
     assert stored_rows(app, query) == [("completed", "llm", "gpt-4.1-mini")]
 
 
-def test_cron_config_registers_flush_and_poll(redis_url: str) -> None:
+def test_cron_config_registers_flush_poll_and_purge(redis_url: str) -> None:
     from redis import Redis
     from rq.cron import CronScheduler
 
@@ -236,8 +252,9 @@ def test_cron_config_registers_flush_and_poll(redis_url: str) -> None:
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("flask_llm_logs.cron")
     jobs = {job.func: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {flush_batches, poll_batches}
+    assert set(jobs) == {flush_batches, poll_batches, purge_traces}
     assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
+    assert jobs[purge_traces].interval == 86400
     assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
     connection.close()
 
