@@ -210,6 +210,7 @@ def pages(app: Flask) -> dict[str, str]:
         "traces, first page": f"{prefix}/traces",
         "traces, filtered (status=error, model)": (f"{prefix}/traces?status=error&model=gpt-4.1"),
         "traces, filtered (metadata user=u42)": f"{prefix}/traces?meta_key=user&meta_value=u42",
+        "traces, filtered (prompt version 11)": f"{prefix}/traces?prompt_version=11",
         "traces, deep keyset page (row 500,000)": (
             f"{prefix}/traces?after={encode_cursor(deep.started_at, deep.id)}"
         ),
