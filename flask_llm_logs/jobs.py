@@ -185,6 +185,7 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
     from redis.exceptions import WatchError
     from rq.exceptions import DuplicateJobError
     from rq.exceptions import InvalidJobOperation
+    from rq.exceptions import NoSuchJobError
     from rq.utils import as_text
 
     for _ in range(ENQUEUE_ATTEMPTS):
@@ -192,8 +193,11 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
             return queue.enqueue(func, *args, job_id=job_id, unique=True, job_timeout=JOB_TIMEOUT)
         except DuplicateJobError:
             pass
-        existing = queue.fetch_job(job_id)
-        if existing is None:
+        try:
+            # Not queue.fetch_job(): finding no job, it removes the id from
+            # the queue, which can be the id another trigger just queued.
+            existing = rq.job.Job.fetch(job_id, connection=queue.connection)
+        except NoSuchJobError:
             continue  # gone meanwhile
         with queue.connection.pipeline() as pipe:
             try:
