@@ -55,8 +55,9 @@ RETRY_MAX_DELAY = 5.0
 WARNING_INTERVAL = 60.0
 #: How long process exit and :meth:`Writer.close` wait for the last records.
 EXIT_TIMEOUT = 5.0
-#: Lanes by database when ``LLM_LOGS_WRITER_THREADS`` is ``None``, else one:
-#: SQLite lets one transaction write at a time, more would wait for its lock.
+#: Lanes by database when ``LLM_LOGS_WRITER_THREADS`` is ``None``; one for
+#: the others: SQLite lets one transaction write at a time, so a second
+#: thread would only wait for its lock.
 DEFAULT_THREADS = {"postgresql": 2}
 
 #: Errors that say "the database is not there right now", as opposed to
