@@ -12,11 +12,13 @@ Usage::
 
     python bench/tracing_ingest.py [--spans 100000] [--sync-spans 3000]
         [--database-url postgresql+psycopg2://...] [--without-search-index]
+        [--threads N]
 
 Without ``--database-url`` a throw-away database is created on the local
 server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
 dropped afterwards. ``--without-search-index`` drops the spans' full-text
-index first, to show what that index costs at ingest.
+index first, to show what that index costs at ingest. ``--threads`` sets
+``LLM_LOGS_WRITER_THREADS`` (default: the extension's, 2 on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -48,12 +50,13 @@ PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
 ANSWER = "Revenue grew four percent while costs stayed flat. " * 20  # ~1 KB
 
 
-def make_app(url: str, batch_size: int) -> Flask:
+def make_app(url: str, batch_size: int, threads: int | None) -> Flask:
     app = Flask("bench")
     app.config.update(
         SQLALCHEMY_DATABASE_URI=url,
         LLM_LOGS_AUTO_INSTRUMENT=False,
         LLM_LOGS_WRITER_BATCH_SIZE=batch_size,
+        LLM_LOGS_WRITER_THREADS=threads,
     )
     LlmLogs(app)
     return app
@@ -194,12 +197,13 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--without-search-index", action="store_true")
     parser.add_argument("--batch-size", type=int, default=500, help="LLM_LOGS_WRITER_BATCH_SIZE")
+    parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
         url = args.database_url or stack.enter_context(throwaway_database())
         create_tables(url)
-        app = make_app(url, args.batch_size)
+        app = make_app(url, args.batch_size, args.threads)
         stack.callback(lambda: get_state(app).engine.dispose())
         stack.callback(get_state(app).shutdown)
         if args.without_search_index:
@@ -213,6 +217,7 @@ def main() -> None:
 
     print(f"cpus: {os.cpu_count()}, spans: {args.spans}, synchronous spans: {args.sync_spans}")
     print(f"LLM_LOGS_WRITER_BATCH_SIZE: {args.batch_size}")
+    print(f"writer threads (lanes): {get_state(app).writer.threads}")
     print(f"full-text search index on spans: {'dropped' if args.without_search_index else 'yes'}")
     print(f"background writer: {writer['spans_per_s']:,.0f} spans/s stored")
     print(f"  caller's thread, median submit: {writer['submit_median_us']:.1f} µs")

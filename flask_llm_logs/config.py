@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_MAX_QUEUE": 10_000,
     "LLM_LOGS_WRITER_BATCH_SIZE": 500,
     "LLM_LOGS_WRITER_FLUSH_INTERVAL": 0.5,
+    #: ``None``: chosen by database, see :func:`.tracing.writer.lane_count`.
+    "LLM_LOGS_WRITER_THREADS": None,
 }
 
 
@@ -80,6 +82,7 @@ class Settings:
     max_queue: int
     writer_batch_size: int
     writer_flush_interval: float
+    writer_threads: int | None
 
 
 def _positive_int(config: dict[str, Any], key: str) -> int:
@@ -87,6 +90,10 @@ def _positive_int(config: dict[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigurationError(key, f"must be a positive integer, got {value!r}")
     return value
+
+
+def _optional_positive_int(config: dict[str, Any], key: str) -> int | None:
+    return None if config[key] is None else _positive_int(config, key)
 
 
 def _positive_number(config: dict[str, Any], key: str) -> float:
@@ -173,4 +180,5 @@ def load_settings(app: Flask) -> Settings:
         max_queue=_positive_int(config, "LLM_LOGS_MAX_QUEUE"),
         writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),
         writer_flush_interval=_positive_number(config, "LLM_LOGS_WRITER_FLUSH_INTERVAL"),
+        writer_threads=_optional_positive_int(config, "LLM_LOGS_WRITER_THREADS"),
     )

@@ -87,6 +87,9 @@ def test_app_factory_pattern(database_url: str) -> None:
         ("LLM_LOGS_PROMPTS_SOURCE_PATH", "/definitely/not/a/folder"),
         ("LLM_LOGS_RETENTION_DAYS", "thirty"),
         ("LLM_LOGS_REDACT", "not callable"),
+        ("LLM_LOGS_WRITER_THREADS", 0),
+        ("LLM_LOGS_WRITER_THREADS", "2"),
+        ("LLM_LOGS_WRITER_THREADS", True),
     ],
 )
 def test_bad_configuration_names_the_key(key: str, value: Any) -> None:

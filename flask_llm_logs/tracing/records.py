@@ -39,6 +39,11 @@ class TraceRecord:
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     prompt_version_id: int | None = None
 
+    @property
+    def trace_id(self) -> uuid.UUID:
+        """The trace this record belongs to, named as on a span (the writer routes by it)."""
+        return self.id
+
 
 @dataclasses.dataclass(slots=True)
 class SpanRecord:

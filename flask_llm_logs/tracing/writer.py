@@ -2,8 +2,17 @@
 
 The host's thread calls :meth:`Writer.submit`, which appends an immutable
 record to a bounded in-memory queue and returns; it never blocks, never
-touches the database and never raises. A daemon thread takes batches off the
-queue and stores them (see :mod:`.store`) on a connection of its own.
+touches the database and never raises. Daemon threads take batches off the
+queue and store them (see :mod:`.store`), each on a connection of its own.
+
+The queue is split into lanes, one thread each (``LLM_LOGS_WRITER_THREADS``):
+on PostgreSQL most of a batch's cost is the server's (the full-text index),
+and one connection keeps only one server process busy. A record goes to the
+lane of its trace, so one thread writes all of a trace's records, in order,
+and two transactions never recompute one trace's rollups at once (under READ
+COMMITTED each would miss the other's spans). The lanes share one lock, the
+counters and the queue bound: flush, stats, close and the warnings see one
+writer.
 
 When the database is unreachable the batch in hand is retried with capped
 exponential backoff while new records wait in the queue; once
@@ -11,15 +20,16 @@ exponential backoff while new records wait in the queue; once
 the database rejects is cornered by retrying its batch in halves, then
 dropped and counted, so it cannot block the rows around it.
 
-The thread starts on the first record. After a fork (gunicorn ``--preload``,
-RQ work horses) the child gets a fresh queue, fresh locks, a fresh thread
-and a disposed connection pool: nothing is shared across the fork.
+A lane's thread starts on its first record. After a fork (gunicorn
+``--preload``, RQ work horses) the child gets fresh lanes, fresh locks, fresh
+threads and a disposed connection pool: nothing is shared across the fork.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
+import dataclasses
 import os
 import threading
 import time
@@ -45,6 +55,10 @@ RETRY_MAX_DELAY = 5.0
 WARNING_INTERVAL = 60.0
 #: How long process exit and :meth:`Writer.close` wait for the last records.
 EXIT_TIMEOUT = 5.0
+#: Lanes by database when ``LLM_LOGS_WRITER_THREADS`` is ``None``; one for
+#: the others: SQLite lets one transaction write at a time, so a second
+#: thread would only wait for its lock.
+DEFAULT_THREADS = {"postgresql": 2}
 
 #: Errors that say "the database is not there right now", as opposed to
 #: "the database refuses this row": the first are retried, the second dropped.
@@ -62,28 +76,49 @@ def _is_transient(error: Exception) -> bool:
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
 
 
+def lane_count(state: State) -> int:
+    """``LLM_LOGS_WRITER_THREADS``, or by default :data:`DEFAULT_THREADS` of the database."""
+    if state.settings.writer_threads is not None:
+        return state.settings.writer_threads
+    try:
+        dialect = state.engine.dialect.name
+    except Exception:  # no engine for the bind key: the first batch says so
+        return 1
+    return DEFAULT_THREADS.get(dialect, 1)
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Lane:
+    """A thread and its share of the queue: the records of the traces routed to it."""
+
+    number: int
+    #: The lane's thread waits here for records, a flush or close.
+    has_work: threading.Condition
+    queue: collections.deque[Record] = dataclasses.field(default_factory=collections.deque)
+    thread: threading.Thread | None = None
+
+
 class Writer:
     """Stores the records of one app in the background. See the module docstring."""
 
     def __init__(self, state: State) -> None:
         self._state = state
         self._engine: Engine | None = None
+        #: Fixed at start-up, so a trace's lane never changes while it records.
+        self.threads = lane_count(state)
         self._reset()
         _live_writers.add(self)
 
     def _reset(self) -> None:
         """Start from nothing: at creation and in a forked child."""
         self._lock = threading.Lock()
-        #: The writer thread waits here for records, a flush or close.
-        self._has_work = threading.Condition(self._lock)
         #: :meth:`flush` waits here for the writer to catch up.
         self._progress = threading.Condition(self._lock)
-        self._queue: collections.deque[Record] = collections.deque()
-        self._thread: threading.Thread | None = None
+        self._lanes = [_Lane(n, threading.Condition(self._lock)) for n in range(self.threads)]
         self._closing = False
         self._abandon = False
         #: Records accepted, and records finished with (stored or dropped as
-        #: bad); the difference is what the queue bound applies to.
+        #: bad), over all lanes; the difference is what the queue bound applies to.
         self._accepted = 0
         self._finished = 0
         self._flush_upto = 0
@@ -101,17 +136,24 @@ class Writer:
         try:
             if not self._state.enabled:
                 return
+            lanes = self._lanes
+            try:
+                # One trace, one lane; a UUID 7 ends in random bits, so the
+                # traces spread evenly (and ``.int`` is cheaper than ``hash``).
+                lane = lanes[record.trace_id.int % len(lanes)]
+            except AttributeError:  # not a record: the lane's thread drops it
+                lane = lanes[0]
             with self._lock:
                 if self._closing or self._accepted - self._finished >= self._max_queue:
                     self._counts["dropped"] += 1
                     return
-                self._queue.append(record)
+                lane.queue.append(record)
                 self._accepted += 1
-                if self._thread is None:
-                    self._start()
-                waiting = len(self._queue)
+                if lane.thread is None:
+                    self._start(lane)
+                waiting = len(lane.queue)
                 if waiting == 1 or waiting == self._batch_size:
-                    self._has_work.notify()
+                    lane.has_work.notify()
         except Exception:
             self._counts["errors"] += 1
 
@@ -125,10 +167,11 @@ class Writer:
             target = self._accepted
             if self._finished >= target:
                 return True
-            if self._thread is None or not self._thread.is_alive():
+            # A lane's thread ends only once its queue is empty and closed.
+            if not any(lane.thread and lane.thread.is_alive() for lane in self._lanes):
                 return False
             self._flush_upto = max(self._flush_upto, target)
-            self._has_work.notify()
+            self._notify_lanes()
             return self._progress.wait_for(lambda: self._finished >= target, timeout)
 
     def stats(self) -> dict[str, int]:
@@ -148,16 +191,13 @@ class Writer:
         _live_writers.discard(self)
         with self._lock:
             self._closing = True
-            self._has_work.notify()
-            thread = self._thread
-        if thread is None:
-            return
-        thread.join(timeout)
-        if thread.is_alive():
+            self._notify_lanes()
+            threads = [lane.thread for lane in self._lanes if lane.thread is not None]
+        if not _join(threads, timeout):
             with self._lock:
                 self._abandon = True
-                self._has_work.notify()
-            thread.join(1.0)
+                self._notify_lanes()
+            _join(threads, 1.0)
 
     @property
     def _max_queue(self) -> int:
@@ -167,19 +207,25 @@ class Writer:
     def _batch_size(self) -> int:
         return self._state.settings.writer_batch_size
 
-    # -- the writer thread ---------------------------------------------------
+    def _notify_lanes(self) -> None:
+        """Wake every lane's thread (the lock held): a flush, close or abandon."""
+        for lane in self._lanes:
+            lane.has_work.notify()
 
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="flask-llm-logs-writer", daemon=True)
-        self._thread.start()
+    # -- the writer threads --------------------------------------------------
 
-    def _run(self) -> None:
+    def _start(self, lane: _Lane) -> None:
+        name = f"flask-llm-logs-writer-{lane.number}"
+        lane.thread = threading.Thread(target=self._run, args=(lane,), name=name, daemon=True)
+        lane.thread.start()
+
+    def _run(self, lane: _Lane) -> None:
         while True:
-            batch = self._next_batch()
+            batch = self._next_batch(lane)
             if batch is None:
                 return
             try:
-                self._store(batch)
+                self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
                 get_logger().exception("flask-llm-logs: could not store %d records", len(batch))
                 self._count(dropped=len(batch), errors=1)
@@ -196,17 +242,17 @@ class Writer:
                 self._finished += len(batch)
                 self._progress.notify_all()
 
-    def _next_batch(self) -> list[Record] | None:
+    def _next_batch(self, lane: _Lane) -> list[Record] | None:
         """Wait for a full batch, the flush interval, a flush or close; ``None``: stop."""
         interval = self._state.settings.writer_flush_interval
         with self._lock:
             deadline: float | None = None
             while True:
-                waiting = len(self._queue)
+                waiting = len(lane.queue)
                 if not waiting:
                     if self._closing:
                         return None
-                    self._has_work.wait()
+                    lane.has_work.wait()
                     continue
                 now = time.monotonic()
                 deadline = deadline or now + interval
@@ -217,10 +263,10 @@ class Writer:
                     or self._closing
                 ):
                     count = min(waiting, self._batch_size)
-                    return [self._queue.popleft() for _ in range(count)]
-                self._has_work.wait(deadline - now)
+                    return [lane.queue.popleft() for _ in range(count)]
+                lane.has_work.wait(deadline - now)
 
-    def _store(self, batch: list[Record]) -> None:
+    def _store(self, lane: _Lane, batch: list[Record]) -> None:
         policy = store.ContentPolicy(
             capture=bool(self._state.app.config["LLM_LOGS_CAPTURE_CONTENT"]),
             redact=self._state.settings.redact,
@@ -230,10 +276,13 @@ class Writer:
         if rejected:
             self._count(dropped=rejected, errors=rejected)
         if rows:
-            self._write(rows)
+            self._write(lane, rows)
 
-    def _write(self, rows: store.Rows) -> None:
-        """Store ``rows``, retrying while the database is unreachable."""
+    def _write(self, lane: _Lane, rows: store.Rows) -> None:
+        """Store ``rows``, retrying while the database is unreachable.
+
+        Each lane's thread checks a connection of its own out of the pool.
+        """
         delay = RETRY_FIRST_DELAY
         while True:
             try:
@@ -241,14 +290,14 @@ class Writer:
                     store.write(connection, rows)
             except Exception as error:
                 if _is_transient(error):
-                    if self._wait_before_retry(delay, rows, error):
+                    if self._wait_before_retry(lane, delay, rows, error):
                         delay = min(delay * 2, RETRY_MAX_DELAY)
                         continue
                     return
                 self._count(errors=1)
                 if len(rows) > 1:
                     for half in rows.halves():
-                        self._write(half)
+                        self._write(lane, half)
                 else:
                     self._count(dropped=1)
                     self._warn("flask-llm-logs: the database rejected a record: %s", error)
@@ -256,7 +305,9 @@ class Writer:
             self._count(written_traces=len(rows.traces), written_spans=len(rows.spans))
             return
 
-    def _wait_before_retry(self, delay: float, rows: store.Rows, error: Exception) -> bool:
+    def _wait_before_retry(
+        self, lane: _Lane, delay: float, rows: store.Rows, error: Exception
+    ) -> bool:
         """Sleep ``delay`` (woken early by close); ``False``: give the rows up."""
         self._count(errors=1)
         self._warn(
@@ -266,7 +317,7 @@ class Writer:
         )
         with self._lock:
             if not self._abandon:
-                self._has_work.wait(delay)
+                lane.has_work.wait(delay)
             if self._abandon:
                 self._counts["dropped"] += len(rows)
                 return False
@@ -283,11 +334,14 @@ class Writer:
             self._counts.update(increments)
 
     def _warn(self, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= WARNING_INTERVAL:
+        """Log ``message`` unless a warning went out within :data:`WARNING_INTERVAL`."""
+        with self._lock:  # several lanes may warn at once: one of them does
+            now = time.monotonic()
+            if now - self._last_warning < WARNING_INTERVAL:
+                return
             self._last_warning = now
-            dropped = self._dropped_reported = self.stats()["dropped"]
-            get_logger().warning(message + "; %d records dropped so far", *args, dropped)
+            dropped = self._dropped_reported = self._counts["dropped"]
+        get_logger().warning(message + "; %d records dropped so far", *args, dropped)
 
     def _after_fork_in_child(self) -> None:
         self._reset()
@@ -297,6 +351,14 @@ class Writer:
             self._get_engine().dispose(close=False)
         except Exception:
             get_logger().exception("flask-llm-logs: could not reset the connection pool after fork")
+
+
+def _join(threads: list[threading.Thread], timeout: float) -> bool:
+    """Wait for ``threads``, ``timeout`` seconds at most in all; whether all ended."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)
 
 
 #: Writers to restart after a fork and to flush at exit.
