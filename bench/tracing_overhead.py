@@ -12,6 +12,7 @@ come from this one run.
 Usage::
 
     python bench/tracing_overhead.py [--calls 3000] [--postgres | --database-url URL]
+        [--threads N]
 
 By default the spans go to a throw-away SQLite file; with ``--postgres`` to
 a throw-away database made on the local server (``LLM_LOGS_BENCH_POSTGRES``,
@@ -72,10 +73,14 @@ def fake_server() -> Iterator[str]:
         child.communicate("", timeout=10)
 
 
-def make_app(database_url: str) -> Flask:
+def make_app(database_url: str, threads: int | None) -> Flask:
     create_tables(database_url)
     app = Flask("tracing_overhead")
-    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, LLM_LOGS_PRICING_PROVIDER="openai")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=database_url,
+        LLM_LOGS_PRICING_PROVIDER="openai",
+        LLM_LOGS_WRITER_THREADS=threads,
+    )
     LlmLogs(app)
     return app
 
@@ -86,8 +91,8 @@ def timed(call: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def run(calls: int, database_url: str) -> dict[str, Any]:
-    app = make_app(database_url)
+def run(calls: int, database_url: str, threads: int | None) -> dict[str, Any]:
+    app = make_app(database_url, threads)
     instrument()
     instrumented: list[float] = []
     plain: list[float] = []
@@ -146,6 +151,7 @@ def main() -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL database")
     where.add_argument("--database-url", help="where the spans go (default: SQLite file)")
+    parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.postgres:
@@ -155,7 +161,7 @@ def main() -> None:
         else:
             folder = stack.enter_context(tempfile.TemporaryDirectory())
             url = f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
-        result = run(args.calls, url)
+        result = run(args.calls, url, args.threads)
     backend = sa.make_url(url).get_backend_name()
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"openai {sys.modules['openai'].__version__}, spans stored in {backend}")
