@@ -96,7 +96,12 @@ def _optional_positive_int(config: dict[str, Any], key: str) -> int | None:
     return None if config[key] is None else _positive_int(config, key)
 
 
-def _positive_number(config: dict[str, Any], key: str) -> float:
+def read_seconds(config: dict[str, Any], key: str) -> float:
+    """A key holding a number of seconds >= 0.
+
+    Public for the modules that read their key live, at each use, rather than
+    from :class:`Settings`: they must accept and reject what start-up does.
+    """
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigurationError(key, f"must be a number of seconds >= 0, got {value!r}")
@@ -121,7 +126,11 @@ def _prompts_path(config: dict[str, Any]) -> str | None:
     return path
 
 
-def _timedelta(config: dict[str, Any], key: str) -> dt.timedelta:
+def read_timedelta(config: dict[str, Any], key: str) -> dt.timedelta:
+    """A key holding a positive :class:`~datetime.timedelta` or number of seconds.
+
+    Public for the same reason as :func:`read_seconds`.
+    """
     value = config[key]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = dt.timedelta(seconds=value)
@@ -162,10 +171,10 @@ def load_settings(app: Flask) -> Settings:
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
         prompt_strict=bool(config["LLM_LOGS_PROMPT_STRICT"]),
-        prompt_cache_ttl=_positive_number(config, "LLM_LOGS_PROMPT_CACHE_TTL"),
+        prompt_cache_ttl=read_seconds(config, "LLM_LOGS_PROMPT_CACHE_TTL"),
         batch_enabled=bool(config["LLM_LOGS_BATCH_ENABLED"]),
         batch_provider=provider,
-        batch_stale_claim_after=_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER"),
+        batch_stale_claim_after=read_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER"),
         openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",
@@ -179,6 +188,6 @@ def load_settings(app: Flask) -> Settings:
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],
         max_queue=_positive_int(config, "LLM_LOGS_MAX_QUEUE"),
         writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),
-        writer_flush_interval=_positive_number(config, "LLM_LOGS_WRITER_FLUSH_INTERVAL"),
+        writer_flush_interval=read_seconds(config, "LLM_LOGS_WRITER_FLUSH_INTERVAL"),
         writer_threads=_optional_positive_int(config, "LLM_LOGS_WRITER_THREADS"),
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..config import _timedelta
+from ..config import read_timedelta
 from ..extension import State
 from ..log import get_logger
 from ..models import BatchRecord
@@ -137,7 +137,7 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
     """
     session = state.session
     # Read live, like LLM_LOGS_ENABLED: tests and admin tools change it at runtime.
-    cutoff = utcnow() - _timedelta(state.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
+    cutoff = utcnow() - read_timedelta(state.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
     recovery = Recovery()
     stale = session.execute(
         sa.select(BatchRecord.id, BatchRecord.claim_token, BatchRecord.claimed_at).where(

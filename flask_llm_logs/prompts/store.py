@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from ..config import _positive_number
+from ..config import read_seconds
 from ..extension import State
 from ..extension import get_state
 from ..models import PromptRecord
@@ -167,7 +167,7 @@ class _Store:
     # and admin tools can change them on a running app.
 
     def cache_ttl(self) -> float:
-        return _positive_number(self.config, "LLM_LOGS_PROMPT_CACHE_TTL")
+        return read_seconds(self.config, "LLM_LOGS_PROMPT_CACHE_TTL")
 
     def strict(self) -> bool:
         return bool(self.config["LLM_LOGS_PROMPT_STRICT"])
