@@ -154,7 +154,7 @@ class _PromptData:
         )
 
 
-class _Store:
+class PromptStore:
     """The database access and the cache of one app (one per :class:`State`)."""
 
     def __init__(self, state: State) -> None:
@@ -187,21 +187,22 @@ class _Store:
         return data
 
 
-_stores: weakref.WeakKeyDictionary[State, _Store] = weakref.WeakKeyDictionary()
+_stores: weakref.WeakKeyDictionary[State, PromptStore] = weakref.WeakKeyDictionary()
 
 
-def _store() -> _Store:
+def current_store() -> PromptStore:
+    """The current app's store, made once; :class:`Prompt` and ``sync-prompts`` share it."""
     state = get_state()
     store = _stores.get(state)
     if store is None:
         # Two threads may get here at once: both keep the first one stored.
-        store = _stores.setdefault(state, _Store(state))
+        store = _stores.setdefault(state, PromptStore(state))
     return store
 
 
 def clear_cache() -> None:
     """Forget every cached prompt of the current app (tests, after editing rows by hand)."""
-    _store().cache.clear()
+    current_store().cache.clear()
 
 
 @functools.cache
@@ -216,7 +217,7 @@ def _load_statement() -> Any:
     )
 
 
-def _with_current_version() -> Any:
+def with_current_version() -> Any:
     """Prompts joined to their highest-numbered version (or ``None``), in one query."""
     latest = (
         select(func.max(PromptVersion.version_number))
@@ -267,7 +268,7 @@ class Prompt:
 
     __slots__ = ("_cached", "_data", "_store", "_versions")
 
-    def __init__(self, data: _PromptData, store: _Store, *, cached: bool = True) -> None:
+    def __init__(self, data: _PromptData, store: PromptStore, *, cached: bool = True) -> None:
         self._data = data
         self._store = store
         self._cached = cached
@@ -375,7 +376,7 @@ class Prompt:
             description=check_description(slug, description),
             tags=check_tags(slug, tags),
         )
-        store = _store()
+        store = current_store()
         try:
             with store.sessions.begin() as session:
                 session.add(record)
@@ -394,7 +395,7 @@ class Prompt:
 
         :raises PromptNotFound: no prompt has this slug.
         """
-        store = _store()
+        store = current_store()
         data = store.load(slug, cache=cache)
         if data is None:
             raise PromptNotFound(slug)
@@ -403,9 +404,9 @@ class Prompt:
     @classmethod
     def all(cls, *, tag: str | None = None) -> list[Prompt]:
         """Every prompt (or those with ``tag``), by slug, each with its current version."""
-        store = _store()
+        store = current_store()
         with store.sessions() as session:
-            rows = session.execute(_with_current_version().order_by(PromptRecord.slug)).all()
+            rows = session.execute(with_current_version().order_by(PromptRecord.slug)).all()
         prompts = [cls(_PromptData.from_rows(*row), store, cached=False) for row in rows]
         if tag is not None:
             prompts = [prompt for prompt in prompts if tag in prompt.tags]

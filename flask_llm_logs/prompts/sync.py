@@ -39,8 +39,8 @@ from .errors import TemplateSyntaxError
 from .rendering import collect_partials
 from .rendering import parse
 from .rendering import partial_text
-from .store import _store
-from .store import _with_current_version
+from .store import current_store
+from .store import with_current_version
 from .validation import ROLES
 from .validation import check_default_variables
 from .validation import check_description
@@ -385,7 +385,7 @@ def _check_partials(session: Session, files: Sequence[PromptFile]) -> None:
     def load(slug: str) -> str | None:
         if slug in by_slug:
             return by_slug[slug]
-        row = session.execute(_with_current_version().where(PromptRecord.slug == slug)).first()
+        row = session.execute(with_current_version().where(PromptRecord.slug == slug)).first()
         if row is None or row[1] is None:
             return None
         return partial_text(message["content"] for message in row[1].messages)
@@ -471,7 +471,7 @@ def sync_prompts(
     :param dry_run: work out and report the changes, write nothing.
     :raises PromptSyncError: a file has problems (all listed); nothing was written.
     """
-    store = _store()
+    store = current_store()
     if root is None:
         root = store.settings.prompts_source_path
     if root is None:
@@ -488,7 +488,7 @@ def sync_prompts(
         existing = {
             record.slug: (record, current)
             for record, current in session.execute(
-                _with_current_version().where(PromptRecord.slug.in_(slugs))
+                with_current_version().where(PromptRecord.slug.in_(slugs))
             )
         }
         changes = tuple(
