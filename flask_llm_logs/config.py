@@ -56,20 +56,17 @@ class ConfigurationError(ValueError):
 class Settings:
     """The validated configuration of one app, fixed at ``init_app``.
 
-    ``LLM_LOGS_ENABLED`` and ``LLM_LOGS_CAPTURE_CONTENT`` are not here: they
-    are read from ``app.config`` on every call so they can be flipped at
-    runtime.
+    The keys read live from ``app.config`` are not here, so they can be
+    flipped at runtime: ``LLM_LOGS_ENABLED``, ``LLM_LOGS_CAPTURE_CONTENT``,
+    ``LLM_LOGS_PROMPT_STRICT``, ``LLM_LOGS_PROMPT_CACHE_TTL``,
+    ``LLM_LOGS_BATCH_ENABLED`` and ``LLM_LOGS_BATCH_STALE_CLAIM_AFTER``.
     """
 
     auto_instrument: bool
     retention_days: int
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
-    prompt_strict: bool
-    prompt_cache_ttl: float
-    batch_enabled: bool
     batch_provider: str
-    batch_stale_claim_after: dt.timedelta
     openai_client: Callable[[], Any] | None
     page_size: int
     url_prefix: str
@@ -164,17 +161,16 @@ def load_settings(app: Flask) -> Settings:
     prefix = config["LLM_LOGS_URL_PREFIX"]
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigurationError("LLM_LOGS_URL_PREFIX", f"must start with '/', got {prefix!r}")
+    # Read live, not kept in Settings; checked here to fail at start-up too.
+    read_seconds(config, "LLM_LOGS_PROMPT_CACHE_TTL")
+    read_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
 
     return Settings(
         auto_instrument=bool(config["LLM_LOGS_AUTO_INSTRUMENT"]),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
-        prompt_strict=bool(config["LLM_LOGS_PROMPT_STRICT"]),
-        prompt_cache_ttl=read_seconds(config, "LLM_LOGS_PROMPT_CACHE_TTL"),
-        batch_enabled=bool(config["LLM_LOGS_BATCH_ENABLED"]),
         batch_provider=provider,
-        batch_stale_claim_after=read_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER"),
         openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",

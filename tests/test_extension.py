@@ -87,6 +87,9 @@ def test_app_factory_pattern(database_url: str) -> None:
         ("LLM_LOGS_PROMPTS_SOURCE_PATH", "/definitely/not/a/folder"),
         ("LLM_LOGS_RETENTION_DAYS", "thirty"),
         ("LLM_LOGS_REDACT", "not callable"),
+        # Read live later, but checked at start-up too.
+        ("LLM_LOGS_PROMPT_CACHE_TTL", -1),
+        ("LLM_LOGS_BATCH_STALE_CLAIM_AFTER", 0),
         ("LLM_LOGS_WRITER_THREADS", 0),
         ("LLM_LOGS_WRITER_THREADS", "2"),
         ("LLM_LOGS_WRITER_THREADS", True),
