@@ -150,11 +150,16 @@ def _span_fields(span: Span) -> dict[str, Any]:
     return result
 
 
-@blueprint.get("/traces/<trace_id>/spans/<span_id>")
-def span(trace_id: str, span_id: str) -> str:
-    trace, span = queries.get_span(
+def _get_span(trace_id: str, span_id: str) -> tuple[Trace, Span]:
+    """The span and its trace from a span URL's ids; a 404 if either is wrong."""
+    return queries.get_span(
         get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
     )
+
+
+@blueprint.get("/traces/<trace_id>/spans/<span_id>")
+def span(trace_id: str, span_id: str) -> str:
+    trace, span = _get_span(trace_id, span_id)
     return render_template(
         "llm_logs/traces/span.html",
         trace=trace,
@@ -168,9 +173,7 @@ def span(trace_id: str, span_id: str) -> str:
 @blueprint.get("/traces/<trace_id>/spans/<span_id>/body")
 def span_body(trace_id: str, span_id: str) -> str:
     """A span's input and output as the tree shows them, for traces too big to inline."""
-    _, span = queries.get_span(
-        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
-    )
+    _, span = _get_span(trace_id, span_id)
     return render_template(
         "llm_logs/traces/_span_body.html",
         span=span,
@@ -183,9 +186,7 @@ def span_body(trace_id: str, span_id: str) -> str:
 @blueprint.get("/traces/<trace_id>/spans/<span_id>/raw.json")
 def span_raw(trace_id: str, span_id: str) -> Response:
     """The span exactly as stored, as a JSON file download."""
-    _, span = queries.get_span(
-        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
-    )
+    _, span = _get_span(trace_id, span_id)
     body = json.dumps(_span_fields(span), indent=2, ensure_ascii=False, default=str)
     return Response(
         body,
