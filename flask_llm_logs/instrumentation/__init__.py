@@ -31,6 +31,10 @@ def uninstrument() -> None:
 
 
 def is_instrumented() -> bool:
+    """Whether SDK calls record their own span, so a caller need not record one too.
+
+    Checked without importing the SDK when it was never patched.
+    """
     patches = sys.modules.get(_PATCHES)
     return patches is not None and bool(patches.is_instrumented())
 
