@@ -34,7 +34,8 @@ SEARCH_MARGIN = dt.timedelta(hours=1)
 INTERRUPTED = "submission interrupted: no provider batch carries this claim; requests released"
 
 
-def _unix(value: dt.datetime) -> int:
+def _search_start(value: dt.datetime) -> int:
+    """``value`` less :data:`SEARCH_MARGIN`, as the Unix time providers page by."""
     if value.tzinfo is None:  # SQLite gives naive UTC datetimes back
         value = value.replace(tzinfo=dt.timezone.utc)
     return int((value - SEARCH_MARGIN).timestamp())
@@ -46,7 +47,7 @@ def find_by_claim(adapter: BatchAdapter, token: str, *, since: dt.datetime) -> P
     Pages through the provider's batches newer than ``since`` (minus a
     margin): providers cannot filter on metadata.
     """
-    for batch in adapter.batches_since(_unix(since)):
+    for batch in adapter.batches_since(_search_start(since)):
         if batch.metadata.get(CLAIM_KEY) == token:
             return batch
     return None
@@ -124,6 +125,8 @@ def record_submission(
 
 @dataclasses.dataclass
 class Recovery:
+    """What one stale-claim recovery did: claims adopted or released, requests freed."""
+
     adopted: int = 0
     released: int = 0
     requests_released: int = 0
@@ -151,7 +154,7 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
         # One pass over the provider's recent batches finds every stale claim.
         found = {
             batch.metadata[CLAIM_KEY]: batch
-            for batch in adapter.batches_since(_unix(oldest))
+            for batch in adapter.batches_since(_search_start(oldest))
             if batch.metadata.get(CLAIM_KEY) in tokens
         }
         for row in stale:
