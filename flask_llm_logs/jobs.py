@@ -81,22 +81,33 @@ def disown_connections(app: Flask) -> None:
 
 @contextlib.contextmanager
 def app_context() -> Iterator[Flask]:
-    """The current app context, or one for the job's app (see :func:`_job_app`)."""
-    if has_app_context():
-        yield current_app._get_current_object()  # type: ignore[attr-defined]
-        return
-    app = _job_app()
-    if _forked and id(app) not in _clean_apps:  # a work horse, first job
-        disown_connections(app)
-    with app.app_context():
+    """The job's app context: the current one, or one for the job's app (see
+    :func:`_job_app`); on leaving it, the traces the job recorded are stored."""
+    with contextlib.ExitStack() as stack:
+        if has_app_context():
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+        else:
+            app = _job_app()
+            if _forked and id(app) not in _clean_apps:  # a work horse, first job
+                disown_connections(app)
+            stack.enter_context(app.app_context())
+        stack.enter_context(traces_stored())
         yield app
 
 
-def _finish() -> None:
-    """Store the traces the job recorded before a work horse exits."""
-    writer = getattr(get_state(), "writer", None)
-    if writer is not None:
-        writer.flush(30)
+@contextlib.contextmanager
+def traces_stored() -> Iterator[None]:
+    """Store the traces recorded in the block before going on.
+
+    A work horse leaves with ``os._exit``, which skips the writer's
+    ``atexit`` flush; whatever a job recorded in its last moments would be lost.
+    """
+    try:
+        yield
+    finally:
+        writer = getattr(get_state(), "writer", None)
+        if writer is not None:
+            writer.flush(30)
 
 
 def flush_batches(purpose: str | None = None) -> dict[str, Any]:
@@ -104,10 +115,7 @@ def flush_batches(purpose: str | None = None) -> dict[str, Any]:
     from .batches import flush
 
     with app_context():
-        try:
-            return flush(purpose).as_dict()
-        finally:
-            _finish()
+        return flush(purpose).as_dict()
 
 
 def poll_batches() -> dict[str, Any]:
@@ -115,10 +123,7 @@ def poll_batches() -> dict[str, Any]:
     from .batches import poll
 
     with app_context():
-        try:
-            return poll().as_dict()
-        finally:
-            _finish()
+        return poll().as_dict()
 
 
 def purge_traces(days: int | None = None) -> int:
@@ -260,8 +265,5 @@ class Worker(rq.Worker):
         super().main_work_horse(job, queue)
 
     def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
-        with self.flask_app.app_context():
-            try:
-                return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]
-            finally:
-                _finish()
+        with self.flask_app.app_context(), traces_stored():
+            return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]
