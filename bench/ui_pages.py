@@ -75,8 +75,9 @@ FILL_SPANS = """
 INSERT INTO llm_logs_spans (
     id, trace_id, parent_id, name, kind, operation, model, provider, input, output,
     input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost, duration_ms,
-    time_to_first_token_ms, status, error, metadata, started_at, completed_at, created_at)
-SELECT
+    time_to_first_token_ms, status, error, metadata, started_at, completed_at, created_at,
+    search)
+SELECT *, {search_words} FROM (SELECT
     md5('s' || s)::uuid,
     md5('t' || (s / {per_trace}))::uuid,
     CASE WHEN s % {per_trace} = 0 THEN NULL ELSE md5('s' || (s - s % {per_trace}))::uuid END,
@@ -92,17 +93,17 @@ SELECT
                                  'pairs trading', 'volatility', 'trend', 'arbitrage'])[1 + s % 8]
             || ' strategy number ' || s
             || CASE WHEN s % 10000 = 7 THEN ' near the {rare} cluster' ELSE '' END
-            || ' on the 4h timeframe and list its risks.')),
+            || ' on the 4h timeframe and list its risks.')) AS input,
     jsonb_build_object('role', 'assistant', 'content',
         '**Summary:** the strategy ' || s || ' buys breakouts and exits at 2 ATR.'
-        || E'\\n\\n- drawdown 12%\\n- win rate 41%\\n- sharpe 1.3'),
+        || E'\\n\\n- drawdown 12%\\n- win rate 41%\\n- sharpe 1.3') AS output,
     400 + s % 300, 100 + s % 80, (s % 4) * 64, 0, 0.0001, 120 + s % 900, 60,
     'completed', NULL, '{{}}'::jsonb,
     now() - (s / {per_trace}) * interval '2.592 seconds' + (s % {per_trace}) * interval '0.2 s',
     now() - (s / {per_trace}) * interval '2.592 seconds' + (s % {per_trace}) * interval '0.2 s'
         + interval '0.15 s',
     now()
-FROM generate_series({per_trace}, ({traces} + 1) * {per_trace} - 1) AS s
+FROM generate_series({per_trace}, ({traces} + 1) * {per_trace} - 1) AS s) AS spans
 """
 
 FILL_BIG_TRACE = """
@@ -110,15 +111,15 @@ INSERT INTO llm_logs_traces (
     id, name, status, metadata, input_tokens, output_tokens, cached_tokens,
     reasoning_tokens, cost, duration_ms, spans_count, models, started_at, completed_at,
     created_at)
-VALUES (:id, 'big_pipeline', 'completed', '{"user": "bench"}', 400000, 90000, 64000, 0,
+VALUES (:id, 'big_pipeline', 'completed', '{{"user": "bench"}}', 400000, 90000, 64000, 0,
         0.5, 200000, :spans, '["gpt-4.1-mini"]', now() + interval '1 minute',
         now() + interval '5 minutes', now());
 INSERT INTO llm_logs_spans (
     id, trace_id, parent_id, name, kind, operation, model, provider, input, output,
     input_tokens, output_tokens, cached_tokens, cost, duration_ms, status, metadata,
-    started_at, completed_at, created_at)
-SELECT
-    md5('big' || s)::uuid, :id,
+    started_at, completed_at, created_at, search)
+SELECT *, {search_words} FROM (SELECT
+    md5('big' || s)::uuid, CAST(:id AS uuid),
     CASE WHEN s % 10 = 0 THEN NULL ELSE md5('big' || (s - s % 10))::uuid END,
     CASE WHEN s % 10 = 0 THEN 'step ' || s / 10 ELSE 'chat gpt-4.1-mini' END,
     CASE WHEN s % 10 = 0 THEN 'custom' WHEN s % 10 = 9 THEN 'tool' ELSE 'llm' END,
@@ -126,15 +127,20 @@ SELECT
     'gpt-4.1-mini', 'openai',
     jsonb_build_array(
         jsonb_build_object('role', 'system', 'content', 'You analyse trading strategies.'),
-        jsonb_build_object('role', 'user', 'content', 'Question ' || s || ': what next?')),
+        jsonb_build_object('role', 'user', 'content', 'Question ' || s || ': what next?'))
+        AS input,
     jsonb_build_object('role', 'assistant', 'content',
-        '**Answer ' || s || E':** hold.\\n\\n- reason one\\n- reason two `code`'),
-    400, 90, 64, 0.0005, 150 + s % 200, 'completed', '{}'::jsonb,
+        '**Answer ' || s || E':** hold.\\n\\n- reason one\\n- reason two `code`') AS output,
+    400, 90, 64, 0.0005, 150 + s % 200, 'completed', '{{}}'::jsonb,
     now() + interval '1 minute' + s * interval '0.2 s',
     now() + interval '1 minute' + s * interval '0.2 s' + interval '0.15 s',
     now()
-FROM generate_series(0, :spans - 1) AS s;
+FROM generate_series(0, :spans - 1) AS s) AS spans;
 """
+
+#: The writer cuts a span's search words in Python (``tracing.search``); for
+#: the plain words of these rows, PostgreSQL's ``simple`` parser finds the same.
+SEARCH_WORDS = "strip(to_tsvector('simple', input::text || ' ' || output::text))"
 
 FILL_BATCH_REQUESTS = """
 INSERT INTO llm_logs_batches (id, purpose, provider, model, claim_token, status,
@@ -177,10 +183,13 @@ def fill(url: str, traces: int) -> None:
             index.drop(connection)
         connection.execute(sa.text(FILL_TRACES.format(traces=traces, spans=SPANS_PER_TRACE)))
         print(f"traces: {time.perf_counter() - began:.0f} s")
-        spans_sql = FILL_SPANS.format(traces=traces, per_trace=SPANS_PER_TRACE, rare=RARE_WORD)
+        spans_sql = FILL_SPANS.format(
+            traces=traces, per_trace=SPANS_PER_TRACE, rare=RARE_WORD, search_words=SEARCH_WORDS
+        )
         connection.execute(sa.text(spans_sql))
         print(f"spans: {time.perf_counter() - began:.0f} s")
-        connection.execute(sa.text(FILL_BIG_TRACE), {"id": BIG_TRACE_ID, "spans": BIG_TRACE_SPANS})
+        big_trace_sql = FILL_BIG_TRACE.format(search_words=SEARCH_WORDS)
+        connection.execute(sa.text(big_trace_sql), {"id": BIG_TRACE_ID, "spans": BIG_TRACE_SPANS})
         connection.execute(sa.text(FILL_BATCH_REQUESTS.format(traces=traces)))
         for index in indexes:
             index.create(connection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from flask_llm_logs import migrations
 from flask_llm_logs.migrations import VERSION_TABLE
 from flask_llm_logs.models import Base
 from flask_llm_logs.models import Trace
+from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
+HEAD = "0002"
 
 
 def table_names(url: str) -> set[str]:
@@ -57,7 +60,7 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     assert OWN_TABLES | {VERSION_TABLE} <= table_names(empty_database_url)
 
     result = runner.invoke(args=["llm-logs", "db", "current"])
-    assert "0001" in result.output
+    assert f"{HEAD} (head)" in result.output
 
     result = runner.invoke(args=["llm-logs", "db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
@@ -67,7 +70,8 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     assert runner.invoke(args=["llm-logs", "db", "upgrade"]).exit_code == 0
     result = runner.invoke(args=["llm-logs", "db", "downgrade"])
     assert result.exit_code == 0, result.output
-    assert not OWN_TABLES & table_names(empty_database_url)
+    assert "0001" in runner.invoke(args=["llm-logs", "db", "current"]).output
+    assert table_names(empty_database_url) >= OWN_TABLES
     app.extensions["llm_logs"].shutdown()
 
 
@@ -142,7 +146,7 @@ def test_host_flask_migrate_never_sees_our_tables(
         assert "llm_logs" not in text
     invoke(app, "db", "upgrade")
     invoke(app, "llm-logs", "db", "upgrade")
-    assert "0001" in invoke(app, "llm-logs", "db", "current")
+    assert HEAD in invoke(app, "llm-logs", "db", "current")
     assert "alembic_version" in table_names(url)
     app.extensions["llm_logs"].shutdown()
 
@@ -165,21 +169,21 @@ def test_host_migrations_before_ours_exist(postgres_server: Any, tmp_path: Path)
 
 
 #: GIN indexes the models declare with ``ddl_if(dialect="postgresql")``.
-POSTGRESQL_ONLY_INDEXES = {"ix_llm_logs_traces_metadata", "ix_llm_logs_traces_models"}
-#: Alembic cannot compare an expression index (reflected text differs), so it
-#: is only checked for existence.
+POSTGRESQL_ONLY_INDEXES = {
+    "ix_llm_logs_traces_metadata",
+    "ix_llm_logs_traces_models",
+    "ix_llm_logs_spans_search",
+}
 SEARCH_INDEX = "ix_llm_logs_spans_search"
 
 
-# SQLite cannot reflect expression indexes at all, and says so.
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression")
 def test_migrations_match_the_models(empty_database_url: str) -> None:
     """The shipped revisions build exactly the tables, columns and indexes of the models."""
     engine = sa.create_engine(empty_database_url)
     postgresql = engine.dialect.name == "postgresql"
 
     def include_object(item: Any, name: str | None, type_: str, *args: Any) -> bool:
-        if name == SEARCH_INDEX or (name in POSTGRESQL_ONLY_INDEXES and not postgresql):
+        if name in POSTGRESQL_ONLY_INDEXES and not postgresql:
             return False
         return name != VERSION_TABLE
 
@@ -194,5 +198,38 @@ def test_migrations_match_the_models(empty_database_url: str) -> None:
                 index["name"] for index in sa.inspect(connection).get_indexes("llm_logs_spans")
             }
             assert (SEARCH_INDEX in indexes) is postgresql
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_spans_stored_before_0002_become_searchable(postgres_server: Any) -> None:
+    """0002 fills the search words of existing spans, cut as the writer cuts them."""
+    engine = sa.create_engine(postgres_server.create_database())
+    spans = sa.text(
+        "INSERT INTO llm_logs_spans (id, trace_id, name, kind, status, metadata, input, output,"
+        " started_at, created_at) VALUES (:id, :id, 'old', 'llm', 'completed', '{}', :input,"
+        " :output, now(), now())"
+    )
+    rows = [
+        {"id": uuid.uuid4(), "input": '[{"content": "Old Quasar notes"}]', "output": '"done"'},
+        {"id": uuid.uuid4(), "input": None, "output": None},
+    ]
+    matches = sa.text("SELECT count(*) FROM llm_logs_spans WHERE search @@ CAST(:words AS tsquery)")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0001")
+            connection.execute(spans, rows)
+            migrations.upgrade(connection)
+            assert (
+                connection.execute(matches, {"words": search.query("quasar NOTES")}).scalar() == 1
+            )
+            assert connection.execute(matches, {"words": search.query("absent")}).scalar() == 0
+            migrations.downgrade(connection, "0001")
+            indexes = sa.inspect(connection).get_indexes("llm_logs_spans")
+            assert SEARCH_INDEX in {index["name"] for index in indexes}
+            assert "search" not in {
+                c["name"] for c in sa.inspect(connection).get_columns("llm_logs_spans")
+            }
     finally:
         engine.dispose()

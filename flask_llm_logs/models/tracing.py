@@ -21,17 +21,20 @@ from sqlalchemy import Numeric
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import Uuid
-from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from ..tracing import search
+from ..tracing.serialize import dumps
 from .base import Base
 from .base import new_id
 from .base import utcnow
 
-#: The text the PostgreSQL full-text index covers; queries must use the same
-#: expression for the index to apply.
-SEARCH_DOCUMENT = "coalesce(input::text, '') || ' ' || coalesce(output::text, '')"
+#: A span's search words: a ``tsvector`` on PostgreSQL (see ``tracing.search``);
+#: unused on SQLite, whose search reads the content itself.
+SearchWords = Text().with_variant(TSVECTOR(), "postgresql")
 
 #: Money is stored exactly on PostgreSQL and read back as ``float``.
 Cost = Numeric(18, 10, asdecimal=False)
@@ -78,6 +81,15 @@ class Trace(Base):
     )
 
 
+def _search_words(context: DefaultExecutionContext) -> str | None:
+    """The search words of a span inserted with its content but without them."""
+    if context.dialect.name != "postgresql":
+        return None
+    row = context.get_current_parameters()
+    content = (row.get(key) for key in ("input", "output"))
+    return search.document(*(None if value is None else dumps(value) for value in content))
+
+
 class Span(Base):
     __tablename__ = "llm_logs_spans"
 
@@ -104,15 +116,15 @@ class Span(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Filled by the writer; this default covers spans added any other way.
+    search: Mapped[str | None] = mapped_column(SearchWords, default=_search_words, deferred=True)
 
     __table_args__ = (
         Index("ix_llm_logs_spans_trace_id_started_at", "trace_id", "started_at"),
         Index("ix_llm_logs_spans_model", "model"),
         Index("ix_llm_logs_spans_parent_id", "parent_id"),
-        # Full-text search over span inputs and outputs (see SEARCH_DOCUMENT).
-        Index(
-            "ix_llm_logs_spans_search",
-            text(f"to_tsvector('simple', {SEARCH_DOCUMENT})"),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # Full-text search over span inputs and outputs (see ``tracing.search``).
+        Index("ix_llm_logs_spans_search", "search", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )

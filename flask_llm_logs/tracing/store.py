@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
+from . import search
 from .pricing import cost_of
 from .records import SpanRecord
 from .records import TraceRecord
@@ -59,6 +60,8 @@ class ContentPolicy:
     capture: bool
     redact: Callable[[Any], Any] | None
     pricing_provider: str | None
+    #: Store each span's search words (PostgreSQL's full-text index reads them).
+    search_words: bool = False
 
 
 @dataclasses.dataclass
@@ -137,6 +140,7 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
 
 
 def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
+    content = _content(record.input, policy), _content(record.output, policy)
     return {
         "id": record.id,
         "trace_id": record.trace_id,
@@ -146,8 +150,9 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "operation": _text(record.operation, 50),
         "model": _text(record.model, 255),
         "provider": _text(record.provider, 255),
-        "input": _content(record.input, policy),
-        "output": _content(record.output, policy),
+        "input": content[0],
+        "output": content[1],
+        "search": search.document(*content) if policy.search_words else None,
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "cached_tokens": record.cached_tokens,

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import scoped_session
@@ -31,7 +32,7 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Span
 from ..models import Trace
-from ..models.tracing import SEARCH_DOCUMENT
+from ..tracing import search
 
 #: What views pass in (``state.session``) and what tests may pass.
 DbSession = Session | scoped_session[Any]
@@ -222,15 +223,17 @@ def _model_condition(dialect: str, model: str) -> sa.ColumnElement[bool]:
 #: newest traces and stops at a page of matches. See docs/performance.rst.
 SELECTIVE_SEARCH_ROWS = 50_000
 
-_TS_MATCH = f"to_tsvector('simple', {SEARCH_DOCUMENT}) @@ plainto_tsquery('simple', :search_q)"
+
+def _matches(words: str) -> sa.ColumnElement[bool]:
+    """Spans whose search words include all of ``words`` (a ``tsquery`` literal)."""
+    return Span.search.op("@@")(sa.cast(sa.literal(words, sa.Text), TSQUERY))
 
 
-def _estimated_matches(session: DbSession, q: str) -> int:
-    """The planner's estimate of the spans matching ``q`` (no rows are read)."""
-    plan = session.execute(
-        sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {Span.__tablename__} WHERE {_TS_MATCH}"),
-        {"search_q": q},
-    ).scalar_one()
+def _estimated_matches(session: DbSession, words: str) -> int:
+    """The planner's estimate of the spans matching ``words`` (no rows are read)."""
+    explained = sa.select(sa.literal(1)).select_from(Span).where(_matches(words))
+    compiled = explained.compile(session.get_bind(Span), compile_kwargs={"literal_binds": True})
+    plan = session.execute(sa.text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
@@ -239,18 +242,21 @@ def _estimated_matches(session: DbSession, q: str) -> int:
 def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElement[bool]:
     """Traces with a span whose input or output holds the words of ``q``.
 
-    PostgreSQL uses the GIN index ``ix_llm_logs_spans_search`` (same
-    expression). Which plan is fast depends on how common the words are, and
-    the planner misjudges rare words (it assumes half a percent of the
-    spans), so the choice is made here from its estimate: rare words collect
-    their trace ids first (a materialized CTE over the index); common words
-    let the newest traces be checked one by one, which finds a page of
-    matches after a few hundred. SQLite gets a case-insensitive substring
-    match.
+    PostgreSQL matches the words of ``q`` (cut as ``tracing.search`` cuts
+    documents) through the GIN index ``ix_llm_logs_spans_search``. Which
+    plan is fast depends on how common the words are, and the planner
+    misjudges rare words (it assumes half a percent of the spans), so the
+    choice is made here from its estimate: rare words collect their trace
+    ids first (a materialized CTE over the index); common words let the
+    newest traces be checked one by one, which finds a page of matches after
+    a few hundred. SQLite gets a case-insensitive substring match.
     """
     if dialect == "postgresql":
-        spans = sa.select(Span.trace_id).where(sa.text(_TS_MATCH).bindparams(search_q=q))
-        if _estimated_matches(session, q) < SELECTIVE_SEARCH_ROWS:
+        words = search.query(q)
+        if words is None:  # only punctuation: nothing to look for
+            return sa.true()
+        spans = sa.select(Span.trace_id).where(_matches(words))
+        if _estimated_matches(session, words) < SELECTIVE_SEARCH_ROWS:
             found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
             return Trace.id.in_(sa.select(found.c.trace_id))
         return Trace.id.in_(spans)

@@ -1,0 +1,120 @@
+"""The words a span is found by: cut in Python, matched by PostgreSQL's full-text index."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from writer_helpers import span_record
+from writer_helpers import stored
+from writer_helpers import submit
+from writer_helpers import trace_record
+
+import flask_llm_logs
+from flask_llm_logs.extension import get_state
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import new_id
+from flask_llm_logs.tracing import search
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello, World!", {"hello", "world"}),
+        ("gpt-4.1-mini", {"gpt", "4", "1", "mini"}),
+        ("lookup_price(symbol='AAPL')", {"lookup", "price", "symbol", "aapl"}),
+        ("\u201cQuoted\u201d \u2014 dash\u2026", {"quoted", "dash"}),
+        ("Zürich Straße ÉTÉ", {"zürich", "straße", "été"}),
+        # JSON text: the escape's letter does not stick to the next word.
+        (json.dumps("line one\nline two\tend"), {"line", "one", "two", "end"}),
+        ("  \n\t ", set()),
+    ],
+)
+def test_words(text: str, expected: set[str]) -> None:
+    assert search.words(text) == expected
+
+
+def test_words_leave_out_runs_nobody_types() -> None:
+    blob = "x" * (search.MAX_WORD_LENGTH + 1)
+    assert search.words(f"keep {blob} this") == {"keep", "this"}
+
+
+def test_document_and_query_literals() -> None:
+    assert search.document(None, "") is None
+    assert search.document('"Done"', None) == "'done'"
+    assert sorted(search.document("b a", "c a").split()) == ["'a'", "'b'", "'c'"]
+    assert search.query("Gpt-4.1 mini") == "'1' & '4' & 'gpt' & 'mini'"
+    assert search.query("?! ...") is None
+
+
+def test_a_huge_document_is_cut_under_the_tsvector_limit() -> None:
+    text = " ".join(f"w{number}" for number in range(200_000))
+    literal = search.document(text)
+    assert literal is not None
+    assert len(literal) <= search.MAX_DOCUMENT_LENGTH
+    assert literal.startswith("'") and literal.endswith("'")
+    assert literal.count("'") % 2 == 0
+
+
+@pytest.mark.postgres
+def test_postgresql_accepts_every_document_and_query(postgres_url: str) -> None:
+    texts = [
+        'it\'s a "quote" and a back\\slash: C:\\temp',
+        "tabs\tand\nnewlines, émoji 🎉 and 中文字符",
+        " ".join(f"w{number}" for number in range(200_000)),
+        "ctrl\x01chars\x7f survive",
+    ]
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            for text in texts:
+                literal = search.document(json.dumps(text, ensure_ascii=False))
+                first_word = literal.split()[0].strip("'")
+                matched = connection.execute(
+                    sa.text("SELECT CAST(:doc AS tsvector) @@ CAST(:q AS tsquery)"),
+                    {"doc": literal, "q": search.query(first_word)},
+                ).scalar()
+                assert matched is True, text[:40]
+    finally:
+        engine.dispose()
+
+
+def test_the_writer_stores_search_words_on_postgresql_only(app: Flask) -> None:
+    start = trace_record()
+    submit(
+        app,
+        start,
+        span_record(
+            start.id,
+            input=[{"role": "user", "content": "Analyse the Breakout strategy."}],
+            output={"role": "assistant", "content": "Momentum looks fine."},
+        ),
+        span_record(start.id, name="no content"),
+    )
+    assert flask_llm_logs.flush(timeout=10)
+    words = {row.name: row.search for row in stored(app, Span, trace_id=start.id)}
+    if get_state(app).engine.dialect.name != "postgresql":
+        assert words == {"step": None, "no content": None}
+        return
+    assert words["no content"] is None
+    assert {"breakout", "momentum", "user", "assistant"} <= set(
+        word.strip("'") for word in words["step"].split()
+    )
+
+
+def test_spans_added_through_the_orm_get_their_words(app: Flask) -> None:
+    """Batch results and any other span added with the ORM are searchable too."""
+    session = get_state(app).session
+    with app.app_context():
+        trace = Trace(id=new_id(), name="orm")
+        session.add_all([trace, Span(trace_id=trace.id, name="orm", output={"text": "Nebula"})])
+        session.commit()
+        session.remove()
+    [row] = stored(app, Span, name="orm")
+    if get_state(app).engine.dialect.name != "postgresql":
+        assert row.search is None
+    else:
+        assert set(row.search.split()) == {"'nebula'", "'text'"}
