@@ -282,6 +282,7 @@ def test_span_page_and_raw_json(client, url, sample, app):
     assert data["id"] == str(span.id)
     assert data["output"] == {"role": "assistant", "content": "**Momentum** looks *fine*."}
     assert data["input_tokens"] == 1200 and "metadata" in data
+    assert "search" not in data  # derived from input and output, not a field of the span
 
 
 @pytest.mark.parametrize(

@@ -138,10 +138,16 @@ def trace(trace_id: str) -> str:
 
 
 def _span_fields(span: Span) -> dict[str, Any]:
-    """Every column of the span, under its column name, as JSON-ready values."""
+    """Every column of the span, under its column name, as JSON-ready values.
+
+    Deferred columns hold what is derived from the others (the search words).
+    """
     result = {}
-    for column in sa.inspect(Span).columns:
-        value = getattr(span, column.key)
+    for attribute in sa.inspect(Span).column_attrs:
+        if attribute.deferred:
+            continue
+        column = attribute.columns[0]
+        value = getattr(span, attribute.key)
         if isinstance(value, dt.datetime):
             value = value.isoformat()
         elif value is not None and not isinstance(value, (int, float, str, dict, list)):
