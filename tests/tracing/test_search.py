@@ -59,6 +59,13 @@ def test_a_huge_document_is_cut_under_the_tsvector_limit() -> None:
     assert literal.count("'") % 2 == 0
 
 
+def test_only_the_start_of_a_huge_span_is_cut_into_words() -> None:
+    padding = "x " * (search.MAX_TEXT_LENGTH // 2)
+    literal = search.document("early " + padding, "late")
+    assert literal is not None
+    assert "'early'" in literal and "'late'" not in literal
+
+
 @pytest.mark.postgres
 def test_postgresql_accepts_every_document_and_query(postgres_url: str) -> None:
     texts = [
