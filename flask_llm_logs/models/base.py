@@ -9,9 +9,9 @@ route all of them to a separate logs database.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import uuid
+from random import getrandbits
 from typing import Any
 
 from sqlalchemy import JSON
@@ -46,6 +46,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+#: The bits of a UUID 7 that say "version 7, RFC 4122 variant"; the rest of
+#: the 80 low bits are random.
+_VERSION_7 = (0x7 << 76) | (0x2 << 62)
+_RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
+
+
 def new_id() -> uuid.UUID:
     """A time-ordered UUID (version 7 layout).
 
@@ -53,10 +59,12 @@ def new_id() -> uuid.UUID:
     written, so parents and children can reference each other while the rows
     arrive in any order. Time order keeps inserts at the right edge of the
     primary-key index, which is what makes bulk ingest fast.
+
+    The random bits come from :mod:`random`, not ``os.urandom``: an id is
+    not a secret, and the system call cost microseconds on the host's LLM
+    call (two or three ids each). :mod:`random` reseeds itself from the
+    operating system in a forked child, so workers forked from one parent
+    do not repeat each other's ids.
     """
     millis = time.time_ns() // 1_000_000
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= int.from_bytes(os.urandom(10), "big") & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    return uuid.UUID(int=value)
+    return uuid.UUID(int=(millis << 80) | (getrandbits(80) & _RANDOM_BITS) | _VERSION_7)

@@ -1,0 +1,46 @@
+"""Trace and span ids: UUID 7, time-ordered, unique across forked workers."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from flask_llm_logs.models.base import new_id
+
+
+def test_ids_are_uuid7_in_time_order() -> None:
+    first = new_id()
+    time.sleep(0.002)
+    later = [new_id() for _ in range(1000)]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in [first, *later])
+    assert all(first < i for i in later)
+    assert len(set(later)) == 1000
+    millis = first.int >> 80
+    assert abs(millis - time.time_ns() // 1_000_000) < 5_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_workers_do_not_repeat_each_others_ids() -> None:
+    """A child forked from one parent draws other random bits than its parent."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        ids = b"".join(new_id().bytes for _ in range(100))
+        os.write(write_end, ids)
+        os._exit(0)
+    os.close(write_end)
+    parent_ids = {new_id().bytes for _ in range(100)}
+    data = b""
+    while chunk := os.read(read_end, 65536):
+        data += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    child_ids = {data[i : i + 16] for i in range(0, len(data), 16)}
+    assert len(child_ids) == 100
+    # The same millisecond in both would share the time bits: the random ones differ.
+    parent_random = {i[-10:] for i in parent_ids}
+    assert not parent_random & {i[-10:] for i in child_ids}
