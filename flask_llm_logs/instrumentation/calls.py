@@ -18,7 +18,6 @@ from typing import Any
 from ..models.base import new_id
 from ..models.base import utcnow
 from ..tracing.api import AUTO_TRACE_PREFIX
-from ..tracing.api import end_trace
 from ..tracing.api import error_message
 from ..tracing.api import recording
 from ..tracing.api import start_trace
@@ -171,7 +170,7 @@ class LlmCall:
         first_token_at: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """Send the span, its tool-call children and (for an automatic trace) the trace."""
+        """Send the span (which carries its automatic trace, if any) and its tool-call children."""
         writer = self.trace.writer
         assert writer is not None
         now = time.perf_counter()
@@ -215,6 +214,7 @@ class LlmCall:
                     None if first_token_at is None else (first_token_at - self.started) * 1000
                 ),
                 metadata=span_metadata,
+                trace_name=self.trace.name if self.owns_trace else None,
             )
         )
         for call in outcome.tool_calls:
@@ -236,8 +236,6 @@ class LlmCall:
                     },
                 )
             )
-        if self.owns_trace:
-            end_trace(self.trace, self.started, message, completed_at=completed_at, now=now)
 
 
 def _api_error_message(error: BaseException, metadata: dict[str, Any]) -> str:

@@ -95,7 +95,8 @@ def start_trace(
     """A new outermost trace; ``announce`` sends its ``running`` record now.
 
     Automatic traces are not announced: their only record is sent at the
-    end, one record fewer on the LLM call's path. ``how`` is what
+    end (an LLM call's span carries it, see ``SpanRecord.trace_name``), so
+    the LLM call's path builds and queues one record. ``how`` is what
     :func:`recording` said, when the caller already asked it.
     """
     writer, capture, llm_calls = how or recording()
@@ -117,33 +118,22 @@ def start_trace(
     return trace
 
 
-def end_trace(
-    trace: ActiveTrace,
-    started: float,
-    error: BaseException | str | None,
-    *,
-    completed_at: dt.datetime | None = None,
-    now: float | None = None,
-) -> None:
+def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -> None:
     """Send the final record of ``trace``; ``started`` is its ``perf_counter``.
 
-    ``error``, an exception or its message, marks the trace as failed.
-    ``completed_at`` and ``now`` (``perf_counter``) reuse a clock read the
-    caller already made.
+    ``error`` marks the trace as failed.
     """
     if trace.writer is None:
         return
-    if isinstance(error, BaseException):
-        error = error_message(error)
     trace.writer.submit(
         TraceRecord(
             id=trace.id,
             name=trace.name,
             started_at=trace.started_at,
             status="completed" if error is None else "error",
-            completed_at=completed_at or utcnow(),
-            duration_ms=((now or time.perf_counter()) - started) * 1000,
-            error=error,
+            completed_at=utcnow(),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=None if error is None else error_message(error),
             metadata=trace.metadata.copy(),
             prompt_version_id=trace.prompt_version_id,
         )

@@ -71,6 +71,23 @@ class SpanRecord:
     cost: float | None = None
     time_to_first_token_ms: float | None = None
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Set on the span of an automatic trace (an LLM call outside any trace):
+    #: the writer makes the trace's row from this span, which saves building
+    #: and queueing a second record on the host's LLM call.
+    trace_name: str | None = None
+
+    def automatic_trace(self) -> TraceRecord:
+        """The final record of the automatic trace this span is the whole of."""
+        return TraceRecord(
+            id=self.trace_id,
+            name=self.trace_name or self.name,
+            started_at=self.started_at,
+            status=self.status,
+            completed_at=self.completed_at,
+            duration_ms=self.duration_ms,
+            error=self.error,
+            prompt_version_id=self.metadata.get("prompt_version_id"),
+        )
 
 
 Record = TraceRecord | SpanRecord

@@ -182,6 +182,8 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
         try:
             if isinstance(record, SpanRecord):
                 rows.spans.append(span_row(record, policy))
+                if record.trace_name is not None:
+                    by_trace[record.trace_id] = trace_row(record.automatic_trace())
             elif isinstance(record, TraceRecord):
                 if record.id not in by_trace or record.status != "running":
                     by_trace[record.id] = trace_row(record)
