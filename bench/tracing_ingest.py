@@ -17,7 +17,8 @@ Usage::
 Without ``--database-url`` a throw-away database is created on the local
 server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
 dropped afterwards. ``--without-search-index`` drops the spans' full-text
-index first, to show what that index costs at ingest. ``--threads`` sets
+index first, to show what that index costs at ingest (the writer still
+cuts and stores the search words). ``--threads`` sets
 ``LLM_LOGS_WRITER_THREADS`` (default: the extension's, 2 on PostgreSQL).
 """
 
