@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import statistics
 import time
@@ -64,7 +65,7 @@ def make_app(url: str, batch_size: int, threads: int | None) -> Flask:
 
 
 def span_record(trace_id: uuid.UUID, number: int) -> SpanRecord:
-    now = utcnow()
+    now = time.time()
     return SpanRecord(
         id=new_id(),
         trace_id=trace_id,
@@ -84,6 +85,11 @@ def span_record(trace_id: uuid.UUID, number: int) -> SpanRecord:
         cached_tokens=0,
         metadata={"gen_ai.request.model": "gpt-4.1-mini", "gen_ai.request.temperature": 0.2},
     )
+
+
+def as_datetime(timestamp: float | None) -> dt.datetime | None:
+    """A record's time as the ORM takes it (records hold ``time.time()``)."""
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
 
 
 def rss_mib(field: str = "VmRSS") -> float:
@@ -120,13 +126,15 @@ def bench_writer(app: Flask, spans: int) -> dict[str, float]:
     for number in range(spans):
         if number % SPANS_PER_TRACE == 0:
             trace_id = new_id()
-            writer.submit(TraceRecord(id=trace_id, name="report", started_at=utcnow()))
+            writer.submit(TraceRecord(id=trace_id, name="report", started_at=time.time()))
         record = span_record(trace_id, number)
         tick = time.perf_counter()
         writer.submit(record)
         submit_times.append(time.perf_counter() - tick)
         if number % SPANS_PER_TRACE == SPANS_PER_TRACE - 1:
-            end = TraceRecord(id=trace_id, name="report", started_at=utcnow(), status="completed")
+            end = TraceRecord(
+                id=trace_id, name="report", started_at=time.time(), status="completed"
+            )
             writer.submit(end)
         while number % 100 == 0 and writer.stats()["queued"] > high_water:
             time.sleep(0.001)
@@ -173,8 +181,8 @@ def bench_synchronous(app: Flask, spans: int) -> dict[str, float]:
                     output_tokens=record.output_tokens,
                     cached_tokens=record.cached_tokens,
                     metadata_=dict(record.metadata),
-                    started_at=record.started_at,
-                    completed_at=record.completed_at,
+                    started_at=as_datetime(record.started_at),
+                    completed_at=as_datetime(record.completed_at),
                     duration_ms=record.duration_ms,
                 )
             )

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models.base import new_id
-from ..models.base import utcnow
 from ..tracing.api import AUTO_TRACE_PREFIX
 from ..tracing.api import error_message
 from ..tracing.api import recording
@@ -112,7 +111,7 @@ class LlmCall:
         self.model = model
         self.id = new_id()
         self.capture = trace.capture_content
-        self.started_at = trace.started_at if owns_trace else utcnow()
+        self.started_at = trace.started_at if owns_trace else time.time()
         self.started = time.perf_counter()
         self.provider: str | None = None
         self.input: Any = None
@@ -174,7 +173,7 @@ class LlmCall:
         writer = self.trace.writer
         assert writer is not None
         now = time.perf_counter()
-        completed_at = utcnow()  # one clock read for the span, its tools and its trace
+        completed_at = time.time()  # one clock read for the span and its tools
         span_metadata = self.metadata
         if metadata:
             span_metadata.update(metadata)

@@ -8,7 +8,6 @@ host's code, and the host's own exceptions pass through unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import inspect
 import logging
@@ -23,7 +22,6 @@ from typing import TypeVar
 from ..extension import get_state
 from ..log import get_logger
 from ..models.base import new_id
-from ..models.base import utcnow
 from .context import ActiveTrace
 from .context import Frame
 from .context import current_frame
@@ -103,7 +101,7 @@ def start_trace(
     trace = ActiveTrace(
         id=new_id(),
         name=name,
-        started_at=utcnow(),
+        started_at=time.time(),
         metadata=dict(metadata) if metadata else {},
         writer=writer,
         capture_content=capture,
@@ -131,7 +129,7 @@ def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -
             name=trace.name,
             started_at=trace.started_at,
             status="completed" if error is None else "error",
-            completed_at=utcnow(),
+            completed_at=time.time(),
             duration_ms=(time.perf_counter() - started) * 1000,
             error=None if error is None else error_message(error),
             metadata=trace.metadata.copy(),
@@ -192,7 +190,7 @@ class _Block:
         self._trace: ActiveTrace | None = None
         self._owns_trace = False
         self._parent_id: uuid.UUID | None = None
-        self._started_at: dt.datetime | None = None
+        self._started_at: float | None = None
         self._started = 0.0
 
     def _fresh(self) -> _Block:
@@ -280,7 +278,7 @@ class _Block:
             self._parent_id = frame.span_id
         self.step.id = new_id()
         self.step.trace_id = self._trace.id
-        self._started_at = utcnow()
+        self._started_at = time.time()
         self._started = time.perf_counter()
         self._token = enter(Frame(self._trace, self.step.id))
 
@@ -320,7 +318,7 @@ class _Block:
                 kind=self.kind,
                 started_at=self._started_at,
                 status="completed" if error is None else "error",
-                completed_at=utcnow(),
+                completed_at=time.time(),
                 duration_ms=(time.perf_counter() - self._started) * 1000,
                 error=None if error is None else error_message(error),
                 input=snapshot(step.input) if capture else None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import datetime as dt
 import functools
 import uuid
 from collections.abc import Callable
@@ -38,7 +37,7 @@ class ActiveTrace:
 
     id: uuid.UUID
     name: str
-    started_at: dt.datetime
+    started_at: float  # time.time(), see ``records``
     metadata: dict[str, Any]
     writer: Writer | None
     capture_content: bool

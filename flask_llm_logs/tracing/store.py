@@ -10,6 +10,7 @@ right whatever order spans and trace updates arrive in.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import io
 from collections.abc import Callable
@@ -125,6 +126,11 @@ def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
         return None
 
 
+def _datetime(timestamp: float | None) -> dt.datetime | None:
+    """A record's time (``time.time()``) as the column's datetime."""
+    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+
+
 def trace_row(record: TraceRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -134,8 +140,8 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "metadata": _metadata(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
-        "started_at": record.started_at,
-        "completed_at": record.completed_at,
+        "started_at": _datetime(record.started_at),
+        "completed_at": _datetime(record.completed_at),
     }
 
 
@@ -163,8 +169,8 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "status": _text(record.status, 20),
         "error": _text(record.error),
         "metadata": _metadata(record.metadata),
-        "started_at": record.started_at,
-        "completed_at": record.completed_at,
+        "started_at": _datetime(record.started_at),
+        "completed_at": _datetime(record.completed_at),
         "created_at": utcnow(),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 
@@ -18,13 +19,12 @@ from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
-from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
 
 
 def make_traces(app: Flask, days_ago: int, count: int, spans_each: int = 2) -> list[uuid.UUID]:
-    started = utcnow() - dt.timedelta(days=days_ago)
+    started = time.time() - dt.timedelta(days=days_ago).total_seconds()
     ids = []
     for _ in range(count):
         trace = trace_record(started_at=started, status="completed")

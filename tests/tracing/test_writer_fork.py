@@ -90,10 +90,11 @@ def test_child_of_a_parent_that_never_wrote(make_app: Callable[..., Flask]) -> N
 
 EXITING_SCRIPT = """
 import sys
+import time
 from flask import Flask
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.extension import get_state
-from flask_llm_logs.models.base import new_id, utcnow
+from flask_llm_logs.models.base import new_id
 from flask_llm_logs.tracing.records import SpanRecord
 
 app = Flask("exiting")
@@ -102,7 +103,7 @@ LlmLogs(app)
 trace_id = new_id()
 for _ in range(25):
     record = SpanRecord(
-        id=new_id(), trace_id=trace_id, parent_id=None, name="last words", started_at=utcnow()
+        id=new_id(), trace_id=trace_id, parent_id=None, name="last words", started_at=time.time()
     )
     get_state(app).writer.submit(record)
 print(trace_id)

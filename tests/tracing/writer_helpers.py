@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -13,7 +13,6 @@ from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
-from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.tracing.records import SpanRecord
 from flask_llm_logs.tracing.records import TraceRecord
 
@@ -21,10 +20,10 @@ from flask_llm_logs.tracing.records import TraceRecord
 def trace_record(
     trace_id: uuid.UUID | None = None, *, status: str = "running", **fields: Any
 ) -> TraceRecord:
-    started = fields.pop("started_at", utcnow())
+    started = fields.pop("started_at", time.time())
     ended = {}
     if status != "running":
-        ended = {"completed_at": started + dt.timedelta(seconds=1), "duration_ms": 1000.0}
+        ended = {"completed_at": started + 1.0, "duration_ms": 1000.0}
     return TraceRecord(
         id=trace_id or new_id(),
         name=fields.pop("name", "pipeline"),
@@ -37,7 +36,7 @@ def trace_record(
 
 def span_record(trace_id: uuid.UUID, **fields: Any) -> SpanRecord:
     fields.setdefault("name", "step")
-    fields.setdefault("started_at", utcnow())
+    fields.setdefault("started_at", time.time())
     return SpanRecord(id=new_id(), trace_id=trace_id, parent_id=None, **fields)
 
 
