@@ -12,12 +12,14 @@ come from this one run.
 Usage::
 
     python bench/tracing_overhead.py [--calls 3000] [--postgres | --database-url URL]
-        [--threads N]
+        [--threads N] [--disabled]
 
 By default the spans go to a throw-away SQLite file; with ``--postgres`` to
 a throw-away database made on the local server (``LLM_LOGS_BENCH_POSTGRES``,
 default postgres@127.0.0.1:5432) and dropped afterwards; with
-``--database-url`` to that database, migrated first.
+``--database-url`` to that database, migrated first. ``--disabled`` sets
+``LLM_LOGS_ENABLED = False``: the patched method returns at its first check,
+so the difference is the method's noise floor plus the patch's wrapper.
 """
 
 from __future__ import annotations
@@ -73,13 +75,14 @@ def fake_server() -> Iterator[str]:
         child.communicate("", timeout=10)
 
 
-def make_app(database_url: str, threads: int | None) -> Flask:
+def make_app(database_url: str, threads: int | None, enabled: bool) -> Flask:
     create_tables(database_url)
     app = Flask("tracing_overhead")
     app.config.update(
         SQLALCHEMY_DATABASE_URI=database_url,
         LLM_LOGS_PRICING_PROVIDER="openai",
         LLM_LOGS_WRITER_THREADS=threads,
+        LLM_LOGS_ENABLED=enabled,
     )
     LlmLogs(app)
     return app
@@ -91,8 +94,8 @@ def timed(call: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def run(calls: int, database_url: str, threads: int | None) -> dict[str, Any]:
-    app = make_app(database_url, threads)
+def run(calls: int, database_url: str, threads: int | None, enabled: bool = True) -> dict[str, Any]:
+    app = make_app(database_url, threads, enabled)
     instrument()
     instrumented: list[float] = []
     plain: list[float] = []
@@ -152,6 +155,7 @@ def main() -> None:
     where.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL database")
     where.add_argument("--database-url", help="where the spans go (default: SQLite file)")
     parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
+    parser.add_argument("--disabled", action="store_true", help="LLM_LOGS_ENABLED = False")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.postgres:
@@ -161,7 +165,7 @@ def main() -> None:
         else:
             folder = stack.enter_context(tempfile.TemporaryDirectory())
             url = f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
-        result = run(args.calls, url, args.threads)
+        result = run(args.calls, url, args.threads, enabled=not args.disabled)
     backend = sa.make_url(url).get_backend_name()
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"openai {sys.modules['openai'].__version__}, spans stored in {backend}")
