@@ -4,46 +4,49 @@ PostgreSQL's own tokenizer (``to_tsvector``) costs about 60 ns a byte: with
 2 KB of input and output per span that is 120 µs of database CPU each, more
 than storing the row, and it capped ingest on a 2-core machine at about
 8,500 spans a second. Splitting on punctuation and white space in Python
-costs about a seventh of that (17 µs), on the writer's thread, which already holds
-each span's JSON text. The writer stores the distinct words as a stripped
-``tsvector`` (no positions) under a GIN index; the UI turns a search box's
-text into a ``tsquery`` with the same function, so documents and queries
-are cut into words the same way by construction.
+costs about a seventh of that (17 µs), on the writer's thread, which
+already holds each span's JSON text. The writer stores the distinct words
+as a stripped ``tsvector`` (no positions) under a GIN index; the UI turns a
+search box's text into a ``tsquery`` with the same :func:`words`, so
+documents and queries are cut into words the same way by construction.
 
-A word is a run of letters and digits (``_`` and every ASCII punctuation
-mark separate words, so ``gpt-4.1-mini`` is ``gpt``, ``4``, ``1``,
-``mini``), lower-cased. Searching ``gpt-4.1-mini`` looks for all four.
+Words are lower-cased and separated by white space and :data:`SEPARATORS`
+(``gpt-4.1-mini`` is ``gpt``, ``4``, ``1``, ``mini``; searching
+``gpt-4.1-mini`` looks for all four). Text without separators, such as a
+CJK sentence, is one word.
 """
 
 from __future__ import annotations
 
+import re
 import string
 
-#: ASCII punctuation, common Unicode quotes and dashes, and white space
-#: become spaces. Quotes and backslashes are among them, which is what lets
-#: a word go into a ``tsvector`` literal without escaping.
-_SEPARATORS = str.maketrans(
-    dict.fromkeys(
-        string.punctuation + "\u201c\u201d\u2018\u2019\u00ab\u00bb\u2013\u2014\u2026", " "
-    )
+#: Besides white space, these separate words: ASCII punctuation (quotes and
+#: backslashes among them, which lets a word go into a ``tsvector`` literal
+#: without escaping), NUL, and the common Unicode quotes, dashes, bullets and
+#: CJK punctuation. Any other character belongs to a word (``25°c``).
+SEPARATORS = (
+    string.punctuation
+    + "\x00\u00ab\u00bb\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026"
+    + "\u3001\u3002\u300c\u300d\u300e\u300f\u3010\u3011"
+    + "\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f"
 )
-#: JSON escapes glue the letter after the backslash to the next word.
-_JSON_ESCAPES = ("\\n", "\\t", "\\r")
-#: Longer runs (base64, hashes) are not words anyone types; PostgreSQL also
-#: refuses a lexeme over 2,047 bytes.
-MAX_WORD_LENGTH = 255
-#: Only the start of a huge span is cut into words: one C call over a string
-#: holds the interpreter lock, and the host's threads wait for it.
+_SEPARATORS = str.maketrans(dict.fromkeys(SEPARATORS, " "))
+#: A JSON escape (``\n``, ``\\``, ``\u001b``) whole, so its letter does not
+#: stick to the next word (``\\theta`` is the word ``theta``).
+_JSON_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+#: Longer runs (base64, a CJK sentence) are dropped: PostgreSQL refuses a
+#: lexeme over 2,047 bytes, and 511 characters are at most 2,044.
+MAX_WORD_LENGTH = 511
+#: Only the start of a huge input or output is cut into words: one C call
+#: over a string holds the interpreter lock, and the host's threads wait.
 MAX_TEXT_LENGTH = 1024 * 1024
-#: A ``tsvector`` must stay under 1 MB; the words of a huge span are cut here.
-MAX_DOCUMENT_LENGTH = 512 * 1024
+#: PostgreSQL refuses a ``tsvector`` of 1 MB; a span's words stop here (UTF-8).
+MAX_DOCUMENT_BYTES = 512 * 1024
 
 
 def words(text: str) -> set[str]:
     """The distinct words of ``text``."""
-    if "\\" in text:
-        for escape in _JSON_ESCAPES:
-            text = text.replace(escape, " ")
     found = set(text.lower().translate(_SEPARATORS).split())
     if found and max(map(len, found)) > MAX_WORD_LENGTH:
         found = {word for word in found if len(word) <= MAX_WORD_LENGTH}
@@ -51,18 +54,28 @@ def words(text: str) -> set[str]:
 
 
 def document(*texts: str | None) -> str | None:
-    """The ``tsvector`` literal of the words of ``texts`` (JSON text), or ``None``."""
-    found = words(" ".join(text for text in texts if text)[:MAX_TEXT_LENGTH])
+    """The ``tsvector`` literal of the words of ``texts`` (JSON text), or ``None``.
+
+    Each text is cut on its own, so a huge input leaves the output its words.
+    """
+    text = " ".join(text[:MAX_TEXT_LENGTH] for text in texts if text)
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(" ", text)
+    found = words(text)
     if not found:
         return None
     literal = "'" + "' '".join(found) + "'"
-    if len(literal) > MAX_DOCUMENT_LENGTH:
-        cut = literal.rfind("' '", 0, MAX_DOCUMENT_LENGTH)
-        literal = literal[: cut + 1]
+    if len(literal) * 4 > MAX_DOCUMENT_BYTES:  # may be too long once encoded
+        encoded = literal.encode()
+        if len(encoded) > MAX_DOCUMENT_BYTES:
+            cut = encoded.rfind(b"' '", 0, MAX_DOCUMENT_BYTES)
+            literal = encoded[: cut + 1].decode()
     return literal
 
 
 def query(text: str) -> str | None:
-    """The ``tsquery`` literal that matches documents holding every word of ``text``."""
+    """The ``tsquery`` literal that matches documents holding every word of
+    ``text``; ``None`` when it has none (only punctuation, or only runs too
+    long to be words)."""
     found = sorted(words(text))
     return " & ".join(f"'{word}'" for word in found) or None

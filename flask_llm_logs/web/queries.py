@@ -253,8 +253,8 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
     """
     if dialect == "postgresql":
         words = search.query(q)
-        if words is None:  # only punctuation: nothing to look for
-            return sa.true()
+        if words is None:  # no word (only punctuation, or only overlong runs): no match
+            return sa.false()
         spans = sa.select(Span.trace_id).where(_matches(words))
         if _estimated_matches(session, words) < SELECTIVE_SEARCH_ROWS:
             found = spans.cte("matching_traces").prefix_with("MATERIALIZED")

@@ -28,8 +28,9 @@ from flask_llm_logs.tracing import search
         ("lookup_price(symbol='AAPL')", {"lookup", "price", "symbol", "aapl"}),
         ("\u201cQuoted\u201d \u2014 dash\u2026", {"quoted", "dash"}),
         ("Zürich Straße ÉTÉ", {"zürich", "straße", "été"}),
-        # JSON text: the escape's letter does not stick to the next word.
-        (json.dumps("line one\nline two\tend"), {"line", "one", "two", "end"}),
+        ("25°C for 5€ \u2022 item", {"25°c", "for", "5€", "item"}),
+        ("下午\uff0c你好\u3002再见", {"下午", "你好", "再见"}),
+        ("nul\x00separated", {"nul", "separated"}),
         ("  \n\t ", set()),
     ],
 )
@@ -37,9 +38,27 @@ def test_words(text: str, expected: set[str]) -> None:
     assert search.words(text) == expected
 
 
-def test_words_leave_out_runs_nobody_types() -> None:
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # The escape's letter does not stick to the next word.
+        ("line one\nline two\tend", {"line", "one", "two", "end"}),
+        # An escaped backslash is one escape: \theta is still the word theta.
+        ("\\theta and C:\\new", {"theta", "and", "c", "new"}),
+        ("\x1b[0mcolour", {"0mcolour"}),
+        ('say "hi"', {"say", "hi"}),
+    ],
+)
+def test_document_reads_json_escapes(content: str, expected: set[str]) -> None:
+    literal = search.document(json.dumps(content))
+    assert literal is not None
+    assert {word.strip("'") for word in literal.split()} == expected
+
+
+def test_words_leave_out_runs_too_long_for_postgresql() -> None:
     blob = "x" * (search.MAX_WORD_LENGTH + 1)
     assert search.words(f"keep {blob} this") == {"keep", "this"}
+    assert search.query(blob) is None
 
 
 def test_document_and_query_literals() -> None:
@@ -50,20 +69,22 @@ def test_document_and_query_literals() -> None:
     assert search.query("?! ...") is None
 
 
-def test_a_huge_document_is_cut_under_the_tsvector_limit() -> None:
-    text = " ".join(f"w{number}" for number in range(200_000))
-    literal = search.document(text)
+@pytest.mark.parametrize("alphabet", ["w", "中文", "\U0001f389"])
+def test_a_huge_document_is_cut_under_the_tsvector_limit(alphabet: str) -> None:
+    """The limit is in bytes: CJK text and emoji take three and four a character."""
+    literal = search.document(" ".join(f"{alphabet}{number}" for number in range(200_000)))
     assert literal is not None
-    assert len(literal) <= search.MAX_DOCUMENT_LENGTH
+    assert len(literal.encode()) <= search.MAX_DOCUMENT_BYTES
     assert literal.startswith("'") and literal.endswith("'")
     assert literal.count("'") % 2 == 0
 
 
-def test_only_the_start_of_a_huge_span_is_cut_into_words() -> None:
-    padding = "x " * (search.MAX_TEXT_LENGTH // 2)
-    literal = search.document("early " + padding, "late")
+def test_each_text_of_a_huge_span_is_cut_on_its_own() -> None:
+    padding = "x " * search.MAX_TEXT_LENGTH
+    literal = search.document("early " + padding + " late", "output")
     assert literal is not None
     assert "'early'" in literal and "'late'" not in literal
+    assert "'output'" in literal  # a huge input leaves the output its words
 
 
 @pytest.mark.postgres
@@ -72,6 +93,8 @@ def test_postgresql_accepts_every_document_and_query(postgres_url: str) -> None:
         'it\'s a "quote" and a back\\slash: C:\\temp',
         "tabs\tand\nnewlines, émoji 🎉 and 中文字符",
         " ".join(f"w{number}" for number in range(200_000)),
+        " ".join(f"\U0001f389{number}" for number in range(200_000)),
+        "中" * search.MAX_WORD_LENGTH,
         "ctrl\x01chars\x7f survive",
     ]
     engine = sa.create_engine(postgres_url)

@@ -104,6 +104,8 @@ def test_empty_list_says_so(client, url):
         ({"q": "quarterly"}, ["old"]),
         ({"q": "momentum"}, ["middle"]),
         ({"q": "nowhere-to-be-found"}, []),
+        ({"q": "?!"}, []),  # no word to look for: no match, not every trace
+        ({"q": "BREAKOUT strategy"}, ["middle"]),
         ({"since": "2026-11-28T12:05:00"}, ["new", "middle"]),
         ({"until": "2026-11-28T12:15"}, ["middle", "old"]),
         ({"since": "2026-11-28T12:05", "until": "2026-11-28T12:15"}, ["middle"]),

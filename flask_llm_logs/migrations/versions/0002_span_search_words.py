@@ -3,7 +3,8 @@
 The index used to compute ``to_tsvector`` over each span's input and output
 at insert, 120 µs of database CPU per 2 KB span; the writer now stores the
 words it cuts (see ``flask_llm_logs.tracing.search``). Existing spans get
-theirs here, cut by the same function.
+theirs here, cut by the same function, in the migration's transaction: on
+a large table, upgrade when little is being written.
 
 Revision ID: 0002
 Revises: 0001
@@ -87,7 +88,8 @@ def downgrade() -> None:
         op.drop_index(
             "ix_llm_logs_spans_search", table_name="llm_logs_spans", postgresql_using="gin"
         )
-    op.drop_column("llm_logs_spans", "search")
+    with op.batch_alter_table("llm_logs_spans") as batch:  # SQLite before 3.35 too
+        batch.drop_column("search")
     if _is_postgresql():
         op.create_index(
             "ix_llm_logs_spans_search",
