@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 import uuid
 
 import pytest
 
 from flask_llm_logs.models.base import new_id
+
+#: The random bits of an id (below the time, version and variant bits).
+RANDOM_BITS = (1 << 62) - 1
 
 
 def test_ids_are_uuid7_in_time_order() -> None:
@@ -44,3 +48,13 @@ def test_forked_workers_do_not_repeat_each_others_ids() -> None:
     # The same millisecond in both would share the time bits: the random ones differ.
     parent_random = {i[-10:] for i in parent_ids}
     assert not parent_random & {i[-10:] for i in child_ids}
+
+
+def test_a_host_seeding_random_neither_repeats_ids_nor_sees_them() -> None:
+    random.seed(7)
+    first = new_id()
+    expected = random.random()
+    random.seed(7)
+    second = new_id()
+    assert first.int & RANDOM_BITS != second.int & RANDOM_BITS
+    assert random.random() == expected  # the host's sequence is its own

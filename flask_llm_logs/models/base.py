@@ -9,9 +9,10 @@ route all of them to a separate logs database.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import uuid
-from random import getrandbits
+from random import Random
 from typing import Any
 
 from sqlalchemy import JSON
@@ -46,6 +47,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+#: The ids' own generator: a host that seeds :mod:`random` (to make a run
+#: repeatable) must not make its workers repeat each other's ids, nor see its
+#: sequence change when tracing is on. Reseeded in a forked child.
+_random = Random()
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_random.seed)
+
 #: The bits of a UUID 7 that say "version 7, RFC 4122 variant"; the rest of
 #: the 80 low bits are random.
 _VERSION_7 = (0x7 << 76) | (0x2 << 62)
@@ -60,11 +68,11 @@ def new_id() -> uuid.UUID:
     arrive in any order. Time order keeps inserts at the right edge of the
     primary-key index, which is what makes bulk ingest fast.
 
-    The random bits come from :mod:`random`, not ``os.urandom``: an id is
-    not a secret, and the system call cost microseconds on the host's LLM
-    call (two or three ids each). :mod:`random` reseeds itself from the
-    operating system in a forked child, so workers forked from one parent
-    do not repeat each other's ids.
+    The random bits come from a :class:`random.Random` of their own, not
+    ``os.urandom``: an id is not a secret, and the system call cost
+    microseconds on the host's LLM call (two or three ids each). The
+    generator is reseeded from the operating system in a forked child, so
+    workers forked from one parent do not repeat each other's ids.
     """
     millis = time.time_ns() // 1_000_000
-    return uuid.UUID(int=(millis << 80) | (getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
+    return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
