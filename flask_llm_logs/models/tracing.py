@@ -32,8 +32,8 @@ from .base import Base
 from .base import new_id
 from .base import utcnow
 
-#: A span's search words: a ``tsvector`` on PostgreSQL (see ``tracing.search``);
-#: unused on SQLite, whose search reads the content itself.
+#: A span's search words (see ``tracing.search``): a ``tsvector`` on
+#: PostgreSQL, its text (``'word' 'other'``) on SQLite.
 SearchWords = Text().with_variant(TSVECTOR(), "postgresql")
 
 #: Money is stored exactly on PostgreSQL and read back as ``float``.
@@ -83,8 +83,6 @@ class Trace(Base):
 
 def _search_words(context: DefaultExecutionContext) -> str | None:
     """The search words of a span inserted with its content but without them."""
-    if context.dialect.name != "postgresql":
-        return None
     row = context.get_current_parameters()
     content = (row.get(key) for key in ("input", "output"))
     return search.document(*(None if value is None else dumps(value) for value in content))

@@ -9,6 +9,8 @@ already holds each span's JSON text. The writer stores the distinct words
 as a stripped ``tsvector`` (no positions) under a GIN index; the UI turns a
 search box's text into a ``tsquery`` with the same :func:`words`, so
 documents and queries are cut into words the same way by construction.
+SQLite stores the same literal as text and the UI matches each word with
+``LIKE '%''word''%'``: one search, with the same words, on both databases.
 
 Words are lower-cased and separated by white space and :data:`SEPARATORS`
 (``gpt-4.1-mini`` is ``gpt``, ``4``, ``1``, ``mini``; searching
@@ -32,9 +34,9 @@ SEPARATORS = (
     + "\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f"
 )
 _SEPARATORS = str.maketrans(dict.fromkeys(SEPARATORS, " "))
-#: A JSON escape (``\n``, ``\\``, ``\u001b``) whole, so its letter does not
-#: stick to the next word (``\\theta`` is the word ``theta``).
-_JSON_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|.)")
+#: A JSON escape whole: ``\n`` or ``\\`` separates words (``\\theta`` is the word
+#: ``theta``), ``\u00fc`` is its letter (JSON written with ``ensure_ascii``).
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)")
 #: Longer runs (base64, a CJK sentence) are dropped: PostgreSQL refuses a
 #: lexeme over 2,047 bytes, and 511 characters are at most 2,044.
 MAX_WORD_LENGTH = 511
@@ -53,6 +55,16 @@ def words(text: str) -> set[str]:
     return found
 
 
+def _unescape(escape: re.Match[str]) -> str:
+    code = escape.group(1)
+    if code is None:
+        return " "
+    letter = chr(int(code, 16))
+    # A control character, or half of a surrogate pair (which cannot be
+    # stored), separates words.
+    return " " if letter < " " or "\ud800" <= letter <= "\udfff" else letter
+
+
 def document(*texts: str | None) -> str | None:
     """The ``tsvector`` literal of the words of ``texts`` (JSON text), or ``None``.
 
@@ -60,7 +72,7 @@ def document(*texts: str | None) -> str | None:
     """
     text = " ".join(text[:MAX_TEXT_LENGTH] for text in texts if text)
     if "\\" in text:
-        text = _JSON_ESCAPE.sub(" ", text)
+        text = _JSON_ESCAPE.sub(_unescape, text)
     found = words(text)
     if not found:
         return None

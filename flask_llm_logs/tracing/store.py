@@ -61,8 +61,6 @@ class ContentPolicy:
     capture: bool
     redact: Callable[[Any], Any] | None
     pricing_provider: str | None
-    #: Store each span's search words (PostgreSQL's full-text index reads them).
-    search_words: bool = False
 
 
 @dataclasses.dataclass
@@ -158,7 +156,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "provider": _text(record.provider, 255),
         "input": content[0],
         "output": content[1],
-        "search": search.document(*content) if policy.search_words else None,
+        "search": search.document(*content),
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "cached_tokens": record.cached_tokens,

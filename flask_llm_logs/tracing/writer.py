@@ -271,7 +271,6 @@ class Writer:
             capture=bool(self._state.app.config["LLM_LOGS_CAPTURE_CONTENT"]),
             redact=self._state.settings.redact,
             pricing_provider=self._state.settings.pricing_provider,
-            search_words=self._stores_search_words(),
         )
         rows, rejected = store.prepare(batch, policy)
         if rejected:
@@ -324,13 +323,6 @@ class Writer:
                 return False
             self._counts["retries"] += 1
             return True
-
-    def _stores_search_words(self) -> bool:
-        """Whether the spans' search words are stored (PostgreSQL only, see ``search``)."""
-        try:
-            return self._get_engine().dialect.name == "postgresql"
-        except Exception:  # no engine for the bind key: the write says so
-            return False
 
     def _get_engine(self) -> Engine:
         if self._engine is None:

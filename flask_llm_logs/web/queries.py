@@ -249,7 +249,8 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
     choice is made here from its estimate: rare words collect their trace
     ids first (a materialized CTE over the index); common words let the
     newest traces be checked one by one, which finds a page of matches after
-    a few hundred. SQLite gets a case-insensitive substring match.
+    a few hundred. SQLite looks for the same words in the spans' stored
+    words with ``LIKE`` (no index: it reads every span).
     """
     if dialect == "postgresql":
         words = search.query(q)
@@ -260,11 +261,12 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
             found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
             return Trace.id.in_(sa.select(found.c.trace_id))
         return Trace.id.in_(spans)
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    matches = sa.or_(
-        sa.cast(Span.input, sa.Text).like(pattern, escape="\\"),
-        sa.cast(Span.output, sa.Text).like(pattern, escape="\\"),
-    )
+    # SQLite keeps the words as the text of the same literal: 'word' 'other'.
+    # Quotes, % and _ separate words, so a word needs no escaping here.
+    wanted = sorted(search.words(q))
+    if not wanted:
+        return sa.false()
+    matches = sa.and_(*(Span.search.like(f"%'{word}'%") for word in wanted))
     return Trace.id.in_(sa.select(Span.trace_id).where(matches))
 
 

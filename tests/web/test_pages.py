@@ -37,7 +37,10 @@ def sample(store):
         metadata_={"user": "bob", "strategy_id": 7},
     )
     store.span(
-        old, "chat gpt-4.1", model="gpt-4.1", input=[{"role": "user", "content": "quarterly"}]
+        old,
+        "chat gpt-4.1",
+        model="gpt-4.1",
+        input=[{"role": "user", "content": "quarterly figures from Zürich"}],
     )
     middle = store.trace(
         "strategy_analysis",
@@ -106,6 +109,10 @@ def test_empty_list_says_so(client, url):
         ({"q": "nowhere-to-be-found"}, []),
         ({"q": "?!"}, []),  # no word to look for: no match, not every trace
         ({"q": "BREAKOUT strategy"}, ["middle"]),
+        ({"q": "strategy breakout"}, ["middle"]),  # words, not a phrase
+        ({"q": "momentum analyse"}, ["middle"]),  # in the output and the input
+        ({"q": "momentum quarterly"}, []),  # one span must hold every word
+        ({"q": "ZÜRICH"}, ["old"]),
         ({"since": "2026-11-28T12:05:00"}, ["new", "middle"]),
         ({"until": "2026-11-28T12:15"}, ["middle", "old"]),
         ({"since": "2026-11-28T12:05", "until": "2026-11-28T12:15"}, ["middle"]),

@@ -35,13 +35,13 @@ def _is_postgresql() -> bool:
     return op.get_bind().dialect.name == "postgresql"
 
 
-def _fill_search_words() -> None:
+def _fill_search_words(words_type: sa.types.TypeEngine[str]) -> None:
     spans = sa.table(
         "llm_logs_spans",
         sa.column("id", sa.Uuid()),
-        sa.column("input", postgresql.JSONB()),
-        sa.column("output", postgresql.JSONB()),
-        sa.column("search", postgresql.TSVECTOR()),
+        sa.column("input", sa.JSON()),
+        sa.column("output", sa.JSON()),
+        sa.column("search", words_type),
     )
     read = sa.select(
         spans.c.id, sa.cast(spans.c.input, sa.Text), sa.cast(spans.c.output, sa.Text)
@@ -70,10 +70,11 @@ def _fill_search_words() -> None:
 def upgrade() -> None:
     if not _is_postgresql():
         op.add_column("llm_logs_spans", sa.Column("search", sa.Text(), nullable=True))
+        _fill_search_words(sa.Text())
         return
     op.drop_index("ix_llm_logs_spans_search", table_name="llm_logs_spans", postgresql_using="gin")
     op.add_column("llm_logs_spans", sa.Column("search", postgresql.TSVECTOR(), nullable=True))
-    _fill_search_words()
+    _fill_search_words(postgresql.TSVECTOR())
     op.create_index(
         "ix_llm_logs_spans_search",
         "llm_logs_spans",
