@@ -4,7 +4,7 @@ A record is made once, when a trace starts or ends or a span ends, and never
 changed afterwards: the writer may read it on another thread at any time.
 That is a rule, not enforced: ``frozen=True`` makes each record about 4 µs
 slower to build (every field goes through ``object.__setattr__``), on the
-host's thread, twice per LLM call.
+host's thread, for every LLM call.
 Fields may still hold SDK objects (responses, messages); turning them into
 JSON, pricing, redaction and rollups happen in the writer, off the host's
 LLM call. Times are seconds since the epoch, as :func:`time.time` gives
