@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import statistics
 import time
@@ -46,6 +45,7 @@ from flask_llm_logs.models.base import new_id
 from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.tracing.records import SpanRecord
 from flask_llm_logs.tracing.records import TraceRecord
+from flask_llm_logs.tracing.store import record_time
 
 SPANS_PER_TRACE = 10
 PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
@@ -85,11 +85,6 @@ def span_record(trace_id: uuid.UUID, number: int) -> SpanRecord:
         cached_tokens=0,
         metadata={"gen_ai.request.model": "gpt-4.1-mini", "gen_ai.request.temperature": 0.2},
     )
-
-
-def as_datetime(timestamp: float | None) -> dt.datetime | None:
-    """A record's time as the ORM takes it (records hold ``time.time()``)."""
-    return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
 
 
 def rss_mib(field: str = "VmRSS") -> float:
@@ -181,8 +176,8 @@ def bench_synchronous(app: Flask, spans: int) -> dict[str, float]:
                     output_tokens=record.output_tokens,
                     cached_tokens=record.cached_tokens,
                     metadata_=dict(record.metadata),
-                    started_at=as_datetime(record.started_at),
-                    completed_at=as_datetime(record.completed_at),
+                    started_at=record_time(record.started_at),
+                    completed_at=record_time(record.completed_at),
                     duration_ms=record.duration_ms,
                 )
             )

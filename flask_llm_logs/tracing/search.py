@@ -85,6 +85,13 @@ def document(*texts: str | None) -> str | None:
     return literal
 
 
+def like_patterns(text: str) -> list[str]:
+    """``LIKE`` patterns that together match the stored literal (as text, on
+    SQLite) of documents holding every word of ``text``. Quotes, ``%`` and
+    ``_`` separate words, so a word needs no escaping."""
+    return [f"%'{word}'%" for word in sorted(words(text))]
+
+
 def query(text: str) -> str | None:
     """The ``tsquery`` literal that matches documents holding every word of
     ``text``; ``None`` when it has none (only punctuation, or only runs too

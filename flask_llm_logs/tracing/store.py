@@ -124,7 +124,7 @@ def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
         return None
 
 
-def _datetime(timestamp: float | None) -> dt.datetime | None:
+def record_time(timestamp: float | None) -> dt.datetime | None:
     """A record's time (``time.time()``) as the column's datetime."""
     return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
 
@@ -138,13 +138,13 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "metadata": _metadata(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
-        "started_at": _datetime(record.started_at),
-        "completed_at": _datetime(record.completed_at),
+        "started_at": record_time(record.started_at),
+        "completed_at": record_time(record.completed_at),
     }
 
 
 def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
-    content = _content(record.input, policy), _content(record.output, policy)
+    input_json, output_json = _content(record.input, policy), _content(record.output, policy)
     return {
         "id": record.id,
         "trace_id": record.trace_id,
@@ -154,9 +154,9 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "operation": _text(record.operation, 50),
         "model": _text(record.model, 255),
         "provider": _text(record.provider, 255),
-        "input": content[0],
-        "output": content[1],
-        "search": search.document(*content),
+        "input": input_json,
+        "output": output_json,
+        "search": search.document(input_json, output_json),
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "cached_tokens": record.cached_tokens,
@@ -167,8 +167,8 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "status": _text(record.status, 20),
         "error": _text(record.error),
         "metadata": _metadata(record.metadata),
-        "started_at": _datetime(record.started_at),
-        "completed_at": _datetime(record.completed_at),
+        "started_at": record_time(record.started_at),
+        "completed_at": record_time(record.completed_at),
         "created_at": utcnow(),
     }
 

@@ -6,11 +6,12 @@ touches the database and never raises. Daemon threads take batches off the
 queue and store them (see :mod:`.store`), each on a connection of its own.
 
 The queue is split into lanes, one thread each (``LLM_LOGS_WRITER_THREADS``):
-on PostgreSQL most of a batch's cost is the server's (the full-text index),
-and one connection keeps only one server process busy. A record goes to the
-lane of its trace, so one thread writes all of a trace's records, in order,
-and two transactions never recompute one trace's rollups at once (under READ
-COMMITTED each would miss the other's spans). The lanes share one lock, the
+on PostgreSQL a batch spends much of its time in the server (parsing the
+rows, the indexes, the rollups), and one connection keeps only one server
+process busy. A record goes to the lane of its trace, so one thread writes
+all of a trace's records, in order, and two transactions never recompute
+one trace's rollups at once (under READ COMMITTED each would miss the
+other's spans). The lanes share one lock, the
 counters and the queue bound: flush, stats, close and the warnings see one
 writer.
 

@@ -261,12 +261,10 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
             found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
             return Trace.id.in_(sa.select(found.c.trace_id))
         return Trace.id.in_(spans)
-    # SQLite keeps the words as the text of the same literal: 'word' 'other'.
-    # Quotes, % and _ separate words, so a word needs no escaping here.
-    wanted = sorted(search.words(q))
-    if not wanted:
+    patterns = search.like_patterns(q)
+    if not patterns:
         return sa.false()
-    matches = sa.and_(*(Span.search.like(f"%'{word}'%") for word in wanted))
+    matches = sa.and_(*(Span.search.like(pattern) for pattern in patterns))
     return Trace.id.in_(sa.select(Span.trace_id).where(matches))
 
 
