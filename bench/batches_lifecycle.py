@@ -38,7 +38,7 @@ from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
-from flask_llm_logs.extension import get_state
+from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 
 host_metadata = sa.MetaData()

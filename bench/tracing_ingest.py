@@ -38,11 +38,11 @@ from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
 from flask_llm_logs.models.base import utcnow
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.records import SpanRecord
 from flask_llm_logs.tracing.records import TraceRecord
 from flask_llm_logs.tracing.store import record_time

@@ -213,7 +213,7 @@ def pages(app: Flask) -> dict[str, str]:
         big_span = connection.execute(
             sa.select(Span.id).where(Span.trace_id == BIG_TRACE_ID).order_by(Span.id).limit(1)
         ).scalar_one()
-    from flask_llm_logs.web.queries import encode_cursor
+    from flask_llm_logs.web.params import encode_cursor
 
     return {
         "traces, first page": f"{prefix}/traces",

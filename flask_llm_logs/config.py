@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -44,6 +45,15 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: The switches read live from ``app.config`` (see :class:`~flask_llm_logs.state.State`).
+LIVE_SWITCHES = (
+    "LLM_LOGS_ENABLED",
+    "LLM_LOGS_CAPTURE_CONTENT",
+    "LLM_LOGS_PROMPT_STRICT",
+    "LLM_LOGS_BATCH_ENABLED",
+)
+
+
 class ConfigurationError(ValueError):
     """A ``LLM_LOGS_*`` key has a value the extension cannot work with."""
 
@@ -59,7 +69,8 @@ class Settings:
     The keys read live from ``app.config`` are not here, so they can be
     flipped at runtime: ``LLM_LOGS_ENABLED``, ``LLM_LOGS_CAPTURE_CONTENT``,
     ``LLM_LOGS_PROMPT_STRICT``, ``LLM_LOGS_PROMPT_CACHE_TTL``,
-    ``LLM_LOGS_BATCH_ENABLED`` and ``LLM_LOGS_BATCH_STALE_CLAIM_AFTER``.
+    ``LLM_LOGS_BATCH_ENABLED`` and ``LLM_LOGS_BATCH_STALE_CLAIM_AFTER``;
+    :class:`~flask_llm_logs.state.State` reads them.
     """
 
     auto_instrument: bool
@@ -82,6 +93,35 @@ class Settings:
     writer_threads: int | None
 
 
+#: What a switch may be given as, beside ``True`` and ``False`` (environment
+#: variables are strings): any case, surrounding spaces ignored.
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def read_bool(config: Mapping[str, Any], key: str) -> bool:
+    """A switch: ``True``/``False``, ``1``/``0``, or a word such as ``"off"``.
+
+    ``bool("0")`` is true, so a string from an environment variable would
+    turn on what the app meant to turn off; anything else is refused.
+    Public for the keys read live (see :class:`~flask_llm_logs.state.State`).
+    """
+    value = config[key]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+    raise ConfigurationError(
+        key, f"must be True or False (or 1/0, true/false, yes/no, on/off), got {value!r}"
+    )
+
+
 def _positive_int(config: dict[str, Any], key: str) -> int:
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -93,7 +133,7 @@ def _optional_positive_int(config: dict[str, Any], key: str) -> int | None:
     return None if config[key] is None else _positive_int(config, key)
 
 
-def read_seconds(config: dict[str, Any], key: str) -> float:
+def read_seconds(config: Mapping[str, Any], key: str) -> float:
     """A key holding a number of seconds >= 0.
 
     Public for the modules that read their key live, at each use, rather than
@@ -123,7 +163,7 @@ def _prompts_path(config: dict[str, Any]) -> str | None:
     return path
 
 
-def read_timedelta(config: dict[str, Any], key: str) -> dt.timedelta:
+def read_timedelta(config: Mapping[str, Any], key: str) -> dt.timedelta:
     """A key holding a positive :class:`~datetime.timedelta` or number of seconds.
 
     Public for the same reason as :func:`read_seconds`.
@@ -143,16 +183,6 @@ def load_settings(app: Flask) -> Settings:
         app.config.setdefault(key, copy.copy(value))
     config = app.config
 
-    # The registry itself, so a backend added there is accepted here
-    # (imported late: the batches package imports this module).
-    from .batches.adapters import ADAPTERS
-
-    provider = config["LLM_LOGS_BATCH_PROVIDER"]
-    if provider not in ADAPTERS:
-        raise ConfigurationError(
-            "LLM_LOGS_BATCH_PROVIDER",
-            f"unknown batch provider {provider!r}; known: {', '.join(ADAPTERS)}",
-        )
     subfolders = config["LLM_LOGS_PROMPT_SUBFOLDERS"]
     if isinstance(subfolders, str) or not all(isinstance(s, str) for s in subfolders):
         raise ConfigurationError(
@@ -162,15 +192,17 @@ def load_settings(app: Flask) -> Settings:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigurationError("LLM_LOGS_URL_PREFIX", f"must start with '/', got {prefix!r}")
     # Read live, not kept in Settings; checked here to fail at start-up too.
+    for key in LIVE_SWITCHES:
+        read_bool(config, key)
     read_seconds(config, "LLM_LOGS_PROMPT_CACHE_TTL")
     read_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
 
     return Settings(
-        auto_instrument=bool(config["LLM_LOGS_AUTO_INSTRUMENT"]),
+        auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
-        batch_provider=provider,
+        batch_provider=config["LLM_LOGS_BATCH_PROVIDER"],
         openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",

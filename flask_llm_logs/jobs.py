@@ -24,8 +24,9 @@ from flask import current_app
 from flask import has_app_context
 from flask.cli import ScriptInfo
 
-from .extension import State
-from .extension import get_state
+from . import process
+from .state import State
+from .state import get_state
 
 #: Seconds a flush or poll may run before RQ stops it.
 JOB_TIMEOUT = 3600
@@ -37,13 +38,11 @@ _clean_apps: set[int] = set()
 _forked = False
 
 
+@process.after_fork_in_child
 def _after_fork_in_child() -> None:
     global _forked
     _forked = True
     _clean_apps.clear()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _job_app() -> Flask:

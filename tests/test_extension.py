@@ -14,7 +14,6 @@ from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import trace
 from flask_llm_logs.config import DEFAULTS
-from flask_llm_logs.models import Base
 from flask_llm_logs.models import Trace
 
 
@@ -163,7 +162,6 @@ def test_separate_logs_database_through_a_bind_key(database_url: str, tmp_path: 
             state.session.commit()
             assert state.session.query(Trace).count() == 1
     finally:
-        Base.metadata.info["bind_key"] = None
         state.shutdown()
 
 
@@ -193,5 +191,4 @@ def test_bind_key_migrations_and_writer_use_the_logs_database(tmp_path: Path) ->
         logs.dispose()
         main.dispose()
     finally:
-        Base.metadata.info["bind_key"] = None
         state.shutdown()

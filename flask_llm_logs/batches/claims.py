@@ -17,12 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..config import read_timedelta
-from ..extension import State
 from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
+from ..state import State
 from .adapters import BatchAdapter
 from .adapters import ProviderBatch
 from .locking import begin_claiming
@@ -140,7 +139,7 @@ def recover_stale_claims(state: State, adapter: BatchAdapter) -> Recovery:
     """
     session = state.session
     # Read live, like LLM_LOGS_ENABLED: tests and admin tools change it at runtime.
-    cutoff = utcnow() - read_timedelta(state.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
+    cutoff = utcnow() - state.batch_stale_claim_after
     recovery = Recovery()
     stale = session.execute(
         sa.select(BatchRecord.id, BatchRecord.claim_token, BatchRecord.claimed_at).where(

@@ -24,13 +24,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..extension import State
 from ..log import get_logger
 from ..models import BatchRequest
 from ..models.base import utcnow
+from ..state import State
+from ..tracing.recorder import error_message
 from .adapters import BatchAdapter
 from .adapters import Message
-from .adapters import Outcome
+from .adapters import RequestOutcome
 from .enqueue import is_structured
 from .recording import price
 from .recording import record_trace
@@ -53,10 +54,6 @@ class Counts:
         self.failed += other.failed
 
 
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
 def success_status(request: BatchRequest) -> str:
     """``fell_back`` for requests sent synchronously (they have no batch)."""
     return FELL_BACK if request.batch_id is None else SUCCEEDED
@@ -76,7 +73,7 @@ class Deliverer:
 
     def deliver(
         self,
-        outcomes: Iterable[tuple[BatchRequest, Outcome | None]],
+        outcomes: Iterable[tuple[BatchRequest, RequestOutcome | None]],
         *,
         batch: bool,
         started_at: dt.datetime | None = None,
@@ -118,7 +115,7 @@ class Deliverer:
         try:
             message = self.adapter.message(body, structured=is_structured(request.payload or {}))
         except Exception as error:
-            self._mark_failed(request, f"unusable result: {_error_text(error)}")
+            self._mark_failed(request, f"unusable result: {error_message(error)}")
             return None
         request.result_content = message.content
         request.input_tokens = message.input_tokens
@@ -162,7 +159,7 @@ class Deliverer:
                 request.custom_id,
                 exc_info=True,
             )
-            self._mark_failed(request, _error_text(error))
+            self._mark_failed(request, error_message(error))
             return False
         return True
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..extension import get_state
 from ..models import BatchRequest
+from ..state import get_state
 
 #: Parameters enqueue builds itself; passing them as extras would be ambiguous.
 RESERVED_PARAMETERS = frozenset(

@@ -21,17 +21,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..extension import State
-from ..extension import get_state
 from ..instrumentation import is_instrumented
 from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
+from ..state import State
+from ..state import get_state
 from ..tracing.api import trace
 from ..tracing.context import link_prompt_version
+from ..tracing.recorder import error_message
 from .adapters import BatchAdapter
-from .adapters import Outcome
+from .adapters import RequestOutcome
 from .adapters import make_adapter
 from .claims import CLAIM_KEY
 from .claims import find_by_claim
@@ -108,7 +109,7 @@ class _Flush:
         self.session.commit()
         # Read live, like LLM_LOGS_ENABLED: switching batches off at runtime
         # (a provider outage) takes effect at the next flush.
-        enabled = bool(self.state.app.config["LLM_LOGS_BATCH_ENABLED"])
+        enabled = self.state.batch_enabled
         for group_purpose, model in sorted(groups):
             if enabled and self.adapter.can_batch(model):
                 while self._submit_one(group_purpose, model):
@@ -188,7 +189,7 @@ class _Flush:
             get_logger(__name__).warning(
                 "submitting batch %s of %r failed", record_id, purpose, exc_info=True
             )
-            message = f"submission failed: {type(error).__name__}: {error}"
+            message = f"submission failed: {error_message(error)}"
             try:
                 # The create call may have reached the provider before failing.
                 found = find_by_claim(self.adapter, token, since=claimed_at)
@@ -259,11 +260,11 @@ class _Flush:
                     if version_id is not None:
                         link_prompt_version(version_id)
                     trace_id = step.trace_id
-                    outcome = Outcome("", body=self.adapter.send(payload))
+                    outcome = RequestOutcome("", body=self.adapter.send(payload))
             else:
-                outcome = Outcome("", body=self.adapter.send(payload))
+                outcome = RequestOutcome("", body=self.adapter.send(payload))
         except Exception as error:
-            outcome = Outcome("", error=f"{type(error).__name__}: {error}")
+            outcome = RequestOutcome("", error=error_message(error))
         begin_claiming(session)
         claimed = session.scalars(
             sa.select(BatchRequest)

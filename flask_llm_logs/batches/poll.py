@@ -17,15 +17,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..extension import State
-from ..extension import get_state
 from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
 from ..models.base import utcnow
+from ..state import State
+from ..state import get_state
 from .adapters import BatchAdapter
-from .adapters import Outcome
 from .adapters import ProviderBatch
+from .adapters import RequestOutcome
 from .adapters import make_adapter
 from .claims import Recovery
 from .claims import recover_stale_claims
@@ -146,7 +146,7 @@ class _Poll:
         self,
         record_id: int,
         provider_batch: ProviderBatch,
-        outcomes: dict[str, Outcome],
+        outcomes: dict[str, RequestOutcome],
         submitted_at: dt.datetime,
     ) -> bool:
         session = self.session

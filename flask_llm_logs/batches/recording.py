@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..extension import State
 from ..models import BatchRequest
 from ..models import Span
 from ..models import Trace
 from ..models.base import new_id
 from ..models.base import utcnow
+from ..state import State
 from ..tracing.pricing import cost_of
 from ..tracing.serialize import REDACTED
 from ..tracing.serialize import scrub_secrets
@@ -29,7 +29,7 @@ from .adapters import Message
 
 def _captured(state: State, value: Any) -> Any:
     """``value`` as stored under the app's content policy (capture, redact)."""
-    if not state.app.config["LLM_LOGS_CAPTURE_CONTENT"] or value is None:
+    if not state.capture_content or value is None:
         return None
     value = to_json(value)
     if state.settings.redact is not None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..extension import get_state
 from ..models import BatchRequest
-from .adapters import Outcome
+from ..state import get_state
+from .adapters import RequestOutcome
 from .adapters import make_adapter
 from .delivery import FAILED
 from .delivery import Counts
@@ -30,7 +30,7 @@ class RetryResult(Counts):
 
 
 def _retry_locked(deliverer: Deliverer, request: BatchRequest) -> None:
-    outcome = Outcome(request.custom_id, body=request.result)
+    outcome = RequestOutcome(request.custom_id, body=request.result)
     deliverer.deliver([(request, outcome)], batch=request.batch_id is not None)
 
 

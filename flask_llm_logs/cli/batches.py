@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..extension import get_state
+from ..state import get_state
 
 
 def _echo(result: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import migrations
-from ..extension import get_state
+from ..state import get_state
 
 
 @click.group(help="Create and upgrade the flask-llm-logs tables (apart from the host's).")

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from ..extension import get_state
 from ..prompts import PromptSyncError
 from ..prompts.sync import SyncChange
 from ..prompts.sync import sync_prompts
+from ..state import get_state
 
 
 def _describe(change: SyncChange) -> str:

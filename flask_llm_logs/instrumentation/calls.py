@@ -16,16 +16,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models.base import new_id
-from ..tracing.api import AUTO_TRACE_PREFIX
-from ..tracing.api import error_message
-from ..tracing.api import recording
-from ..tracing.api import start_trace
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
 from ..tracing.context import take_prompt_version
+from ..tracing.recorder import AUTO_TRACE_PREFIX
+from ..tracing.recorder import error_message
+from ..tracing.recorder import recording
+from ..tracing.recorder import start_trace
 from ..tracing.records import SpanRecord
 from . import extract
-from .extract import Outcome
+from .extract import CallOutcome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Operation:
     otel_name: str  # ``gen_ai.operation.name``
     read_input: Callable[[Mapping[str, Any]], Any]
     wants_json: Callable[[Mapping[str, Any]], bool]
-    read_outcome: Callable[[Any, bool], Outcome]
+    read_outcome: Callable[[Any, bool], CallOutcome]
 
 
 def _never_json(kwargs: Mapping[str, Any]) -> bool:
@@ -129,7 +129,7 @@ class LlmCall:
         frame = current_frame()
         if frame is None:
             how = recording()
-            if how[0] is None or not how[2]:
+            if how.writer is None or not how.llm_calls:
                 return None
             trace = start_trace(AUTO_TRACE_PREFIX + name, None, announce=False, how=how)
             owns_trace, parent_id = True, None
@@ -155,15 +155,15 @@ class LlmCall:
             call.input = operation.read_input(kwargs)
         return call
 
-    def outcome_of(self, result: Any) -> Outcome:
+    def outcome_of(self, result: Any) -> CallOutcome:
         return self.operation.read_outcome(result, self.wants_json)
 
     def fail(self, error: BaseException) -> None:
-        self.end(Outcome(), error=error)
+        self.end(CallOutcome(), error=error)
 
     def end(
         self,
-        outcome: Outcome,
+        outcome: CallOutcome,
         *,
         error: BaseException | None = None,
         first_token_at: float | None = None,

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..tracing.api import snapshot
+from ..tracing.recorder import snapshot
 
 #: Request parameters kept as span metadata, under OpenTelemetry GenAI names.
 REQUEST_ATTRIBUTES = {
@@ -46,7 +46,7 @@ class ToolCall:
 
 
 @dataclasses.dataclass(slots=True)
-class Outcome:
+class CallOutcome:
     """What a finished call returned."""
 
     output: Any = None
@@ -139,7 +139,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def chat_usage(outcome: Outcome, usage: Any) -> None:
+def chat_usage(outcome: CallOutcome, usage: Any) -> None:
     if usage is None:
         return
     outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
@@ -150,7 +150,7 @@ def chat_usage(outcome: Outcome, usage: Any) -> None:
     outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
 
 
-def responses_usage(outcome: Outcome, usage: Any) -> None:
+def responses_usage(outcome: CallOutcome, usage: Any) -> None:
     if usage is None:
         return
     outcome.input_tokens = _int(getattr(usage, "input_tokens", None))
@@ -161,8 +161,8 @@ def responses_usage(outcome: Outcome, usage: Any) -> None:
     outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
 
 
-def chat_outcome(completion: Any, wants_json: bool) -> Outcome:
-    outcome = Outcome(model=completion.model, response_id=completion.id)
+def chat_outcome(completion: Any, wants_json: bool) -> CallOutcome:
+    outcome = CallOutcome(model=completion.model, response_id=completion.id)
     choices = completion.choices or ()
     outcome.finish_reasons = [c.finish_reason for c in choices if c.finish_reason]
     chat_usage(outcome, completion.usage)
@@ -182,8 +182,8 @@ def chat_outcome(completion: Any, wants_json: bool) -> Outcome:
     return outcome
 
 
-def responses_outcome(response: Any, wants_json: bool) -> Outcome:
-    outcome = Outcome(model=response.model, response_id=response.id)
+def responses_outcome(response: Any, wants_json: bool) -> CallOutcome:
+    outcome = CallOutcome(model=response.model, response_id=response.id)
     responses_usage(outcome, response.usage)
     incomplete = getattr(response, "incomplete_details", None)
     reason = getattr(incomplete, "reason", None) or response.status
@@ -203,8 +203,8 @@ def responses_outcome(response: Any, wants_json: bool) -> Outcome:
     return outcome
 
 
-def embeddings_outcome(result: Any, wants_json: bool) -> Outcome:
-    outcome = Outcome(model=result.model)
+def embeddings_outcome(result: Any, wants_json: bool) -> CallOutcome:
+    outcome = CallOutcome(model=result.model)
     usage = result.usage
     outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
     data = result.data or ()

@@ -14,33 +14,48 @@ import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
+from typing import NamedTuple
 
 from openai import AsyncStream
 from openai import Stream
 from openai._legacy_response import LegacyAPIResponse
 
-from ..tracing.api import log_recorder_error
+from ..tracing.recorder import log_recorder_error
 from .calls import CHAT
 from .calls import EMBEDDINGS
 from .calls import RESPONSES
 from .calls import LlmCall
 from .calls import Operation
-from .extract import Outcome
+from .extract import CallOutcome
 from .streams import watch
 from .streams import watch_async
 
-#: (module, class, method, operation, is async)
-PATCH_POINTS: tuple[tuple[str, str, str, Operation, bool], ...] = (
-    ("openai.resources.chat.completions", "Completions", "create", CHAT, False),
-    ("openai.resources.chat.completions", "Completions", "parse", CHAT, False),
-    ("openai.resources.chat.completions", "AsyncCompletions", "create", CHAT, True),
-    ("openai.resources.chat.completions", "AsyncCompletions", "parse", CHAT, True),
-    ("openai.resources.responses", "Responses", "create", RESPONSES, False),
-    ("openai.resources.responses", "Responses", "parse", RESPONSES, False),
-    ("openai.resources.responses", "AsyncResponses", "create", RESPONSES, True),
-    ("openai.resources.responses", "AsyncResponses", "parse", RESPONSES, True),
-    ("openai.resources.embeddings", "Embeddings", "create", EMBEDDINGS, False),
-    ("openai.resources.embeddings", "AsyncEmbeddings", "create", EMBEDDINGS, True),
+
+class PatchPoint(NamedTuple):
+    """One SDK method to wrap: where it is, how to read its calls, whether it is async."""
+
+    module: str
+    cls: str
+    method: str
+    operation: Operation
+    is_async: bool = False
+
+
+_CHAT = "openai.resources.chat.completions"
+_RESPONSES = "openai.resources.responses"
+_EMBEDDINGS = "openai.resources.embeddings"
+
+PATCH_POINTS: tuple[PatchPoint, ...] = (
+    PatchPoint(_CHAT, "Completions", "create", CHAT),
+    PatchPoint(_CHAT, "Completions", "parse", CHAT),
+    PatchPoint(_CHAT, "AsyncCompletions", "create", CHAT, is_async=True),
+    PatchPoint(_CHAT, "AsyncCompletions", "parse", CHAT, is_async=True),
+    PatchPoint(_RESPONSES, "Responses", "create", RESPONSES),
+    PatchPoint(_RESPONSES, "Responses", "parse", RESPONSES),
+    PatchPoint(_RESPONSES, "AsyncResponses", "create", RESPONSES, is_async=True),
+    PatchPoint(_RESPONSES, "AsyncResponses", "parse", RESPONSES, is_async=True),
+    PatchPoint(_EMBEDDINGS, "Embeddings", "create", EMBEDDINGS),
+    PatchPoint(_EMBEDDINGS, "AsyncEmbeddings", "create", EMBEDDINGS, is_async=True),
 )
 
 #: The header ``with_raw_response`` and ``with_streaming_response`` send.
@@ -80,13 +95,13 @@ def _succeeded(call: LlmCall, result: Any) -> None:
         log_recorder_error()
 
 
-def _outcome(call: LlmCall, result: Any) -> Outcome:
+def _outcome(call: LlmCall, result: Any) -> CallOutcome:
     """What ``result`` says; nothing, rather than no span, when it cannot be read."""
     try:
         return call.outcome_of(result)
     except Exception:
         log_recorder_error()
-        return Outcome()
+        return CallOutcome()
 
 
 def _failed(call: LlmCall, error: BaseException) -> None:
@@ -133,17 +148,17 @@ def _async_wrapper(original: Callable[..., Any], operation: Operation) -> Callab
 def instrument() -> None:
     """Patch the SDK's resource classes. Idempotent: patched methods stay patched once."""
     with _lock:
-        for module_name, class_name, method, operation, is_async in PATCH_POINTS:
+        for point in PATCH_POINTS:
             try:
-                cls = getattr(importlib.import_module(module_name), class_name)
-                original = cls.__dict__[method]
+                cls = getattr(importlib.import_module(point.module), point.cls)
+                original = cls.__dict__[point.method]
             except (ImportError, AttributeError, KeyError):
                 continue  # an SDK version without this method
-            if (cls, method) in _originals:
+            if (cls, point.method) in _originals:
                 continue
-            wrap = _async_wrapper if is_async else _sync_wrapper
-            setattr(cls, method, wrap(original, operation))
-            _originals[(cls, method)] = original
+            wrap = _async_wrapper if point.is_async else _sync_wrapper
+            setattr(cls, point.method, wrap(original, point.operation))
+            _originals[(cls, point.method)] = original
 
 
 def uninstrument() -> None:

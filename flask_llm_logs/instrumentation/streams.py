@@ -22,8 +22,6 @@ daemon thread that does the rest.
 
 from __future__ import annotations
 
-import gc
-import os
 import queue
 import threading
 import time
@@ -33,9 +31,10 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
-from ..tracing.api import log_recorder_error
+from .. import process
+from ..tracing.recorder import log_recorder_error
 from .calls import LlmCall
-from .extract import Outcome
+from .extract import CallOutcome
 from .extract import ToolCall
 from .extract import assistant_message
 from .extract import chat_usage
@@ -46,12 +45,11 @@ from .extract import parse_json
 _collecting = False
 
 
-def _on_gc(phase: str, info: dict[str, int]) -> None:
+@process.on_gc
+def _on_gc(phase: str, info: dict[str, Any]) -> None:
     global _collecting
     _collecting = phase == "start"
 
-
-gc.callbacks.append(_on_gc)
 
 _deferred: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 _forwarder: threading.Thread | None = None
@@ -74,13 +72,11 @@ def _ensure_forwarder() -> None:
         _forwarder.start()
 
 
+@process.after_fork_in_child
 def _reset_after_fork() -> None:
     global _deferred, _forwarder
     _deferred = queue.SimpleQueue()
     _forwarder = None
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 # -- accumulating what a stream carries --------------------------------------
@@ -91,7 +87,7 @@ class ChatAccumulator:
 
     def __init__(self, wants_json: bool) -> None:
         self.wants_json = wants_json
-        self.outcome = Outcome()
+        self.outcome = CallOutcome()
         self.text: list[str] = []
         self.refusal: list[str] = []
         #: Tool calls by index: [id, name, argument pieces].
@@ -131,7 +127,7 @@ class ChatAccumulator:
                         entry[2].append(function.arguments)
         return generated
 
-    def result(self) -> Outcome:
+    def result(self) -> CallOutcome:
         outcome = self.outcome
         outcome.finish_reasons = self.finish_reasons
         outcome.tool_calls = tuple(
@@ -151,7 +147,7 @@ class ResponsesAccumulator:
 
     ENDINGS = ("response.completed", "response.failed", "response.incomplete")
 
-    def __init__(self, wants_json: bool, read_outcome: Callable[[Any, bool], Outcome]) -> None:
+    def __init__(self, wants_json: bool, read_outcome: Callable[[Any, bool], CallOutcome]) -> None:
         self.wants_json = wants_json
         self.read_outcome = read_outcome
         self.final: Any = None
@@ -173,10 +169,10 @@ class ResponsesAccumulator:
             self.tools.append(ToolCall(item.call_id, item.name, parse_json(item.arguments)))
         return kind.endswith(".delta")
 
-    def result(self) -> Outcome:
+    def result(self) -> CallOutcome:
         if self.final is not None:
             return self.read_outcome(self.final, self.wants_json)
-        outcome = Outcome(tool_calls=tuple(self.tools))
+        outcome = CallOutcome(tool_calls=tuple(self.tools))
         if self.started is not None:
             outcome.model = self.started.model
             outcome.response_id = self.started.id
@@ -224,7 +220,7 @@ class StreamRecorder:
                 outcome = self.accumulator.result()
             except Exception:
                 log_recorder_error()
-                outcome = Outcome()
+                outcome = CallOutcome()
             self.call.end(
                 outcome,
                 error=error,

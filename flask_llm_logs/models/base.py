@@ -9,17 +9,20 @@ route all of them to a separate logs database.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import uuid
 from random import Random
 from typing import Any
 
+from flask import current_app
+from flask import has_app_context
 from sqlalchemy import JSON
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
+
+from .. import process
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -33,8 +36,30 @@ NAMING_CONVENTION = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+class _BindKeyOfCurrentApp(dict[str, Any]):
+    """``Base.metadata.info``, whose ``bind_key`` is the current app's ``LLM_LOGS_BIND_KEY``.
+
+    Flask-SQLAlchemy's session picks the engine for a table by the
+    ``bind_key`` in its metadata's ``info``, among the current app's engines.
+    One metadata serves every app of the process, so a value stored on it
+    would be the last initialised app's; read from the current app, each
+    app's ``db.session`` sends our tables to its own logs database.
+    """
+
+    def __contains__(self, key: object) -> bool:
+        if key == "bind_key":
+            return has_app_context() and "LLM_LOGS_BIND_KEY" in current_app.config
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "bind_key" and key in self:
+            return current_app.config["LLM_LOGS_BIND_KEY"]
+        return super().__getitem__(key)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata.info = _BindKeyOfCurrentApp()
     type_annotation_map = {
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
@@ -51,8 +76,7 @@ def utcnow() -> dt.datetime:
 #: repeatable) must not make its workers repeat each other's ids, nor see its
 #: sequence change when tracing is on. Reseeded in a forked child.
 _random = Random()
-if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
-    os.register_at_fork(after_in_child=_random.seed)
+process.after_fork_in_child(_random.seed)
 
 #: The bits of a UUID 7 that say "version 7, RFC 4122 variant"; the rest of
 #: the 80 low bits are random.

@@ -12,9 +12,9 @@ from .errors import PromptNotFound
 from .errors import PromptSyncError
 from .errors import TemplateSyntaxError
 from .errors import VersionNotFound
-from .store import Prompt
+from .prompt import Prompt
+from .prompt import clear_cache
 from .store import Version
-from .store import clear_cache
 
 __all__ = [
     "FileProblem",

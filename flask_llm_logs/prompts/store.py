@@ -1,16 +1,10 @@
-"""The :class:`Prompt` API: prompts, their immutable versions, and the per-process cache.
+"""Where prompts are kept: immutable snapshots, the per-process cache, the statements.
 
-Every write runs in its own short transaction on a session of its own (never
-the caller's ``db.session``), so it is committed when the method returns and
-whatever the caller has pending in ``db.session`` is neither committed nor
-rolled back by it.
-
-Version numbers are made inside that transaction after its first statement,
-an ``UPDATE`` of the prompt's row: on PostgreSQL that row lock queues
-concurrent saves of the same prompt, on SQLite the statement takes the
-database write lock (waiting for the busy timeout). The unique constraint on
-``(prompt_id, version_number)`` backs this up, and a save that still loses a
-race retries with the next number.
+:class:`PromptStore` is one app's database access (sessions of its own,
+never the caller's ``db.session``) and cache; :class:`Version` and
+:class:`PromptData` are the snapshots it hands out, safe to share between
+threads. :mod:`.prompt` (the public API) and :mod:`.sync` both write
+through the statements here, so a version number is made one way.
 """
 
 from __future__ import annotations
@@ -18,56 +12,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import weakref
 from collections.abc import Callable
-from collections.abc import Mapping
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_
 from sqlalchemy import bindparam
-from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
-from ..config import read_seconds
-from ..extension import State
-from ..extension import get_state
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models.base import utcnow
 from .cache import SnapshotCache
-from .errors import InvalidPrompt
-from .errors import MissingVariables
-from .errors import NoPromptVersion
-from .errors import PromptAlreadyExists
-from .errors import PromptNotFound
-from .errors import VersionNotFound
 from .frozen import FrozenDict
 from .frozen import FrozenList
 from .frozen import freeze
-from .frozen import thaw
-from .rendering import collect_partials
 from .rendering import names
 from .rendering import partial_text
-from .rendering import render_messages
 from .rendering import variables_of
-from .validation import check_changelog
-from .validation import check_default_variables
-from .validation import check_description
-from .validation import check_messages
-from .validation import check_model
-from .validation import check_model_params
-from .validation import check_name
-from .validation import check_slug
-from .validation import check_tags
-
-#: How often a save retries after losing a race for a version number.
-SAVE_ATTEMPTS = 5
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -128,7 +94,7 @@ class Version:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _PromptData:
+class PromptData:
     """What the cache holds for one slug: the prompt's fields and its current version."""
 
     id: int
@@ -141,7 +107,7 @@ class _PromptData:
     current: Version | None
 
     @classmethod
-    def from_rows(cls, record: PromptRecord, current: PromptVersion | None) -> _PromptData:
+    def from_rows(cls, record: PromptRecord, current: PromptVersion | None) -> PromptData:
         return cls(
             id=record.id,
             slug=record.slug,
@@ -155,24 +121,21 @@ class _PromptData:
 
 
 class PromptStore:
-    """The database access and the cache of one app (one per :class:`State`)."""
+    """The database access and the cache of one app (``State.prompt_store``).
 
-    def __init__(self, state: State) -> None:
-        self.config = state.app.config
-        self.settings = state.settings
-        self.sessions = sessionmaker(state.engine, expire_on_commit=False)
-        self.cache: SnapshotCache[_PromptData] = SnapshotCache(self.cache_ttl)
+    The two prompt settings are callables, read at each use like
+    ``LLM_LOGS_ENABLED``, so tests and admin tools can change them on a
+    running app.
+    """
 
-    # The two prompt settings are read live, like LLM_LOGS_ENABLED, so tests
-    # and admin tools can change them on a running app.
+    def __init__(
+        self, engine: Engine, *, cache_ttl: Callable[[], float], strict: Callable[[], bool]
+    ) -> None:
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.cache: SnapshotCache[PromptData] = SnapshotCache(cache_ttl)
+        self.strict = strict
 
-    def cache_ttl(self) -> float:
-        return read_seconds(self.config, "LLM_LOGS_PROMPT_CACHE_TTL")
-
-    def strict(self) -> bool:
-        return bool(self.config["LLM_LOGS_PROMPT_STRICT"])
-
-    def load(self, slug: str, *, cache: bool) -> _PromptData | None:
+    def load(self, slug: str, *, cache: bool) -> PromptData | None:
         if cache:
             data = self.cache.get(slug)
             if data is not None:
@@ -182,27 +145,9 @@ class PromptStore:
             row = session.execute(_load_statement(), {"slug": slug}).first()
         if row is None:
             return None
-        data = _PromptData.from_rows(*row)
+        data = PromptData.from_rows(*row)
         self.cache.put(slug, data, generation)
         return data
-
-
-_stores: weakref.WeakKeyDictionary[State, PromptStore] = weakref.WeakKeyDictionary()
-
-
-def current_store() -> PromptStore:
-    """The current app's store, made once; :class:`Prompt` and ``sync-prompts`` share it."""
-    state = get_state()
-    store = _stores.get(state)
-    if store is None:
-        # Two threads may get here at once: both keep the first one stored.
-        store = _stores.setdefault(state, PromptStore(state))
-    return store
-
-
-def clear_cache() -> None:
-    """Forget every cached prompt of the current app (tests, after editing rows by hand)."""
-    current_store().cache.clear()
 
 
 @functools.cache
@@ -231,7 +176,7 @@ def with_current_version() -> Any:
     )
 
 
-def _touch(session: Session, prompt_id: int) -> bool:
+def touch(session: Session, prompt_id: int) -> bool:
     """Mark the prompt updated, as the transaction's first statement, to take its write lock.
 
     Returns ``False`` if the prompt no longer exists.
@@ -245,385 +190,15 @@ def _touch(session: Session, prompt_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _latest_row(session: Session, prompt_id: int) -> PromptVersion | None:
+def next_version_number(latest: PromptVersion | None) -> int:
+    """The number a new version gets after ``latest`` (read under the prompt's lock)."""
+    return latest.version_number + 1 if latest is not None else 1
+
+
+def latest_row(session: Session, prompt_id: int) -> PromptVersion | None:
     return session.scalars(
         select(PromptVersion)
         .where(PromptVersion.prompt_id == prompt_id)
         .order_by(PromptVersion.version_number.desc())
         .limit(1)
     ).first()
-
-
-_UNSET: Any = object()
-
-
-class Prompt:
-    """A named, versioned prompt. Get one with :meth:`create`, :meth:`load` or :meth:`all`.
-
-    The object is a handle on an immutable snapshot: its attributes describe
-    the prompt as it was loaded, and the methods that save replace that
-    snapshot with the saved one. Other handles (and other processes) see a
-    save on their next uncached :meth:`load`.
-    """
-
-    __slots__ = ("_cached", "_data", "_store", "_versions")
-
-    def __init__(self, data: _PromptData, store: PromptStore, *, cached: bool = True) -> None:
-        self._data = data
-        self._store = store
-        self._cached = cached
-        self._versions: list[Version] | None = None
-
-    def __repr__(self) -> str:
-        current = self._data.current
-        number = f"v{current.version_number}" if current is not None else "no version"
-        return f"<Prompt {self.slug!r} {number}>"
-
-    # Metadata ---------------------------------------------------------------
-
-    @property
-    def id(self) -> int:
-        return self._data.id
-
-    @property
-    def slug(self) -> str:
-        return self._data.slug
-
-    @property
-    def name(self) -> str:
-        return self._data.name
-
-    @property
-    def description(self) -> str | None:
-        return self._data.description
-
-    @property
-    def tags(self) -> FrozenList:
-        return self._data.tags
-
-    @property
-    def created_at(self) -> dt.datetime:
-        return self._data.created_at
-
-    @property
-    def updated_at(self) -> dt.datetime:
-        return self._data.updated_at
-
-    # Versions ---------------------------------------------------------------
-
-    @property
-    def current_version(self) -> Version | None:
-        """The latest version, or ``None`` before the first :meth:`update_content`."""
-        return self._data.current
-
-    @property
-    def versions(self) -> list[Version]:
-        """Every version, oldest first (read from the database once per handle)."""
-        if self._versions is None:
-            with self._store.sessions() as session:
-                rows = session.scalars(
-                    select(PromptVersion)
-                    .where(PromptVersion.prompt_id == self.id)
-                    .order_by(PromptVersion.version_number)
-                )
-                self._versions = [Version.from_row(row) for row in rows]
-        return list(self._versions)
-
-    def version(self, number: int) -> Version:
-        """The version with this number; :class:`VersionNotFound` if there is none."""
-        current = self._data.current
-        if current is not None and current.version_number == number:
-            return current
-        with self._store.sessions() as session:
-            row = session.scalars(
-                select(PromptVersion).where(
-                    PromptVersion.prompt_id == self.id, PromptVersion.version_number == number
-                )
-            ).first()
-        if row is None:
-            raise VersionNotFound(self.slug, number)
-        return Version.from_row(row)
-
-    @property
-    def variables(self) -> list[str]:
-        """The variable names the current version uses, sorted (``[]`` without a version).
-
-        Variables used only inside included partials are listed by the
-        partial's own prompt.
-        """
-        current = self._data.current
-        return current.variables if current is not None else []
-
-    # Reading ----------------------------------------------------------------
-
-    @classmethod
-    def create(
-        cls,
-        slug: str,
-        name: str,
-        description: str | None = None,
-        tags: Sequence[str] | None = None,
-    ) -> Prompt:
-        """Store a new prompt, without any version yet; committed on return.
-
-        :raises PromptAlreadyExists: the slug is taken.
-        :raises InvalidPrompt: a field is malformed (the message says which).
-        """
-        check_slug(slug)
-        record = PromptRecord(
-            slug=slug,
-            name=check_name(slug, name),
-            description=check_description(slug, description),
-            tags=check_tags(slug, tags),
-        )
-        store = current_store()
-        try:
-            with store.sessions.begin() as session:
-                session.add(record)
-        except IntegrityError:
-            raise PromptAlreadyExists(slug) from None
-        store.cache.invalidate(slug)
-        return cls(_PromptData.from_rows(record, None), store)
-
-    @classmethod
-    def load(cls, slug: str, cache: bool = True) -> Prompt:
-        """The prompt with this slug and its current version.
-
-        With ``cache=True`` a snapshot up to ``LLM_LOGS_PROMPT_CACHE_TTL``
-        seconds old may be returned; ``cache=False`` reads the database (and
-        so do the partials its :meth:`build` includes).
-
-        :raises PromptNotFound: no prompt has this slug.
-        """
-        store = current_store()
-        data = store.load(slug, cache=cache)
-        if data is None:
-            raise PromptNotFound(slug)
-        return cls(data, store, cached=cache)
-
-    @classmethod
-    def all(cls, *, tag: str | None = None) -> list[Prompt]:
-        """Every prompt (or those with ``tag``), by slug, each with its current version."""
-        store = current_store()
-        with store.sessions() as session:
-            rows = session.execute(with_current_version().order_by(PromptRecord.slug)).all()
-        prompts = [cls(_PromptData.from_rows(*row), store, cached=False) for row in rows]
-        if tag is not None:
-            prompts = [prompt for prompt in prompts if tag in prompt.tags]
-        return prompts
-
-    def build(self, strict: bool | None = None, **variables: Any) -> dict[str, Any]:
-        """Render the current version into keyword arguments for ``chat.completions.create``.
-
-        ``{"model": ..., "messages": [...], **model_params}``; the ``model`` key
-        is left out when the version has no model. The version's
-        ``default_variables`` fill in variables not passed. Inside a trace, the
-        trace (and its next LLM span) is linked to the version used.
-
-        :param strict: raise :class:`MissingVariables` listing every variable
-            that is neither passed nor defaulted, instead of rendering it
-            empty. ``None`` uses ``LLM_LOGS_PROMPT_STRICT``.
-        :raises NoPromptVersion: the prompt has no content yet.
-        :raises PartialNotFound: an included ``{{> slug}}`` does not exist.
-        :raises PartialCycle: partials include each other in a loop.
-        """
-        version = self._data.current
-        if version is None:
-            raise NoPromptVersion(self.slug)
-        store = self._store
-        partials = (
-            collect_partials(
-                self.slug, [m["content"] for m in version.messages], self._partial_loader()
-            )
-            if version.includes
-            else {}
-        )
-        if version.default_variables:
-            variables = {**version.default_variables, **variables}
-        messages, missing = render_messages(version.messages, variables, partials)
-        if missing and (store.strict() if strict is None else strict):
-            raise MissingVariables(self.slug, version.version_number, missing)
-
-        params: dict[str, Any] = {} if version.model is None else {"model": version.model}
-        params["messages"] = messages
-        params.update(thaw(version.model_params))
-
-        from ..tracing.context import link_prompt_version
-
-        link_prompt_version(version.id)
-        return params
-
-    def _partial_loader(self) -> Callable[[str], str | None]:
-        def load(slug: str) -> str | None:
-            data = self._store.load(slug, cache=self._cached)
-            if data is None:
-                return None
-            if data.current is None:
-                raise NoPromptVersion(slug)
-            return data.current.text
-
-        return load
-
-    # Writing ----------------------------------------------------------------
-
-    def update_content(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        model: str | None = None,
-        model_params: Mapping[str, Any] | None = None,
-        default_variables: Mapping[str, Any] | None = None,
-        changelog: str | None = None,
-    ) -> Version:
-        """Save a new version and make it current; committed on return.
-
-        ``model``, ``model_params`` and ``default_variables`` left as ``None``
-        keep the previous version's values (pass ``{}`` to clear the dicts).
-
-        :raises InvalidPrompt: malformed messages or parameters.
-        :raises TemplateSyntaxError: a message does not parse as Mustache.
-        """
-        slug = self.slug
-        given = {
-            "messages": check_messages(slug, messages),
-            "model": check_model(slug, model),
-            "model_params": None
-            if model_params is None
-            else check_model_params(slug, model_params),
-            "default_variables": (
-                None
-                if default_variables is None
-                else check_default_variables(slug, default_variables)
-            ),
-            "changelog": check_changelog(slug, changelog),
-        }
-
-        def fill_in(latest: PromptVersion | None) -> dict[str, Any]:
-            content = dict(given)
-            for key, empty in (("model", None), ("model_params", {}), ("default_variables", {})):
-                if content[key] is None:
-                    content[key] = getattr(latest, key) if latest is not None else empty
-            return content
-
-        return self._save(fill_in)
-
-    def rollback_to(self, number: int, changelog: str | None = None) -> Version:
-        """Save a new version with the content of version ``number``; committed on return.
-
-        :raises VersionNotFound: there is no such version.
-        """
-        source = self.version(number)
-        return self._save(
-            lambda latest: {
-                "messages": thaw(source.messages),
-                "model": source.model,
-                "model_params": thaw(source.model_params),
-                "default_variables": thaw(source.default_variables),
-                "changelog": changelog or f"Rolled back to version {number}",
-            }
-        )
-
-    def _save(self, content: Callable[[PromptVersion | None], Mapping[str, Any]]) -> Version:
-        store = self._store
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
-            try:
-                with store.sessions.begin() as session:
-                    if not _touch(session, self.id):
-                        raise PromptNotFound(self.slug, " (it was deleted)")
-                    latest = _latest_row(session, self.id)
-                    row = PromptVersion(
-                        prompt_id=self.id,
-                        version_number=latest.version_number + 1 if latest is not None else 1,
-                        **content(latest),
-                    )
-                    session.add(row)
-                    session.flush()
-                    record = session.get_one(PromptRecord, self.id)
-                    data = _PromptData.from_rows(record, row)
-            except IntegrityError:
-                if attempt == SAVE_ATTEMPTS:
-                    raise
-                continue
-            break
-        store.cache.invalidate(self.slug)
-        self._data = data
-        self._versions = None
-        assert data.current is not None
-        return data.current
-
-    def update(
-        self,
-        *,
-        name: str = _UNSET,
-        description: str | None = _UNSET,
-        tags: Sequence[str] | None = _UNSET,
-    ) -> Prompt:
-        """Change the name, description or tags without making a version; committed on return.
-
-        Only the arguments given change. The slug is permanent: code and
-        partials refer to it.
-        """
-        slug = self.slug
-        values: dict[str, Any] = {}
-        if name is not _UNSET:
-            values["name"] = check_name(slug, name)
-        if description is not _UNSET:
-            values["description"] = check_description(slug, description)
-        if tags is not _UNSET:
-            values["tags"] = check_tags(slug, tags)
-        store = self._store
-        with store.sessions.begin() as session:
-            if not _touch(session, self.id):
-                raise PromptNotFound(slug, " (it was deleted)")
-            if values:
-                session.execute(
-                    update(PromptRecord)
-                    .where(PromptRecord.id == self.id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-            record = session.get_one(PromptRecord, self.id)
-            data = _PromptData.from_rows(record, _latest_row(session, self.id))
-        store.cache.invalidate(slug)
-        self._data = data
-        return self
-
-    def delete_version(self, number: int) -> None:
-        """Delete an old version; committed on return.
-
-        The current version cannot be deleted (save or roll back first), so
-        version numbers are never reused. Traces keep the deleted version's id.
-
-        :raises VersionNotFound: there is no such version.
-        :raises InvalidPrompt: ``number`` is the current version.
-        """
-        store = self._store
-        with store.sessions.begin() as session:
-            if not _touch(session, self.id):
-                raise PromptNotFound(self.slug, " (it was deleted)")
-            latest = _latest_row(session, self.id)
-            if latest is not None and latest.version_number == number:
-                raise InvalidPrompt(
-                    f"version {number} is the current version of prompt {self.slug!r}"
-                    " and cannot be deleted; save a new version or roll back first"
-                )
-            result = session.execute(
-                delete(PromptVersion).where(
-                    PromptVersion.prompt_id == self.id, PromptVersion.version_number == number
-                )
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise VersionNotFound(self.slug, number)
-        store.cache.invalidate(self.slug)
-        self._versions = None
-
-    def delete(self) -> None:
-        """Delete the prompt and all its versions; committed on return.
-
-        Prompts that include it as a partial fail to build until it is back.
-        """
-        store = self._store
-        with store.sessions.begin() as session:
-            _touch(session, self.id)
-            session.execute(delete(PromptVersion).where(PromptVersion.prompt_id == self.id))
-            session.execute(delete(PromptRecord).where(PromptRecord.id == self.id))
-        store.cache.invalidate(self.slug)

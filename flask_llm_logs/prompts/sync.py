@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models.base import utcnow
+from ..state import get_state
 from .errors import FileProblem
 from .errors import InvalidPrompt
 from .errors import PromptError
@@ -39,7 +40,7 @@ from .errors import TemplateSyntaxError
 from .rendering import collect_partials
 from .rendering import parse
 from .rendering import partial_text
-from .store import current_store
+from .store import next_version_number
 from .store import with_current_version
 from .validation import ROLES
 from .validation import check_default_variables
@@ -448,7 +449,7 @@ def _apply(
         changed.append("content")
     if not changed:
         return SyncChange(prompt.slug, prompt.path, "unchanged")
-    number = current.version_number + 1 if current is not None else 1
+    number = next_version_number(current)
     if not dry_run:
         for key in changed:
             if key != "content":
@@ -471,14 +472,15 @@ def sync_prompts(
     :param dry_run: work out and report the changes, write nothing.
     :raises PromptSyncError: a file has problems (all listed); nothing was written.
     """
-    store = current_store()
+    state = get_state()
+    store = state.prompt_store
     if root is None:
-        root = store.settings.prompts_source_path
+        root = state.settings.prompts_source_path
     if root is None:
         raise PromptSyncError(
             [FileProblem("LLM_LOGS_PROMPTS_SOURCE_PATH", "is not set; pass the prompts folder")]
         )
-    found = read_prompt_files(root, store.settings.prompt_subfolders)
+    found = read_prompt_files(root, state.settings.prompt_subfolders)
     files = found.prompts
     slugs = [prompt.slug for prompt in files]
     with store.sessions.begin() as session:

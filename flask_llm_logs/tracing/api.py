@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -19,8 +18,6 @@ from types import TracebackType
 from typing import Any
 from typing import TypeVar
 
-from ..extension import get_state
-from ..log import get_logger
 from ..models.base import new_id
 from .context import ActiveTrace
 from .context import Frame
@@ -28,114 +25,15 @@ from .context import current_frame
 from .context import enter
 from .context import forget_prompt_version_of
 from .context import leave
+from .recorder import AUTO_TRACE_PREFIX
+from .recorder import end_trace
+from .recorder import error_message
+from .recorder import log_recorder_error
+from .recorder import snapshot
+from .recorder import start_trace
 from .records import SpanRecord
-from .records import TraceRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Prefix of the traces made for LLM calls and spans outside any trace.
-AUTO_TRACE_PREFIX = "auto:"
-
-
-#: Seconds between two warnings about recorder failures; the rest go to debug.
-WARNING_INTERVAL = 60.0
-_last_warning = float("-inf")
-
-
-def log_recorder_error() -> None:
-    """A recording step failed: say so (once a minute) and carry on with the host's work."""
-    global _last_warning
-    now = time.monotonic()
-    level = logging.DEBUG
-    if now - _last_warning >= WARNING_INTERVAL:
-        _last_warning = now
-        level = logging.WARNING
-    get_logger().log(level, "flask-llm-logs: could not record a span", exc_info=True)
-
-
-def error_message(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-def snapshot(value: Any) -> Any:
-    """A shallow copy of a dict or list, so the app mutating it later (the
-    next turn appended to ``messages``) does not change what is stored."""
-    if type(value) is dict:
-        return value.copy()
-    if type(value) is list or type(value) is tuple:
-        return [item.copy() if type(item) is dict else item for item in value]
-    return value
-
-
-def recording() -> tuple[Any, bool, bool]:
-    """The writer to record with (``None``: record nothing), whether to keep
-    content, and whether the app records LLM calls (``LLM_LOGS_AUTO_INSTRUMENT``:
-    the SDK is patched for the whole process once any app asks for it)."""
-    try:
-        state = get_state()
-        config = state.app.config
-        if not config["LLM_LOGS_ENABLED"]:
-            return None, False, False
-        capture = bool(config["LLM_LOGS_CAPTURE_CONTENT"])
-        return state.writer, capture, state.settings.auto_instrument
-    except Exception:
-        # Not initialised, or the current app does not use the extension.
-        return None, False, False
-
-
-def start_trace(
-    name: str,
-    metadata: Mapping[str, Any] | None,
-    *,
-    announce: bool,
-    how: tuple[Any, bool, bool] | None = None,
-) -> ActiveTrace:
-    """A new outermost trace; ``announce`` sends its ``running`` record now.
-
-    Automatic traces are not announced: their only record is sent at the
-    end (an LLM call's span carries it, see ``SpanRecord.trace_name``), so
-    the LLM call's path builds and queues one record. ``how`` is what
-    :func:`recording` said, when the caller already asked it.
-    """
-    writer, capture, llm_calls = how or recording()
-    trace = ActiveTrace(
-        id=new_id(),
-        name=name,
-        started_at=time.time(),
-        metadata=dict(metadata) if metadata else {},
-        writer=writer,
-        capture_content=capture,
-        llm_calls=llm_calls,
-    )
-    if announce and writer is not None:
-        writer.submit(
-            TraceRecord(
-                id=trace.id, name=name, started_at=trace.started_at, metadata=dict(trace.metadata)
-            )
-        )
-    return trace
-
-
-def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -> None:
-    """Send the final record of ``trace``; ``started`` is its ``perf_counter``.
-
-    ``error`` marks the trace as failed.
-    """
-    if trace.writer is None:
-        return
-    trace.writer.submit(
-        TraceRecord(
-            id=trace.id,
-            name=trace.name,
-            started_at=trace.started_at,
-            status="completed" if error is None else "error",
-            completed_at=time.time(),
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error=None if error is None else error_message(error),
-            metadata=trace.metadata.copy(),
-            prompt_version_id=trace.prompt_version_id,
-        )
-    )
 
 
 class Step:

@@ -18,11 +18,11 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from ..extension import get_state
 from ..models import BatchRequest
 from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
+from ..state import get_state
 
 DEFAULT_CHUNK_SIZE = 1000
 

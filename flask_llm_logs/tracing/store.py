@@ -56,9 +56,12 @@ _TRACE_FIELDS = (
 
 @dataclasses.dataclass(frozen=True)
 class ContentPolicy:
-    """What may be stored of inputs and outputs, read once per batch."""
+    """How inputs and outputs are stored, read once per batch.
 
-    capture: bool
+    Whether they are stored at all was decided on the caller's side, when
+    the call started: a record leaves out what the app did not want kept.
+    """
+
     redact: Callable[[Any], Any] | None
     pricing_provider: str | None
 
@@ -93,7 +96,7 @@ def _text(value: str | None, limit: int | None = None) -> str | None:
 
 
 def _content(value: Any, policy: ContentPolicy) -> str | None:
-    if not policy.capture or value is None:
+    if value is None:
         return None
     if policy.redact is None:
         return dumps(value)

@@ -28,26 +28,22 @@ threads and a disposed connection pool: nothing is shared across the fork.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import dataclasses
-import os
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
+from .. import process
+from ..config import Settings
 from ..log import get_logger
 from . import store
 from .records import Record
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from ..extension import State
 
 #: Backoff between attempts while the database is unreachable, in seconds.
 RETRY_FIRST_DELAY = 0.1
@@ -77,12 +73,12 @@ def _is_transient(error: Exception) -> bool:
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
 
 
-def lane_count(state: State) -> int:
+def lane_count(settings: Settings, engine: Callable[[], Engine]) -> int:
     """``LLM_LOGS_WRITER_THREADS``, or by default :data:`DEFAULT_THREADS` of the database."""
-    if state.settings.writer_threads is not None:
-        return state.settings.writer_threads
+    if settings.writer_threads is not None:
+        return settings.writer_threads
     try:
-        dialect = state.engine.dialect.name
+        dialect = engine().dialect.name
     except Exception:  # no engine for the bind key: the first batch says so
         return 1
     return DEFAULT_THREADS.get(dialect, 1)
@@ -100,13 +96,23 @@ class _Lane:
 
 
 class Writer:
-    """Stores the records of one app in the background. See the module docstring."""
+    """Stores the records of one app in the background. See the module docstring.
 
-    def __init__(self, state: State) -> None:
-        self._state = state
+    It is given what it needs, not the app: the settings fixed at start-up,
+    a getter for the engine of the logs tables (called once, on the first
+    write, when the app's engines exist) and ``enabled``, read at every
+    :meth:`submit` so ``LLM_LOGS_ENABLED`` can be switched at runtime.
+    """
+
+    def __init__(
+        self, settings: Settings, *, engine: Callable[[], Engine], enabled: Callable[[], bool]
+    ) -> None:
+        self._settings = settings
+        self._engine_getter = engine
+        self._enabled = enabled
         self._engine: Engine | None = None
         #: Fixed at start-up, so a trace's lane never changes while it records.
-        self.threads = lane_count(state)
+        self.threads = lane_count(settings, engine)
         self._reset()
         _live_writers.add(self)
 
@@ -135,7 +141,7 @@ class Writer:
     def submit(self, record: Record) -> None:
         """Queue ``record`` for storage. O(1); never blocks, never raises."""
         try:
-            if not self._state.enabled:
+            if not self._enabled():
                 return
             lanes = self._lanes
             try:
@@ -202,11 +208,11 @@ class Writer:
 
     @property
     def _max_queue(self) -> int:
-        return self._state.settings.max_queue
+        return self._settings.max_queue
 
     @property
     def _batch_size(self) -> int:
-        return self._state.settings.writer_batch_size
+        return self._settings.writer_batch_size
 
     def _notify_lanes(self) -> None:
         """Wake every lane's thread (the lock held): a flush, close or abandon."""
@@ -245,7 +251,7 @@ class Writer:
 
     def _next_batch(self, lane: _Lane) -> list[Record] | None:
         """Wait for a full batch, the flush interval, a flush or close; ``None``: stop."""
-        interval = self._state.settings.writer_flush_interval
+        interval = self._settings.writer_flush_interval
         with self._lock:
             deadline: float | None = None
             while True:
@@ -269,9 +275,8 @@ class Writer:
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
         policy = store.ContentPolicy(
-            capture=bool(self._state.app.config["LLM_LOGS_CAPTURE_CONTENT"]),
-            redact=self._state.settings.redact,
-            pricing_provider=self._state.settings.pricing_provider,
+            redact=self._settings.redact,
+            pricing_provider=self._settings.pricing_provider,
         )
         rows, rejected = store.prepare(batch, policy)
         if rejected:
@@ -327,7 +332,7 @@ class Writer:
 
     def _get_engine(self) -> Engine:
         if self._engine is None:
-            self._engine = self._state.engine
+            self._engine = self._engine_getter()
         return self._engine
 
     def _count(self, **increments: int) -> None:
@@ -366,15 +371,13 @@ def _join(threads: list[threading.Thread], timeout: float) -> bool:
 _live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 
 
+@process.after_fork_in_child
 def _restart_in_child() -> None:
     for writer in list(_live_writers):
         writer._after_fork_in_child()
 
 
+@process.at_exit
 def _flush_at_exit() -> None:
     for writer in list(_live_writers):
         writer.close(EXIT_TIMEOUT)
-
-
-os.register_at_fork(after_in_child=_restart_in_child)
-atexit.register(_flush_at_exit)

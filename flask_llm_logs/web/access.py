@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask import Request
 
-from ..extension import get_state
+from ..state import get_state
 
 
 def is_allowed(app: Flask, request: Request) -> bool:

@@ -12,8 +12,8 @@ from werkzeug.exceptions import NotFound
 
 from ..models import BatchRecord
 from ..models import BatchRequest
-from . import queries
-from .queries import DbSession
+from . import params
+from .trace_queries import DbSession
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,13 +26,13 @@ class BatchFilters:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> BatchFilters:
-        status = queries.text_arg(args, "status")
+        status = params.text_arg(args, "status")
         if status is not None and len(status) > 20:  # the column's length
             raise BadRequest("status: not a batch status.")
         return cls(
-            purpose=queries.text_arg(args, "purpose"),
+            purpose=params.text_arg(args, "purpose"),
             status=status,
-            after=queries.int_arg(args, "after"),
+            after=params.int_arg(args, "after"),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:

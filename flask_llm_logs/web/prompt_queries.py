@@ -18,7 +18,7 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Trace
 from ..prompts import Version
-from .queries import DbSession
+from .trace_queries import DbSession
 
 #: The prompts list's sort orders, by the value of ``?sort=``.
 SORTS: dict[str, tuple[Any, ...]] = {

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.state import get_state
 
 host_metadata = sa.MetaData()
 #: The host app's own table: one row per handler call that committed.

@@ -11,7 +11,7 @@ from batch_helpers import handled
 from batch_helpers import host_metadata
 from flask import Flask
 
-from flask_llm_logs.extension import get_state
+from flask_llm_logs.state import get_state
 
 
 @pytest.fixture

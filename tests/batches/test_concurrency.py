@@ -19,8 +19,8 @@ from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.state import get_state
 
 WORKERS = 4
 #: The module, which ``flask_llm_logs.batches.poll`` (the function) hides.

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from flask_llm_logs import Batch
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.state import get_state
 
 
 class Summary(pydantic.BaseModel):

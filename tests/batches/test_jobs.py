@@ -23,7 +23,6 @@ from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.jobs import flush_batches
 from flask_llm_logs.jobs import flush_job_id
 from flask_llm_logs.jobs import poll_batches
@@ -34,6 +33,7 @@ from flask_llm_logs.jobs import queue_for
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import utcnow
+from flask_llm_logs.state import get_state
 
 HERE = Path(__file__).parent
 

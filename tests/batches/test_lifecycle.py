@@ -19,12 +19,12 @@ from flask_llm_logs.batches import retry_failed
 from flask_llm_logs.batches import retry_request
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.batches.claims import CLAIM_KEY
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.pricing import cost_of
 
 

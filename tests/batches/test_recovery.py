@@ -20,9 +20,9 @@ from flask import Flask
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.state import get_state
 
 SCRIPT = Path(__file__).with_name("killed_flush.py")
 STALE_AFTER = 0.5

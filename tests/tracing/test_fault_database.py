@@ -24,9 +24,9 @@ from writer_helpers import trace_record
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 
 pytestmark = pytest.mark.postgres

@@ -15,10 +15,10 @@ from writer_helpers import submit
 from writer_helpers import trace_record
 
 import flask_llm_logs
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
 

@@ -13,10 +13,10 @@ from writer_helpers import submit
 from writer_helpers import trace_record
 
 import flask_llm_logs
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing import search
 
 

@@ -15,8 +15,8 @@ from writer_helpers import stored
 from writer_helpers import submit
 from writer_helpers import trace_record
 
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
+from flask_llm_logs.state import get_state
 
 #: What ``alembic init`` and ``flask db init`` write to ``alembic.ini``, in short.
 ALEMBIC_INI = """

@@ -17,9 +17,9 @@ from writer_helpers import submit
 from writer_helpers import trace_record
 
 import flask_llm_logs
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.pricing import cost_of
 
 
@@ -165,15 +165,25 @@ def test_a_failing_redact_stores_no_content(make_app: Callable[..., Flask]) -> N
 def test_capture_content_false_keeps_everything_but_content(
     make_app: Callable[..., Flask],
 ) -> None:
+    """The caller decides once, when the span starts; the record leaves the content out."""
+    app = make_app(LLM_LOGS_CAPTURE_CONTENT="off")
+    with app.app_context(), flask_llm_logs.span("step", input="prompt") as step:
+        step.output = "answer"
+        step.metadata["model"] = "gpt-4.1-mini"
+    assert get_state(app).writer.flush(10)
+    [span] = stored(app, Span, id=step.id)
+    assert (span.input, span.output) == (None, None)
+    assert span.metadata == {"model": "gpt-4.1-mini"}
+
+
+def test_the_writer_stores_what_the_record_holds(make_app: Callable[..., Flask]) -> None:
+    """Switching capture off after a call started does not reach back into its record."""
     app = make_app(LLM_LOGS_CAPTURE_CONTENT=False)
-    record = span_record(
-        trace_record().id, model="gpt-4.1-mini", input="prompt", output="answer", input_tokens=7
-    )
+    record = span_record(trace_record().id, input="prompt", output="answer", input_tokens=7)
     submit(app, record)
     assert get_state(app).writer.flush(10)
     [span] = stored(app, Span, id=record.id)
-    assert (span.input, span.output) == (None, None)
-    assert (span.model, span.input_tokens) == ("gpt-4.1-mini", 7)
+    assert (span.input, span.output, span.input_tokens) == ("prompt", "answer", 7)
 
 
 def test_api_keys_and_auth_headers_are_never_stored(app: Flask) -> None:

@@ -18,8 +18,8 @@ from writer_helpers import stored
 from writer_helpers import submit
 from writer_helpers import trace_record
 
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
+from flask_llm_logs.state import get_state
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -93,7 +93,7 @@ import sys
 import time
 from flask import Flask
 from flask_llm_logs import LlmLogs
-from flask_llm_logs.extension import get_state
+from flask_llm_logs.state import get_state
 from flask_llm_logs.models.base import new_id
 from flask_llm_logs.tracing.records import SpanRecord
 

@@ -16,9 +16,9 @@ from writer_helpers import stored
 from writer_helpers import submit
 from writer_helpers import trace_record
 
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 
 on_postgresql = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True

@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from flask_llm_logs.extension import get_state
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
+from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.records import SpanRecord
 from flask_llm_logs.tracing.records import TraceRecord
 

@@ -13,9 +13,9 @@ from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import Span
-from flask_llm_logs.web.queries import INLINE_PAYLOAD_SPANS
-from flask_llm_logs.web.queries import encode_cursor
+from flask_llm_logs.web.params import encode_cursor
 from flask_llm_logs.web.rendering import TREE_CONTENT_LIMIT
+from flask_llm_logs.web.trace_queries import INLINE_PAYLOAD_SPANS
 
 
 def trace_ids(html: str) -> list[str]:
@@ -355,7 +355,7 @@ def test_malformed_query_strings_elsewhere(client, url):
 
 def test_cursor_round_trip():
     started = dt.datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=dt.timezone.utc)
-    from flask_llm_logs.web.queries import decode_cursor
+    from flask_llm_logs.web.params import decode_cursor
 
     row_id = uuid.uuid4()
     assert decode_cursor(encode_cursor(started, row_id)) == (started.replace(tzinfo=None), row_id)

@@ -9,7 +9,7 @@ from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
-from flask_llm_logs.web.queries import encode_cursor
+from flask_llm_logs.web.params import encode_cursor
 
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 

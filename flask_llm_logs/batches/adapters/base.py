@@ -41,7 +41,7 @@ class ProviderBatch:
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
+class RequestOutcome:
     """What the provider did with one request: a response body, or an error."""
 
     custom_id: str
@@ -106,7 +106,7 @@ class BatchAdapter(abc.ABC):
         """Ask the provider to stop a batch (best effort)."""
 
     @abc.abstractmethod
-    def outcomes(self, batch: ProviderBatch) -> dict[str, Outcome]:
+    def outcomes(self, batch: ProviderBatch) -> dict[str, RequestOutcome]:
         """Every request's outcome in a finished batch, by ``custom_id``."""
 
     @abc.abstractmethod

@@ -17,8 +17,8 @@ from typing import Any
 
 from .base import BatchAdapter
 from .base import Message
-from .base import Outcome
 from .base import ProviderBatch
+from .base import RequestOutcome
 
 ENDPOINT = "/v1/responses"
 
@@ -87,8 +87,8 @@ class OpenAIResponsesAdapter(BatchAdapter):
     def cancel(self, provider_batch_id: str) -> None:
         self.client.batches.cancel(provider_batch_id)
 
-    def outcomes(self, batch: ProviderBatch) -> dict[str, Outcome]:
-        outcomes: dict[str, Outcome] = {}
+    def outcomes(self, batch: ProviderBatch) -> dict[str, RequestOutcome]:
+        outcomes: dict[str, RequestOutcome] = {}
         # Errors first, so that a success for the same id (never expected) wins.
         for file_id in (batch.error_file_id, batch.output_file_id):
             if file_id:
@@ -158,16 +158,16 @@ def _provider_batch(batch: Any) -> ProviderBatch:
     )
 
 
-def _outcome(line: Mapping[str, Any]) -> Outcome:
+def _outcome(line: Mapping[str, Any]) -> RequestOutcome:
     custom_id = line["custom_id"]
     response = line.get("response")
     if response is not None and response.get("status_code") == 200:
-        return Outcome(custom_id, body=response["body"])
+        return RequestOutcome(custom_id, body=response["body"])
     if response is not None:
         error = (response.get("body") or {}).get("error") or {}
         message = error.get("message") or "no error message"
         code = error.get("code") or error.get("type") or response.get("status_code")
-        return Outcome(custom_id, error=f"{code}: {message}")
+        return RequestOutcome(custom_id, error=f"{code}: {message}")
     error = line.get("error") or {}
     message = error.get("message") or "no error message"
-    return Outcome(custom_id, error=f"{error.get('code', 'error')}: {message}")
+    return RequestOutcome(custom_id, error=f"{error.get('code', 'error')}: {message}")

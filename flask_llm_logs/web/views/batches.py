@@ -20,11 +20,11 @@ from werkzeug.wrappers import Response
 from ...batches import retry_failed
 from ...batches import retry_request
 from ...batches.delivery import FAILED
-from ...extension import get_state
 from ...models import BatchRecord
 from ...models import BatchRequest
+from ...state import get_state
 from .. import batch_queries
-from .. import queries
+from .. import params
 from ..blueprint import blueprint
 from ..forms import Form
 from ..posting import require_valid_form
@@ -45,9 +45,9 @@ def batches() -> str:
 @blueprint.get("/batches/<batch_id>")
 def batch(batch_id: str) -> str:
     state = get_state()
-    after = queries.int_arg(request.args, "after")
+    after = params.int_arg(request.args, "after")
     detail = batch_queries.batch_detail(
-        state.session, queries.parse_batch_id(batch_id), after, state.settings.page_size
+        state.session, params.parse_batch_id(batch_id), after, state.settings.page_size
     )
     return render_template("llm_logs/batches/show.html", detail=detail, retry_form=Form())
 
@@ -60,7 +60,7 @@ def _batch_url(batch_id: int) -> Response:
 def batch_retry(batch_id: str) -> Response:
     """Run the handler again for every failed request of the batch that has a result."""
     require_valid_form()
-    number = queries.parse_batch_id(batch_id)
+    number = params.parse_batch_id(batch_id)
     if get_state().session.get(BatchRecord, number) is None:
         raise NotFound(f"There is no batch {number}.")
     result = retry_failed(batch_id=number)
@@ -78,13 +78,11 @@ def batch_retry(batch_id: str) -> Response:
     return _batch_url(number)
 
 
-@blueprint.post(
-    f"/batches/<batch_id>/requests/<int(max={queries.MAX_INTEGER_ID}):request_id>/retry"
-)
+@blueprint.post(f"/batches/<batch_id>/requests/<int(max={params.MAX_INTEGER_ID}):request_id>/retry")
 def batch_request_retry(batch_id: str, request_id: int) -> Response:
     """Run the handler again on one failed request's stored result."""
     require_valid_form()
-    number = queries.parse_batch_id(batch_id)
+    number = params.parse_batch_id(batch_id)
     session = get_state().session
     found: Any = session.scalar(
         sa.select(BatchRequest.custom_id).where(

@@ -20,7 +20,6 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from ...extension import get_state
 from ...prompts import InvalidPrompt
 from ...prompts import MissingVariables
 from ...prompts import Prompt
@@ -29,8 +28,9 @@ from ...prompts import PromptError
 from ...prompts import PromptNotFound
 from ...prompts import Version
 from ...prompts import VersionNotFound
+from ...state import get_state
+from .. import params
 from .. import prompt_queries
-from .. import queries
 from ..blueprint import blueprint
 from ..diff import compare
 from ..forms import Form
@@ -46,7 +46,7 @@ RECENT = 5
 #: Preview fields are ``?var-<variable>=value``.
 PREVIEW_PREFIX = "var-"
 #: A version number in a URL; larger numbers than the column holds are a 404, not a 500.
-NUMBER = f"<int(max={queries.MAX_INTEGER_ID}):number>"
+NUMBER = f"<int(max={params.MAX_INTEGER_ID}):number>"
 
 
 def _load(slug: str) -> Prompt:
@@ -76,7 +76,7 @@ def prompts() -> Any:
     sort = request.args.get("sort", "updated")
     if sort not in prompt_queries.SORTS:
         raise BadRequest(f"sort: must be one of {', '.join(prompt_queries.SORTS)}.")
-    tag = queries.text_arg(request.args, "tag")
+    tag = params.text_arg(request.args, "tag")
     session = get_state().session
     return _render(
         "index.html",
@@ -233,7 +233,7 @@ def prompt_edit(slug: str) -> Any:
 @blueprint.get("/prompts/<slug>/versions")
 def prompt_versions(slug: str) -> Any:
     prompt = _load(slug)
-    before = queries.int_arg(request.args, "before")
+    before = params.int_arg(request.args, "before")
     page_size = get_state().settings.page_size
     rows = prompt_queries.version_rows(get_state().session, prompt.id, page_size + 1, before)
     next_before = rows[page_size - 1].version_number if len(rows) > page_size else None
@@ -268,8 +268,8 @@ def prompt_compare(slug: str) -> Any:
     numbers = prompt_queries.version_numbers(get_state().session, prompt.id)
     if not numbers:
         raise NotFound(f"Prompt {slug!r} has no versions to compare.")
-    new_number = queries.int_arg(request.args, "to") or numbers[0]
-    old_number = queries.int_arg(request.args, "from")
+    new_number = params.int_arg(request.args, "to") or numbers[0]
+    old_number = params.int_arg(request.args, "from")
     if old_number is None:
         older = [n for n in numbers if n < new_number]
         old_number = older[0] if older else new_number

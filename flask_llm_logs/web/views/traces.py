@@ -17,10 +17,11 @@ from flask import url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
-from ...extension import get_state
 from ...models import Span
 from ...models import Trace
-from .. import queries
+from ...state import get_state
+from .. import params
+from .. import trace_queries
 from ..blueprint import Format
 from ..blueprint import blueprint
 from ..forms import Form
@@ -39,9 +40,9 @@ MAX_INDENT = 12
 @blueprint.get("/", endpoint="index", strict_slashes=False)
 @blueprint.get("/traces")
 def traces() -> str:
-    filters = queries.TraceFilters.from_args(request.args)
+    filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
-    page = queries.list_traces(state.session, filters, state.settings.page_size)
+    page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
     return render_template("llm_logs/traces/index.html", page=page, filters=filters)
 
 
@@ -92,7 +93,7 @@ def span_views(
     start = min(span.started_at for span in spans)
     total = max((_end(span) - start).total_seconds() * 1000 for span in spans) or 1.0
     views = []
-    for node in queries.span_tree(spans):
+    for node in trace_queries.span_tree(spans):
         span = node.span
         duration = Format.duration(span.duration_ms)
         input = output = None
@@ -120,7 +121,7 @@ def span_views(
 
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
-    detail = queries.trace_detail(get_state().session, queries.parse_id(trace_id))
+    detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id))
     views, total_ms = span_views(detail.trace.id, detail.spans, detail.payloads)
     trace = detail.trace
     cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
@@ -158,8 +159,8 @@ def _span_fields(span: Span) -> dict[str, Any]:
 
 def _get_span(trace_id: str, span_id: str) -> tuple[Trace, Span]:
     """The span and its trace from a span URL's ids; a 404 if either is wrong."""
-    return queries.get_span(
-        get_state().session, queries.parse_id(trace_id), queries.parse_id(span_id)
+    return trace_queries.get_span(
+        get_state().session, params.parse_id(trace_id), params.parse_id(span_id)
     )
 
 
@@ -205,7 +206,7 @@ def span_raw(trace_id: str, span_id: str) -> Response:
 def trace_delete(trace_id: str) -> BaseResponse:
     """Delete a trace and its spans (spans have no foreign key, so explicitly)."""
     require_valid_form()
-    row_id = queries.parse_id(trace_id)
+    row_id = params.parse_id(trace_id)
     session = get_state().session
     trace = session.get(Trace, row_id)
     if trace is None:

@@ -1,0 +1,147 @@
+"""What the extension keeps for one app, and how any module finds it.
+
+This module sits below every feature package (tracing, prompts, batches,
+web, cli, jobs): they find the app's :class:`State` here, never in
+:mod:`.extension`, which creates it and wires the features up. Keys that may
+change on a running app are read through :class:`State`'s properties, the
+one place that knows how to read them.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from flask import has_app_context
+
+from .config import Settings
+from .config import read_bool
+from .config import read_seconds
+from .config import read_timedelta
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import scoped_session
+
+    from .prompts.store import PromptStore
+    from .tracing.writer import Writer
+
+#: Where the state lives: ``app.extensions["llm_logs"]``.
+EXTENSION_KEY = "llm_logs"
+
+
+@dataclasses.dataclass(eq=False)
+class State:
+    """Everything the extension keeps for one app, in ``app.extensions["llm_logs"]``.
+
+    The extension object itself holds no app, so one :class:`LlmLogs` can
+    serve several apps (tests, app factories).
+    """
+
+    app: Flask
+    settings: Settings
+    db: SQLAlchemy
+    #: Batch result handlers by purpose, see :meth:`LlmLogs.register_batch_handler`:
+    #: this app's own, then those registered on the extension object.
+    batch_handlers: collections.ChainMap[str, Any] = dataclasses.field(
+        default_factory=collections.ChainMap
+    )
+    #: Called by :meth:`shutdown`, newest first (background threads, pools).
+    shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
+    #: Stores traces and spans in the background, see :mod:`.tracing.writer`.
+    writer: Writer = dataclasses.field(init=False)
+
+    def shutdown(self) -> None:
+        """Stop what the extension started for this app (tests, app teardown)."""
+        while self.shutdown_hooks:
+            self.shutdown_hooks.pop()()
+
+    @property
+    def session(self) -> scoped_session[Any]:
+        return self.db.session
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the logs tables live on (the bind key's, or the default)."""
+        with self.app.app_context():
+            return self.db.engines[self.settings.bind_key]
+
+    @functools.cached_property
+    def prompt_store(self) -> PromptStore:
+        """The app's prompts: database access and the per-process cache, made on first use."""
+        from .prompts.store import PromptStore
+
+        return PromptStore(
+            self.engine,
+            cache_ttl=lambda: self.prompt_cache_ttl,
+            strict=lambda: self.prompt_strict,
+        )
+
+    # -- keys read live, so tests and admin tools can change them at runtime --
+
+    @property
+    def enabled(self) -> bool:
+        """``LLM_LOGS_ENABLED``: whether anything is recorded."""
+        return read_bool(self.app.config, "LLM_LOGS_ENABLED")
+
+    @property
+    def capture_content(self) -> bool:
+        """``LLM_LOGS_CAPTURE_CONTENT``: whether inputs and outputs are stored."""
+        return read_bool(self.app.config, "LLM_LOGS_CAPTURE_CONTENT")
+
+    @property
+    def batch_enabled(self) -> bool:
+        """``LLM_LOGS_BATCH_ENABLED``: whether batches are submitted (else run one by one)."""
+        return read_bool(self.app.config, "LLM_LOGS_BATCH_ENABLED")
+
+    @property
+    def batch_stale_claim_after(self) -> dt.timedelta:
+        """``LLM_LOGS_BATCH_STALE_CLAIM_AFTER``: when an unfinished submission is retaken."""
+        return read_timedelta(self.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
+
+    @property
+    def prompt_strict(self) -> bool:
+        """``LLM_LOGS_PROMPT_STRICT``: whether ``build()`` refuses missing variables."""
+        return read_bool(self.app.config, "LLM_LOGS_PROMPT_STRICT")
+
+    @property
+    def prompt_cache_ttl(self) -> float:
+        """``LLM_LOGS_PROMPT_CACHE_TTL``: seconds a loaded prompt may be served from cache."""
+        return read_seconds(self.app.config, "LLM_LOGS_PROMPT_CACHE_TTL")
+
+
+#: The state of the app initialised last: used for LLM calls made outside any
+#: app context (a bare thread, a script), where ``current_app`` is unavailable.
+_last_state: State | None = None
+
+
+def register(state: State) -> None:
+    """Make ``state`` its app's, and the fallback outside any app context."""
+    global _last_state
+    state.app.extensions[EXTENSION_KEY] = state
+    _last_state = state
+
+
+def get_state(app: Flask | None = None) -> State:
+    """The state of ``app``, of the current app, or of the app initialised last."""
+    if app is None and has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app is not None:
+        try:
+            state: State = app.extensions[EXTENSION_KEY]
+        except KeyError:
+            raise RuntimeError(
+                f"flask-llm-logs is not initialised on app {app.name!r}: call LlmLogs(app)"
+            ) from None
+        return state
+    if _last_state is None:
+        raise RuntimeError("flask-llm-logs is not initialised: call LlmLogs(app) first")
+    return _last_state

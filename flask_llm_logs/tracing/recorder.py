@@ -1,0 +1,143 @@
+"""The plumbing the public tracing API and the SDK integrations share.
+
+:mod:`.api` (``trace``/``span``/``tool``) and every module of
+:mod:`flask_llm_logs.instrumentation` record through these functions: how
+the current app records, starting and ending a trace, copying what the
+caller may change later, and logging (never raising) a recorder's own
+failure. Private: nothing here is public API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import NamedTuple
+
+from ..log import get_logger
+from ..models.base import new_id
+from ..state import get_state
+from .context import ActiveTrace
+from .records import TraceRecord
+
+if TYPE_CHECKING:
+    from .writer import Writer
+
+#: Prefix of the traces made for LLM calls and spans outside any trace.
+AUTO_TRACE_PREFIX = "auto:"
+
+
+#: Seconds between two warnings about recorder failures; the rest go to debug.
+WARNING_INTERVAL = 60.0
+_last_warning = float("-inf")
+
+
+def log_recorder_error() -> None:
+    """A recording step failed: say so (once a minute) and carry on with the host's work."""
+    global _last_warning
+    now = time.monotonic()
+    level = logging.DEBUG
+    if now - _last_warning >= WARNING_INTERVAL:
+        _last_warning = now
+        level = logging.WARNING
+    get_logger().log(level, "flask-llm-logs: could not record a span", exc_info=True)
+
+
+def error_message(error: BaseException) -> str:
+    """How an exception is stored: its type, then its message."""
+    return f"{type(error).__name__}: {error}"
+
+
+def snapshot(value: Any) -> Any:
+    """A shallow copy of a dict or list, so the app mutating it later (the
+    next turn appended to ``messages``) does not change what is stored."""
+    if type(value) is dict:
+        return value.copy()
+    if type(value) is list or type(value) is tuple:
+        return [item.copy() if type(item) is dict else item for item in value]
+    return value
+
+
+class Recording(NamedTuple):
+    """How the current app records, asked once when a trace starts."""
+
+    #: The writer to record with; ``None``: record nothing.
+    writer: Writer | None
+    #: Whether inputs and outputs are kept (``LLM_LOGS_CAPTURE_CONTENT``).
+    capture_content: bool
+    #: Whether the app records LLM calls (``LLM_LOGS_AUTO_INSTRUMENT``: the SDK
+    #: is patched for the whole process once any app asks for it).
+    llm_calls: bool
+
+
+#: Recording nothing: recording off, or no app uses the extension.
+NOT_RECORDING = Recording(None, False, False)
+
+
+def recording() -> Recording:
+    """How the current app (or the app initialised last) records."""
+    try:
+        state = get_state()
+        if not state.enabled:
+            return NOT_RECORDING
+        return Recording(state.writer, state.capture_content, state.settings.auto_instrument)
+    except Exception:
+        # Not initialised, or the current app does not use the extension.
+        return NOT_RECORDING
+
+
+def start_trace(
+    name: str,
+    metadata: Mapping[str, Any] | None,
+    *,
+    announce: bool,
+    how: Recording | None = None,
+) -> ActiveTrace:
+    """A new outermost trace; ``announce`` sends its ``running`` record now.
+
+    Automatic traces are not announced: their only record is sent at the
+    end (an LLM call's span carries it, see ``SpanRecord.trace_name``), so
+    the LLM call's path builds and queues one record. ``how`` is what
+    :func:`recording` said, when the caller already asked it.
+    """
+    writer, capture, llm_calls = how or recording()
+    trace = ActiveTrace(
+        id=new_id(),
+        name=name,
+        started_at=time.time(),
+        metadata=dict(metadata) if metadata else {},
+        writer=writer,
+        capture_content=capture,
+        llm_calls=llm_calls,
+    )
+    if announce and writer is not None:
+        writer.submit(
+            TraceRecord(
+                id=trace.id, name=name, started_at=trace.started_at, metadata=dict(trace.metadata)
+            )
+        )
+    return trace
+
+
+def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -> None:
+    """Send the final record of ``trace``; ``started`` is its ``perf_counter``.
+
+    ``error`` marks the trace as failed.
+    """
+    if trace.writer is None:
+        return
+    trace.writer.submit(
+        TraceRecord(
+            id=trace.id,
+            name=trace.name,
+            started_at=trace.started_at,
+            status="completed" if error is None else "error",
+            completed_at=time.time(),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=None if error is None else error_message(error),
+            metadata=trace.metadata.copy(),
+            prompt_version_id=trace.prompt_version_id,
+        )
+    )
