@@ -22,6 +22,7 @@ from .instrumentation import instrument
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
+from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
 from .state import State
 from .state import get_state
@@ -72,6 +73,11 @@ class LlmLogs:
             batch_handlers=collections.ChainMap({}, self._batch_handlers),
         )
         state.writer = Writer(settings, engine=lambda: state.engine, enabled=lambda: state.enabled)
+        state.prompt_store = PromptStore(
+            lambda: state.engine,
+            cache_ttl=lambda: state.prompt_cache_ttl,
+            strict=lambda: state.prompt_strict,
+        )
         state.shutdown_hooks.append(state.writer.close)
         register(state)
         app.teardown_request(forget_prompt_version)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -58,6 +57,8 @@ class State:
     shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
     #: Stores traces and spans in the background, see :mod:`.tracing.writer`.
     writer: Writer = dataclasses.field(init=False)
+    #: The app's prompts: database access and the per-process cache.
+    prompt_store: PromptStore = dataclasses.field(init=False)
 
     def shutdown(self) -> None:
         """Stop what the extension started for this app (tests, app teardown)."""
@@ -73,17 +74,6 @@ class State:
         """The engine the logs tables live on (the bind key's, or the default)."""
         with self.app.app_context():
             return self.db.engines[self.settings.bind_key]
-
-    @functools.cached_property
-    def prompt_store(self) -> PromptStore:
-        """The app's prompts: database access and the per-process cache, made on first use."""
-        from .prompts.store import PromptStore
-
-        return PromptStore(
-            self.engine,
-            cache_ttl=lambda: self.prompt_cache_ttl,
-            strict=lambda: self.prompt_strict,
-        )
 
     # -- keys read live, so tests and admin tools can change them at runtime --
 

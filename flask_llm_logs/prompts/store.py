@@ -123,17 +123,28 @@ class PromptData:
 class PromptStore:
     """The database access and the cache of one app (``State.prompt_store``).
 
-    The two prompt settings are callables, read at each use like
+    It is given what it needs, not the app: a getter for the engine of the
+    logs tables (called on first use, when the app's engines exist) and the
+    two prompt settings as callables, read at each use like
     ``LLM_LOGS_ENABLED``, so tests and admin tools can change them on a
     running app.
     """
 
     def __init__(
-        self, engine: Engine, *, cache_ttl: Callable[[], float], strict: Callable[[], bool]
+        self,
+        engine: Callable[[], Engine],
+        *,
+        cache_ttl: Callable[[], float],
+        strict: Callable[[], bool],
     ) -> None:
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self.cache: SnapshotCache[PromptData] = SnapshotCache(cache_ttl)
         self.strict = strict
+
+    @functools.cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions of the store's own, never the caller's ``db.session``."""
+        return sessionmaker(self._engine(), expire_on_commit=False)
 
     def load(self, slug: str, *, cache: bool) -> PromptData | None:
         if cache:
