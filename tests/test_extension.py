@@ -192,3 +192,41 @@ def test_bind_key_migrations_and_writer_use_the_logs_database(tmp_path: Path) ->
         main.dispose()
     finally:
         state.shutdown()
+
+
+def test_two_apps_with_different_bind_keys_each_use_their_own_logs_database(
+    tmp_path: Path,
+) -> None:
+    """The bind key is the app's, not the last initialised app's (it was stored on the
+    metadata every app shares)."""
+    urls = {name: f"sqlite:///{tmp_path / f'{name}.sqlite3'}" for name in ("a", "b")}
+    apps = []
+    for name, url in urls.items():
+        app = Flask(f"app_{name}", instance_path=str(tmp_path))
+        app.config.update(
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / f'main_{name}.sqlite3'}",
+            SQLALCHEMY_BINDS={f"logs_{name}": url},
+            LLM_LOGS_BIND_KEY=f"logs_{name}",
+        )
+        LlmLogs(app)
+        result = app.test_cli_runner().invoke(args=["llm-logs", "db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        apps.append(app)
+    try:
+        for app in apps:  # the ORM path (the UI, batches): db.session picks the engine
+            with app.app_context():
+                state = app.extensions["llm_logs"]
+                state.session.add(Trace(name=f"orm {app.name}"))
+                state.session.commit()
+                with trace(f"writer {app.name}"):  # the writer's path
+                    pass
+                assert state.writer.flush(10)
+        for name, url in urls.items():
+            engine = sa.create_engine(url)
+            with engine.connect() as connection:
+                names = connection.scalars(sa.select(Trace.__table__.c.name)).all()
+            engine.dispose()
+            assert sorted(names) == [f"orm app_{name}", f"writer app_{name}"]
+    finally:
+        for app in apps:
+            app.extensions["llm_logs"].shutdown()
