@@ -19,6 +19,8 @@ from flask import Flask
 DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_ENABLED": True,
     "LLM_LOGS_AUTO_INSTRUMENT": True,
+    #: ``None``: every supported SDK that is installed, see :mod:`.instrumentation`.
+    "LLM_LOGS_INSTRUMENT": None,
     "LLM_LOGS_RETENTION_DAYS": 30,
     "LLM_LOGS_PROMPTS_SOURCE_PATH": None,
     "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
@@ -74,6 +76,8 @@ class Settings:
     """
 
     auto_instrument: bool
+    #: The SDKs to record (``LLM_LOGS_INSTRUMENT``), checked by ``init_app``.
+    instrument: tuple[str, ...] | None
     retention_days: int
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
@@ -152,6 +156,15 @@ def _optional_callable(config: dict[str, Any], key: str) -> Callable[..., Any] |
     return value
 
 
+def _optional_names(config: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    value = config[key]
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(name, str) for name in value):
+        raise ConfigurationError(key, f"must be a list of names or None, got {value!r}")
+    return tuple(value)
+
+
 def _prompts_path(config: dict[str, Any]) -> str | None:
     key = "LLM_LOGS_PROMPTS_SOURCE_PATH"
     value = config[key]
@@ -199,6 +212,7 @@ def load_settings(app: Flask) -> Settings:
 
     return Settings(
         auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),
+        instrument=_optional_names(config, "LLM_LOGS_INSTRUMENT"),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),

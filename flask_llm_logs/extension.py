@@ -18,6 +18,7 @@ from . import process
 from .batches.adapters import check_provider
 from .cli import cli
 from .config import load_settings
+from .instrumentation import check_sdks
 from .instrumentation import instrument
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
@@ -65,6 +66,7 @@ class LlmLogs:
             )
         settings = load_settings(app)
         check_provider(settings.batch_provider)
+        sdks = check_sdks(settings.instrument)
         process.install_hooks()
         state = State(
             app=app,
@@ -84,7 +86,7 @@ class LlmLogs:
 
         migrations.hide_tables_from_host_migrations(app)
         if settings.auto_instrument:
-            instrument()
+            instrument(sdks)
         app.cli.add_command(cli)
         register_ui(app, settings)
 
