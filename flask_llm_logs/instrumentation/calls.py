@@ -26,6 +26,7 @@ from ..tracing.recorder import start_trace
 from ..tracing.records import SpanRecord
 from . import extract
 from .extract import CallOutcome
+from .providers import provider_of_url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,22 +57,9 @@ EMBEDDINGS = Operation(
 )
 
 
-#: The provider of the base URLs seen, by the URL object's id (checked by identity).
-_providers: dict[int, tuple[Any, str]] = {}
-
-
 def provider_of(resource: Any) -> str:
-    """``openai`` for OpenAI's API, else the host of the client's ``base_url``."""
-    url = resource._client._base_url  # the ``base_url`` property, without its call
-    known = _providers.get(id(url))
-    if known is not None and known[0] is url:
-        return known[1]
-    host = url.host
-    provider = "openai" if host == "api.openai.com" else host
-    if len(_providers) > 1000:  # clients made per request: do not grow forever
-        _providers.clear()
-    _providers[id(url)] = (url, provider)
-    return provider
+    """The provider behind the client of ``resource``; see :mod:`.providers`."""
+    return provider_of_url(resource._client._base_url)  # the property, without its call
 
 
 class LlmCall:

@@ -8,14 +8,17 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 from flask import Flask
 
 from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
+from flask_llm_logs.instrumentation import calls
 from flask_llm_logs.instrumentation import check_sdks
 from flask_llm_logs.instrumentation.patching import Patcher
 from flask_llm_logs.instrumentation.patching import PatchPoint
+from flask_llm_logs.tracing.pricing import cost_of
 
 
 class Client:
@@ -150,3 +153,34 @@ def test_llm_logs_instrument_names_supported_installed_sdks(tmp_path: Any) -> No
         app.config["LLM_LOGS_INSTRUMENT"] = value
         with pytest.raises(ConfigurationError, match=message):
             LlmLogs(app)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "provider"),
+    [
+        ("https://api.openai.com/v1", "openai"),
+        ("https://openrouter.ai/api/v1", "openrouter"),
+        ("https://api.deepseek.com", "deepseek"),
+        ("https://api.groq.com/openai/v1", "groq"),
+        ("https://api.together.xyz/v1", "together"),
+        ("https://api.mistral.ai/v1", "mistral"),
+        ("https://api.x.ai/v1", "x-ai"),
+        ("https://api.fireworks.ai/inference/v1", "fireworks"),
+        ("https://my-resource.openai.azure.com/openai/v1", "azure"),
+        ("https://generativelanguage.googleapis.com/v1beta/openai/", "google"),
+        ("https://api.anthropic.com/v1/", "anthropic"),
+        ("http://localhost:11434/v1", "ollama"),
+        ("http://127.0.0.1:8000/v1", "vllm"),
+        ("https://llm.example.com:8443/v1", "llm.example.com"),
+    ],
+)
+def test_openai_compatible_servers_get_their_provider_name(base_url: str, provider: str) -> None:
+    client = openai.OpenAI(api_key="test", base_url=base_url)
+    assert calls.provider_of(client.chat.completions) == provider
+    assert calls.provider_of(client.chat.completions) == provider  # cached
+    client.close()
+
+
+def test_a_call_through_openrouter_is_priced_by_genai_prices() -> None:
+    assert cost_of("anthropic/claude-sonnet-4", "openrouter", 1000, 100) is not None
+    assert cost_of("some-model", "llm.example.com", 1000, 100) is None
