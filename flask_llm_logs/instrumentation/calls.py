@@ -196,6 +196,7 @@ class LlmCall:
                 input_tokens=outcome.input_tokens,
                 output_tokens=outcome.output_tokens,
                 cached_tokens=outcome.cached_tokens,
+                cache_write_tokens=outcome.cache_write_tokens,
                 reasoning_tokens=outcome.reasoning_tokens,
                 time_to_first_token_ms=(
                     None if first_token_at is None else (first_token_at - self.started) * 1000

@@ -56,6 +56,7 @@ class CallOutcome:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     #: An error the API reported in a successful HTTP reply (``response.failed``).

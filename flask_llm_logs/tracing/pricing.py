@@ -23,13 +23,15 @@ def cost_of(
     input_tokens: int | None,
     output_tokens: int | None,
     cached_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
     *,
     batch: bool = False,
 ) -> float | None:
     """The price in USD, or ``None`` when the model or provider is unknown.
 
-    ``input_tokens`` includes ``cached_tokens``, as both OpenAI and
-    genai-prices count them; cached tokens are billed at the cache-read rate.
+    ``input_tokens`` includes ``cached_tokens`` and ``cache_write_tokens``,
+    as genai-prices counts them; cache reads and writes are billed at the
+    provider's cache-read and cache-write rates.
     """
     if not model or not provider or (input_tokens is None and output_tokens is None):
         return None
@@ -37,6 +39,7 @@ def cost_of(
         input_tokens=input_tokens or 0,
         output_tokens=output_tokens or 0,
         cache_read_tokens=cached_tokens or None,
+        cache_write_tokens=cache_write_tokens or None,
     )
     try:
         price = calc_price(usage, model_ref=model, provider_id=provider)

@@ -68,6 +68,9 @@ class SpanRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_tokens: int | None = None
+    #: Prompt tokens written to the provider's cache (billed apart by Anthropic
+    #: and OpenAI); ``input_tokens`` counts them too.
+    cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     cost: float | None = None
     time_to_first_token_ms: float | None = None

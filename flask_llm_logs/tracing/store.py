@@ -122,6 +122,7 @@ def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
             record.input_tokens,
             record.output_tokens,
             record.cached_tokens,
+            record.cache_write_tokens,
         )
     except Exception:
         return None
