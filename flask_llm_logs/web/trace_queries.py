@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -114,12 +115,15 @@ def _metadata_condition(dialect: str, key: str, value: str) -> sa.ColumnElement[
     """``metadata[key] == value``, where ``value`` also matches as a JSON number or bool.
 
     A form field is always text, but ``metadata={"strategy_id": 42}`` stores a
-    number: ``42`` matches both.
+    number: ``42`` matches both. ``NaN`` and ``1e309`` (infinite) are no JSON
+    number any database stores, so they match as text only.
     """
     candidates: list[Any] = [value]
     try:
         parsed = json.loads(value)
     except ValueError:
+        parsed = None
+    if isinstance(parsed, float) and not math.isfinite(parsed):
         parsed = None
     if isinstance(parsed, (int, float, bool)):
         candidates.append(parsed)
