@@ -9,13 +9,17 @@ from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
 from .prompts import MissingVariables
 from .prompts import NoPromptVersion
+from .prompts import OutputTooLarge
 from .prompts import PartialCycle
 from .prompts import PartialNotFound
+from .prompts import PartialsTooDeep
 from .prompts import Prompt
 from .prompts import PromptAlreadyExists
 from .prompts import PromptError
 from .prompts import PromptNotFound
 from .prompts import PromptSyncError
+from .prompts import RenderLimitExceeded
+from .prompts import SectionsTooDeep
 from .prompts import TemplateSyntaxError
 from .prompts import VersionNotFound
 from .tracing.api import span
@@ -30,13 +34,17 @@ __all__ = [
     "LlmLogs",
     "MissingVariables",
     "NoPromptVersion",
+    "OutputTooLarge",
     "PartialCycle",
     "PartialNotFound",
+    "PartialsTooDeep",
     "Prompt",
     "PromptAlreadyExists",
     "PromptError",
     "PromptNotFound",
     "PromptSyncError",
+    "RenderLimitExceeded",
+    "SectionsTooDeep",
     "TemplateSyntaxError",
     "VersionNotFound",
     "copy_context_to",

@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
     "LLM_LOGS_PROMPT_STRICT": False,
     "LLM_LOGS_PROMPT_CACHE_TTL": 5.0,
+    "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS": 1_000_000,
+    "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH": 32,
+    "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH": 32,
     "LLM_LOGS_BATCH_ENABLED": True,
     "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
@@ -81,6 +84,9 @@ class Settings:
     retention_days: int
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
+    prompt_max_output_chars: int
+    prompt_max_partial_depth: int
+    prompt_max_section_depth: int
     batch_provider: str
     openai_client: Callable[[], Any] | None
     page_size: int
@@ -130,6 +136,18 @@ def _positive_int(config: dict[str, Any], key: str) -> int:
     value = config[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigurationError(key, f"must be a positive integer, got {value!r}")
+    return value
+
+
+#: The deepest partial chain or section nesting allowed: the renderer recurses
+#: once per level, and must stay well inside Python's recursion limit.
+MAX_RENDER_DEPTH = 100
+
+
+def _render_depth(config: dict[str, Any], key: str) -> int:
+    value = _positive_int(config, key)
+    if value > MAX_RENDER_DEPTH:
+        raise ConfigurationError(key, f"must be from 1 to {MAX_RENDER_DEPTH}, got {value!r}")
     return value
 
 
@@ -216,6 +234,9 @@ def load_settings(app: Flask) -> Settings:
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
+        prompt_max_output_chars=_positive_int(config, "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS"),
+        prompt_max_partial_depth=_render_depth(config, "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH"),
+        prompt_max_section_depth=_render_depth(config, "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH"),
         batch_provider=config["LLM_LOGS_BATCH_PROVIDER"],
         openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),

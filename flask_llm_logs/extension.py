@@ -23,6 +23,7 @@ from .instrumentation import instrument
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
+from .prompts.rendering import RenderLimits
 from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
 from .state import State
@@ -79,6 +80,11 @@ class LlmLogs:
             lambda: state.engine,
             cache_ttl=lambda: state.prompt_cache_ttl,
             strict=lambda: state.prompt_strict,
+            limits=RenderLimits(
+                max_output_chars=settings.prompt_max_output_chars,
+                max_partial_depth=settings.prompt_max_partial_depth,
+                max_section_depth=settings.prompt_max_section_depth,
+            ),
         )
         state.shutdown_hooks.append(state.writer.close)
         register(state)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
+from ..prompts import FileProblem
 from ..prompts import PromptSyncError
 from ..prompts.sync import SyncChange
 from ..prompts.sync import sync_prompts
@@ -22,6 +24,11 @@ def _describe(change: SyncChange) -> str:
         details.append(", ".join(changed))
     detail = f" ({'; '.join(details)})" if details else ""
     return f"{change.action:<10} {change.slug}{detail}  [{change.path}]"
+
+
+def _warn(warnings: Sequence[FileProblem]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command(
@@ -46,6 +53,7 @@ def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
     try:
         report = sync_prompts(path, dry_run=dry_run)
     except PromptSyncError as error:
+        _warn(error.warnings)
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
         count = len(error.problems)
@@ -55,8 +63,7 @@ def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
         )
         raise SystemExit(1) from None
 
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _warn(report.warnings)
     for change in report.changes:
         click.echo(_describe(change))
     counts = (

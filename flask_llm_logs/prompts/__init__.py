@@ -4,12 +4,16 @@ from .errors import FileProblem
 from .errors import InvalidPrompt
 from .errors import MissingVariables
 from .errors import NoPromptVersion
+from .errors import OutputTooLarge
 from .errors import PartialCycle
 from .errors import PartialNotFound
+from .errors import PartialsTooDeep
 from .errors import PromptAlreadyExists
 from .errors import PromptError
 from .errors import PromptNotFound
 from .errors import PromptSyncError
+from .errors import RenderLimitExceeded
+from .errors import SectionsTooDeep
 from .errors import TemplateSyntaxError
 from .errors import VersionNotFound
 from .prompt import Prompt
@@ -21,13 +25,17 @@ __all__ = [
     "InvalidPrompt",
     "MissingVariables",
     "NoPromptVersion",
+    "OutputTooLarge",
     "PartialCycle",
     "PartialNotFound",
+    "PartialsTooDeep",
     "Prompt",
     "PromptAlreadyExists",
     "PromptError",
     "PromptNotFound",
     "PromptSyncError",
+    "RenderLimitExceeded",
+    "SectionsTooDeep",
     "TemplateSyntaxError",
     "Version",
     "VersionNotFound",

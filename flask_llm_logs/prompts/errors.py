@@ -117,11 +117,55 @@ class PromptSyncError(PromptError):
     """Prompt files that cannot be synced; nothing was written.
 
     Every problem of every file is collected before this is raised, so one run
-    shows them all.
+    shows them all; ``.warnings`` has what was odd but not wrong, as a
+    successful sync reports it.
     """
 
-    def __init__(self, problems: Sequence[FileProblem]) -> None:
+    def __init__(
+        self, problems: Sequence[FileProblem], warnings: Sequence[FileProblem] = ()
+    ) -> None:
         self.problems = tuple(problems)
+        self.warnings = tuple(warnings)
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in prompt files:\n{lines}")
+
+
+class RenderLimitExceeded(PromptError):
+    """Rendering would go past a limit that bounds the work of one build.
+
+    :param limit: the configured value of the limit, named by :attr:`key`.
+    """
+
+    #: The configuration key that sets the limit.
+    key = ""
+
+    def __init__(self, detail: str, limit: int) -> None:
+        super().__init__(f"{detail}; the limit is {self.key} = {limit}")
+        self.detail = detail
+        self.limit = limit
+
+
+class OutputTooLarge(RenderLimitExceeded):
+    """The rendered messages would be larger than ``LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS``."""
+
+    key = "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS"
+
+
+class PartialsTooDeep(RenderLimitExceeded):
+    """Partials include partials deeper than ``LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH`` (``.chain``)."""
+
+    key = "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH"
+
+    def __init__(self, detail: str, limit: int, chain: Sequence[str]) -> None:
+        super().__init__(detail, limit)
+        self.chain = tuple(chain)
+
+
+class SectionsTooDeep(RenderLimitExceeded, InvalidPrompt):
+    """Sections nest deeper than ``LLM_LOGS_PROMPT_MAX_SECTION_DEPTH``.
+
+    Also an :class:`InvalidPrompt`: a template's own nesting is refused when it is saved.
+    """
+
+    key = "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH"

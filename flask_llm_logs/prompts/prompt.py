@@ -74,6 +74,48 @@ def clear_cache() -> None:
 _UNSET: Any = object()
 
 
+def _checked_record(
+    slug: str, name: str, description: str | None, tags: Sequence[str] | None
+) -> PromptRecord:
+    check_slug(slug)
+    return PromptRecord(
+        slug=slug,
+        name=check_name(slug, name),
+        description=check_description(slug, description),
+        tags=check_tags(slug, tags),
+    )
+
+
+def _checked_content(
+    slug: str,
+    messages: Sequence[Mapping[str, Any]],
+    model: str | None,
+    model_params: Mapping[str, Any] | None,
+    default_variables: Mapping[str, Any] | None,
+    changelog: str | None,
+    store: PromptStore,
+) -> dict[str, Any]:
+    """A version's content, checked; the dicts left ``None`` keep the previous version's."""
+    return {
+        "messages": check_messages(slug, messages, store.limits),
+        "model": check_model(slug, model),
+        "model_params": None if model_params is None else check_model_params(slug, model_params),
+        "default_variables": (
+            None if default_variables is None else check_default_variables(slug, default_variables)
+        ),
+        "changelog": check_changelog(slug, changelog),
+    }
+
+
+def _filled_in(given: Mapping[str, Any], latest: PromptVersion | None) -> dict[str, Any]:
+    """The content to store: what was given, the rest from the latest version (or empty)."""
+    content = dict(given)
+    for key, empty in (("model", None), ("model_params", {}), ("default_variables", {})):
+        if content[key] is None:
+            content[key] = getattr(latest, key) if latest is not None else empty
+    return content
+
+
 class Prompt:
     """A named, versioned prompt. Get one with :meth:`create`, :meth:`load` or :meth:`all`.
 
@@ -186,21 +228,50 @@ class Prompt:
         :raises PromptAlreadyExists: the slug is taken.
         :raises InvalidPrompt: a field is malformed (the message says which).
         """
-        check_slug(slug)
-        record = PromptRecord(
-            slug=slug,
-            name=check_name(slug, name),
-            description=check_description(slug, description),
-            tags=check_tags(slug, tags),
+        return cls._insert(_checked_record(slug, name, description, tags), None)
+
+    @classmethod
+    def create_with_content(
+        cls,
+        slug: str,
+        name: str,
+        description: str | None = None,
+        tags: Sequence[str] | None = None,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        model: str | None = None,
+        model_params: Mapping[str, Any] | None = None,
+        default_variables: Mapping[str, Any] | None = None,
+        changelog: str | None = None,
+    ) -> Prompt:
+        """Store a new prompt and its version 1 in one transaction; committed on return.
+
+        Everything is checked first, so a refused content leaves no prompt
+        behind (as :meth:`create` then :meth:`update_content` would).
+
+        :raises PromptAlreadyExists: the slug is taken.
+        :raises InvalidPrompt: a field is malformed (the message says which).
+        """
+        record = _checked_record(slug, name, description, tags)
+        content = _checked_content(
+            slug, messages, model, model_params, default_variables, changelog, current_store()
         )
+        return cls._insert(record, PromptVersion(version_number=1, **_filled_in(content, None)))
+
+    @classmethod
+    def _insert(cls, record: PromptRecord, version: PromptVersion | None) -> Prompt:
         store = current_store()
         try:
             with store.sessions.begin() as session:
+                if version is not None:
+                    record.versions.append(version)
                 session.add(record)
+                session.flush()
+                data = PromptData.from_rows(record, version)
         except IntegrityError:
-            raise PromptAlreadyExists(slug) from None
-        store.cache.invalidate(slug)
-        return cls(PromptData.from_rows(record, None), store)
+            raise PromptAlreadyExists(record.slug) from None
+        store.cache.invalidate(record.slug)
+        return cls(data, store)
 
     @classmethod
     def load(cls, slug: str, cache: bool = True) -> Prompt:
@@ -211,7 +282,9 @@ class Prompt:
         so do the partials its :meth:`build` includes).
 
         :raises PromptNotFound: no prompt has this slug.
+        :raises InvalidPrompt: no prompt can have this slug (a NUL character, a space...).
         """
+        check_slug(slug)
         store = current_store()
         data = store.load(slug, cache=cache)
         if data is None:
@@ -229,13 +302,22 @@ class Prompt:
             prompts = [prompt for prompt in prompts if tag in prompt.tags]
         return prompts
 
-    def build(self, strict: bool | None = None, **variables: Any) -> dict[str, Any]:
+    def build(
+        self,
+        variables: Mapping[str, Any] | None = None,
+        /,
+        *,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Render the current version into keyword arguments for ``chat.completions.create``.
 
         ``{"model": ..., "messages": [...], **model_params}``; the ``model`` key
-        is left out when the version has no model. The version's
-        ``default_variables`` fill in variables not passed. Inside a trace, the
-        trace (and its next LLM span) is linked to the version used.
+        is left out when the version has no model. Variables come from the
+        ``variables`` mapping and the keyword arguments (which win), then the
+        version's ``default_variables`` for those not passed: a variable named
+        like a parameter (``strict``) is passed in the mapping. Inside a trace,
+        the trace (and its next LLM span) is linked to the version used.
 
         :param strict: raise :class:`MissingVariables` listing every variable
             that is neither passed nor defaulted, instead of rendering it
@@ -243,21 +325,32 @@ class Prompt:
         :raises NoPromptVersion: the prompt has no content yet.
         :raises PartialNotFound: an included ``{{> slug}}`` does not exist.
         :raises PartialCycle: partials include each other in a loop.
+        :raises RenderLimitExceeded: the output, the partials or the sections
+            go past a ``LLM_LOGS_PROMPT_MAX_*`` limit (the subclass says which).
         """
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
         store = self._store
+        limits = store.limits
         partials = (
             collect_partials(
-                self.slug, [m["content"] for m in version.messages], self._partial_loader()
+                self.slug,
+                [m["content"] for m in version.messages],
+                self._partial_loader(),
+                limits.max_partial_depth,
             )
             if version.includes
             else {}
         )
-        if version.default_variables:
-            variables = {**version.default_variables, **variables}
-        messages, missing = render_messages(version.messages, variables, partials)
+        values = {**version.default_variables, **(variables or {}), **kwargs}
+        messages, missing = render_messages(
+            version.messages,
+            values,
+            partials,
+            limits,
+            f"prompt {self.slug!r} version {version.version_number}",
+        )
         if missing and (store.strict() if strict is None else strict):
             raise MissingVariables(self.slug, version.version_number, missing)
 
@@ -295,30 +388,13 @@ class Prompt:
 
         :raises InvalidPrompt: malformed messages or parameters.
         :raises TemplateSyntaxError: a message does not parse as Mustache.
+        :raises SectionsTooDeep: a message's sections nest deeper than
+            ``LLM_LOGS_PROMPT_MAX_SECTION_DEPTH``.
         """
-        slug = self.slug
-        given = {
-            "messages": check_messages(slug, messages),
-            "model": check_model(slug, model),
-            "model_params": None
-            if model_params is None
-            else check_model_params(slug, model_params),
-            "default_variables": (
-                None
-                if default_variables is None
-                else check_default_variables(slug, default_variables)
-            ),
-            "changelog": check_changelog(slug, changelog),
-        }
-
-        def fill_in(latest: PromptVersion | None) -> dict[str, Any]:
-            content = dict(given)
-            for key, empty in (("model", None), ("model_params", {}), ("default_variables", {})):
-                if content[key] is None:
-                    content[key] = getattr(latest, key) if latest is not None else empty
-            return content
-
-        return self._save(fill_in)
+        given = _checked_content(
+            self.slug, messages, model, model_params, default_variables, changelog, self._store
+        )
+        return self._save(lambda latest: _filled_in(given, latest))
 
     def rollback_to(self, number: int, changelog: str | None = None) -> Version:
         """Save a new version with the content of version ``number``; committed on return.

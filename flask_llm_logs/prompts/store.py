@@ -31,7 +31,8 @@ from .cache import SnapshotCache
 from .frozen import FrozenDict
 from .frozen import FrozenList
 from .frozen import freeze
-from .rendering import names
+from .rendering import RenderLimits
+from .rendering import parse
 from .rendering import partial_text
 from .rendering import variables_of
 
@@ -67,7 +68,7 @@ class Version:
         includes = {
             slug: None
             for message in row.messages
-            for slug in names(message["content"], where).partials
+            for slug in parse(message["content"], where).partials
         }
         return cls(
             id=row.id,
@@ -124,10 +125,10 @@ class PromptStore:
     """The database access and the cache of one app (``State.prompt_store``).
 
     It is given what it needs, not the app: a getter for the engine of the
-    logs tables (called on first use, when the app's engines exist) and the
-    two prompt settings as callables, read at each use like
-    ``LLM_LOGS_ENABLED``, so tests and admin tools can change them on a
-    running app.
+    logs tables (called on first use, when the app's engines exist), the
+    cache TTL and strict mode as callables, read at each use like
+    ``LLM_LOGS_ENABLED`` so tests and admin tools can change them on a
+    running app, and the render limits, fixed at ``init_app``.
     """
 
     def __init__(
@@ -136,10 +137,12 @@ class PromptStore:
         *,
         cache_ttl: Callable[[], float],
         strict: Callable[[], bool],
+        limits: RenderLimits,
     ) -> None:
         self._engine = engine
         self.cache: SnapshotCache[PromptData] = SnapshotCache(cache_ttl)
         self.strict = strict
+        self.limits = limits
 
     @functools.cached_property
     def sessions(self) -> sessionmaker[Session]:

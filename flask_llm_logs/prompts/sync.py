@@ -1,9 +1,10 @@
 """Markdown files to prompts: what ``flask llm-logs sync-prompts`` does.
 
-A sync has two phases. First every file is read and checked; any problem in
-any file stops the sync with all problems listed (:class:`PromptSyncError`)
-before the database is touched. Then the whole change is applied in one
-transaction, so a sync applies all files or none.
+A sync has two phases. First every file is read and checked, partials
+included; any problem in any file stops the sync with all problems (and
+warnings) listed in one :class:`PromptSyncError` before anything is written.
+Then the whole change is applied in one transaction, so a sync applies all
+files or none.
 
 Concurrent syncs queue behind a transaction-level advisory lock on PostgreSQL
 (the SQLite write lock elsewhere), taken before the current state is read, so
@@ -37,8 +38,8 @@ from .errors import InvalidPrompt
 from .errors import PromptError
 from .errors import PromptSyncError
 from .errors import TemplateSyntaxError
+from .rendering import RenderLimits
 from .rendering import collect_partials
-from .rendering import parse
 from .rendering import partial_text
 from .store import next_version_number
 from .store import with_current_version
@@ -51,6 +52,8 @@ from .validation import check_model_params
 from .validation import check_name
 from .validation import check_slug
 from .validation import check_tags
+from .validation import check_template
+from .validation import check_text
 
 FRONT_MATTER_KEYS = (
     "slug",
@@ -103,10 +106,26 @@ class SyncChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class Templates:
+    """A file's slug and message templates, known even when its other fields have problems.
+
+    Its partials are checked too, so one run reports every problem of a file.
+    """
+
+    path: str
+    slug: str
+    contents: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
 class PromptFiles:
-    """The checked prompts of a folder, and what was odd but not wrong (unknown keys)."""
+    """What reading a folder found: the prompts ready to store, problems and warnings."""
 
     prompts: list[PromptFile]
+    #: The templates of every file whose slug and messages could be read.
+    templates: list[Templates]
+    problems: list[FileProblem]
+    #: What was odd but not wrong: unknown keys, prompt files outside the subfolders.
     warnings: list[FileProblem]
 
 
@@ -123,13 +142,15 @@ class SyncReport:
 class _FileReader:
     """Reads one prompt file, collecting every problem it has with its line."""
 
-    def __init__(self, path: Path, root: Path, folder: str) -> None:
+    def __init__(self, path: Path, root: Path, folder: str, limits: RenderLimits) -> None:
         self.path = path
         self.root = root
         self.folder = folder
+        self.limits = limits
         self.relative = path.relative_to(root).as_posix()
         self.problems: list[FileProblem] = []
         self.warnings: list[FileProblem] = []
+        self.templates: Templates | None = None
 
     def problem(self, message: str, line: int | None = None, path: str | None = None) -> None:
         self.problems.append(FileProblem(path or self.relative, message, line))
@@ -176,7 +197,7 @@ class _FileReader:
         for key in ("slug", "name"):
             if not meta.get(key):
                 self.problem(f"the front matter has no {key!r}", 1 + leading)
-        if self.problems:
+        if not meta.get("slug"):
             return None
 
         # The body starts after the closing "---" line and any blank lines.
@@ -264,21 +285,29 @@ class _FileReader:
         messages: list[tuple[dict[str, Any], str, int | None]],
         lines: _Lines,
     ) -> PromptFile | None:
+        parsed = True
         for message, path, first_line in messages:
             try:
-                parse(message["content"], f"{message['role']} message")
+                check_text(str(meta["slug"]), f"{message['role']} message", message["content"])
+                check_template(message["content"], f"{message['role']} message", self.limits)
             except TemplateSyntaxError as error:
+                parsed = False
                 line = first_line + error.line - 1 if first_line is not None else None
                 detail = error.detail
                 if path != self.relative:
                     detail += f" (body_file of {self.relative})"
                 self.problem(f"{message['role']} message does not parse: {detail}", line, path)
+            except InvalidPrompt as error:  # a NUL character, sections nested too deep
+                parsed = False
+                self.problem(str(error), first_line, path)
         slug = meta["slug"]
         try:
             check_slug(slug)
         except InvalidPrompt as error:
             self.problem(str(error), lines.key("slug"))
             return None
+        if parsed and messages:
+            self.templates = Templates(self.relative, slug, [m["content"] for m, _, _ in messages])
         fields: dict[str, Any] = {}
         checks = (
             ("name", check_name),
@@ -290,13 +319,19 @@ class _FileReader:
         )
         empty: dict[str, Any] = {"model_params": {}, "default_variables": {}}
         for key, check in checks:
+            if key == "name" and not meta.get("name"):
+                continue  # already reported: the front matter has no 'name'
             try:
                 fields[key] = check(slug, meta.get(key, empty.get(key)))
             except InvalidPrompt as error:
                 self.problem(str(error), lines.key(key))
-        if self.problems or not messages:
+        if not parsed or not messages:
             return None
-        fields["messages"] = check_messages(slug, [message for message, _, _ in messages])
+        if self.problems:
+            return None
+        fields["messages"] = check_messages(
+            slug, [message for message, _, _ in messages], self.limits
+        )
         return PromptFile(
             path=self.relative,
             slug=slug,
@@ -344,25 +379,57 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return str(error)
 
 
-def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -> PromptFiles:
-    """Every prompt in the ``*.md`` files of ``subfolders`` of ``root``, all checked.
+def _outside(path: Path, root: Path) -> str | None:
+    """Why ``path`` may not be read: a symlink (or ``..``) that leads out of ``root``."""
+    target = path.resolve()
+    if target.is_relative_to(root):
+        return None
+    return f"resolves to {target}, outside the prompts folder {root}: refused"
 
-    :raises PromptSyncError: with every problem of every file.
+
+def read_prompt_files(
+    root: str | os.PathLike[str], subfolders: Sequence[str], limits: RenderLimits
+) -> PromptFiles:
+    """Every prompt in the ``*.md`` files of ``subfolders`` of ``root``, each checked.
+
+    Problems are collected, not raised, so the partials of the files can still
+    be checked (:func:`sync_prompts` raises them all). Only the files directly
+    in each subfolder are prompts; a file or subfolder that is a symlink
+    leading out of ``root`` is refused, as a ``body_file`` that does.
     """
     base = Path(root).resolve()
     if not base.is_dir():
-        raise PromptSyncError([FileProblem(str(root), "the prompts folder does not exist")])
+        return PromptFiles(
+            [], [], [FileProblem(str(root), "the prompts folder does not exist")], []
+        )
     problems: list[FileProblem] = []
     warnings: list[FileProblem] = []
     files: list[PromptFile] = []
+    templates: list[Templates] = []
+    read: set[Path] = set()
     for folder in subfolders:
-        for path in sorted((base / folder).glob("*.md")):
-            reader = _FileReader(path, base, folder)
+        directory = base / folder
+        if not directory.is_dir():
+            continue
+        refused = _outside(directory, base)
+        if refused is not None:
+            problems.append(FileProblem(folder, refused))
+            continue
+        for path in sorted(directory.glob("*.md")):
+            read.add(path)
+            refused = _outside(path, base)
+            if refused is not None:
+                problems.append(FileProblem(path.relative_to(base).as_posix(), refused))
+                continue
+            reader = _FileReader(path, base, folder, limits)
             prompt = reader.read()
             problems.extend(reader.problems)
             warnings.extend(reader.warnings)
+            if reader.templates is not None:
+                templates.append(reader.templates)
             if prompt is not None:
                 files.append(prompt)
+    warnings.extend(_skipped_prompt_files(base, subfolders, read))
 
     first_path: dict[str, str] = {}
     for prompt in files:
@@ -374,14 +441,48 @@ def read_prompt_files(root: str | os.PathLike[str], subfolders: Sequence[str]) -
                 )
             )
         first_path.setdefault(prompt.slug, prompt.path)
-    if problems:
-        raise PromptSyncError(problems)
-    return PromptFiles(files, warnings)
+    return PromptFiles(files, templates, problems, warnings)
 
 
-def _check_partials(session: Session, files: Sequence[PromptFile]) -> None:
-    """Every ``{{> slug}}`` must resolve, in the files or the database, without a cycle."""
-    by_slug = {prompt.slug: prompt.text for prompt in files}
+def _skipped_prompt_files(
+    base: Path, subfolders: Sequence[str], read: set[Path]
+) -> list[FileProblem]:
+    """``*.md`` files with front matter that the sync does not read: likely misplaced prompts.
+
+    Body files and READMEs have no front matter, so they pass silently.
+    """
+    skipped = []
+    for folder, directories, names in os.walk(base):
+        directories.sort()
+        for name in sorted(names):
+            path = Path(folder, name)
+            if not name.endswith(".md") or path in read or _outside(path, base) is not None:
+                continue
+            try:
+                with path.open(encoding="utf-8") as file:
+                    start = file.read(64).lstrip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if frontmatter.checks(start):
+                skipped.append(
+                    FileProblem(
+                        path.relative_to(base).as_posix(),
+                        "has front matter but is skipped: prompt files must be directly in"
+                        f" a folder of LLM_LOGS_PROMPT_SUBFOLDERS ({', '.join(subfolders)})",
+                    )
+                )
+    return skipped
+
+
+def _partial_problems(session: Session, found: PromptFiles, max_depth: int) -> list[FileProblem]:
+    """Every ``{{> slug}}`` must resolve, in the files or the database, without a cycle.
+
+    The templates of files with other problems are checked too, so one run
+    reports everything.
+    """
+    by_slug: dict[str, str] = {}
+    for templates in found.templates:
+        by_slug.setdefault(templates.slug, partial_text(templates.contents))
 
     def load(slug: str) -> str | None:
         if slug in by_slug:
@@ -392,14 +493,12 @@ def _check_partials(session: Session, files: Sequence[PromptFile]) -> None:
         return partial_text(message["content"] for message in row[1].messages)
 
     problems = []
-    for prompt in files:
-        contents = [message["content"] for message in prompt.content["messages"]]
+    for templates in found.templates:
         try:
-            collect_partials(prompt.slug, contents, load)
+            collect_partials(templates.slug, templates.contents, load, max_depth)
         except PromptError as error:
-            problems.append(FileProblem(prompt.path, str(error)))
-    if problems:
-        raise PromptSyncError(problems)
+            problems.append(FileProblem(templates.path, str(error)))
+    return problems
 
 
 def _lock(session: Session, slugs: Sequence[str]) -> None:
@@ -470,7 +569,8 @@ def sync_prompts(
     """Sync the prompt files under ``root`` (default ``LLM_LOGS_PROMPTS_SOURCE_PATH``).
 
     :param dry_run: work out and report the changes, write nothing.
-    :raises PromptSyncError: a file has problems (all listed); nothing was written.
+    :raises PromptSyncError: a file has problems (all listed, with the
+        warnings); nothing was written.
     """
     state = get_state()
     store = state.prompt_store
@@ -480,13 +580,18 @@ def sync_prompts(
         raise PromptSyncError(
             [FileProblem("LLM_LOGS_PROMPTS_SOURCE_PATH", "is not set; pass the prompts folder")]
         )
-    found = read_prompt_files(root, state.settings.prompt_subfolders)
+    found = read_prompt_files(root, state.settings.prompt_subfolders, store.limits)
     files = found.prompts
     slugs = [prompt.slug for prompt in files]
     with store.sessions.begin() as session:
         if not dry_run:
             _lock(session, slugs)
-        _check_partials(session, files)
+        problems = [
+            *found.problems,
+            *_partial_problems(session, found, store.limits.max_partial_depth),
+        ]
+        if problems:
+            raise PromptSyncError(problems, found.warnings)
         existing = {
             record.slug: (record, current)
             for record, current in session.execute(

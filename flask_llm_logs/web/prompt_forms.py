@@ -39,12 +39,14 @@ from wtforms.validators import ValidationError
 from ..prompts import InvalidPrompt
 from ..prompts import Prompt
 from ..prompts import PromptNotFound
+from ..prompts import SectionsTooDeep
 from ..prompts import TemplateSyntaxError
 from ..prompts import Version
-from ..prompts.rendering import parse
 from ..prompts.validation import RESERVED_PARAMS
 from ..prompts.validation import ROLES
 from ..prompts.validation import check_slug
+from ..prompts.validation import check_template
+from ..state import get_state
 from .forms import Form as BaseForm
 
 #: Model parameters with a typed field of their own; any other goes in the JSON field.
@@ -143,9 +145,11 @@ class MessageForm(Form):
         if not field.data or not field.data.strip():
             raise StopValidation("A message needs content.")
         try:
-            parse(field.data, "message")
+            check_template(field.data, "message", get_state().prompt_store.limits)
         except TemplateSyntaxError as error:
             raise ValidationError(f"Line {error.line}: {error.detail}.") from None
+        except SectionsTooDeep as error:
+            raise ValidationError(_sentence(str(error))) from None
 
     def message(self) -> dict[str, Any]:
         """The message as stored: ``name`` only when one was given."""

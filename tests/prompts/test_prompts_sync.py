@@ -88,7 +88,7 @@ def test_synced_prompts_build_with_their_partials(run_sync: RunSync) -> None:
     assert system == (
         "You write the weekly trading memo for Desk A: short, factual, no hype.\n\n"
         "Past performance does not guarantee future results."
-        " Say so whenever you recommend a trade.\n"
+        " Say so whenever you recommend a trade."
     )
     assert user == (
         "Week 12. Positions:\n- AAPL: 10 at 189.5\n\n"

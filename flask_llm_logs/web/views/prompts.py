@@ -16,6 +16,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
@@ -52,7 +53,7 @@ NUMBER = f"<int(max={params.MAX_INTEGER_ID}):number>"
 def _load(slug: str) -> Prompt:
     try:
         return Prompt.load(slug, cache=False)
-    except PromptNotFound:
+    except (PromptNotFound, InvalidPrompt):  # no prompt can have an invalid slug
         raise NotFound(f"There is no prompt {slug!r}.") from None
 
 
@@ -136,14 +137,12 @@ def _preview(prompt: Prompt, args: Mapping[str, str]) -> Preview:
     values = _nest({name: typed for name, typed, _ in fields if typed})
     try:
         try:
-            built = prompt.build(strict=True, **values)
+            built = prompt.build(values, strict=True)
         except MissingVariables as error:
             preview.missing = error.names
-            built = prompt.build(strict=False, **values)
-    except PromptError as error:
+            built = prompt.build(values, strict=False)
+    except PromptError as error:  # a missing partial, a render limit...
         preview.error = str(error)
-    except TypeError:  # a variable named like a parameter of build()
-        preview.error = "A variable is named like an argument of Prompt.build(); rename it."
     else:
         preview.messages = built["messages"]
     return preview
@@ -167,6 +166,13 @@ def prompt(slug: str) -> Any:
 # New and edit -----------------------------------------------------------------
 
 
+def _refuse_nul(form: MultiDict[str, str]) -> None:
+    """A NUL cannot be typed, and PostgreSQL refuses to store one: the request is malformed."""
+    for key, value in form.items(multi=True):
+        if "\x00" in value or "\x00" in key:
+            raise BadRequest(f"{key}: contains a NUL character.")
+
+
 def _editor(form: PromptForm, prompt: Prompt | None) -> tuple[str, int]:
     """The editor page, shown again with its errors as Flask forms are (200); 400 for CSRF."""
     status = 400 if "csrf_token" in form.errors else 200
@@ -175,18 +181,23 @@ def _editor(form: PromptForm, prompt: Prompt | None) -> tuple[str, int]:
 
 @blueprint.route("/prompts/new", methods=["GET", "POST"])
 def prompt_new() -> Any:
+    _refuse_nul(request.form)
     form = NewPromptForm()
     if request.method == "GET" or form.apply_editor_action(request.form):
         return _editor(form, None)
     if not form.validate():
         return _editor(form, None)
     try:
-        prompt = Prompt.create(slug=form.slug.data, **form.metadata())
+        prompt = Prompt.create_with_content(
+            form.slug.data, **form.metadata(), **form.content(), changelog=form.changelog.data
+        )
     except PromptAlreadyExists as error:
         form.slug.errors.append(f"A prompt with slug {error.slug!r} already exists.")
         return _editor(form, None)
-    version = prompt.update_content(**form.content(), changelog=form.changelog.data)
-    flash(f"Created prompt {prompt.slug!r} with version {version.version_number}.", "success")
+    except InvalidPrompt as error:
+        form.form_errors.append(str(error))
+        return _editor(form, None)
+    flash(f"Created prompt {prompt.slug!r} with version 1.", "success")
     return redirect(url_for("llm_logs.prompt", slug=prompt.slug))
 
 
@@ -213,6 +224,7 @@ def prompt_edit(slug: str) -> Any:
     if request.method == "GET":
         form = PromptForm(formdata=None, data=PromptForm.data_of(prompt))
         return _editor(form, prompt)
+    _refuse_nul(request.form)
     form = PromptForm()
     if form.apply_editor_action(request.form) or not form.validate():
         return _editor(form, prompt)
