@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.testing import count_tokens
+from flask_llm_logs.testing.errors import ApiError
 
 MODEL = "gpt-4.1-mini"
 
@@ -347,6 +348,19 @@ def test_responses_max_output_tokens(openai_client: openai.OpenAI) -> None:
     assert response.output_text == "Fake reply t"
 
 
+def test_responses_refuse_max_tokens_as_openai_does(openai_client: openai.OpenAI) -> None:
+    """The Responses API has ``max_output_tokens``; OpenAI answers ``max_tokens`` with a 400."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.responses.create(model=MODEL, input="Hi", extra_body={"max_tokens": 5})
+    error = caught.value
+    assert error.status_code == 400
+    assert error.code == "unsupported_parameter" and error.param == "max_tokens"
+    assert error.type == "invalid_request_error"
+    assert isinstance(error.body, dict)
+    assert error.body["message"].startswith("Unsupported parameter: 'max_tokens'")
+    assert "max_output_tokens" in error.body["message"]
+
+
 # -- embeddings ----------------------------------------------------------------
 
 
@@ -574,6 +588,46 @@ def test_batch_failed(fake_openai: FakeOpenAI, openai_client: openai.OpenAI) -> 
     assert failed.errors.data[0].code == "token_limit_exceeded"
     with pytest.raises(ValueError, match="already ended"):
         fake_openai.batches.complete(batch.id)
+
+
+def test_batch_line_with_max_tokens_is_an_error_line(
+    fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    line = {
+        "custom_id": "bad",
+        "method": "POST",
+        "url": "/v1/responses",
+        "body": {"model": MODEL, "input": "review", "max_tokens": 10},
+    }
+    batch = openai_client.batches.create(
+        input_file_id=batch_file(openai_client, 1, extra=[line]),
+        endpoint="/v1/responses",
+        completion_window="24h",
+    )
+    done = fake_openai.batches.complete(batch.id)
+    assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+    (error,) = read_jsonl(openai_client, done["error_file_id"])
+    assert error["custom_id"] == "bad" and error["response"]["status_code"] == 400
+    body = error["response"]["body"]["error"]
+    assert body["param"] == "max_tokens" and body["code"] == "unsupported_parameter"
+    assert body["type"] == "invalid_request_error"
+    assert body["message"].startswith("Unsupported parameter: 'max_tokens'")
+
+
+def test_forgotten_batch_is_a_404(fake_openai: FakeOpenAI, openai_client: openai.OpenAI) -> None:
+    batch = openai_client.batches.create(
+        input_file_id=batch_file(openai_client, 1),
+        endpoint="/v1/responses",
+        completion_window="24h",
+    )
+    fake_openai.batches.forget(batch.id)
+    with pytest.raises(openai.NotFoundError, match=batch.id):
+        openai_client.batches.retrieve(batch.id)
+    with pytest.raises(openai.NotFoundError):
+        openai_client.batches.cancel(batch.id)
+    assert batch.id not in fake_openai.batches.ids()
+    with pytest.raises(ApiError, match="No batch found"):
+        fake_openai.batches.forget(batch.id)
 
 
 def test_batch_auto_complete_chat_endpoint(

@@ -4,8 +4,10 @@ A real batch takes minutes to hours, so the fake never moves a batch on its
 own (unless ``auto_complete`` is set): a test decides when, and how, it ends
 with :meth:`BatchStore.advance`, :meth:`~BatchStore.complete`,
 :meth:`~BatchStore.expire`, :meth:`~BatchStore.fail` and
-:meth:`~BatchStore.cancel`. That makes every outcome of a batch (partial
-results, failed lines, expiry, cancellation) reproducible in a unit test.
+:meth:`~BatchStore.cancel`, or loses it (:meth:`~BatchStore.forget`). That
+makes every outcome of a batch (partial results, failed lines, expiry,
+cancellation, a batch the provider no longer knows) reproducible in a unit
+test.
 
 Results are produced by the same :class:`~.engine.Engine` as the synchronous
 endpoints and written in OpenAI's JSONL formats:
@@ -442,6 +444,13 @@ class BatchStore:
                 errors={"object": "list", "data": data_errors},
             )
             return copy.deepcopy(batch.data)
+
+    def forget(self, batch_id: str) -> None:
+        """Drop a batch, as a provider does after a key or account change:
+        from then on retrieving or cancelling it is a 404."""
+        with self._lock:
+            self._get(batch_id)
+            del self._batches[batch_id]
 
     def clear(self) -> None:
         with self._lock:

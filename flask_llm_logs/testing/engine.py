@@ -119,6 +119,26 @@ def _require(body: dict[str, Any], key: str) -> Any:
     return value
 
 
+#: Chat Completions parameters the Responses API refuses, with the one to use instead.
+RESPONSES_MOVED_PARAMETERS = {"max_tokens": "max_output_tokens"}
+
+
+def _refuse_moved_parameters(body: dict[str, Any]) -> None:
+    """Answer a Chat Completions parameter on ``/v1/responses`` as OpenAI does: a 400.
+
+    Code that passes ``max_tokens`` offline must not first fail in production.
+    """
+    for name, replacement in RESPONSES_MOVED_PARAMETERS.items():
+        if name in body:
+            raise ApiError(
+                400,
+                f"Unsupported parameter: '{name}'. In the Responses API, this parameter "
+                f"has moved to '{replacement}'.",
+                code="unsupported_parameter",
+                param=name,
+            )
+
+
 def _tool_arguments(parameters: dict[str, Any] | None) -> str:
     return json.dumps(sample_for_schema(parameters))
 
@@ -291,6 +311,7 @@ class Engine:
     ) -> dict[str, Any]:
         """A ``response`` object for a ``/v1/responses`` body."""
         model = _require(body, "model")
+        _refuse_moved_parameters(body)
         raw_input = body.get("input")
         if raw_input is None and not body.get("instructions") and not body.get("prompt"):
             _require(body, "input")
