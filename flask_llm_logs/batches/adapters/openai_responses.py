@@ -117,8 +117,17 @@ class OpenAIResponsesAdapter(BatchAdapter):
     def message(self, body: Mapping[str, Any], *, structured: bool) -> Message:
         from openai.types.responses import Response
 
-        response = Response.model_validate(body)
-        content: Any = response.output_text
+        if not isinstance(body, Mapping):
+            raise ValueError(f"the result is not a JSON object: {body!r:.200}")
+        # Built as the SDK builds a response it receives (``construct``, no
+        # validation), not validated: a provider or API version that leaves
+        # out a field the installed SDK requires (usage details...) would
+        # otherwise make a paid-for result "unusable".
+        response = Response.construct(**body)
+        try:
+            content: Any = response.output_text
+        except (AttributeError, TypeError):
+            raise ValueError("the result has no readable output") from None
         if structured:
             try:
                 content = json.loads(content)
@@ -127,13 +136,15 @@ class OpenAIResponsesAdapter(BatchAdapter):
                     f"the reply is not the JSON the schema asks for: {error}"
                 ) from None
         usage = response.usage
+        input_details = getattr(usage, "input_tokens_details", None)
+        output_details = getattr(usage, "output_tokens_details", None)
         return Message(
             content=content,
-            model=response.model,
-            input_tokens=usage.input_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            cached_tokens=usage.input_tokens_details.cached_tokens if usage else None,
-            reasoning_tokens=usage.output_tokens_details.reasoning_tokens if usage else None,
+            model=response.model if isinstance(response.model, str) else None,
+            input_tokens=_count(usage, "input_tokens"),
+            output_tokens=_count(usage, "output_tokens"),
+            cached_tokens=_count(input_details, "cached_tokens"),
+            reasoning_tokens=_count(output_details, "reasoning_tokens"),
             response=response,
         )
 
@@ -141,6 +152,12 @@ class OpenAIResponsesAdapter(BatchAdapter):
         if self._client is not None and hasattr(self._client, "close"):
             self._client.close()
         self._client = None
+
+
+def _count(part: object, name: str) -> int | None:
+    """A token count of a usage part, ``None`` when the provider left it out."""
+    value = getattr(part, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _provider_batch(batch: Any) -> ProviderBatch:
