@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_BATCH_ENABLED": True,
     "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
+    "LLM_LOGS_BATCH_LOST_AFTER": dt.timedelta(hours=1),
     "LLM_LOGS_OPENAI_CLIENT": None,
     "LLM_LOGS_PAGE_SIZE": 50,
     "LLM_LOGS_URL_PREFIX": "/llm_logs",
@@ -74,8 +75,8 @@ class Settings:
     The keys read live from ``app.config`` are not here, so they can be
     flipped at runtime: ``LLM_LOGS_ENABLED``, ``LLM_LOGS_CAPTURE_CONTENT``,
     ``LLM_LOGS_PROMPT_STRICT``, ``LLM_LOGS_PROMPT_CACHE_TTL``,
-    ``LLM_LOGS_BATCH_ENABLED`` and ``LLM_LOGS_BATCH_STALE_CLAIM_AFTER``;
-    :class:`~flask_llm_logs.state.State` reads them.
+    ``LLM_LOGS_BATCH_ENABLED``, ``LLM_LOGS_BATCH_STALE_CLAIM_AFTER`` and
+    ``LLM_LOGS_BATCH_LOST_AFTER``; :class:`~flask_llm_logs.state.State` reads them.
     """
 
     auto_instrument: bool
@@ -227,6 +228,7 @@ def load_settings(app: Flask) -> Settings:
         read_bool(config, key)
     read_seconds(config, "LLM_LOGS_PROMPT_CACHE_TTL")
     read_timedelta(config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
+    read_timedelta(config, "LLM_LOGS_BATCH_LOST_AFTER")
 
     return Settings(
         auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),

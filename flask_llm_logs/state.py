@@ -98,6 +98,12 @@ class State:
         return read_timedelta(self.app.config, "LLM_LOGS_BATCH_STALE_CLAIM_AFTER")
 
     @property
+    def batch_lost_after(self) -> dt.timedelta:
+        """``LLM_LOGS_BATCH_LOST_AFTER``: how long a batch the provider denies knowing is
+        waited for before it is marked failed."""
+        return read_timedelta(self.app.config, "LLM_LOGS_BATCH_LOST_AFTER")
+
+    @property
     def prompt_strict(self) -> bool:
         """``LLM_LOGS_PROMPT_STRICT``: whether ``build()`` refuses missing variables."""
         return read_bool(self.app.config, "LLM_LOGS_PROMPT_STRICT")

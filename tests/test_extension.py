@@ -89,6 +89,8 @@ def test_app_factory_pattern(database_url: str) -> None:
         # Read live later, but checked at start-up too.
         ("LLM_LOGS_PROMPT_CACHE_TTL", -1),
         ("LLM_LOGS_BATCH_STALE_CLAIM_AFTER", 0),
+        ("LLM_LOGS_BATCH_LOST_AFTER", -60),
+        ("LLM_LOGS_BATCH_LOST_AFTER", "1h"),
         ("LLM_LOGS_WRITER_THREADS", 0),
         ("LLM_LOGS_WRITER_THREADS", "2"),
         ("LLM_LOGS_WRITER_THREADS", True),

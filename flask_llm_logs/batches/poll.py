@@ -7,6 +7,11 @@ its request rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the database
 write lock on SQLite) and changes their status in the same transaction as
 the handler's own writes: two pollers never deliver the same request, and a
 crash mid-chunk rolls the whole chunk back for the next poll.
+
+A batch the provider answers "not found" for (after a key or account
+change) gets the provider's error recorded, and once that has lasted
+``LLM_LOGS_BATCH_LOST_AFTER`` it ends ``failed`` like a batch the provider
+failed: its requests fail and ``on_failure`` runs once for each.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..models.base import utcnow
 from ..state import State
 from ..state import get_state
 from .adapters import BatchAdapter
+from .adapters import BatchNotFound
 from .adapters import ProviderBatch
 from .adapters import RequestOutcome
 from .adapters import make_adapter
@@ -38,6 +44,9 @@ from .locking import skip_locked
 DELIVERY_CHUNK = 100
 #: Requests that wait for their provider batch's result.
 WAITING = "submitted"
+#: The key of a batch record's ``metadata`` holding when the provider first
+#: answered "not found" for it (ISO 8601), until it knows the batch again.
+LOST_SINCE = "lost_since"
 
 
 @dataclasses.dataclass
@@ -93,23 +102,60 @@ class _Poll:
             self.result.errors += 1
             get_logger(__name__).warning("recovering stale batch claims failed", exc_info=True)
         rows = self.session.execute(
-            sa.select(BatchRecord.id, BatchRecord.provider_batch_id, BatchRecord.submitted_at)
+            sa.select(
+                BatchRecord.id,
+                BatchRecord.provider_batch_id,
+                BatchRecord.submitted_at,
+                BatchRecord.metadata_,
+            )
             .where(BatchRecord.provider_batch_id.is_not(None), BatchRecord.reconciled_at.is_(None))
             .order_by(BatchRecord.id)
         ).all()
         self.session.commit()
         for row in rows:
             try:
-                self._reconcile(row.id, row.provider_batch_id, row.submitted_at)
+                self._reconcile(row.id, row.provider_batch_id, row.submitted_at, row.metadata_)
             except Exception:
                 self.session.rollback()
                 self.result.errors += 1
                 get_logger(__name__).warning("reconciling batch %s failed", row.id, exc_info=True)
         return self.result
 
-    def _reconcile(self, record_id: int, provider_id: str, submitted_at: dt.datetime) -> None:
-        provider_batch = self.adapter.retrieve(provider_id)
+    def _reconcile(
+        self,
+        record_id: int,
+        provider_id: str,
+        submitted_at: dt.datetime,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        metadata = dict(metadata or {})
+        try:
+            provider_batch = self.adapter.retrieve(provider_id)
+        except BatchNotFound as error:
+            lost = self._lost(record_id, provider_id, metadata, str(error))
+            if lost is None:
+                self.result.errors += 1
+                return
+            provider_batch = lost
+        else:
+            self._record_status(record_id, provider_batch, metadata)
         self.result.checked += 1
+        if not provider_batch.finished:
+            return
+        if self._waiting(record_id):
+            outcomes = self.adapter.outcomes(provider_batch)
+            while self._deliver_chunk(record_id, provider_batch, outcomes, submitted_at):
+                pass
+        if self._mark_reconciled(record_id):
+            self.result.reconciled += 1
+
+    def _record_status(
+        self, record_id: int, provider_batch: ProviderBatch, metadata: dict[str, Any]
+    ) -> None:
+        """Store what the provider shows now; a batch known again is no longer lost."""
+        values: dict[str, Any] = {}
+        if metadata.pop(LOST_SINCE, None) is not None:
+            values["metadata_"] = metadata
         self.session.execute(
             sa.update(BatchRecord)
             .where(BatchRecord.id == record_id, BatchRecord.reconciled_at.is_(None))
@@ -120,18 +166,48 @@ class _Poll:
                 provider_metadata=dict(provider_batch.raw),
                 completed_at=utcnow() if provider_batch.finished else None,
                 error="; ".join(provider_batch.errors) or None,
+                **values,
             ),
             execution_options={"synchronize_session": False},
         )
         self.session.commit()
-        if not provider_batch.finished:
-            return
-        if self._waiting(record_id):
-            outcomes = self.adapter.outcomes(provider_batch)
-            while self._deliver_chunk(record_id, provider_batch, outcomes, submitted_at):
-                pass
-        if self._mark_reconciled(record_id):
-            self.result.reconciled += 1
+
+    def _lost(
+        self, record_id: int, provider_id: str, metadata: dict[str, Any], error: str
+    ) -> ProviderBatch | None:
+        """Record the provider's "not found" on the batch; the batch as failed once
+        that has lasted ``LLM_LOGS_BATCH_LOST_AFTER``, else ``None`` (asked again
+        next poll: the key or account may be fixed meanwhile).
+
+        One warning line per poll, without a traceback: the error is expected
+        and the batch page shows it.
+        """
+        now = utcnow()
+        since = _lost_since(metadata) or now
+        lost_after = self.state.batch_lost_after
+        message = (
+            f"the provider does not know batch {provider_id} "
+            f"(since {since:%Y-%m-%d %H:%M:%S} UTC): {error}"
+        )
+        gone = now - since >= lost_after
+        values: dict[str, Any] = {
+            "error": message,
+            "metadata_": {**metadata, LOST_SINCE: since.isoformat()},
+        }
+        if gone:
+            message = f"{message}; marked failed after {lost_after}"
+            values.update(error=message, status="failed", completed_at=now)
+        self.session.execute(
+            sa.update(BatchRecord)
+            .where(BatchRecord.id == record_id, BatchRecord.reconciled_at.is_(None))
+            .values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        self.session.commit()
+        get_logger(__name__).warning("batch %s: %s", record_id, message)
+        if not gone:
+            return None
+        return ProviderBatch(id=provider_id, status="failed", errors=(message,))
 
     def _waiting(self, record_id: int) -> bool:
         waiting = self.session.scalar(
@@ -190,3 +266,11 @@ class _Poll:
         ).rowcount  # type: ignore[attr-defined]
         self.session.commit()
         return bool(updated)
+
+
+def _lost_since(metadata: dict[str, Any]) -> dt.datetime | None:
+    value = metadata.get(LOST_SINCE)
+    try:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

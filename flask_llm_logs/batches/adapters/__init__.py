@@ -9,6 +9,7 @@ from typing import Any
 from ...config import ConfigurationError
 from .base import TERMINAL_STATUSES
 from .base import BatchAdapter
+from .base import BatchNotFound
 from .base import Message
 from .base import ProviderBatch
 from .base import RequestOutcome
@@ -41,6 +42,7 @@ __all__ = [
     "ADAPTERS",
     "TERMINAL_STATUSES",
     "BatchAdapter",
+    "BatchNotFound",
     "Message",
     "OpenAIResponsesAdapter",
     "ProviderBatch",

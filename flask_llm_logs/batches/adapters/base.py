@@ -18,6 +18,15 @@ from typing import ClassVar
 TERMINAL_STATUSES = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
+class BatchNotFound(LookupError):
+    """The provider does not know a batch id (another key or account, or deleted).
+
+    Raised by :meth:`BatchAdapter.retrieve` and :meth:`BatchAdapter.cancel`
+    with the provider's message, so that poll can tell a batch that is gone
+    from a provider that is unreachable for a while.
+    """
+
+
 @dataclasses.dataclass(frozen=True)
 class ProviderBatch:
     """A provider batch as the provider shows it now."""
@@ -99,11 +108,15 @@ class BatchAdapter(abc.ABC):
 
     @abc.abstractmethod
     def retrieve(self, provider_batch_id: str) -> ProviderBatch:
-        """The batch as the provider shows it now."""
+        """The batch as the provider shows it now; :class:`BatchNotFound` if unknown."""
 
     @abc.abstractmethod
     def cancel(self, provider_batch_id: str) -> None:
-        """Ask the provider to stop a batch (best effort)."""
+        """Ask the provider to stop a batch; :class:`BatchNotFound` if unknown.
+
+        Requests that ran before the stop still get their results, delivered
+        by the next polls.
+        """
 
     @abc.abstractmethod
     def outcomes(self, batch: ProviderBatch) -> dict[str, RequestOutcome]:

@@ -9,6 +9,7 @@ completion window.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import BatchAdapter
+from .base import BatchNotFound
 from .base import Message
 from .base import ProviderBatch
 from .base import RequestOutcome
@@ -82,10 +84,12 @@ class OpenAIResponsesAdapter(BatchAdapter):
         return _provider_batch(batch)
 
     def retrieve(self, provider_batch_id: str) -> ProviderBatch:
-        return _provider_batch(self.client.batches.retrieve(provider_batch_id))
+        with _not_found_as_batch_not_found():
+            return _provider_batch(self.client.batches.retrieve(provider_batch_id))
 
     def cancel(self, provider_batch_id: str) -> None:
-        self.client.batches.cancel(provider_batch_id)
+        with _not_found_as_batch_not_found():
+            self.client.batches.cancel(provider_batch_id)
 
     def outcomes(self, batch: ProviderBatch) -> dict[str, RequestOutcome]:
         outcomes: dict[str, RequestOutcome] = {}
@@ -152,6 +156,18 @@ class OpenAIResponsesAdapter(BatchAdapter):
         if self._client is not None and hasattr(self._client, "close"):
             self._client.close()
         self._client = None
+
+
+@contextlib.contextmanager
+def _not_found_as_batch_not_found() -> Iterator[None]:
+    """The SDK's 404 as the interface's :class:`BatchNotFound`, with OpenAI's message."""
+    import openai
+
+    try:
+        yield
+    except openai.NotFoundError as error:
+        body = error.body if isinstance(error.body, Mapping) else {}
+        raise BatchNotFound(f"404 {body.get('message') or error.message}") from None
 
 
 def _count(part: object, name: str) -> int | None:
