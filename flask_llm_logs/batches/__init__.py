@@ -2,12 +2,15 @@
 
 :class:`Batch` stores requests; :func:`flush` submits them; :func:`poll`
 reconciles results and runs the handlers registered per purpose;
-:func:`retry_request` / :func:`retry_failed` rerun handlers on stored results.
+:func:`retry_request` / :func:`retry_failed` rerun handlers on stored results;
+:func:`cancel_batch` and :func:`requeue_batch` are the operator's controls.
 See :doc:`/batches`.
 """
 
 from .adapters import BatchAdapter
 from .adapters import Message
+from .control import cancel_batch
+from .control import requeue_batch
 from .enqueue import Batch
 from .flush import FlushResult
 from .flush import flush
@@ -24,8 +27,10 @@ __all__ = [
     "Message",
     "PollResult",
     "RetryResult",
+    "cancel_batch",
     "flush",
     "poll",
+    "requeue_batch",
     "retry_failed",
     "retry_request",
 ]

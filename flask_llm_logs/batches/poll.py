@@ -35,6 +35,7 @@ from .adapters import RequestOutcome
 from .adapters import make_adapter
 from .claims import Recovery
 from .claims import recover_stale_claims
+from .control import CANCELLED
 from .delivery import Counts
 from .delivery import Deliverer
 from .locking import begin_claiming
@@ -152,15 +153,22 @@ class _Poll:
     def _record_status(
         self, record_id: int, provider_batch: ProviderBatch, metadata: dict[str, Any]
     ) -> None:
-        """Store what the provider shows now; a batch known again is no longer lost."""
+        """Store what the provider shows now; a batch known again is no longer lost.
+
+        A batch an operator cancelled stays ``cancelled`` while the provider
+        is still ``cancelling`` it, then takes the provider's final status.
+        """
         values: dict[str, Any] = {}
         if metadata.pop(LOST_SINCE, None) is not None:
             values["metadata_"] = metadata
+        status: Any = provider_batch.status
+        if not provider_batch.finished:
+            status = sa.case((BatchRecord.status == CANCELLED, CANCELLED), else_=status)
         self.session.execute(
             sa.update(BatchRecord)
             .where(BatchRecord.id == record_id, BatchRecord.reconciled_at.is_(None))
             .values(
-                status=provider_batch.status,
+                status=status,
                 output_file_id=provider_batch.output_file_id,
                 error_file_id=provider_batch.error_file_id,
                 provider_metadata=dict(provider_batch.raw),

@@ -79,3 +79,30 @@ def worker(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -> None:
     Worker(names, connection=queue.connection, app=state.app).work(
         burst=burst, with_scheduler=with_scheduler
     )
+
+
+@batches.command(help="Cancel batch BATCH_ID at the provider and mark it cancelled.")
+@click.argument("batch_id", type=int)
+def cancel(batch_id: int) -> None:
+    from ..batches import cancel_batch
+
+    try:
+        record = cancel_batch(batch_id)
+    except (LookupError, ValueError) as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+    _echo({"id": record.id, "status": record.status})
+
+
+@batches.command(
+    help="Give the failed requests of batch BATCH_ID (failed, expired, cancelled) back"
+    " to the next flush, for a new submission. Succeeded requests are never requeued."
+)
+@click.argument("batch_id", type=int)
+def requeue(batch_id: int) -> None:
+    from ..batches import requeue_batch
+
+    try:
+        requeued = requeue_batch(batch_id)
+    except LookupError as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+    _echo({"id": batch_id, "requeued": requeued})
