@@ -23,6 +23,15 @@ from .locking import begin_claiming
 CANCELLED = "cancelled"
 
 
+def can_cancel(record: BatchRecord) -> bool:
+    """Whether the provider may still be running ``record``: submitted, not ended."""
+    return (
+        record.provider_batch_id is not None
+        and record.status not in TERMINAL_STATUSES
+        and record.reconciled_at is None
+    )
+
+
 def cancel_batch(batch_id: int) -> BatchRecord:
     """Ask the provider to stop batch ``batch_id``, and mark it ``cancelled``.
 
@@ -42,7 +51,7 @@ def cancel_batch(batch_id: int) -> BatchRecord:
         session.rollback()
         raise LookupError(f"no batch {batch_id}")
     provider_id = record.provider_batch_id
-    if provider_id is None or record.status in TERMINAL_STATUSES or record.reconciled_at:
+    if provider_id is None or not can_cancel(record):
         reason = (
             "it was not submitted to the provider"
             if provider_id is None

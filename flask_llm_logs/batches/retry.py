@@ -21,6 +21,11 @@ from .locking import begin_claiming
 from .locking import skip_locked
 
 
+def retryable() -> sa.ColumnElement[bool]:
+    """The requests a retry can rerun: failed, with a stored result to hand over."""
+    return sa.and_(BatchRequest.status == FAILED, BatchRequest.result.is_not(None))
+
+
 @dataclasses.dataclass
 class RetryResult(Counts):
     """How many retried requests succeeded and failed again."""
@@ -78,9 +83,7 @@ def retry_failed(purpose: str | None = None, batch_id: int | None = None) -> Ret
     """
     state = get_state()
     session = state.session
-    query = sa.select(BatchRequest.id).where(
-        BatchRequest.status == FAILED, BatchRequest.result.is_not(None)
-    )
+    query = sa.select(BatchRequest.id).where(retryable())
     if purpose is not None:
         query = query.where(BatchRequest.purpose == purpose)
     if batch_id is not None:

@@ -16,6 +16,11 @@ from genai_prices import calc_price
 BATCH_DISCOUNT = 0.5
 
 
+def synchronous_price(batch_cost: float) -> float:
+    """What calls priced at the batch discount would have cost one by one."""
+    return batch_cost / BATCH_DISCOUNT
+
+
 @functools.lru_cache(maxsize=4096)
 def cost_of(
     model: str | None,

@@ -1,8 +1,14 @@
-"""The batch pages' filters and reads: two queries per page, plus one for the filter choices."""
+"""The batch pages' filters and reads: a fixed number of queries per page.
+
+The list: the batches, their request counts, the filter choices and the
+requests waiting to be submitted. A batch: the batch, a page of its
+requests and its totals.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +16,10 @@ import sqlalchemy as sa
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 
+from ..batches.retry import retryable
 from ..models import BatchRecord
 from ..models import BatchRequest
+from ..tracing.pricing import synchronous_price
 from . import params
 from .trace_queries import DbSession
 
@@ -68,11 +76,47 @@ def request_counts(session: DbSession, batch_ids: list[int]) -> dict[int, dict[s
     return counts
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchTotals:
+    """A batch's requests counted by status, what can be retried, and what they cost."""
+
+    counts: dict[str, int]
+    #: Failed requests with a stored result: what "Retry all failed" reruns.
+    retryable: int
+    #: The batch price of its priced requests; ``None`` when none is priced.
+    cost: float | None
+
+    @property
+    def saving(self) -> float | None:
+        """What the batch saved against sending the same requests one by one."""
+        return None if self.cost is None else synchronous_price(self.cost) - self.cost
+
+
+def batch_totals(session: DbSession, batch_id: int) -> BatchTotals:
+    """One query: counts by status, retryable requests, total cost."""
+    rows = session.execute(
+        sa.select(
+            BatchRequest.status,
+            sa.func.count(),
+            sa.func.count(sa.case((retryable(), 1))),
+            sa.func.sum(BatchRequest.cost),
+        )
+        .where(BatchRequest.batch_id == batch_id)
+        .group_by(BatchRequest.status)
+    ).all()
+    costs = [float(cost) for *_, cost in rows if cost is not None]
+    return BatchTotals(
+        counts={status: count for status, count, _, _ in rows},
+        retryable=sum(can_retry for _, _, can_retry, _ in rows),
+        cost=sum(costs) if costs else None,
+    )
+
+
 @dataclasses.dataclass
 class BatchDetail:
     batch: BatchRecord
     requests: list[BatchRequest]
-    counts: dict[str, int]
+    totals: BatchTotals
     next_after: int | None
 
 
@@ -96,8 +140,7 @@ def batch_detail(
     if len(requests) > page_size:
         requests = requests[:page_size]
         next_after = requests[-1].id
-    counts = request_counts(session, [batch_id])[batch_id]
-    return BatchDetail(batch, requests, counts, next_after)
+    return BatchDetail(batch, requests, batch_totals(session, batch_id), next_after)
 
 
 def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> BatchPage:
@@ -116,6 +159,39 @@ def list_batches(session: DbSession, filters: BatchFilters, page_size: int) -> B
         next_after = batches[-1].id
     counts = request_counts(session, [batch.id for batch in batches])
     return BatchPage(batches, counts, next_after)
+
+
+@dataclasses.dataclass(frozen=True)
+class Waiting:
+    """Requests of one purpose and model waiting to be submitted."""
+
+    purpose: str
+    model: str
+    count: int
+    oldest: dt.datetime
+
+
+def waiting_requests(session: DbSession, purpose: str | None = None) -> list[Waiting]:
+    """Pending requests by purpose and model, oldest first (one query).
+
+    Grouped, so the list stays one line per purpose and model however many
+    requests wait.
+    """
+    query = (
+        sa.select(
+            BatchRequest.purpose,
+            BatchRequest.model,
+            sa.func.count(),
+            sa.func.min(BatchRequest.created_at),
+        )
+        .where(BatchRequest.status == "pending")
+        .group_by(BatchRequest.purpose, BatchRequest.model)
+        .order_by(sa.func.min(BatchRequest.created_at))
+    )
+    if purpose is not None:
+        query = query.where(BatchRequest.purpose == purpose)
+    rows = session.execute(query).all()
+    return [Waiting(purpose, model, count, oldest) for purpose, model, count, oldest in rows]
 
 
 @dataclasses.dataclass(frozen=True)

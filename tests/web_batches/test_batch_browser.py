@@ -84,3 +84,60 @@ def test_open_a_batch_and_retry_its_failed_request(app, server, page, handler, s
     page.wait_for_url("**/traces/**")
     page.locator(f"main a[href$='/batches/{batch.id}']").wait_for()
     assert page.errors == []
+
+
+def test_batch_tables_fit_at_1280_px(app, server, browser, store):  # noqa: F811
+    """At a laptop's 1280 px, the batch tables fit their box: no sideways scrolling."""
+    for n in range(3):
+        batch = add_batch(
+            app,
+            requests=4,
+            purpose=f"ticket_scoring_{n}",
+            model="gpt-4.1-mini-2025-04-14",
+            provider_batch_id=f"batch_6f1c0a9e2d4b4c1a9e8f7d6c5b4a{n:04d}",
+            completed_at=SUBMITTED + dt.timedelta(minutes=47),
+        )
+        for status in ("failed", "submitted", "fell_back", "claimed"):
+            add_request(app, batch, f"{batch.id}-{status}", status=status)
+    batch.status = "in_progress"  # with every action: cancel, requeue, retry
+    failed_request(app, batch, f"{batch.id}-retryable")
+    store.add_all(
+        [
+            BatchRequest(
+                custom_id=f"waiting-{n}",
+                purpose="ticket_scoring_with_a_long_purpose_name",
+                model="gpt-4.1-mini-2025-04-14",
+                status="pending",
+            )
+            for n in range(3)
+        ]
+    )
+    trace = store.trace("summaries")
+    add_request(
+        app,
+        batch,
+        "req_8c1d4e6f0a2b4c6d8e0f1a3b5c7d9e1f",
+        status="failed",
+        routing={"ticket_id": 4103, "thread": LONG_ROUTING, "queue": "billing-escalations"},
+        error="RuntimeError: " + "the handler refused this result " * 4,
+        input_tokens=182_345,
+        output_tokens=21_034,
+        cached_tokens=102_400,
+        cost=0.041234,
+        trace_id=trace.id,
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    laptop = context.new_page()
+    for path in ("/batches", f"/batches/{batch.id}"):
+        laptop.goto(server + path)
+        overflowing = laptop.evaluate(
+            """[...document.querySelectorAll('.table-wrap')]
+                 .filter(box => box.scrollWidth > box.clientWidth)
+                 .map(box => [box.scrollWidth, box.clientWidth])"""
+        )
+        assert overflowing == [], path
+        assert laptop.evaluate("document.documentElement.scrollWidth") <= 1280, path
+    laptop.goto(server + f"/batches/{batch.id}")
+    for action in ("Cancel batch", "Requeue failed", "Retry all failed"):
+        assert laptop.locator(f"button:has-text('{action}')").is_visible()
+    context.close()

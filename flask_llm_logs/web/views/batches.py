@@ -1,7 +1,9 @@
-"""Batches: the list with its filters, one batch with its requests, and retrying handlers.
+"""Batches: the list with its filters, one batch with its requests, and the operator's controls.
 
 Retrying runs the purpose's handler again on the result stored for a failed
 request (:func:`flask_llm_logs.batches.retry_request`): no new LLM call.
+Cancelling and requeueing are :mod:`flask_llm_logs.batches.control`'s, as in
+the CLI.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from flask import url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from ...batches import cancel_batch
+from ...batches import requeue_batch
 from ...batches import retry_failed
 from ...batches import retry_request
+from ...batches.control import can_cancel
 from ...batches.delivery import FAILED
 from ...models import BatchRecord
 from ...models import BatchRequest
@@ -39,6 +44,7 @@ def batches() -> str:
         page=batch_queries.list_batches(state.session, filters, state.settings.page_size),
         filters=filters,
         choices=batch_queries.filter_choices(state.session),
+        waiting=batch_queries.waiting_requests(state.session, filters.purpose),
     )
 
 
@@ -49,11 +55,53 @@ def batch(batch_id: str) -> str:
     detail = batch_queries.batch_detail(
         state.session, params.parse_batch_id(batch_id), after, state.settings.page_size
     )
-    return render_template("llm_logs/batches/show.html", detail=detail, retry_form=Form())
+    return render_template(
+        "llm_logs/batches/show.html",
+        detail=detail,
+        retry_form=Form(),
+        cancellable=can_cancel(detail.batch),
+    )
 
 
 def _batch_url(batch_id: int) -> Response:
     return redirect(url_for("llm_logs.batch", batch_id=batch_id))
+
+
+@blueprint.post("/batches/<batch_id>/cancel")
+def batch_cancel(batch_id: str) -> Response:
+    """Stop the batch at the provider and mark it cancelled."""
+    require_valid_form()
+    number = params.parse_batch_id(batch_id)
+    try:
+        cancel_batch(number)
+    except LookupError:
+        raise NotFound(f"There is no batch {number}.") from None
+    except ValueError as error:
+        flash(f"Not cancelled: {error}.", "error")
+    else:
+        flash(
+            f"Batch {number} cancelled: results of requests that already ran are still "
+            "delivered, the others fail and can be requeued.",
+            "success",
+        )
+    return _batch_url(number)
+
+
+@blueprint.post("/batches/<batch_id>/requeue")
+def batch_requeue(batch_id: str) -> Response:
+    """Give the batch's failed requests back to the next flush."""
+    require_valid_form()
+    number = params.parse_batch_id(batch_id)
+    try:
+        requeued = requeue_batch(number)
+    except LookupError:
+        raise NotFound(f"There is no batch {number}.") from None
+    if requeued:
+        requests = f"{requeued} failed request{'s' if requeued != 1 else ''}"
+        flash(f"Requeued {requests}: the next flush submits them again.", "success")
+    else:
+        flash("No failed request of this batch to requeue.", "error")
+    return _batch_url(number)
 
 
 @blueprint.post("/batches/<batch_id>/retry")
