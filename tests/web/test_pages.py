@@ -402,6 +402,17 @@ def test_navigation_on_every_page(client, url, sample):
         assert 'aria-current="page"' in html
 
 
+def test_span_pages_highlight_the_traces_section(client, url, store):
+    """A span belongs to a trace: its page marks "Traces" as the current section."""
+    import re
+
+    trace = store.trace("pipeline")
+    span = store.span(trace, "chat")
+    html = client.get(url(f"/traces/{trace.id}/spans/{span.id}")).get_data(as_text=True)
+    current = re.findall(r'<a href="([^"]*)"\s+aria-current="page">', html)
+    assert current == [url("/traces")]
+
+
 def test_the_prefix_itself_is_the_traces_list(client, sample):
     """``/llm_logs`` shows the list, as ``/llm_logs/`` does: no redirect."""
     for path in ("/llm_logs", "/llm_logs/"):
