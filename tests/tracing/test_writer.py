@@ -331,3 +331,23 @@ def test_text_with_separators_and_quotes_round_trips(app: Flask) -> None:
         assert row.input == {tricky: [tricky]}
         assert row.output == ""
         assert (row.model, row.parent_id, row.cost) == (None, None, None)
+
+
+def test_rollups_pass_two_to_the_31_tokens(app: Flask) -> None:
+    """A long pipeline's totals outgrow 32 bits; its later spans are still stored."""
+    start = trace_record()
+    big = 2**30
+    spans = [
+        span_record(start.id, kind="llm", input_tokens=big, output_tokens=big, cost=0.0)
+        for _ in range(3)
+    ]
+    submit(app, start, *spans)
+    assert flask_llm_logs.flush(timeout=10)
+    late = span_record(start.id, kind="llm", input_tokens=big, output_tokens=1, cost=0.0)
+    submit(app, late, trace_record(start.id, status="completed"))
+    assert flask_llm_logs.flush(timeout=10)
+
+    [trace] = stored(app, Trace, id=start.id)
+    assert (trace.input_tokens, trace.output_tokens) == (4 * big, 3 * big + 1)
+    assert (trace.spans_count, trace.status) == (4, "completed")
+    assert flask_llm_logs.stats()["dropped"] == 0
