@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     #: ``None``: every supported SDK that is installed, see :mod:`.instrumentation`.
     "LLM_LOGS_INSTRUMENT": None,
     "LLM_LOGS_RETENTION_DAYS": 30,
+    "LLM_LOGS_INCOMPLETE_AFTER": dt.timedelta(hours=24),
     "LLM_LOGS_PROMPTS_SOURCE_PATH": None,
     "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
     "LLM_LOGS_PROMPT_STRICT": False,
@@ -82,6 +83,7 @@ class Settings:
     #: The SDKs to record (``LLM_LOGS_INSTRUMENT``), checked by ``init_app``.
     instrument: tuple[str, ...] | None
     retention_days: int
+    incomplete_after: dt.timedelta
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
     prompt_max_output_chars: int
@@ -232,6 +234,7 @@ def load_settings(app: Flask) -> Settings:
         auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),
         instrument=_optional_names(config, "LLM_LOGS_INSTRUMENT"),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
+        incomplete_after=read_timedelta(config, "LLM_LOGS_INCOMPLETE_AFTER"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
         prompt_max_output_chars=_positive_int(config, "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS"),

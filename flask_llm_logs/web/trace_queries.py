@@ -46,7 +46,7 @@ from .params import text_arg
 #: What views pass in (``state.session``) and what tests may pass.
 DbSession = Session | scoped_session[Any]
 
-TRACE_STATUSES = ("running", "completed", "error")
+TRACE_STATUSES = ("running", "completed", "error", "incomplete")
 
 
 def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:

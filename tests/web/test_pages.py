@@ -561,3 +561,12 @@ def test_long_text_is_shown_plain_not_formatted(client, url, store):
     assert f"Shown as plain text: {len(long_reply):,} characters" in html
     raw = url(f"/traces/{trace.id}/spans/{span.id}/raw.json")
     assert f'<a href="{raw}" download>Download the raw JSON</a>' in html
+
+
+def test_incomplete_traces_are_shown_and_filtered(client, url, store):
+    store.trace("lost_end", status="incomplete")
+    store.trace("fine", minutes=1)
+    html = client.get(url("/traces?status=incomplete")).get_data(as_text=True)
+    assert "lost_end" in html and "fine" not in html
+    assert 'class="badge status-incomplete"' in html
+    assert '<option value="incomplete" selected>' in html

@@ -43,7 +43,12 @@ def traces() -> str:
     filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
     page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
-    return render_template("llm_logs/traces/index.html", page=page, filters=filters)
+    return render_template(
+        "llm_logs/traces/index.html",
+        page=page,
+        filters=filters,
+        statuses=trace_queries.TRACE_STATUSES,
+    )
 
 
 @dataclasses.dataclass(slots=True)
