@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_CAPTURE_CONTENT": True,
     "LLM_LOGS_PRICING_PROVIDER": None,
     "LLM_LOGS_REDACT": None,
+    "LLM_LOGS_MAX_CONTENT_BYTES": 2**20,
     "LLM_LOGS_MAX_QUEUE": 10_000,
     "LLM_LOGS_WRITER_BATCH_SIZE": 500,
     "LLM_LOGS_WRITER_FLUSH_INTERVAL": 0.5,
@@ -98,6 +99,7 @@ class Settings:
     queue: str
     bind_key: str | None
     redact: Callable[[Any], Any] | None
+    max_content_bytes: int
     pricing_provider: str | None
     max_queue: int
     writer_batch_size: int
@@ -251,6 +253,7 @@ def load_settings(app: Flask) -> Settings:
         queue=config["LLM_LOGS_QUEUE"],
         bind_key=config["LLM_LOGS_BIND_KEY"],
         redact=_optional_callable(config, "LLM_LOGS_REDACT"),
+        max_content_bytes=_positive_int(config, "LLM_LOGS_MAX_CONTENT_BYTES"),
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],
         max_queue=_positive_int(config, "LLM_LOGS_MAX_QUEUE"),
         writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),
