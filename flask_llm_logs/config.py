@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     #: ``None``: every supported SDK that is installed, see :mod:`.instrumentation`.
     "LLM_LOGS_INSTRUMENT": None,
     "LLM_LOGS_RETENTION_DAYS": 30,
+    "LLM_LOGS_INCOMPLETE_AFTER": dt.timedelta(hours=24),
     "LLM_LOGS_PROMPTS_SOURCE_PATH": None,
     "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
     "LLM_LOGS_PROMPT_STRICT": False,
@@ -43,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_CAPTURE_CONTENT": True,
     "LLM_LOGS_PRICING_PROVIDER": None,
     "LLM_LOGS_REDACT": None,
+    "LLM_LOGS_MAX_CONTENT_BYTES": 2**20,
     "LLM_LOGS_MAX_QUEUE": 10_000,
     "LLM_LOGS_WRITER_BATCH_SIZE": 500,
     "LLM_LOGS_WRITER_FLUSH_INTERVAL": 0.5,
@@ -83,6 +85,7 @@ class Settings:
     #: The SDKs to record (``LLM_LOGS_INSTRUMENT``), checked by ``init_app``.
     instrument: tuple[str, ...] | None
     retention_days: int
+    incomplete_after: dt.timedelta
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
     prompt_max_output_chars: int
@@ -97,6 +100,7 @@ class Settings:
     queue: str
     bind_key: str | None
     redact: Callable[[Any], Any] | None
+    max_content_bytes: int
     pricing_provider: str | None
     max_queue: int
     writer_batch_size: int
@@ -234,6 +238,7 @@ def load_settings(app: Flask) -> Settings:
         auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),
         instrument=_optional_names(config, "LLM_LOGS_INSTRUMENT"),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
+        incomplete_after=read_timedelta(config, "LLM_LOGS_INCOMPLETE_AFTER"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),
         prompt_max_output_chars=_positive_int(config, "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS"),
@@ -250,6 +255,7 @@ def load_settings(app: Flask) -> Settings:
         queue=config["LLM_LOGS_QUEUE"],
         bind_key=config["LLM_LOGS_BIND_KEY"],
         redact=_optional_callable(config, "LLM_LOGS_REDACT"),
+        max_content_bytes=_positive_int(config, "LLM_LOGS_MAX_CONTENT_BYTES"),
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],
         max_queue=_positive_int(config, "LLM_LOGS_MAX_QUEUE"),
         writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),

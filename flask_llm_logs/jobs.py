@@ -129,11 +129,15 @@ def purge_traces(days: int | None = None) -> int:
     """RQ job: delete traces older than ``days`` (``LLM_LOGS_RETENTION_DAYS``); how many.
 
     See :func:`.tracing.retention.purge_old_traces`, which this runs in the
-    job's app context, so it works under a plain ``rq worker`` too.
+    job's app context, so it works under a plain ``rq worker`` too. Traces
+    whose end never arrived are marked ``incomplete`` first
+    (:func:`.tracing.retention.mark_incomplete`).
     """
+    from .tracing.retention import mark_incomplete
     from .tracing.retention import purge_old_traces
 
     with app_context():
+        mark_incomplete()
         return purge_old_traces(days)
 
 

@@ -23,7 +23,9 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0002"
+HEAD = "0003"
+#: The revision before HEAD: where a default downgrade lands.
+PREVIOUS = "0002"
 
 
 def table_names(url: str) -> set[str]:
@@ -71,7 +73,7 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     assert runner.invoke(args=["llm-logs", "db", "upgrade"]).exit_code == 0
     result = runner.invoke(args=["llm-logs", "db", "downgrade"])
     assert result.exit_code == 0, result.output
-    assert "0001" in runner.invoke(args=["llm-logs", "db", "current"]).output
+    assert PREVIOUS in runner.invoke(args=["llm-logs", "db", "current"]).output
     assert table_names(empty_database_url) >= OWN_TABLES
     app.extensions["llm_logs"].shutdown()
 
@@ -244,5 +246,62 @@ def test_spans_stored_before_0002_become_searchable(empty_database_url: str) -> 
                 index["name"] for index in sa.inspect(connection).get_indexes("llm_logs_spans")
             }
             assert (SEARCH_INDEX in indexes) is (engine.dialect.name == "postgresql")
+    finally:
+        engine.dispose()
+
+
+def _column_types(connection: sa.Connection, table: str) -> dict[str, str]:
+    columns = sa.inspect(connection).get_columns(table)
+    return {c["name"]: str(c["type"]) for c in columns if c["name"].endswith("_tokens")}
+
+
+def test_0003_makes_token_counts_64_bit_and_back(empty_database_url: str) -> None:
+    """Token counts above 2**31 fit after 0003; what was stored before survives both ways."""
+    engine = sa.create_engine(empty_database_url)
+    traces = sa.table(
+        "llm_logs_traces",
+        *(sa.column(name) for name in ("name", "status", "metadata", "models")),
+        *(sa.column(name) for name in ("input_tokens", "output_tokens")),
+        *(sa.column(name) for name in ("cached_tokens", "reasoning_tokens", "spans_count")),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    trace_id = uuid.uuid4()
+    tokens = sa.select(traces.c.input_tokens).where(traces.c.id == trace_id)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0002")
+            connection.execute(
+                sa.insert(traces).values(
+                    id=trace_id,
+                    name="old",
+                    status="completed",
+                    metadata="{}",
+                    models="[]",
+                    input_tokens=2**31 - 1,
+                    output_tokens=0,
+                    cached_tokens=0,
+                    reasoning_tokens=0,
+                    spans_count=0,
+                    started_at=now,
+                    created_at=now,
+                )
+            )
+            migrations.upgrade(connection)
+            for table in ("llm_logs_traces", "llm_logs_spans"):
+                assert set(_column_types(connection, table).values()) == {"BIGINT"}, table
+            assert connection.execute(tokens).scalar() == 2**31 - 1
+            connection.execute(
+                sa.update(traces).where(traces.c.id == trace_id).values(input_tokens=2**40)
+            )
+            assert connection.execute(tokens).scalar() == 2**40
+            connection.execute(
+                sa.update(traces).where(traces.c.id == trace_id).values(input_tokens=12)
+            )
+            migrations.downgrade(connection, "0002")
+            for table in ("llm_logs_traces", "llm_logs_spans"):
+                assert set(_column_types(connection, table).values()) == {"INTEGER"}, table
+            assert connection.execute(tokens).scalar() == 12
     finally:
         engine.dispose()

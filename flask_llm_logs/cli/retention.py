@@ -7,7 +7,10 @@ import click
 from ..tracing import retention
 
 
-@click.command(help="Delete traces (and their spans) older than LLM_LOGS_RETENTION_DAYS.")
+@click.command(
+    help="Delete traces (and their spans) older than LLM_LOGS_RETENTION_DAYS;"
+    " mark traces still running after LLM_LOGS_INCOMPLETE_AFTER as incomplete."
+)
 @click.option(
     "--days",
     type=click.IntRange(min=0),
@@ -28,9 +31,14 @@ def purge(days: int | None, dry_run: bool, chunk_size: int) -> None:
         f"{plan.traces} traces ({plan.spans} spans) started before {when};"
         f" {plan.kept_linked} older ones are kept because a batch request links to them."
     )
+    click.echo(
+        f"{plan.incomplete} traces have been running for more than LLM_LOGS_INCOMPLETE_AFTER;"
+        " their end never arrived."
+    )
     if dry_run:
-        click.echo("Dry run: nothing deleted.")
+        click.echo("Dry run: nothing deleted or marked.")
         return
+    click.echo(f"Marked {retention.mark_incomplete()} traces incomplete.")
     with click.progressbar(length=plan.traces, label="Deleting traces") as bar:
         deleted = retention.purge_old_traces(days, chunk_size=chunk_size, on_chunk=bar.update)
     click.echo(f"Deleted {deleted} traces and their spans.")

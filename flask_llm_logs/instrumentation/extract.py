@@ -70,6 +70,8 @@ def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         attribute = REQUEST_ATTRIBUTES.get(param)
         if attribute is not None and isinstance(value, _PLAIN):
             metadata[attribute] = value
+    if isinstance(kwargs.get("stop"), str):  # one stop sequence: OpenTelemetry types it a list
+        metadata["gen_ai.request.stop_sequences"] = [kwargs["stop"]]
     encoding = kwargs.get("encoding_format")
     if isinstance(encoding, str):
         metadata["gen_ai.request.encoding_formats"] = [encoding]
@@ -162,33 +164,63 @@ def responses_usage(outcome: CallOutcome, usage: Any) -> None:
     outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
 
 
+def choices_output(messages: list[Any]) -> Any:
+    """A chat call's output: its one message, or with ``n > 1`` the list of every choice's."""
+    if len(messages) == 1:
+        return messages[0]
+    return messages
+
+
 def chat_outcome(completion: Any, wants_json: bool) -> CallOutcome:
     outcome = CallOutcome(model=completion.model, response_id=completion.id)
     choices = completion.choices or ()
     outcome.finish_reasons = [c.finish_reason for c in choices if c.finish_reason]
     chat_usage(outcome, completion.usage)
-    if choices:
-        message = choices[0].message
-        outcome.tool_calls = tuple(
+    messages = []
+    for choice in choices:
+        message = choice.message
+        tool_calls = tuple(
             ToolCall(call.id, call.function.name, parse_json(call.function.arguments))
             for call in message.tool_calls or ()
             if call.type == "function"
         )
+        outcome.tool_calls += tool_calls
         # .parse(): the app's own model. (A missing attribute of a pydantic
         # model costs microseconds through __getattr__: look in __dict__.)
         content = message.__dict__.get("parsed")
         if content is None:
             content = parse_json(message.content) if wants_json else message.content
-        outcome.output = assistant_message(content, outcome.tool_calls, message.refusal)
+        messages.append(assistant_message(content, tool_calls, message.refusal))
+    if messages:
+        outcome.output = choices_output(messages)
     return outcome
+
+
+#: A response's ``incomplete_details.reason`` as the conventions' finish reason.
+_INCOMPLETE_REASONS = {"max_output_tokens": "length"}
+
+
+def responses_finish_reason(response: Any, tool_calls: tuple[ToolCall, ...]) -> str | None:
+    """Why a response ended, in the values chat completions and OpenTelemetry use.
+
+    The Responses API has a status (``completed``, ``incomplete``,
+    ``failed``) instead; stored as is, a filter or chart over finish reasons
+    would need to know both APIs.
+    """
+    status = response.status
+    if status == "completed":
+        return "tool_calls" if tool_calls else "stop"
+    if status == "failed":
+        return "error"
+    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if reason:
+        return _INCOMPLETE_REASONS.get(reason, reason)
+    return status or None
 
 
 def responses_outcome(response: Any, wants_json: bool) -> CallOutcome:
     outcome = CallOutcome(model=response.model, response_id=response.id)
     responses_usage(outcome, response.usage)
-    incomplete = getattr(response, "incomplete_details", None)
-    reason = getattr(incomplete, "reason", None) or response.status
-    outcome.finish_reasons = [reason] if reason else []
     if response.status == "failed":
         outcome.error = getattr(response.error, "message", None) or "response failed"
     outcome.tool_calls = tuple(
@@ -196,6 +228,8 @@ def responses_outcome(response: Any, wants_json: bool) -> CallOutcome:
         for item in response.output or ()
         if item.type == "function_call"
     )
+    reason = responses_finish_reason(response, outcome.tool_calls)
+    outcome.finish_reasons = [reason] if reason else []
     content = response.output_parsed if hasattr(type(response), "output_parsed") else None
     if content is None:
         text = response.output_text or None

@@ -38,6 +38,7 @@ from .extract import CallOutcome
 from .extract import ToolCall
 from .extract import assistant_message
 from .extract import chat_usage
+from .extract import choices_output
 from .extract import parse_json
 
 # -- endings deferred out of the garbage collector ---------------------------
@@ -82,16 +83,37 @@ def _reset_after_fork() -> None:
 # -- accumulating what a stream carries --------------------------------------
 
 
-class ChatAccumulator:
-    """Builds a chat completion's outcome from its chunks (first choice's content)."""
+class _ChoiceParts:
+    """What the chunks of one choice carried so far."""
 
-    def __init__(self, wants_json: bool) -> None:
-        self.wants_json = wants_json
-        self.outcome = CallOutcome()
+    __slots__ = ("refusal", "text", "tools")
+
+    def __init__(self) -> None:
         self.text: list[str] = []
         self.refusal: list[str] = []
         #: Tool calls by index: [id, name, argument pieces].
         self.tools: dict[int, list[Any]] = {}
+
+    def message(self, wants_json: bool) -> tuple[Any, tuple[ToolCall, ...]]:
+        tool_calls = tuple(
+            ToolCall(entry[0], entry[1], parse_json("".join(entry[2])))
+            for _, entry in sorted(self.tools.items())
+        )
+        text = "".join(self.text) or None
+        content = parse_json(text) if wants_json else text
+        refusal = "".join(self.refusal) or None
+        return assistant_message(content, tool_calls, refusal), tool_calls
+
+
+class ChatAccumulator:
+    """Builds a chat completion's outcome from its chunks, each choice's (``n > 1``) apart."""
+
+    def __init__(self, wants_json: bool) -> None:
+        self.wants_json = wants_json
+        self.outcome = CallOutcome()
+        #: By choice index; the first is made up front, so a stream that
+        #: ends before any content still stores an (empty) message.
+        self.choices: dict[int, _ChoiceParts] = {0: _ChoiceParts()}
         self.finish_reasons: list[str] = []
 
     def add(self, chunk: Any) -> bool:
@@ -105,17 +127,18 @@ class ChatAccumulator:
         for choice in chunk.choices:
             if choice.finish_reason:
                 self.finish_reasons.append(choice.finish_reason)
-            if choice.index != 0:
-                continue
+            parts = self.choices.get(choice.index)
+            if parts is None:
+                parts = self.choices[choice.index] = _ChoiceParts()
             delta = choice.delta
             if delta.content:
-                self.text.append(delta.content)
+                parts.text.append(delta.content)
                 generated = True
             if delta.refusal:
-                self.refusal.append(delta.refusal)
+                parts.refusal.append(delta.refusal)
                 generated = True
             for call in delta.tool_calls or ():
-                entry = self.tools.setdefault(call.index, [None, "", []])
+                entry = parts.tools.setdefault(call.index, [None, "", []])
                 generated = True
                 if call.id:
                     entry[0] = call.id
@@ -130,15 +153,12 @@ class ChatAccumulator:
     def result(self) -> CallOutcome:
         outcome = self.outcome
         outcome.finish_reasons = self.finish_reasons
-        outcome.tool_calls = tuple(
-            ToolCall(entry[0], entry[1], parse_json("".join(entry[2])))
-            for _, entry in sorted(self.tools.items())
-        )
-        text = "".join(self.text) or None
-        content = parse_json(text) if self.wants_json else text
-        outcome.output = assistant_message(
-            content, outcome.tool_calls, "".join(self.refusal) or None
-        )
+        messages = []
+        for _, parts in sorted(self.choices.items()):
+            message, tool_calls = parts.message(self.wants_json)
+            messages.append(message)
+            outcome.tool_calls += tool_calls
+        outcome.output = choices_output(messages)
         return outcome
 
 

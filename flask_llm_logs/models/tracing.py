@@ -14,6 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Float
 from sqlalchemy import Index
 from sqlalchemy import Integer
@@ -48,10 +49,10 @@ class Trace(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")
     error: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
-    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[float | None] = mapped_column(Cost)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     spans_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -101,10 +102,10 @@ class Span(Base):
     provider: Mapped[str | None] = mapped_column(String(255))
     input: Mapped[Any | None]
     output: Mapped[Any | None]
-    input_tokens: Mapped[int | None] = mapped_column(Integer)
-    output_tokens: Mapped[int | None] = mapped_column(Integer)
-    cached_tokens: Mapped[int | None] = mapped_column(Integer)
-    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    reasoning_tokens: Mapped[int | None] = mapped_column(BigInteger)
     cost: Mapped[float | None] = mapped_column(Cost)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     time_to_first_token_ms: Mapped[float | None] = mapped_column(Float)

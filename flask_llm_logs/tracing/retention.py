@@ -1,4 +1,5 @@
-"""Deleting old traces and their spans, in chunks that never hold locks for long.
+"""Deleting old traces and their spans, in chunks that never hold locks for long;
+marking traces whose end never arrived.
 
 Each chunk of traces (oldest first) is deleted with its spans in a short
 transaction of its own, so the writer and the UI keep working while a purge
@@ -7,6 +8,14 @@ runs, and an interrupted purge keeps what it already did.
 A trace that a batch request links to (``BatchRequest.trace_id``) is kept,
 whatever its age: the request's result stays where it is, and its link to the
 trace stays valid. Such traces go when the batch request itself is deleted.
+
+A trace is ``running`` until its end record is stored. When that record is
+lost (the writer's queue overflowed, the process was killed) the trace would
+stay ``running`` forever; :func:`mark_incomplete` makes it ``incomplete``
+once ``LLM_LOGS_INCOMPLETE_AFTER`` has passed. It runs with every purge (the
+command and the job), which a host schedules anyway, rather than on the
+writer's thread, which has the host's records to store. An end record that
+arrives later still wins: the writer overwrites every status but ``running``.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ class PurgePlan:
     traces: int
     spans: int
     kept_linked: int
+    #: Running traces that :func:`mark_incomplete` would mark.
+    incomplete: int
 
 
 def cutoff_for(days: int | None = None) -> dt.datetime:
@@ -58,6 +69,35 @@ def _old(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(traces.c.started_at < cutoff, ~_linked())
 
 
+#: The status of a trace whose end record never arrived.
+INCOMPLETE = "incomplete"
+
+
+def incomplete_cutoff(after: dt.timedelta | None = None) -> dt.datetime:
+    """Now minus ``after``, or minus ``LLM_LOGS_INCOMPLETE_AFTER``."""
+    if after is None:
+        after = get_state().settings.incomplete_after
+    return utcnow() - after
+
+
+def _stuck(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    # The index on (status, started_at) finds them without reading the others.
+    return sa.and_(traces.c.status == "running", traces.c.started_at < cutoff)
+
+
+def mark_incomplete(after: dt.timedelta | None = None) -> int:
+    """Mark traces still ``running`` ``after`` their start as ``incomplete``; how many.
+
+    Needs an app context. See the module docstring for why and when.
+    """
+    cutoff = incomplete_cutoff(after)
+    with get_state().engine.begin() as connection:
+        result = connection.execute(
+            sa.update(traces).where(_stuck(cutoff)).values(status=INCOMPLETE)
+        )
+        return result.rowcount
+
+
 def plan_purge(days: int | None = None) -> PurgePlan:
     """Count what :func:`purge_old_traces` would delete, deleting nothing."""
     cutoff = cutoff_for(days)
@@ -73,6 +113,7 @@ def plan_purge(days: int | None = None) -> PurgePlan:
             traces=count(traces, _old(cutoff)),
             spans=count(spans, spans.c.trace_id.in_(old_ids)),
             kept_linked=count(traces, traces.c.started_at < cutoff, _linked()),
+            incomplete=count(traces, _stuck(incomplete_cutoff())),
         )
 
 

@@ -43,6 +43,8 @@ MAX_WORD_LENGTH = 511
 #: Only the start of a huge input or output is cut into words: one C call
 #: over a string holds the interpreter lock, and the host's threads wait.
 MAX_TEXT_LENGTH = 1024 * 1024
+#: Characters cut into words per step, so other threads may run in between.
+WORDS_CHUNK = 64 * 1024
 #: PostgreSQL refuses a ``tsvector`` of 1 MB; a span's words stop here (UTF-8).
 MAX_DOCUMENT_BYTES = 512 * 1024
 
@@ -73,7 +75,15 @@ def document(*texts: str | None) -> str | None:
     text = " ".join(text[:MAX_TEXT_LENGTH] for text in texts if text)
     if "\\" in text:
         text = _JSON_ESCAPE.sub(_unescape, text)
-    found = words(text)
+    found: set[str] = set()
+    start = 0
+    while start < len(text):
+        # Pieces ending at a space (never inside a word): splitting a
+        # megabyte at once held the interpreter lock for 20 ms.
+        end = text.find(" ", start + WORDS_CHUNK)
+        end = len(text) if end < 0 else end
+        found |= words(text[start:end])
+        start = end
     if not found:
         return None
     literal = "'" + "' '".join(found) + "'"

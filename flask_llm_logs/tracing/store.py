@@ -27,6 +27,7 @@ from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
 from . import search
+from .limits import cut_content
 from .pricing import cost_of
 from .records import SpanRecord
 from .records import TraceRecord
@@ -64,6 +65,8 @@ class ContentPolicy:
 
     redact: Callable[[Any], Any] | None
     pricing_provider: str | None
+    #: ``LLM_LOGS_MAX_CONTENT_BYTES``: each of input and output is cut to this.
+    max_content_bytes: int
 
 
 @dataclasses.dataclass
@@ -147,8 +150,22 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
     }
 
 
+#: Span metadata listing the fields cut to ``LLM_LOGS_MAX_CONTENT_BYTES``.
+TRUNCATED_KEY = "llm_logs.truncated"
+
+
 def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
-    input_json, output_json = _content(record.input, policy), _content(record.output, policy)
+    # Cut before anything encodes them: see ``limits``.
+    limit = policy.max_content_bytes
+    (input, input_cut), (output, output_cut) = (
+        cut_content(record.input, limit),
+        cut_content(record.output, limit),
+    )
+    metadata = record.metadata
+    if input_cut or output_cut:
+        cut = [name for name, was_cut in (("input", input_cut), ("output", output_cut)) if was_cut]
+        metadata = {**metadata, TRUNCATED_KEY: cut}
+    input_json, output_json = _content(input, policy), _content(output, policy)
     return {
         "id": record.id,
         "trace_id": record.trace_id,
@@ -170,7 +187,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "status": _text(record.status, 20),
         "error": _text(record.error),
-        "metadata": _metadata(record.metadata),
+        "metadata": _metadata(metadata),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
         "created_at": utcnow(),

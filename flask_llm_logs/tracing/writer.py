@@ -277,6 +277,7 @@ class Writer:
         policy = store.ContentPolicy(
             redact=self._settings.redact,
             pricing_provider=self._settings.pricing_provider,
+            max_content_bytes=self._settings.max_content_bytes,
         )
         rows, rejected = store.prepare(batch, policy)
         if rejected:

@@ -24,6 +24,12 @@ from markupsafe import Markup
 #: tree; the span page shows them whole.
 TREE_CONTENT_LIMIT = 20_000
 
+#: Characters of text a payload renders as Markdown; longer text is shown
+#: as plain escaped text. Parsing and sanitizing cost about 3 µs a character:
+#: a 9 MB reply took 27 s and 1.2 GB for one page. Counted over the whole
+#: payload, so a thousand long messages cost no more than one.
+RICH_TEXT_LIMIT = 200_000
+
 #: Images in model output become links: loading them would tell a third
 #: party who reads the logs and when (the CSP would block them anyway).
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
@@ -52,11 +58,16 @@ def pretty_json(value: Any) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Part:
-    """One piece of a message's content; ``kind`` is markdown, text or json."""
+    """One piece of a message's content; ``kind`` is markdown, text or json.
+
+    ``unformatted``: text that looked like Markdown but was past the
+    payload's :data:`RICH_TEXT_LIMIT`, so it is shown as plain text.
+    """
 
     kind: str
     text: str = ""
     html: Markup | None = None
+    unformatted: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,8 +103,15 @@ class Rendered:
 
 
 class _Renderer:
+    def __init__(self) -> None:
+        #: Characters this payload may still render as Markdown.
+        self.rich_budget = RICH_TEXT_LIMIT
+
     def text_part(self, text: str) -> Part:
+        if len(text) > self.rich_budget:
+            return Part("text", text=text, unformatted=True)
         if _MARKDOWN_SYNTAX.search(text):
+            self.rich_budget -= len(text)
             return Part("markdown", html=markdown(text))
         return Part("text", text=text)
 
@@ -214,7 +232,7 @@ def _escape(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _message_html(message: Message) -> str:
+def _message_html(message: Message, raw_url: str | None) -> str:
     role = _escape(message.role)
     head = [f'<li class="message role-{role.lower()}"><div class="role">{role}']
     if message.name:
@@ -226,6 +244,8 @@ def _message_html(message: Message) -> str:
         if part.kind == "markdown":
             head.append(f'<div class="markdown">{part.html}</div>')
         elif part.kind == "text":
+            if part.unformatted:
+                head.append(_unformatted_note(len(part.text), raw_url))
             head.append(f'<div class="text">{_escape(part.text)}</div>')
         else:
             head.append(f'<pre class="json">{_escape(part.text)}</pre>')
@@ -240,12 +260,23 @@ def _message_html(message: Message) -> str:
     return "".join(head)
 
 
-def payload_html(rendered: Rendered, full_url: str | None = None) -> Markup:
+def _unformatted_note(size: int, raw_url: str | None) -> str:
+    link = f' <a href="{_escape(raw_url)}" download>Download the raw JSON</a>.' if raw_url else ""
+    return (
+        f'<p class="muted unformatted">Shown as plain text: {size:,} characters are more'
+        f" than the page formats ({RICH_TEXT_LIMIT:,}).{link}</p>"
+    )
+
+
+def payload_html(
+    rendered: Rendered, full_url: str | None = None, *, raw_url: str | None = None
+) -> Markup:
     """The HTML of a rendered payload: messages per role, tool calls, JSON or a preview.
 
     Built in Python rather than a template macro because a trace page calls
     it twice per span, and every value goes through ``escape`` here (or
     came out of the sanitizer). Restyle it with CSS; the classes are stable.
+    ``full_url`` shows a cut payload whole; ``raw_url`` downloads the span.
     """
     if rendered.truncated:
         link = f' <a href="{_escape(full_url)}">Show everything</a>' if full_url else ""
@@ -254,7 +285,7 @@ def payload_html(rendered: Rendered, full_url: str | None = None) -> Markup:
             f'<pre class="json">{_escape(rendered.json or "")}\u2026</pre>'
         )
     if rendered.messages is not None:
-        items = "".join(_message_html(message) for message in rendered.messages)
+        items = "".join(_message_html(message, raw_url) for message in rendered.messages)
         result = f'<ol class="messages">{items}</ol>'
         if rendered.extra:
             result += (

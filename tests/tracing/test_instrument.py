@@ -151,7 +151,7 @@ def test_responses_span_with_instructions_and_function_call(
     assert plain.output_tokens == response.usage.output_tokens
     assert plain.metadata["gen_ai.request.max_tokens"] == 50
     assert plain.metadata["gen_ai.response.id"] == response.id
-    assert plain.metadata["gen_ai.response.finish_reasons"] == ["completed"]
+    assert plain.metadata["gen_ai.response.finish_reasons"] == ["stop"]
 
     llm, tool_span = spans(app, trace_id=second.id)
     assert llm.input["tools"][0]["name"] == "lookup_price"
@@ -459,3 +459,52 @@ def test_an_app_without_auto_instrument_records_no_llm_calls(
         [row] = traces(quiet)
         assert row.name == "own_steps"
         assert spans(quiet) == []
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_chat_with_n_choices_stores_every_choice(
+    app: Flask, openai_client: openai.OpenAI, stream: bool
+) -> None:
+    completion = openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, n=3, stream=stream
+    )
+    if stream:
+        for _ in completion:
+            pass
+    _, [llm] = one_trace(app)
+    assert isinstance(llm.output, list) and len(llm.output) == 3
+    assert all(m["role"] == "assistant" and m["content"] for m in llm.output)
+    assert llm.metadata["gen_ai.request.choice.count"] == 3
+    assert llm.metadata["gen_ai.response.finish_reasons"] == ["stop"] * 3
+
+
+def test_stop_sequences_are_stored_as_a_list(app: Flask, openai_client: openai.OpenAI) -> None:
+    openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES, stop="END")
+    openai_client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, stop=["END", "STOP"]
+    )
+    assert flask_llm_logs.flush(timeout=10)
+    stored = sorted(s.metadata["gen_ai.request.stop_sequences"] for s in spans(app, kind="llm"))
+    assert stored == [["END"], ["END", "STOP"]]
+
+
+def test_responses_finish_reasons_use_the_conventions_values(
+    app: Flask, fake_openai: FakeOpenAI, openai_client: openai.OpenAI
+) -> None:
+    cut = openai_client.responses.create(
+        model="gpt-4.1-mini", input="Count from one to ten in words", max_output_tokens=2
+    )
+    assert cut.status == "incomplete"
+    fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "MSFT"})])
+    openai_client.responses.create(
+        model="gpt-4.1-mini",
+        input="price?",
+        tools=[{"type": "function", "name": "lookup_price", "parameters": {"type": "object"}}],
+    )
+    openai_client.responses.create(model="gpt-4.1-mini", input="hello")
+    reasons = [
+        s.metadata["gen_ai.response.finish_reasons"]
+        for t in traces(app)
+        for s in spans(app, trace_id=t.id, kind="llm")
+    ]
+    assert reasons == [["length"], ["tool_calls"], ["stop"]]

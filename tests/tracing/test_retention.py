@@ -145,3 +145,47 @@ def test_purge_runs_as_an_rq_job(app: Flask, redis_url: str) -> None:
     finally:
         queue.delete(delete_jobs=True)
         queue.connection.close()
+
+
+def running_trace(app: Flask, hours_ago: float) -> uuid.UUID:
+    start = trace_record(started_at=time.time() - hours_ago * 3600)
+    submit(app, start, span_record(start.id))
+    assert flask_llm_logs.flush(10)
+    return start.id
+
+
+def test_traces_whose_end_never_arrived_become_incomplete(app: Flask) -> None:
+    lost = running_trace(app, hours_ago=30)
+    late = running_trace(app, hours_ago=26)
+    recent = running_trace(app, hours_ago=2)
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["llm-logs", "purge", "--dry-run"])
+    assert "2 traces have been running for more than LLM_LOGS_INCOMPLETE_AFTER" in result.output
+    assert {row.status for row in stored(app, Trace)} == {"running"}
+
+    result = runner.invoke(args=["llm-logs", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "Marked 2 traces incomplete" in result.output
+    status = {row.id: row.status for row in stored(app, Trace)}
+    assert status == {lost: "incomplete", late: "incomplete", recent: "running"}
+
+    # An end record that arrives after all still completes its trace.
+    submit(app, trace_record(late, status="completed"))
+    assert flask_llm_logs.flush(10)
+    [row] = stored(app, Trace, id=late)
+    assert row.status == "completed"
+
+
+def test_the_purge_job_marks_incomplete_after_the_configured_time(
+    make_app: Callable[..., Flask],
+) -> None:
+    from flask_llm_logs.jobs import purge_traces
+
+    app = make_app(LLM_LOGS_INCOMPLETE_AFTER=600)
+    with app.app_context():
+        stuck = running_trace(app, hours_ago=0.5)
+        fresh = running_trace(app, hours_ago=0.05)
+        assert purge_traces() == 0
+        status = {row.id: row.status for row in stored(app, Trace)}
+    assert status == {stuck: "incomplete", fresh: "running"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -331,3 +332,59 @@ def test_text_with_separators_and_quotes_round_trips(app: Flask) -> None:
         assert row.input == {tricky: [tricky]}
         assert row.output == ""
         assert (row.model, row.parent_id, row.cost) == (None, None, None)
+
+
+def test_rollups_pass_two_to_the_31_tokens(app: Flask) -> None:
+    """A long pipeline's totals outgrow 32 bits; its later spans are still stored."""
+    start = trace_record()
+    big = 2**30
+    spans = [
+        span_record(start.id, kind="llm", input_tokens=big, output_tokens=big, cost=0.0)
+        for _ in range(3)
+    ]
+    submit(app, start, *spans)
+    assert flask_llm_logs.flush(timeout=10)
+    late = span_record(start.id, kind="llm", input_tokens=big, output_tokens=1, cost=0.0)
+    submit(app, late, trace_record(start.id, status="completed"))
+    assert flask_llm_logs.flush(timeout=10)
+
+    [trace] = stored(app, Trace, id=start.id)
+    assert (trace.input_tokens, trace.output_tokens) == (4 * big, 3 * big + 1)
+    assert (trace.spans_count, trace.status) == (4, "completed")
+    assert flask_llm_logs.stats()["dropped"] == 0
+
+
+def test_big_content_is_cut_to_max_content_bytes(make_app: Callable[..., Flask]) -> None:
+    from flask_llm_logs.tracing.limits import MARKER
+
+    limit = 50_000
+    app = make_app(LLM_LOGS_MAX_CONTENT_BYTES=limit)
+    start = trace_record()
+    messages = [{"role": "user", "content": f"message {n} " + "x" * 1000} for n in range(500)]
+    reply = "é" * limit  # two bytes each in UTF-8
+    big = span_record(
+        start.id, input=messages, output={"role": "assistant", "content": reply}, metadata={"a": 1}
+    )
+    small = span_record(start.id, input="hello", output={"role": "assistant", "content": "hi"})
+    submit(app, start, big, small)
+    assert get_state(app).writer.flush(10)
+
+    [big_row] = stored(app, Span, id=big.id)
+    assert big_row.metadata == {"a": 1, "llm_logs.truncated": ["input", "output"]}
+    content = big_row.output["content"]
+    assert content.endswith(MARKER) and content.startswith("éé")
+    assert len(content.removesuffix(MARKER).encode()) <= limit
+    kept = big_row.input
+    assert 10 < len(kept) < 100 and kept[:2] == messages[:2]
+    assert kept[-1] == f"{500 - len(kept) + 1} more items {MARKER}"
+    assert len(json.dumps(big_row.input)) < 2 * limit
+    [small_row] = stored(app, Span, id=small.id)
+    assert (small_row.input, small_row.metadata) == ("hello", {})
+
+
+def test_max_content_bytes_is_validated(make_app: Callable[..., Flask]) -> None:
+    from flask_llm_logs import ConfigurationError
+
+    for bad in (0, -1, "1MB", True):
+        with pytest.raises(ConfigurationError, match="LLM_LOGS_MAX_CONTENT_BYTES"):
+            make_app(LLM_LOGS_MAX_CONTENT_BYTES=bad)

@@ -422,3 +422,62 @@ def test_big_trace_loads_a_span_when_opened(app, server, page):
     span.locator(":scope > summary").click()
     assert span.locator(".message.role-user").count() == 1
     assert page.dialogs == [] and page.errors == []
+
+
+def test_very_big_trace_shows_more_on_request(app, server, page):
+    """The first spans, then "show more" (a plain link: no script needed)."""
+    from flask_llm_logs.web.trace_queries import TRACE_PAGE_SPANS
+
+    count = TRACE_PAGE_SPANS + 20
+    session = app.extensions["llm_logs"].session
+    trace = Trace(name="huge_pipeline", started_at=NOW, models=[], spans_count=count)
+    session.add(trace)
+    session.flush()
+    session.add_all(
+        [
+            Span(trace_id=trace.id, name=f"step {n}", started_at=at(ms=n), duration_ms=1)
+            for n in range(count)
+        ]
+    )
+    session.commit()
+    page.goto(f"{server}/traces/{trace.id}")
+    assert page.locator(".tree details.span").count() == TRACE_PAGE_SPANS
+    assert page.locator(".waterfall li").count() == TRACE_PAGE_SPANS
+    page.locator(".tree + .show-more a").click()
+    page.wait_for_url(f"**spans={TRACE_PAGE_SPANS * 2}#span-*")
+    assert page.locator(".tree details.span").count() == count
+    assert page.locator(".show-more").count() == 0
+    # The link's fragment brings the reader to the first span not shown before.
+    first_new = page.locator(f".tree details.span >> nth={TRACE_PAGE_SPANS}")
+    assert first_new.locator(".span-name").inner_text() == f"step {TRACE_PAGE_SPANS}"
+    assert first_new.is_visible()
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_long_reply_is_plain_text_with_the_download_link(app, server, page):
+    from flask_llm_logs.web.rendering import RICH_TEXT_LIMIT
+
+    session = app.extensions["llm_logs"].session
+    trace = Trace(name="long_reply", started_at=NOW, models=[])
+    session.add(trace)
+    session.flush()
+    reply = "# Title <img src=x onerror=alert(1)> " * (RICH_TEXT_LIMIT // 30)
+    span = Span(
+        trace_id=trace.id,
+        name="chat",
+        kind="llm",
+        started_at=NOW,
+        output={"role": "assistant", "content": reply},
+    )
+    session.add(span)
+    session.commit()
+    page.goto(f"{server}/traces/{trace.id}/spans/{span.id}")
+    output = page.locator("section.section", has=page.locator("h2", has_text="Output"))
+    assert output.locator(".markdown, h1, img").count() == 0
+    assert output.locator(".text").inner_text().startswith("# Title <img src=x")
+    note = output.locator(".unformatted")
+    assert "Shown as plain text" in note.inner_text()
+    with page.expect_download() as download:
+        note.locator("a").click()
+    assert download.value.suggested_filename == f"span-{span.id}.json"
+    assert page.dialogs == [] and page.errors == []

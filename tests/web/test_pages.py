@@ -402,6 +402,17 @@ def test_navigation_on_every_page(client, url, sample):
         assert 'aria-current="page"' in html
 
 
+def test_span_pages_highlight_the_traces_section(client, url, store):
+    """A span belongs to a trace: its page marks "Traces" as the current section."""
+    import re
+
+    trace = store.trace("pipeline")
+    span = store.span(trace, "chat")
+    html = client.get(url(f"/traces/{trace.id}/spans/{span.id}")).get_data(as_text=True)
+    current = re.findall(r'<a href="([^"]*)"\s+aria-current="page">', html)
+    assert current == [url("/traces")]
+
+
 def test_the_prefix_itself_is_the_traces_list(client, sample):
     """``/llm_logs`` shows the list, as ``/llm_logs/`` does: no redirect."""
     for path in ("/llm_logs", "/llm_logs/"):
@@ -480,3 +491,82 @@ def test_no_query_string_is_a_500(client, url, sample):
     for value in ODD_VALUES:
         response = client.get(url("/traces"), query_string={"meta_key": value, "meta_value": value})
         assert response.status_code in (200, 400), value
+
+
+def big_trace(store, count, *, rollup=True):
+    """A root span and ``count - 1`` children, in start order; the rollup counts them."""
+    trace = store.trace("big", spans_count=count if rollup else 0)
+    root = Span(id=uuid.uuid4(), trace_id=trace.id, name="root", started_at=trace.started_at)
+    children = [
+        Span(
+            trace_id=trace.id,
+            parent_id=root.id,
+            name=f"step {n:05d}",
+            started_at=trace.started_at + dt.timedelta(milliseconds=n + 1),
+            duration_ms=1.0,
+        )
+        for n in range(count - 1)
+    ]
+    store.add_all([root, *children])
+    return trace
+
+
+def span_names(html):
+    import re
+
+    return re.findall(r'<span class="span-name">([^<]*)</span>', html)
+
+
+@pytest.mark.parametrize("rollup", [True, False], ids=["rollup", "stale-rollup"])
+def test_a_big_trace_shows_its_first_spans_then_more(client, url, store, rollup):
+    from flask_llm_logs.web.trace_queries import TRACE_PAGE_SPANS
+
+    count = TRACE_PAGE_SPANS * 2 + 10
+    trace = big_trace(store, count, rollup=rollup)
+    html = client.get(url(f"/traces/{trace.id}")).get_data(as_text=True)
+    names = span_names(html)
+    assert names == ["root"] + [f"step {n:05d}" for n in range(TRACE_PAGE_SPANS - 1)]
+    assert html.count('class="tl-label') == TRACE_PAGE_SPANS
+    assert f"Showing the first {TRACE_PAGE_SPANS} of {count:,} spans" in html
+    assert f">{count:,}<" in html  # the Spans card counts them all
+
+    import re
+
+    [more] = set(re.findall(r'<a href="([^"]*spans=[^"]*)">Show 500 more</a>', html))
+    assert f"spans={TRACE_PAGE_SPANS * 2}#span-" in more
+    html = client.get(more.replace("&amp;", "&")).get_data(as_text=True)
+    assert len(span_names(html)) == TRACE_PAGE_SPANS * 2
+    assert "Show 10 more" in html
+    html = client.get(url(f"/traces/{trace.id}?spans={count}")).get_data(as_text=True)
+    assert len(span_names(html)) == count
+    assert "show-more" not in html
+    assert client.get(url(f"/traces/{trace.id}?spans=lots")).status_code == 400
+
+
+def test_long_text_is_shown_plain_not_formatted(client, url, store):
+    """Markdown over the bound is escaped text (fast); the download link stays."""
+    from flask_llm_logs.web.rendering import RICH_TEXT_LIMIT
+
+    trace = store.trace("long")
+    long_reply = "**bold** <b>x</b> " * (RICH_TEXT_LIMIT // 10)
+    span = store.span(
+        trace,
+        input=[{"role": "user", "content": "**short** question"}],
+        output={"role": "assistant", "content": long_reply},
+    )
+    html = client.get(url(f"/traces/{trace.id}/spans/{span.id}")).get_data(as_text=True)
+    assert "<strong>short</strong>" in html  # within the bound: formatted
+    assert "<strong>bold</strong>" not in html
+    assert "**bold** &lt;b&gt;x&lt;/b&gt;" in html
+    assert f"Shown as plain text: {len(long_reply):,} characters" in html
+    raw = url(f"/traces/{trace.id}/spans/{span.id}/raw.json")
+    assert f'<a href="{raw}" download>Download the raw JSON</a>' in html
+
+
+def test_incomplete_traces_are_shown_and_filtered(client, url, store):
+    store.trace("lost_end", status="incomplete")
+    store.trace("fine", minutes=1)
+    html = client.get(url("/traces?status=incomplete")).get_data(as_text=True)
+    assert "lost_end" in html and "fine" not in html
+    assert 'class="badge status-incomplete"' in html
+    assert '<option value="incomplete" selected>' in html

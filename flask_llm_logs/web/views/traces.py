@@ -43,7 +43,12 @@ def traces() -> str:
     filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
     page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
-    return render_template("llm_logs/traces/index.html", page=page, filters=filters)
+    return render_template(
+        "llm_logs/traces/index.html",
+        page=page,
+        filters=filters,
+        statuses=trace_queries.TRACE_STATUSES,
+    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -75,25 +80,18 @@ def _stats(span: Span, duration: str) -> str:
     return " · ".join(stats)
 
 
-def _end(span: Span) -> dt.datetime:
-    if span.completed_at is not None:
-        return span.completed_at
-    return span.started_at + dt.timedelta(milliseconds=span.duration_ms or 0)
-
-
-def span_views(
-    trace_id: Any, spans: list[Span], payloads: dict[Any, tuple[Any, Any]] | None
-) -> tuple[list[SpanView], float]:
+def span_views(detail: trace_queries.TraceDetail) -> tuple[list[SpanView], float]:
     """The tree rows and the timeline's total duration in milliseconds."""
+    if detail.timeline is None:
+        return [], 0.0
     # One url_for for all rows: building a URL per span is a visible share of
     # a 1,000-span page.
-    spans_url = url_for("llm_logs.trace", trace_id=trace_id) + "/spans/"
-    if not spans:
-        return [], 0.0
-    start = min(span.started_at for span in spans)
-    total = max((_end(span) - start).total_seconds() * 1000 for span in spans) or 1.0
+    spans_url = url_for("llm_logs.trace", trace_id=detail.trace.id) + "/spans/"
+    start, end = detail.timeline
+    total = (end - start).total_seconds() * 1000 or 1.0
+    payloads = detail.payloads
     views = []
-    for node in trace_queries.span_tree(spans):
+    for node in detail.nodes:
         span = node.span
         duration = Format.duration(span.duration_ms)
         input = output = None
@@ -102,7 +100,7 @@ def span_views(
             input = render_payload(stored[0], limit=TREE_CONTENT_LIMIT)
             output = render_payload(stored[1], limit=TREE_CONTENT_LIMIT)
         offset = (span.started_at - start).total_seconds() * 1000 / total * 1000
-        width = (_end(span) - span.started_at).total_seconds() * 1000 / total * 1000
+        width = (trace_queries.span_end(span) - span.started_at).total_seconds() * 1000 / total
         views.append(
             SpanView(
                 span=span,
@@ -111,7 +109,7 @@ def span_views(
                 input=input,
                 output=output,
                 offset=round(offset, 1),
-                width=round(max(width, 2.0), 1),
+                width=round(max(width * 1000, 2.0), 1),
                 duration=duration,
                 stats=_stats(span, duration),
             )
@@ -121,11 +119,19 @@ def span_views(
 
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
-    detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id))
-    views, total_ms = span_views(detail.trace.id, detail.spans, detail.payloads)
+    shown = params.int_arg(request.args, "spans") or trace_queries.TRACE_PAGE_SPANS
+    detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id), shown)
+    views, total_ms = span_views(detail)
     trace = detail.trace
     cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
-    models = trace.models or sorted({s.model for s in detail.spans if s.model})
+    models = trace.models or sorted({n.span.model for n in detail.nodes if n.span.model})
+    more_url = None
+    if detail.next_span_id is not None:
+        more = len(detail.nodes) + trace_queries.TRACE_PAGE_SPANS
+        # Back to where the reader was: the first span this page left out.
+        more_url = url_for(
+            "llm_logs.trace", trace_id=trace.id, spans=more, _anchor=f"span-{detail.next_span_id}"
+        )
     return render_template(
         "llm_logs/traces/show.html",
         trace=trace,
@@ -134,6 +140,8 @@ def trace(trace_id: str) -> str:
         total_ms=total_ms,
         models=models,
         cached_share=cached_share,
+        more_url=more_url,
+        page_spans=trace_queries.TRACE_PAGE_SPANS,
         delete_form=Form(),
     )
 
