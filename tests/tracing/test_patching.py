@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import types
 from collections.abc import Iterator
@@ -129,6 +130,8 @@ def test_the_host_s_exception_passes_through_and_a_hook_failure_does_not(
         def succeeded(self, call: str, result: Any) -> None:
             raise RuntimeError("our bug")
 
+    # Recorder warnings come once a minute, the rest at DEBUG: hear them all.
+    caplog.set_level(logging.DEBUG, logger="flask_llm_logs")
     hooks = Broken()
     patches = patcher(hooks)
     patches.patch()
