@@ -27,6 +27,11 @@ POSTGRES_SERVER = os.environ.get(
 )
 REDIS_URL = os.environ.get("LLM_LOGS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
+pytest_plugins = [
+    "tests.helpers.web",
+    "tests.helpers.browser",
+]
+
 
 def unavailable(what: str, error: Exception) -> None:
     message = f"{what} is not reachable ({error.__class__.__name__}: {error})"

@@ -8,16 +8,16 @@ from typing import Any
 import openai
 import pytest
 from flask import Flask
-from tracing_helpers import MESSAGES
-from tracing_helpers import one_trace
-from tracing_helpers import spans
-from tracing_helpers import traces
 
 from flask_llm_logs import span
 from flask_llm_logs import tool
 from flask_llm_logs import trace
 from flask_llm_logs.tracing import api
 from flask_llm_logs.tracing.context import link_prompt_version
+from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import one_trace
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import traces
 
 
 class Boom(Exception):

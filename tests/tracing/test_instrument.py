@@ -15,10 +15,6 @@ from openai.resources.chat.completions import AsyncCompletions
 from openai.resources.chat.completions import Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.responses import Responses
-from tracing_helpers import MESSAGES
-from tracing_helpers import one_trace
-from tracing_helpers import spans
-from tracing_helpers import traces
 
 import flask_llm_logs
 from flask_llm_logs import trace
@@ -27,6 +23,10 @@ from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.instrumentation import is_instrumented
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
+from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import one_trace
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import traces
 
 TOOLS = [
     {

@@ -9,11 +9,10 @@ import pytest
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
-
-from .conftest import csrf_token
-from .conftest import make_greeting
-from .test_prompt_pages import flashes
-from .test_prompt_pages import html_of
+from tests.helpers.prompts import make_greeting
+from tests.helpers.web import csrf_token
+from tests.helpers.web import flashes
+from tests.helpers.web import html_of
 
 NEW = {
     "slug": "welcome",
