@@ -410,6 +410,7 @@ def test_provider_is_openai_or_the_base_url_host() -> None:
     custom.close()
 
 
+@pytest.mark.recorder_errors("LlmCall.start and LlmCall.end are replaced by functions that raise")
 def test_recorder_failures_never_reach_the_host(
     app: Flask,
     fake_openai: FakeOpenAI,

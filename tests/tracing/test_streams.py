@@ -293,6 +293,7 @@ def test_async_streams(app: Flask, fake: FakeOpenAI) -> None:
     assert rows[3].operation == "responses" and TEXT.startswith(rows[3].output["content"])
 
 
+@pytest.mark.recorder_errors("the stream accumulator's add and result raise")
 def test_a_failing_recorder_leaves_the_stream_untouched(
     app: Flask, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
