@@ -1,4 +1,4 @@
-"""Prompts the prompt page tests start from (tests/web_prompts)."""
+"""Prompts the prompt page tests start from, and the new-prompt form (tests/web_prompts)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,27 @@ from flask_llm_logs import Prompt
 
 #: Stored content that must show as text everywhere: markup and triple Mustache.
 HOSTILE = "<script>window.pwned = 1</script> {{{triple}}} <img src=x onerror=alert(1)>"
+
+#: The new-prompt form as a person fills it in.
+NEW = {
+    "slug": "welcome",
+    "name": "Welcome",
+    "description": "First contact.",
+    "tags": "onboarding, email",
+    "messages-0-role": "system",
+    "messages-0-name": "",
+    "messages-0-content": "You write for {{company}}.",
+    "messages-1-role": "user",
+    "messages-1-name": "",
+    "messages-1-content": "Welcome {{name}}.\r\nKeep it short.",
+    "model": "gpt-4.1-mini",
+    "temperature": "0.5",
+    "max_tokens": "300",
+    "top_p": "",
+    "extra_params": '{"seed": 7}',
+    "default_variables": '{"company": "Acme"}',
+    "changelog": "First draft",
+}
 
 
 def make_greeting(versions: int = 1, **create: Any) -> Prompt:
