@@ -27,6 +27,15 @@ POSTGRES_SERVER = os.environ.get(
 )
 REDIS_URL = os.environ.get("LLM_LOGS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
+#: ``recorder_errors`` fails a test during which the recorder logged an
+#: internal error; ``web`` and ``browser`` hold the UI tests' fixtures.
+pytest_plugins = [
+    "pytester",
+    "tests.helpers.recorder_errors",
+    "tests.helpers.web",
+    "tests.helpers.browser",
+]
+
 
 def unavailable(what: str, error: Exception) -> None:
     message = f"{what} is not reachable ({error.__class__.__name__}: {error})"

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from batch_helpers import RecordingHandler
-from batch_helpers import handled
-from batch_helpers import host_metadata
 from flask import Flask
 
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled
+from tests.helpers.batches import host_metadata
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batch_helpers import RecordingHandler
-from batch_helpers import handled_rows
 from flask import Flask
 
 from flask_llm_logs import Batch
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled_rows
 
 
 def invoke(app: Flask, *args: str) -> Any:

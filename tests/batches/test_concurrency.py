@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
-from batch_helpers import handled_rows
 from flask import Flask
 
 from flask_llm_logs import Batch
@@ -21,6 +19,8 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled_rows
 
 WORKERS = 4
 #: The module, which ``flask_llm_logs.batches.poll`` (the function) hides.

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from batch_helpers import RecordingHandler
-from batch_helpers import handled_rows
 from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled_rows
 
 
 def test_handlers_registered_before_init_app_reach_every_app(

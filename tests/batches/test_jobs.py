@@ -16,9 +16,6 @@ from typing import Any
 import pytest
 import rq
 import sqlalchemy as sa
-from batch_app_module import ask
-from batch_helpers import RecordingHandler
-from batch_helpers import handled_rows
 from flask import Flask
 
 from flask_llm_logs import Batch
@@ -34,8 +31,12 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.state import get_state
+from tests.helpers.batch_app import ask
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled_rows
 
-HERE = Path(__file__).parent
+#: The checkout, so that the worker imports ``tests.helpers.batch_app``.
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture
@@ -70,14 +71,14 @@ def run_rq_worker(
     *options: str,
     **env: str,
 ) -> None:
-    """``rq worker --burst`` on ``queue`` in a subprocess loading ``batch_app_module``.
+    """``rq worker --burst`` on ``queue`` in a subprocess loading ``tests.helpers.batch_app``.
 
     ``options`` go before the queue name, ``env`` into the environment.
     """
     env = dict(
         os.environ,
-        FLASK_APP="batch_app_module:create_app",
-        PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        FLASK_APP="tests.helpers.batch_app:create_app",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         DATABASE_URL=database_url,
         OPENAI_BASE_URL=openai_base_url,
         LLM_LOGS_QUEUE=queue.name,

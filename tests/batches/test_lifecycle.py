@@ -7,8 +7,6 @@ from typing import Any
 import pydantic
 import pytest
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
-from batch_helpers import handled_rows
 
 from flask_llm_logs import Batch
 from flask_llm_logs import flush as flush_traces
@@ -26,6 +24,8 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.pricing import cost_of
+from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import handled_rows
 
 
 class Verdict(pydantic.BaseModel):

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
 from flask import Flask
 
 from flask_llm_logs import Batch
@@ -23,8 +22,9 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
 
-SCRIPT = Path(__file__).with_name("killed_flush.py")
+SCRIPT = Path(__file__).parents[1] / "helpers" / "killed_flush.py"
 STALE_AFTER = 0.5
 
 

@@ -8,16 +8,16 @@ from typing import Any
 import openai
 import pytest
 from flask import Flask
-from tracing_helpers import MESSAGES
-from tracing_helpers import one_trace
-from tracing_helpers import spans
-from tracing_helpers import traces
 
 from flask_llm_logs import span
 from flask_llm_logs import tool
 from flask_llm_logs import trace
 from flask_llm_logs.tracing import api
 from flask_llm_logs.tracing.context import link_prompt_version
+from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import one_trace
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import traces
 
 
 class Boom(Exception):
@@ -221,6 +221,7 @@ def test_capture_content_off_keeps_no_content(app: Flask, openai_client: openai.
     assert llm.metadata["gen_ai.request.model"] == "gpt-4.1-mini"
 
 
+@pytest.mark.recorder_errors("new_id and end_trace are replaced by functions that raise")
 @pytest.mark.parametrize("target", ["new_id", "end_trace"])
 def test_recorder_failure_never_reaches_the_host(
     app: Flask, monkeypatch: pytest.MonkeyPatch, target: str

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from tracing_helpers import spans
-from tracing_helpers import traces
 from werkzeug.serving import make_server
 
 from flask_llm_logs import copy_context_to
 from flask_llm_logs import span
 from flask_llm_logs import trace
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import traces
 
 MODEL = "gpt-4.1-mini"
 CONCURRENT = 10

@@ -18,9 +18,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import trace_record
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
@@ -28,6 +25,9 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import trace_record
 
 pytestmark = pytest.mark.postgres
 

@@ -15,10 +15,6 @@ from openai.resources.chat.completions import AsyncCompletions
 from openai.resources.chat.completions import Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.responses import Responses
-from tracing_helpers import MESSAGES
-from tracing_helpers import one_trace
-from tracing_helpers import spans
-from tracing_helpers import traces
 
 import flask_llm_logs
 from flask_llm_logs import trace
@@ -27,6 +23,10 @@ from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.instrumentation import is_instrumented
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
+from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import one_trace
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import traces
 
 TOOLS = [
     {
@@ -410,6 +410,7 @@ def test_provider_is_openai_or_the_base_url_host() -> None:
     custom.close()
 
 
+@pytest.mark.recorder_errors("LlmCall.start and LlmCall.end are replaced by functions that raise")
 def test_recorder_failures_never_reach_the_host(
     app: Flask,
     fake_openai: FakeOpenAI,

@@ -123,6 +123,7 @@ def test_module_functions_are_patched_and_put_back(module: types.ModuleType) -> 
     assert not patches.is_patched()
 
 
+@pytest.mark.recorder_errors("a hook of the patcher raises on purpose")
 def test_the_host_s_exception_passes_through_and_a_hook_failure_does_not(
     module: types.ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,10 +9,6 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import submit
-from writer_helpers import trace_record
 
 import flask_llm_logs
 from flask_llm_logs.models import BatchRequest
@@ -21,6 +17,10 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 
 def make_traces(app: Flask, days_ago: int, count: int, spans_each: int = 2) -> list[uuid.UUID]:

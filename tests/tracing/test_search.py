@@ -7,10 +7,6 @@ import json
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import submit
-from writer_helpers import trace_record
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
@@ -18,6 +14,10 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing import search
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 
 @pytest.mark.parametrize(

@@ -11,15 +11,15 @@ import openai
 import pydantic
 import pytest
 from flask import Flask
-from tracing_helpers import MESSAGES
-from tracing_helpers import one_trace
-from tracing_helpers import spans
-from tracing_helpers import wait_until
 
 import flask_llm_logs
 from flask_llm_logs import trace
 from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import one_trace
+from tests.helpers.tracing import spans
+from tests.helpers.tracing import wait_until
 
 TEXT = "one two three four five six seven eight nine ten"
 MODEL = "gpt-4.1-mini"
@@ -293,6 +293,7 @@ def test_async_streams(app: Flask, fake: FakeOpenAI) -> None:
     assert rows[3].operation == "responses" and TEXT.startswith(rows[3].output["content"])
 
 
+@pytest.mark.recorder_errors("the stream accumulator's add and result raise")
 def test_a_failing_recorder_leaves_the_stream_untouched(
     app: Flask, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,16 +12,16 @@ from typing import Any
 import pydantic
 import pytest
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import submit
-from writer_helpers import trace_record
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.pricing import cost_of
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 
 def test_trace_and_spans_are_stored_with_rollups(app: Flask) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import submit
-from writer_helpers import trace_record
 
 from flask_llm_logs.models import Span
 from flask_llm_logs.state import get_state
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 

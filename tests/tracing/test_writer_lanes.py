@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from writer_helpers import span_record
-from writer_helpers import stored
-from writer_helpers import submit
-from writer_helpers import trace_record
 
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 on_postgresql = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True

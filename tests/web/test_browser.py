@@ -13,75 +13,19 @@ Without it the tests click and check exactly the same, and leave
 from __future__ import annotations
 
 import datetime as dt
-import os
-import pathlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from tests.helpers.browser import shoot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = pathlib.Path(__file__).parents[2] / "docs" / "_static" / "screenshots"
-#: Set to ``1`` to rewrite the screenshots of the docs.
-SCREENSHOTS_VARIABLE = "LLM_LOGS_SCREENSHOTS"
 NOW = dt.datetime(2026, 11, 28, 14, 30, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is not installed"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; it is required in CI")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    """The test app on a real HTTP server; yields its base URL."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}{app.config['LLM_LOGS_URL_PREFIX']}"
-    http.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A page that records dialogs and CSP violations (console errors)."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.errors = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
 
 
 def at(minutes: float = 0, ms: float = 0) -> dt.datetime:
@@ -236,22 +180,6 @@ def demo_data(session: Any) -> Trace:
     )
     session.commit()
     return trace
-
-
-def shoot(page: Any, name: str, element: Any = None) -> None:
-    """Save the whole ``page`` (or one ``element`` of it) as ``name.png`` for the docs.
-
-    Only with ``LLM_LOGS_SCREENSHOTS=1``: the images are committed, and
-    rewriting them on every run would leave a changed tree behind.
-    """
-    if os.environ.get(SCREENSHOTS_VARIABLE) != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = str(SCREENSHOTS / f"{name}.png")
-    if element is None:
-        page.screenshot(path=path, full_page=True)
-    else:
-        element.screenshot(path=path)
 
 
 def test_browse_filter_trace_timeline_span(app, server, page):

@@ -1,4 +1,4 @@
-"""Fixtures of the batch page tests: the UI's fixtures, the CSRF helper, a real handler."""
+"""Fixtures of the batch page tests: a real handler."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-
-# The UI's fixtures (test client, URL under the prefix, query counter) and the
-# CSRF helper of the prompt pages.
-from web.conftest import client  # noqa: F401
-from web.conftest import count_queries  # noqa: F401
-from web.conftest import store  # noqa: F401
-from web.conftest import url  # noqa: F401
-from web_prompts.conftest import token  # noqa: F401
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.models import BatchRequest

@@ -8,24 +8,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from web.test_browser import browser  # noqa: F401
-from web.test_browser import server  # noqa: F401
-from web.test_browser import shoot
-from web_prompts.test_prompt_browser import flash
-from web_prompts.test_prompt_browser import page  # noqa: F401
 
 from flask_llm_logs.models import BatchRequest
-
-from .test_batch_pages import LONG_ROUTING
-from .test_batch_pages import SUBMITTED
-from .test_batch_pages import add_batch
-from .test_batch_pages import add_request
-from .test_batch_pages import failed_request
+from tests.helpers.batch_rows import LONG_ROUTING
+from tests.helpers.batch_rows import SUBMITTED
+from tests.helpers.batch_rows import add_batch
+from tests.helpers.batch_rows import add_request
+from tests.helpers.batch_rows import failed_request
+from tests.helpers.browser import flash
+from tests.helpers.browser import shoot
 
 pytestmark = pytest.mark.browser
 
 
-def test_open_a_batch_and_retry_its_failed_request(app, server, page, handler, store):  # noqa: F811
+def test_open_a_batch_and_retry_its_failed_request(app, server, page, handler, store):
     add_batch(app, requests=12, purpose="nightly_scoring", provider_batch_id="batch_6f1c0a9e")
     add_batch(app, purpose="summaries", status="in_progress", provider_batch_id="batch_90ab77d2")
     batch = add_batch(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask_llm_logs.models import BatchRequest
-
-from .test_batch_pages import add_batch
-from .test_batch_pages import failed_request
+from tests.helpers.batch_rows import add_batch
+from tests.helpers.batch_rows import failed_request
 
 
 def queries_for(client, count_queries, path: str) -> int:

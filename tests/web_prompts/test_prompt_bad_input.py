@@ -8,9 +8,7 @@ import pytest
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
-
-from .test_prompt_editor import post_new  # noqa: F401
-from .test_prompt_pages import html_of
+from tests.helpers.web import html_of
 
 
 @pytest.mark.parametrize("path", ["/prompts/a%00b", "/prompts/a%00b/edit", "/prompts/%00/versions"])
@@ -22,7 +20,7 @@ def test_a_nul_in_the_slug_is_a_404(client: Any, url: Any, path: str) -> None:
     "field",
     ["name", "description", "tags", "messages-0-content", "messages-0-name", "model", "changelog"],
 )
-def test_a_nul_in_an_editor_field_is_a_400(post_new: Any, field: str) -> None:  # noqa: F811
+def test_a_nul_in_an_editor_field_is_a_400(post_new: Any, field: str) -> None:
     response = post_new(**{field: "a\x00b"})
     assert response.status_code == 400
     assert "contains a NUL character" in response.get_data(as_text=True)
@@ -54,7 +52,7 @@ def test_a_nul_in_an_existing_prompts_editor_is_a_400(client: Any, url: Any, tok
     ],
 )
 def test_refused_content_creates_no_prompt(
-    post_new: Any,  # noqa: F811
+    post_new: Any,
     changes: dict[str, str],
     error: str,
 ) -> None:
@@ -64,7 +62,7 @@ def test_refused_content_creates_no_prompt(
         Prompt.load("welcome", cache=False)
 
 
-def test_sections_nested_too_deep_are_refused_in_the_editor(post_new: Any) -> None:  # noqa: F811
+def test_sections_nested_too_deep_are_refused_in_the_editor(post_new: Any) -> None:
     content = "{{#a}}" * 40 + "x" + "{{/a}}" * 40
     html = html_of(post_new(**{"messages-0-content": content}), 200)
     assert "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH = 32" in html

@@ -7,17 +7,14 @@ loopback werkzeug server) and, with ``LLM_LOGS_SCREENSHOTS=1``, writes the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from web.test_browser import browser  # noqa: F401
-from web.test_browser import server  # noqa: F401
-from web.test_browser import shoot
 
 from flask_llm_logs import Prompt
-
-from .conftest import HOSTILE
+from tests.helpers.browser import flash
+from tests.helpers.browser import shoot
+from tests.helpers.prompts import HOSTILE
 
 pytestmark = pytest.mark.browser
 
@@ -28,34 +25,11 @@ CUSTOMER_MESSAGE = (
 SYSTEM_MESSAGE_V2 = "You answer for {{company}}, briefly. Be {{tone}}."
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:  # noqa: F811
-    """A page that accepts confirmation dialogs, recording them and console errors."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.errors = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.accept()))
-    page.on("console", lambda message: record_console(page, message))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    yield page
-    context.close()
-
-
-def record_console(page: Any, message: Any) -> None:
-    if message.type == "error":
-        page.errors.append(message.text)
-
-
-def flash(page: Any) -> str:
-    return str(page.locator(".flash").inner_text())
-
-
 def message_box(page: Any, index: int) -> Any:
     return page.locator(f"#message-{index}")
 
 
-def test_create_edit_preview_compare_restore_delete(app, server, page):  # noqa: F811
+def test_create_edit_preview_compare_restore_delete(app, server, page):
     Prompt.create(slug="ticket-triage", name="Ticket triage", tags=["support"]).update_content(
         messages=[{"role": "user", "content": "Classify: {{ticket}}"}], model="gpt-4.1-nano"
     )
@@ -172,7 +146,7 @@ def test_create_edit_preview_compare_restore_delete(app, server, page):  # noqa:
     assert page.errors == []
 
 
-def test_hostile_prompt_content_stays_text(app, server, page):  # noqa: F811
+def test_hostile_prompt_content_stays_text(app, server, page):
     prompt = Prompt.create(slug="xss", name="<script>window.pwned = 1</script>")
     prompt.update_content(messages=[{"role": "user", "content": "v1 " + HOSTILE}])
     prompt.update_content(
@@ -195,7 +169,7 @@ def test_hostile_prompt_content_stays_text(app, server, page):  # noqa: F811
     assert page.dialogs == [] and page.errors == []
 
 
-def test_dark_and_phone(app, server, browser):  # noqa: F811
+def test_dark_and_phone(app, server, browser):
     prompt = Prompt.create(slug="support-reply", name="Support reply", tags=["support"])
     prompt.update_content(
         messages=[

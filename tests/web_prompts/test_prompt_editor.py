@@ -3,50 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
-
-from .conftest import csrf_token
-from .conftest import make_greeting
-from .test_prompt_pages import flashes
-from .test_prompt_pages import html_of
-
-NEW = {
-    "slug": "welcome",
-    "name": "Welcome",
-    "description": "First contact.",
-    "tags": "onboarding, email",
-    "messages-0-role": "system",
-    "messages-0-name": "",
-    "messages-0-content": "You write for {{company}}.",
-    "messages-1-role": "user",
-    "messages-1-name": "",
-    "messages-1-content": "Welcome {{name}}.\r\nKeep it short.",
-    "model": "gpt-4.1-mini",
-    "temperature": "0.5",
-    "max_tokens": "300",
-    "top_p": "",
-    "extra_params": '{"seed": 7}',
-    "default_variables": '{"company": "Acme"}',
-    "changelog": "First draft",
-}
-
-
-@pytest.fixture
-def post_new(client, url, token):
-    csrf = token(url("/prompts/new"))
-
-    def post(**changes: Any) -> Any:
-        data = {**NEW, "csrf_token": csrf, **changes}
-        return client.post(
-            url("/prompts/new"), data={k: v for k, v in data.items() if v is not None}
-        )
-
-    return post
+from tests.helpers.prompts import NEW
+from tests.helpers.prompts import make_greeting
+from tests.helpers.web import csrf_token
+from tests.helpers.web import flashes
+from tests.helpers.web import html_of
 
 
 def edit_data(html: str) -> dict[str, str]:

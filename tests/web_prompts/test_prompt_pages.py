@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
 from flask_llm_logs.models import PromptVersion
-
-from .conftest import make_greeting
-
-
-def html_of(response: Any, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
-
-
-def flashes(html: str) -> list[str]:
-    return re.findall(r'<p class="flash flash-\w+" role="status">(.*?)</p>', html)
+from tests.helpers.prompts import HOSTILE
+from tests.helpers.prompts import make_greeting
+from tests.helpers.web import csrf_token
+from tests.helpers.web import flashes
+from tests.helpers.web import html_of
 
 
 class TestList:
@@ -318,7 +311,9 @@ class TestRestoreAndDelete:
         html = html_of(client.get(url("/prompts/greeting/delete")))
         assert "Delete this prompt?" in html and "its\n      2 versions" in html
         Prompt.load("greeting", cache=False)  # the page alone deletes nothing
-        response = client.post(url("/prompts/greeting/delete"), data={"csrf_token": csrf_of(html)})
+        response = client.post(
+            url("/prompts/greeting/delete"), data={"csrf_token": csrf_token(html)}
+        )
         assert response.status_code == 302
         assert response.headers["Location"].endswith(url("/prompts"))
         with pytest.raises(PromptNotFound):
@@ -327,14 +322,8 @@ class TestRestoreAndDelete:
             html_of(client.get(url("/prompts")))
         )
         html_of(
-            client.post(url("/prompts/greeting/delete"), data={"csrf_token": csrf_of(html)}), 404
+            client.post(url("/prompts/greeting/delete"), data={"csrf_token": csrf_token(html)}), 404
         )
-
-
-def csrf_of(html: str) -> str:
-    from .conftest import csrf_token
-
-    return csrf_token(html)
 
 
 class TestCsrf:
@@ -370,8 +359,6 @@ class TestEscaping:
 
     @pytest.fixture
     def hostile(self, app):
-        from .conftest import HOSTILE
-
         prompt = Prompt.create(
             slug="xss", name="<script>name()</script>", description=HOSTILE, tags=["<b>t</b>"]
         )

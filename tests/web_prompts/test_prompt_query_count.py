@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask_llm_logs import Prompt
 from flask_llm_logs.models import Trace
-
-from .conftest import make_greeting
+from tests.helpers.prompts import make_greeting
 
 
 def queries_for(client, count_queries, path: str) -> int:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from writer_helpers import stored
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from tests.helpers.writer import stored
 
 MESSAGES = [{"role": "user", "content": "What is the price of AAPL?"}]
 

@@ -1,9 +1,16 @@
-"""Fixtures of the UI tests: rows inserted through the ORM, a query counter."""
+"""Fixtures and helpers of the UI tests (tests/web*): rows inserted through
+the ORM, a test client, URLs under the prefix, a query counter, CSRF tokens.
+
+A plugin of the suite (``pytest_plugins`` in tests/conftest.py), so that the
+three UI folders share the fixtures without importing one another.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,3 +102,33 @@ def count_queries(app: Flask) -> Any:
             sa.event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
     return counting
+
+
+def html_of(response: Any, status: int = 200) -> str:
+    """The page of ``response``, after checking its status."""
+    assert response.status_code == status, response.get_data(as_text=True)[:2000]
+    return str(response.get_data(as_text=True))
+
+
+def flashes(html: str) -> list[str]:
+    """The flash messages shown on a page."""
+    return re.findall(r'<p class="flash flash-\w+" role="status">(.*?)</p>', html)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a page's form."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def token(client: FlaskClient) -> Callable[[str], str]:
+    """``token(page_url)``: the CSRF token of a page, as a browser would have it."""
+
+    def get(page: str) -> str:
+        response = client.get(page)
+        assert response.status_code == 200, response.status_code
+        return csrf_token(response.get_data(as_text=True))
+
+    return get

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 
 import openai
-from batch_helpers import RecordingHandler
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
+from tests.helpers.batches import RecordingHandler
 
 
 def create_app() -> Flask:
-    app = Flask("batch_app_module")
+    app = Flask(__name__)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"],
         LLM_LOGS_QUEUE=os.environ["LLM_LOGS_QUEUE"],

@@ -1,0 +1,51 @@
+"""Prompts the prompt page tests start from, and the new-prompt form (tests/web_prompts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_llm_logs import Prompt
+
+#: Stored content that must show as text everywhere: markup and triple Mustache.
+HOSTILE = "<script>window.pwned = 1</script> {{{triple}}} <img src=x onerror=alert(1)>"
+
+#: The new-prompt form as a person fills it in.
+NEW = {
+    "slug": "welcome",
+    "name": "Welcome",
+    "description": "First contact.",
+    "tags": "onboarding, email",
+    "messages-0-role": "system",
+    "messages-0-name": "",
+    "messages-0-content": "You write for {{company}}.",
+    "messages-1-role": "user",
+    "messages-1-name": "",
+    "messages-1-content": "Welcome {{name}}.\r\nKeep it short.",
+    "model": "gpt-4.1-mini",
+    "temperature": "0.5",
+    "max_tokens": "300",
+    "top_p": "",
+    "extra_params": '{"seed": 7}',
+    "default_variables": '{"company": "Acme"}',
+    "changelog": "First draft",
+}
+
+
+def make_greeting(versions: int = 1, **create: Any) -> Prompt:
+    """A prompt ``greeting`` with ``versions`` versions: v1 says "Hello", later ones "Hi vN"."""
+    create.setdefault("slug", "greeting")
+    create.setdefault("name", "Greeting")
+    prompt = Prompt.create(**create)
+    for number in range(1, versions + 1):
+        words = "Hello" if number == 1 else f"Hi v{number}"
+        prompt.update_content(
+            messages=[
+                {"role": "system", "content": "You are {{tone}}."},
+                {"role": "user", "content": f"{words} {{{{name}}}}!"},
+            ],
+            model="gpt-4.1-mini" if number == 1 else "gpt-4.1",
+            model_params={"temperature": 0.2 * number},
+            default_variables={"tone": "kind"},
+            changelog=f"change {number}",
+        )
+    return prompt
