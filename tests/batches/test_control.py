@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
 from flask import Flask
 
 from flask_llm_logs import Batch
@@ -15,6 +14,7 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
 
 
 def invoke(app: Flask, *args: str) -> Any:

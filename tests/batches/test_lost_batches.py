@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
@@ -17,6 +16,7 @@ from flask_llm_logs.batches.poll import LOST_SINCE
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
 
 
 def submit(count: int) -> str:

@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from batch_helpers import RecordingHandler
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from tests.helpers.batches import RecordingHandler
 
 
 def stored_requests() -> list[BatchRequest]:

@@ -11,19 +11,18 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from web_prompts.conftest import csrf_token
-from web_prompts.test_prompt_pages import flashes
-from web_prompts.test_prompt_pages import html_of
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
-
-from .test_batch_pages import SUBMITTED
-from .test_batch_pages import add_batch
-from .test_batch_pages import add_request
-from .test_batch_pages import failed_request
+from tests.helpers.batch_rows import SUBMITTED
+from tests.helpers.batch_rows import add_batch
+from tests.helpers.batch_rows import add_request
+from tests.helpers.batch_rows import failed_request
+from tests.helpers.web import csrf_token
+from tests.helpers.web import flashes
+from tests.helpers.web import html_of
 
 
 def section(html: str, title: str) -> str:
