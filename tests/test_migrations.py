@@ -23,9 +23,9 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0003"
+HEAD = "0004"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0002"
+PREVIOUS = "0003"
 
 
 def table_names(url: str) -> set[str]:
@@ -305,3 +305,44 @@ def test_0003_makes_token_counts_64_bit_and_back(empty_database_url: str) -> Non
             assert connection.execute(tokens).scalar() == 12
     finally:
         engine.dispose()
+
+
+def test_0004_adds_cache_write_tokens_to_existing_rows_and_back(empty_database_url: str) -> None:
+    """Traces stored before 0004 start at zero cache writes; downgrade drops the column."""
+    engine = sa.create_engine(empty_database_url)
+    columns = ("name", "status", "metadata", "models", "spans_count", *_TOKENS_BEFORE_0004)
+    traces = sa.table(
+        "llm_logs_traces",
+        *(sa.column(name) for name in columns),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0003")
+            connection.execute(
+                sa.insert(traces).values(
+                    id=uuid.uuid4(),
+                    name="before 0004",
+                    status="completed",
+                    metadata="{}",
+                    models="[]",
+                    spans_count=0,
+                    started_at=now,
+                    created_at=now,
+                    **dict.fromkeys(_TOKENS_BEFORE_0004, 1),
+                )
+            )
+            migrations.upgrade(connection, "0004")
+            writes = sa.text("SELECT cache_write_tokens FROM llm_logs_traces")
+            assert connection.execute(writes).scalar() == 0
+            migrations.downgrade(connection, "0003")
+            for table in ("llm_logs_traces", "llm_logs_spans"):
+                names = {c["name"] for c in sa.inspect(connection).get_columns(table)}
+                assert "cache_write_tokens" not in names, table
+    finally:
+        engine.dispose()
+
+
+_TOKENS_BEFORE_0004 = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")

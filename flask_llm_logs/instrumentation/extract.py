@@ -160,6 +160,8 @@ def responses_usage(outcome: CallOutcome, usage: Any) -> None:
     outcome.output_tokens = _int(getattr(usage, "output_tokens", None))
     details = getattr(usage, "input_tokens_details", None)
     outcome.cached_tokens = _int(getattr(details, "cached_tokens", None))
+    # Not in every SDK version's model, nor in every compatible server's reply.
+    outcome.cache_write_tokens = _int(getattr(details, "cache_write_tokens", None))
     details = getattr(usage, "output_tokens_details", None)
     outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
 

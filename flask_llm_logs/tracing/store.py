@@ -41,7 +41,13 @@ traces = cast(sa.Table, Trace.__table__)
 spans = cast(sa.Table, Span.__table__)
 
 #: Rollup columns of a trace: derived from its spans, never sent by the caller.
-_TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+_TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 #: What a trace record sets; an end record updates them on the row of the start record.
 _TRACE_FIELDS = (
     "name",
@@ -181,6 +187,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "cached_tokens": record.cached_tokens,
+        "cache_write_tokens": record.cache_write_tokens,
         "reasoning_tokens": record.reasoning_tokens,
         "cost": _cost(record, policy),
         "duration_ms": record.duration_ms,

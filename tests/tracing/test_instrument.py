@@ -509,3 +509,14 @@ def test_responses_finish_reasons_use_the_conventions_values(
         for s in spans(app, trace_id=t.id, kind="llm")
     ]
     assert reasons == [["length"], ["tool_calls"], ["stop"]]
+
+
+def test_responses_cache_writes_are_read_from_the_usage(
+    app: Flask, openai_client: openai.OpenAI
+) -> None:
+    """The Responses API reports cache writes apart (``input_tokens_details``)."""
+    openai_client.responses.create(model="gpt-4.1-mini", input="hello")
+    [span] = [s for t in traces(app) for s in spans(app, trace_id=t.id, kind="llm")]
+    assert span.cache_write_tokens == 0  # reported: zero, not unknown
+    [trace] = traces(app)
+    assert trace.cache_write_tokens == 0

@@ -388,3 +388,29 @@ def test_max_content_bytes_is_validated(make_app: Callable[..., Flask]) -> None:
     for bad in (0, -1, "1MB", True):
         with pytest.raises(ConfigurationError, match="LLM_LOGS_MAX_CONTENT_BYTES"):
             make_app(LLM_LOGS_MAX_CONTENT_BYTES=bad)
+
+
+def test_cache_writes_are_stored_rolled_up_and_priced(app: Flask) -> None:
+    """Anthropic bills a cache write at 1.25x the input price: the cost must see it."""
+    start = trace_record()
+    model, provider = "claude-sonnet-4-20250514", "anthropic"
+    spans = [
+        span_record(
+            start.id,
+            kind="llm",
+            model=model,
+            provider=provider,
+            input_tokens=2000,
+            output_tokens=100,
+            cache_write_tokens=writes,
+        )
+        for writes in (1000, 500)
+    ]
+    submit(app, start, *spans)
+    assert flask_llm_logs.flush(timeout=10)
+    [first] = stored(app, Span, id=spans[0].id)
+    assert first.cache_write_tokens == 1000
+    assert first.cost == cost_of(model, provider, 2000, 100, 0, 1000)
+    assert first.cost > cost_of(model, provider, 2000, 100)  # type: ignore[operator]
+    [trace] = stored(app, Trace, id=start.id)
+    assert trace.cache_write_tokens == 1500
