@@ -1,22 +1,27 @@
-"""Mustache rendering of prompt messages: no HTML escaping, spec whitespace, bounded work.
+"""Mustache rendering of prompt messages: pystache parses, a bounded renderer of ours renders.
 
 Prompts are text for a model, not HTML: ``{{name}}`` inserts the value as
 written (``<b> & "x"`` stays ``<b> & "x"``), exactly like ``{{{name}}}``.
 
-The parser and renderer are our own rather than a Mustache library's because
-prompts need three things general libraries do not give:
+pystache's parser reads the templates: tags, delimiters, sections and the
+Mustache spec's standalone lines. Three things prompts need are added around
+it, each for a reason pystache cannot cover:
 
--   Partials are stored without a final line break, so a standalone
-    ``{{> slug}}`` renders the partial as if its text ended with the tag
-    line's own line ending (``\\n``, ``\\r\\n`` or none on the last line); the
-    rest follows the Mustache spec's standalone rules, with any delimiters.
 -   Every build runs in the host's process, and the UI preview renders any
     saved prompt, so the work is bounded (:class:`RenderLimits`): output size,
-    partial depth and section nesting, each with its own error. The renderer
-    recurses only as deep as those limits allow, never into a
-    ``RecursionError``.
--   The names a template uses are known from parsing alone (``prompt.variables``,
-    the partials to load before rendering).
+    partial depth and section nesting, each with its own error. pystache's
+    renderer recurses without limit (a ``RecursionError`` at 500 nested
+    sections), so the parse tree is walked here, iteratively.
+-   Partials are stored without a final line break, so a standalone
+    ``{{> slug}}`` renders the partial as if its text ended with the tag
+    line's own line ending (``\\n``, ``\\r\\n`` or none on the last line).
+    pystache drops that line ending and does not record which it was, nor
+    whether a partial without indentation stood alone, so :class:`_Parser`
+    notes each partial tag's position as pystache matches it.
+-   A tag followed by blanks before its line end is standalone in the spec
+    ("only whitespace on its line"), not in pystache: those blanks are
+    removed (the spec drops the whole line anyway) and the template read
+    again.
 
 Parsed templates are kept in an LRU cache keyed by the template text.
 """
@@ -28,9 +33,19 @@ import functools
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+
+from pystache import parser as pystache_parser
+from pystache.parsed import ParsedTemplate
+from pystache.parser import ParsingError
+from pystache.parser import _EscapeNode
+from pystache.parser import _InvertedNode
+from pystache.parser import _LiteralNode
+from pystache.parser import _PartialNode
+from pystache.parser import _SectionNode
 
 from .errors import OutputTooLarge
 from .errors import PartialCycle
@@ -56,38 +71,109 @@ class RenderLimits:
 # Parsing ------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Variable:
-    name: str
+#: pystache's line ends: a standalone tag drops ``\r\n``, ``\r`` or ``\n`` after it.
+_LINE_ENDS = ("\r\n", "\r", "\n")
+
+#: Blanks between a tag and the end of its line.
+_TRAILING_BLANKS = re.compile(r"[ \t]+(?=[\r\n]|\Z)")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Section:
-    name: str
-    inverted: bool
-    nodes: tuple[_Node, ...]
+def _begins_line(match: re.Match[str]) -> bool:
+    """Whether a tag (with the blanks before it) starts its line, as pystache decides it."""
+    start = match.start()
+    return start == 0 or match.string[start - 1] in "\r\n"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Partial:
-    slug: str
-    #: Whitespace before a standalone tag: every line of the partial is indented by it.
-    indent: str = ""
-    #: A standalone tag's line ending (``""`` on the last line); ``None`` inside a line.
-    line_end: str | None = None
+def _line_end(match: re.Match[str]) -> str | None:
+    """The line ending pystache drops after a standalone tag; ``None`` if text follows."""
+    template, end = match.string, match.end()
+    if end == len(template):
+        return ""
+    return next((ending for ending in _LINE_ENDS if template.startswith(ending, end)), None)
 
 
-_Node = str | _Variable | _Section | _Partial
+def _kind(match: re.Match[str]) -> tuple[str, str]:
+    """A tag's type (``""`` for a variable) and name, read as pystache reads them."""
+    if match["change"] is not None:
+        return "=", match["delims"]
+    if match["raw"] is not None:
+        return "&", match["raw_name"]
+    return match["tag"], match["tag_key"]
 
-#: Tags that may stand alone on a line, which then leaves no trace in the output.
-_STANDALONE_KINDS = frozenset("#^/!>=")
+
+def _tag_text(match: re.Match[str]) -> str:
+    return match.string[match.end("whitespace") : match.end()]
+
+
+class _Partial(_PartialNode):  # type: ignore[misc]
+    """pystache's partial node, plus the line ending of a standalone tag.
+
+    ``line_end`` is the line ending pystache dropped after a standalone tag
+    (``""`` on the last line), and ``None`` for a tag inside a line.
+    """
+
+    def __init__(self, key: str, indent: str, line_end: str | None) -> None:
+        super().__init__(key, indent)
+        self.line_end = line_end
+
+
+class _ParseError(Exception):
+    def __init__(self, detail: str, position: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.position = position
+
+
+class _TagFinder:
+    """pystache's tag regular expression, keeping every tag it finds, in order."""
+
+    def __init__(self, pattern: re.Pattern[str], found: list[re.Match[str]]) -> None:
+        self.pattern = pattern
+        self.found = found
+
+    def search(self, template: str, start: int) -> re.Match[str] | None:
+        match = self.pattern.search(template, start)
+        if match is not None:
+            self.found.append(match)
+        return match
+
+
+class _Parser(pystache_parser._Parser):  # type: ignore[misc]
+    """pystache's parser, keeping where each tag is, which its parse tree does not say.
+
+    pystache matches tags with one regular expression per delimiter pair,
+    compiled in ``_compile_delimiters``; wrapping it keeps the matches, so a
+    partial's node can say whether its tag stood alone on its line and which
+    line ending went with it, and errors and section depth can name a line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(raise_on_mismatch=True)
+        self.tags: list[re.Match[str]] = []
+
+    def _compile_delimiters(self) -> None:
+        pattern = pystache_parser._compile_template_re(self._delimiters)
+        self._template_re = _TagFinder(pattern, self.tags)
+
+    def _make_interpolation_node(self, tag_type: str, tag_key: str, indent: str) -> Any:
+        match = self.tags[-1]
+        # pystache fails with an IndexError on one delimiter and ignores a third.
+        if tag_type == "=" and len(tag_key.split()) != 2:
+            raise _ParseError(
+                f"{_tag_text(match)} must give two delimiters, such as {{{{=<% %>=}}}}",
+                match.end("whitespace"),
+            )
+        if tag_type == ">":
+            return _Partial(tag_key, indent, _line_end(match) if _begins_line(match) else None)
+        return super()._make_interpolation_node(tag_type, tag_key, indent)
 
 
 @dataclasses.dataclass(frozen=True)
 class Template:
     """A parsed template and what parsing learnt about it."""
 
-    nodes: tuple[_Node, ...]
+    #: pystache's parse tree: text, and nodes for tags.
+    nodes: tuple[Any, ...]
     #: Names of ``{{var}}``, ``{{{var}}}``, ``{{#section}}`` and ``{{^inverted}}`` tags,
     #: in order of first use.
     variables: tuple[str, ...]
@@ -98,131 +184,80 @@ class Template:
     section_depth_line: int = 0
 
 
-class _ParseError(Exception):
-    def __init__(self, detail: str, position: int) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.position = position
+def _read(template: str) -> tuple[ParsedTemplate, list[re.Match[str]]]:
+    """pystache's parse tree and the tags it read, or :class:`_ParseError`."""
+    parser = _Parser()
+    try:
+        return parser.parse(template), parser.tags
+    except ParsingError as error:
+        _describe(parser.tags)  # raises for every mismatch pystache reports
+        raise _ParseError(str(error), len(template)) from None
 
 
-@dataclasses.dataclass
-class _Open:
-    """A section whose closing tag is not reached yet."""
+def _describe(tags: Sequence[re.Match[str]]) -> tuple[int, int]:
+    """How deep the sections of ``tags`` nest and where; :class:`_ParseError` if they mismatch.
 
-    tag: str
-    name: str
-    inverted: bool
-    position: int
-    outer: list[_Node]
-
-
-def _standalone_end(template: str, end: int) -> tuple[int, str] | None:
-    """Where the line after a tag ends and its line ending, if only blanks follow the tag."""
-    newline = template.find("\n", end)
-    stop = len(template) if newline == -1 else newline
-    rest = template[end:stop]
-    if newline != -1 and rest.endswith("\r"):
-        rest, ending = rest[:-1], "\r\n"
-    else:
-        ending = "" if newline == -1 else "\n"
-    if rest.strip(" \t"):
-        return None
-    return (len(template) if newline == -1 else newline + 1), ending
+    pystache refuses mismatched sections but names the outermost one, by
+    offset; the author needs the innermost, by line.
+    """
+    opened: list[tuple[str, re.Match[str]]] = []
+    depth = position = 0
+    for match in tags:
+        kind, name = _kind(match)
+        if kind in ("#", "^"):
+            opened.append((name, match))
+            if len(opened) > depth:
+                depth, position = len(opened), match.end("whitespace")
+        elif kind == "/":
+            if not opened:
+                raise _ParseError(
+                    f"{_tag_text(match)} closes no open section", match.end("whitespace")
+                )
+            section, opening = opened.pop()
+            if section != name:
+                raise _ParseError(
+                    f"section {_tag_text(opening)} is closed by {_tag_text(match)}",
+                    match.end("whitespace"),
+                )
+    if opened:
+        raise _ParseError(
+            f"section {_tag_text(opened[-1][1])} is never closed", opened[-1][1].end("whitespace")
+        )
+    return depth, position
 
 
 def _parse_tree(template: str) -> Template:
-    opening, closing = "{{", "}}"
-    nodes: list[_Node] = []
-    stack: list[_Open] = []
+    parsed, tags = _read(template)
+    blanks = [
+        found.span()
+        for match in tags
+        if _kind(match)[0] not in ("", "&")
+        and _begins_line(match)
+        and (found := _TRAILING_BLANKS.match(template, match.end()))
+    ]
+    if blanks:
+        # Standalone in the spec, not in pystache: drop the blanks, read again.
+        pieces, start = [], 0
+        for begin, end in blanks:
+            pieces.append(template[start:begin])
+            start = end
+        template = "".join([*pieces, template[start:]])
+        parsed, tags = _read(template)
+    depth, position = _describe(tags)
     variables: dict[str, None] = {}
     partials: dict[str, None] = {}
-    depth = depth_position = 0
-    position = 0  # the start of the text not yet added to the nodes
-    search = 0
-    while True:
-        start = template.find(opening, search)
-        if start == -1:
-            break
-        inner = start + len(opening)
-        close = closing
-        if template.startswith("{", inner):
-            inner, close = inner + 1, "}" + closing
-        stop = template.find(close, inner)
-        if stop == -1:
-            break  # an opening delimiter never closed is text, as it always was
-        end = stop + len(close)
-        content = template[inner:stop].strip()
-        kind = "&" if close != closing else (content[:1] if content[:1] in "#^/!>=&" else "")
-        name = content if kind == "" else content[1:].strip() if close == closing else content
-        if kind == "=":
-            name = content[1:-1].strip() if content.endswith("=") and len(content) > 1 else ""
-        if not name and kind != "!":
-            search = inner  # "{{}}": text
-            continue
-
-        line_start = template.rfind("\n", 0, start) + 1
-        standalone = None
-        if (
-            kind in _STANDALONE_KINDS
-            and position <= line_start
-            and not template[line_start:start].strip(" \t")
-        ):
-            standalone = _standalone_end(template, end)
-        if standalone is not None:
-            if line_start > position:
-                nodes.append(template[position:line_start])
-            indent = template[line_start:start]
-            position, line_end = standalone
-        else:
-            if start > position:
-                nodes.append(template[position:start])
-            indent, line_end = "", None
-            position = end
-        search = position
-
-        if kind in ("#", "^"):
-            stack.append(_Open(template[start:end], name, kind == "^", start, nodes))
-            nodes = []
-            if len(stack) > depth:
-                depth, depth_position = len(stack), start
-            if name != ".":
-                variables.setdefault(name)
-        elif kind == "/":
-            if not stack:
-                raise _ParseError(f"{template[start:end]} closes no open section", start)
-            section = stack.pop()
-            if section.name != name:
-                raise _ParseError(
-                    f"section {section.tag} is closed by {template[start:end]}", start
-                )
-            inner_nodes = tuple(nodes)
-            nodes = section.outer
-            nodes.append(_Section(name, section.inverted, inner_nodes))
-        elif kind == ">":
-            nodes.append(_Partial(name, indent, line_end))
+    for match in tags:
+        kind, name = _kind(match)
+        if kind == ">":
             partials.setdefault(name)
-        elif kind == "=":
-            delimiters = name.split()
-            if len(delimiters) != 2:
-                raise _ParseError(
-                    f"{template[start:end]} must give two delimiters, such as {{{{=<% %>=}}}}",
-                    start,
-                )
-            opening, closing = delimiters
-        elif kind != "!":
-            nodes.append(_Variable(name))
-            if name != ".":
-                variables.setdefault(name)
-    if stack:
-        raise _ParseError(f"section {stack[-1].tag} is never closed", stack[-1].position)
-    if position < len(template):
-        nodes.append(template[position:])
+        elif kind in ("", "&", "#", "^") and name != ".":
+            variables.setdefault(name)
     return Template(
-        tuple(nodes),
+        tuple(parsed._parse_tree),
         tuple(variables),
         tuple(partials),
         depth,
-        _line(template, depth_position) if depth else 0,
+        _line(template, position) if depth else 0,
     )
 
 
@@ -341,8 +376,38 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Enter:
+    """Walk marker: a section pass starts with this item on top of the context stack."""
+
+    item: Any
+
+
+#: Walk markers: a section pass ends, a section ends, a partial ends.
+_LEAVE_PASS = object()
+_LEAVE_SECTION = object()
+_LEAVE_PARTIAL = object()
+
+
+def _section_walk(items: Iterable[Any], nodes: Sequence[Any]) -> Iterator[Any]:
+    for item in items:
+        yield _Enter(item)
+        yield from nodes
+        yield _LEAVE_PASS
+    yield _LEAVE_SECTION
+
+
+def _partial_walk(nodes: Sequence[Any]) -> Iterator[Any]:
+    yield from nodes
+    yield _LEAVE_PARTIAL
+
+
 class _Renderer:
-    """Renders templates into one list of strings, counting what it does against the limits."""
+    """Renders templates into one list of strings, counting what it does against the limits.
+
+    The parse tree is walked with a stack of iterators, not by recursion, so
+    how deep templates nest is a limit's business, not the interpreter's.
+    """
 
     def __init__(self, partials: Mapping[str, str], limits: RenderLimits, where: str) -> None:
         self.partials = partials
@@ -378,60 +443,73 @@ class _Renderer:
                 return False, None
         return True, value
 
-    def render(self, nodes: Sequence[_Node], stack: list[Any], out: list[str]) -> None:
-        for node in nodes:
-            if isinstance(node, str):
-                self.spend(len(node))
-                out.append(node)
-            elif isinstance(node, _Variable):
-                found, value = self.lookup(stack, node.name)
-                if not found:
-                    self.missing.setdefault(node.name)
-                    continue
-                text = _to_str(value)
-                self.spend(len(text))
-                out.append(text)
-            elif isinstance(node, _Section):
-                self.section(node, stack, out)
+    def render(self, nodes: Sequence[Any], stack: list[Any], out: list[str]) -> None:
+        walks: list[Iterator[Any]] = [iter(nodes)]
+        while walks:
+            for node in walks[-1]:
+                if isinstance(node, str):
+                    self.spend(len(node))
+                    out.append(node)
+                elif isinstance(node, (_EscapeNode, _LiteralNode)):
+                    self.variable(node.key, stack, out)
+                elif isinstance(node, (_SectionNode, _InvertedNode)):
+                    walks.append(self.section(node, stack))
+                    break
+                elif isinstance(node, _Partial):
+                    walks.append(self.partial(node))
+                    break
+                elif isinstance(node, _Enter):
+                    self.spend(1)
+                    stack.append(node.item)
+                elif node is _LEAVE_PASS:
+                    stack.pop()
+                elif node is _LEAVE_SECTION:
+                    self.section_depth -= 1
+                elif node is _LEAVE_PARTIAL:
+                    self.chain.pop()
+                # Comments and delimiter changes render nothing.
             else:
-                self.partial(node, stack, out)
+                walks.pop()
 
-    def section(self, node: _Section, stack: list[Any], out: list[str]) -> None:
+    def variable(self, name: str, stack: list[Any], out: list[str]) -> None:
+        found, value = self.lookup(stack, name)
+        if not found:
+            self.missing.setdefault(name)
+            return
+        text = _to_str(value)
+        self.spend(len(text))
+        out.append(text)
+
+    def section(self, node: Any, stack: list[Any]) -> Iterator[Any]:
         # A missing section name is simply false: that is how optional blocks are written.
-        _, value = self.lookup(stack, node.name)
-        if node.inverted:
+        _, value = self.lookup(stack, node.key)
+        if isinstance(node, _InvertedNode):
             items = [] if value else [stack[-1]]
-        elif _is_list(value):
-            items = value
+            nodes = node.parsed_section._parse_tree
         else:
-            items = [value] if value else []
+            items = value if _is_list(value) else [value] if value else []
+            nodes = node.parsed._parse_tree
         self.section_depth += 1
         if self.section_depth > self.limits.max_section_depth:
             raise SectionsTooDeep(
                 f"{self.where}: sections nested {self.section_depth} deep"
-                f" (section {node.name!r}, counting those of partials)",
+                f" (section {node.key!r}, counting those of partials)",
                 self.limits.max_section_depth,
             )
-        for item in items:
-            self.spend(1)
-            stack.append(item)
-            self.render(node.nodes, stack, out)
-            stack.pop()
-        self.section_depth -= 1
+        return _section_walk(items, nodes)
 
-    def partial(self, node: _Partial, stack: list[Any], out: list[str]) -> None:
+    def partial(self, node: _Partial) -> Iterator[Any]:
         self.spend(1)
         if len(self.chain) >= self.limits.max_partial_depth:
             raise _partials_too_deep(
-                [self.where, *self.chain, node.slug], self.limits.max_partial_depth
+                [self.where, *self.chain, node.key], self.limits.max_partial_depth
             )
-        text = self.partials.get(node.slug, "")
+        text = self.partials.get(node.key, "")
         if node.line_end is not None:
             # Stored partials have no final line break: the tag line lends its own.
             text = _LINE_START.sub(node.indent, text) + node.line_end
-        self.chain.append(node.slug)
-        self.render(parse(text, f"partial {node.slug!r}").nodes, stack, out)
-        self.chain.pop()
+        self.chain.append(node.key)
+        return _partial_walk(parse(text, f"partial {node.key!r}").nodes)
 
 
 def render_messages(

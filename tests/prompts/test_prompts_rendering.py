@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask_llm_logs import NoPromptVersion
 from flask_llm_logs import PartialCycle
 from flask_llm_logs import PartialNotFound
 from flask_llm_logs import Prompt
+from flask_llm_logs import TemplateSyntaxError
 
 
 def save(slug: str, *contents: str, **kwargs: Any) -> Prompt:
@@ -103,6 +105,21 @@ def test_partial_cycles_are_reported(app: Any, templates: dict[str, str], chain:
         save(slug, template)
     with pytest.raises(PartialCycle, match=f"in a cycle: {chain}"):
         Prompt.load("a").build()
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("a\n{{#a}}\n{{#b}}\n{{/a}}", "line 4: section {{#b}} is closed by {{/a}}"),
+        ("a\n\n{{/a}}", "line 3: {{/a}} closes no open section"),
+        ("{{#a}}\n{{^b}}\n{{#c}}{{/c}}", "line 2: section {{^b}} is never closed"),
+        ("{{=<% %>=}}\n<%#a%>", "line 2: section <%#a%> is never closed"),
+        ("x\n{{=<% %> |=}}", "line 2: {{=<% %> |=}} must give two delimiters"),
+    ],
+)
+def test_syntax_errors_name_the_tag_and_its_line(app: Any, template: str, problem: str) -> None:
+    with pytest.raises(TemplateSyntaxError, match=re.escape(problem)):
+        save("p", template)
 
 
 def test_default_variables_fill_gaps(app: Any) -> None:

@@ -67,6 +67,14 @@ def test_standalone_tags_follow_the_spec(app: Flask, template: str, expected: st
     assert rendered("p", on=True, name="Ada") == expected
 
 
+def test_blanks_after_a_tag_keep_it_standalone(app: Flask) -> None:
+    # The spec's standalone line is "only whitespace"; pystache wants the line end
+    # right after the tag, so the renderer drops such blanks before parsing.
+    save("frag", "A\nB")
+    save("p", "A\n{{#on}} \t\r\nyes\n  {{/on}}  \n{{! note }}\t\n  {{> frag}} \nB")
+    assert rendered("p", on=True) == "A\nyes\n  A\n  B\nB"
+
+
 def test_variables_may_be_passed_as_a_mapping(app: Flask) -> None:
     save("p", "{{strict}} / {{variables}} / {{name}}")
     # A variable named like a parameter of build() goes in the mapping.
