@@ -9,7 +9,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import difflib
 import os
+import urllib.parse
+import warnings
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
@@ -212,8 +215,60 @@ def read_timedelta(config: Mapping[str, Any], key: str) -> dt.timedelta:
     return value
 
 
+#: What redis-py's ``from_url`` accepts.
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _redis_url(config: Mapping[str, Any]) -> str:
+    """``LLM_LOGS_REDIS_URL``, else the host's ``REDIS_URL``, else the local server.
+
+    Without a scheme redis-py fails only at the first job, far from the typo.
+    """
+    for key in ("LLM_LOGS_REDIS_URL", "REDIS_URL"):
+        value = config.get(key)
+        if not value:
+            continue
+        scheme = urllib.parse.urlsplit(value).scheme if isinstance(value, str) else ""
+        if scheme not in _REDIS_SCHEMES:
+            raise ConfigurationError(
+                key,
+                f"must be a URL starting with redis://, rediss:// or unix://"
+                f" (for instance redis://127.0.0.1:6379/0), got {value!r}",
+            )
+        return str(value)
+    return "redis://127.0.0.1:6379/0"
+
+
+def _bind_key(config: Mapping[str, Any]) -> str | None:
+    """``LLM_LOGS_BIND_KEY``, which must name one of ``SQLALCHEMY_BINDS``.
+
+    An unknown key would fail only at the first write, dropping every record.
+    """
+    key = "LLM_LOGS_BIND_KEY"
+    value = config[key]
+    if value is None:
+        return None
+    binds = config.get("SQLALCHEMY_BINDS") or {}
+    if value not in binds:
+        known = ", ".join(repr(name) for name in sorted(binds, key=str))
+        where = f"its keys are {known}" if known else "SQLALCHEMY_BINDS is not set"
+        raise ConfigurationError(key, f"{value!r} is not a key of SQLALCHEMY_BINDS ({where})")
+    return str(value)
+
+
+def _warn_about_unknown_keys(config: Mapping[str, Any]) -> None:
+    """A misspelt key is otherwise silently ignored, its default used instead."""
+    for key in config:
+        if not key.startswith("LLM_LOGS_") or key in DEFAULTS:
+            continue
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else " (see docs/configuration.rst)"
+        warnings.warn(f"{key} is not a flask-llm-logs setting{hint}", UserWarning, stacklevel=4)
+
+
 def load_settings(app: Flask) -> Settings:
     """Fill in defaults on ``app.config`` and return the validated settings."""
+    _warn_about_unknown_keys(app.config)
     for key, value in DEFAULTS.items():
         # A copy: an app changing its list in place must not change the default.
         app.config.setdefault(key, copy.copy(value))
@@ -249,11 +304,9 @@ def load_settings(app: Flask) -> Settings:
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",
         authorize=_optional_callable(config, "LLM_LOGS_AUTHORIZE"),
-        redis_url=config["LLM_LOGS_REDIS_URL"]
-        or config.get("REDIS_URL")
-        or "redis://127.0.0.1:6379/0",
+        redis_url=_redis_url(config),
         queue=config["LLM_LOGS_QUEUE"],
-        bind_key=config["LLM_LOGS_BIND_KEY"],
+        bind_key=_bind_key(config),
         redact=_optional_callable(config, "LLM_LOGS_REDACT"),
         max_content_bytes=_positive_int(config, "LLM_LOGS_MAX_CONTENT_BYTES"),
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],

@@ -30,6 +30,7 @@ from .state import State
 from .state import get_state
 from .state import register
 from .tracing.context import forget_prompt_version
+from .tracing.pricing import check_pricing_provider
 from .tracing.writer import Writer
 from .web import register as register_ui
 
@@ -67,6 +68,7 @@ class LlmLogs:
             )
         settings = load_settings(app)
         check_provider(settings.batch_provider)
+        check_pricing_provider(settings.pricing_provider)
         sdks = check_sdks(settings.instrument)
         process.install_hooks()
         state = State(

@@ -11,6 +11,9 @@ import functools
 
 from genai_prices import Usage
 from genai_prices import calc_price
+from genai_prices import data_snapshot
+
+from ..config import ConfigurationError
 
 #: The Batch API bills half the synchronous price.
 BATCH_DISCOUNT = 0.5
@@ -52,3 +55,20 @@ def cost_of(
         return None
     total = float(price.total_price)
     return total * BATCH_DISCOUNT if batch else total
+
+
+def check_pricing_provider(name: str | None) -> None:
+    """Refuse a ``LLM_LOGS_PRICING_PROVIDER`` genai-prices does not know (at ``init_app``).
+
+    An unknown one would only leave every cost empty, with nothing said.
+    Matched as :func:`calc_price` matches it: ids and their aliases, any case.
+    """
+    if name is None:
+        return
+    providers = data_snapshot.get_snapshot().providers
+    if not isinstance(name, str) or data_snapshot.find_provider_by_id(providers, name) is None:
+        known = ", ".join(sorted(provider.id for provider in providers))
+        raise ConfigurationError(
+            "LLM_LOGS_PRICING_PROVIDER",
+            f"{name!r} is not a genai-prices provider id, or None; known: {known}",
+        )

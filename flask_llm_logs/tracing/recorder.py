@@ -80,11 +80,17 @@ def recording() -> Recording:
     """How the current app (or the app initialised last) records."""
     try:
         state = get_state()
+    except RuntimeError:
+        # Not initialised, or the current app does not use the extension.
+        return NOT_RECORDING
+    try:
         if not state.enabled:
             return NOT_RECORDING
         return Recording(state.writer, state.capture_content, state.settings.auto_instrument)
     except Exception:
-        # Not initialised, or the current app does not use the extension.
+        # A switch set at runtime to a value that is not one: the host's
+        # call goes on unrecorded, and the log says which key is wrong.
+        log_recorder_error()
         return NOT_RECORDING
 
 
