@@ -114,6 +114,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database without the extension's tables: before ``flask llm-logs db upgrade``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    return request.getfixturevalue("postgres_server").create_database()  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     import redis

@@ -115,7 +115,7 @@ def test_a_switch_set_live_to_a_bad_value(
         assert get_state(app).writer.flush(10)
         assert get_state(app).session.query(Trace).count() == 0
         with pytest.raises(ConfigurationError, match="LLM_LOGS_ENABLED"):
-            get_state(app).enabled
+            assert get_state(app).enabled
     errors = [r.exc_info[1] for r in caplog.records if r.exc_info]
     assert any(isinstance(e, ConfigurationError) and "'maybe'" in str(e) for e in errors)
 

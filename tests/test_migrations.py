@@ -36,13 +36,6 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    return request.getfixturevalue("postgres_server").create_database()  # type: ignore[no-any-return]
-
-
 def make_plain_app(url: str) -> Flask:
     app = Flask("plain")
     app.config["SQLALCHEMY_DATABASE_URI"] = url

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import migrations
+from ..migrations.status import schema_problem
 from ..state import get_state
 
 
@@ -35,3 +36,12 @@ def downgrade(revision: str) -> None:
 def current() -> None:
     with get_state().engine.connect() as connection:
         click.echo(migrations.current(connection) or "none (run: flask llm-logs db upgrade)")
+
+
+@db.command(help="Exit with status 1 unless the tables are at the latest revision (deploys).")
+def check() -> None:
+    with get_state().engine.connect() as connection:
+        problem = schema_problem(connection)
+    if problem is not None:
+        raise click.ClickException(problem)
+    click.echo("flask-llm-logs tables are at head.")

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Connection
 from ..models import Base
 
 VERSION_TABLE = "llm_logs_alembic_version"
+#: Where Alembic finds our ``env.py`` and revisions: inside the package.
+SCRIPT_LOCATION = "flask_llm_logs:migrations"
 OWN_TABLES = frozenset(Base.metadata.tables) | {VERSION_TABLE}
 
 
@@ -73,7 +75,7 @@ def hide_tables_from_host_migrations(app: Flask) -> None:
 
 def alembic_config(connection: Connection, output: io.StringIO | None = None) -> Config:
     config = Config(stdout=output) if output is not None else Config()
-    config.set_main_option("script_location", "flask_llm_logs:migrations")
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["connection"] = connection
     return config
 

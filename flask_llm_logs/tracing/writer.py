@@ -17,9 +17,12 @@ writer.
 
 When the database is unreachable the batch in hand is retried with capped
 exponential backoff while new records wait in the queue; once
-``LLM_LOGS_MAX_QUEUE`` records wait, new ones are dropped and counted. A row
-the database rejects is cornered by retrying its batch in halves, then
-dropped and counted, so it cannot block the rows around it.
+``LLM_LOGS_MAX_QUEUE`` records wait, new ones are dropped and counted. The
+same holds while our tables are missing or behind the package (a deploy that
+runs the new code before ``flask llm-logs db upgrade``): the records are
+stored once the upgrade ran, and the log says once what to run. A row the
+database rejects is cornered by retrying its batch in halves, then dropped
+and counted, so it cannot block the rows around it.
 
 A lane's thread starts on its first record. After a fork (gunicorn
 ``--preload``, RQ work horses) the child gets fresh lanes, fresh locks, fresh
@@ -42,6 +45,7 @@ from sqlalchemy.engine import Engine
 from .. import process
 from ..config import Settings
 from ..log import get_logger
+from ..migrations.status import describe
 from . import store
 from .records import Record
 
@@ -132,6 +136,8 @@ class Writer:
         self._last_warning = float("-inf")
         #: The ``dropped`` count the last warning reported.
         self._dropped_reported = 0
+        #: Whether the log said the tables need an upgrade (again after a write succeeds).
+        self._schema_reported = False
         self._counts = collections.Counter(
             written_spans=0, written_traces=0, dropped=0, errors=0, retries=0
         )
@@ -296,8 +302,17 @@ class Writer:
                 with self._get_engine().begin() as connection:
                     store.write(connection, rows)
             except Exception as error:
-                if _is_transient(error):
-                    if self._wait_before_retry(lane, delay, rows, error):
+                schema_problem = describe(error, self._get_engine())
+                if schema_problem is not None or _is_transient(error):
+                    if schema_problem is not None:
+                        self._report_schema_problem(schema_problem)
+                    else:
+                        self._warn(
+                            "flask-llm-logs: the database is unreachable, %d records wait (%s)",
+                            self.stats()["queued"],
+                            error,
+                        )
+                    if self._wait_before_retry(lane, delay, rows):
                         delay = min(delay * 2, RETRY_MAX_DELAY)
                         continue
                     return
@@ -310,18 +325,20 @@ class Writer:
                     self._warn("flask-llm-logs: the database rejected a record: %s", error)
                 return
             self._count(written_traces=len(rows.traces), written_spans=len(rows.spans))
+            self._schema_reported = False
             return
 
-    def _wait_before_retry(
-        self, lane: _Lane, delay: float, rows: store.Rows, error: Exception
-    ) -> bool:
+    def _report_schema_problem(self, problem: str) -> None:
+        """Say once, in one line, that the tables need an upgrade: not every failed INSERT."""
+        with self._lock:
+            if self._schema_reported:
+                return
+            self._schema_reported = True
+        get_logger().error("flask-llm-logs: records wait until the tables exist: %s", problem)
+
+    def _wait_before_retry(self, lane: _Lane, delay: float, rows: store.Rows) -> bool:
         """Sleep ``delay`` (woken early by close); ``False``: give the rows up."""
         self._count(errors=1)
-        self._warn(
-            "flask-llm-logs: the database is unreachable, %d records wait (%s)",
-            self.stats()["queued"],
-            error,
-        )
         with self._lock:
             if not self._abandon:
                 lane.has_work.wait(delay)

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 from typing import cast
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import Request
 from flask import abort
@@ -17,9 +18,12 @@ from flask import current_app
 from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
+from ..migrations.status import describe
+from ..state import get_state
 from .access import is_allowed
 from .rendering import payload_html
 
@@ -74,6 +78,7 @@ ERROR_TITLES = {
     403: "Access to the LLM logs is not enabled",
     404: "Not found",
     405: "Method not allowed",
+    503: "The LLM logs tables need an upgrade",
 }
 
 
@@ -86,6 +91,18 @@ def error_page(error: HTTPException) -> Any:
     return render_template(
         "llm_logs/error.html", error=error, code=code, title=ERROR_TITLES[code]
     ), code
+
+
+@blueprint.errorhandler(sa.exc.DBAPIError)
+def schema_not_ready(error: sa.exc.DBAPIError) -> Any:
+    """Tables missing or behind the package: say what to run, not a bare 500.
+
+    Any other database error is raised again, as if this handler were not here.
+    """
+    problem = describe(error, get_state().engine)
+    if problem is None:
+        raise error
+    return error_page(ServiceUnavailable(problem))
 
 
 class Format:
