@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -339,3 +343,69 @@ def test_0004_adds_cache_write_tokens_to_existing_rows_and_back(empty_database_u
 
 
 _TOKENS_BEFORE_0004 = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+
+
+#: A replica deploying: it starts up, then runs ``flask llm-logs db upgrade``.
+REPLICA = """
+import os
+from flask import Flask
+from flask.cli import ScriptInfo
+from flask_llm_logs import LlmLogs
+
+app = Flask("replica")
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+LlmLogs(app)
+app.cli.main(["llm-logs", "db", "upgrade"], obj=ScriptInfo(create_app=lambda: app))
+"""
+
+
+def waiting_for_locks(engine: sa.Engine, database: str | None) -> int:
+    """How many connections to ``database`` wait for a lock (a row, a table, an advisory lock)."""
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = :name AND wait_event_type = 'Lock'"
+                ),
+                {"name": database},
+            )
+        )
+
+
+@pytest.mark.postgres
+def test_upgrades_at_once_all_succeed(postgres_server: Any) -> None:
+    """Replicas deploying at once: one upgrades, the others wait for it, then have nothing to do.
+
+    A transaction of the test creates the version table and holds it
+    uncommitted until every replica waits: a slow first upgrade, so that
+    the replicas surely meet (without the lock, all but one then fail).
+    """
+    url = postgres_server.create_database()
+    database = sa.make_url(url).database
+    engine = sa.create_engine(url)
+    monitor = sa.create_engine(url)
+    env = {**os.environ, "DATABASE_URL": url}
+    with engine.connect() as slow_first:
+        slow_first.execute(sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num varchar(32))"))
+        replicas = [
+            subprocess.Popen(
+                [sys.executable, "-c", REPLICA],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        deadline = time.monotonic() + 60
+        while waiting_for_locks(monitor, database) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        slow_first.rollback()
+    outputs = [replica.communicate(timeout=120)[0] for replica in replicas]
+    engine.dispose()
+    monitor.dispose()
+    assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
+    app = make_plain_app(url)
+    assert f"{HEAD} (head)" in invoke(app, "llm-logs", "db", "current")
+    app.extensions["llm_logs"].shutdown()

@@ -9,10 +9,13 @@ never proposes to create or drop a table of ours.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask
@@ -22,6 +25,9 @@ from sqlalchemy.engine import Connection
 from ..models import Base
 
 VERSION_TABLE = "llm_logs_alembic_version"
+#: The PostgreSQL advisory lock our upgrades and downgrades take turns with:
+#: "llm-logs" read as a 64-bit number.
+MIGRATION_LOCK_KEY = int.from_bytes(b"llm-logs", "big")
 #: Where Alembic finds our ``env.py`` and revisions: inside the package.
 SCRIPT_LOCATION = "flask_llm_logs:migrations"
 OWN_TABLES = frozenset(Base.metadata.tables) | {VERSION_TABLE}
@@ -80,12 +86,32 @@ def alembic_config(connection: Connection, output: io.StringIO | None = None) ->
     return config
 
 
+@contextlib.contextmanager
+def _one_at_a_time(connection: Connection) -> Iterator[None]:
+    """Run the block in one transaction, after any other migration of ours committed.
+
+    Replicas deploying at once all run ``flask llm-logs db upgrade``: without
+    the lock each sees an empty version table, creates it, and all but one
+    fail. With it the first upgrades and the others, once it committed, find
+    nothing left to do. PostgreSQL only: SQLite has no concurrent DDL to order.
+    """
+    transaction = None if connection.in_transaction() else connection.begin()
+    with transaction or contextlib.nullcontext():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        yield
+
+
 def upgrade(connection: Connection, revision: str = "head") -> None:
-    command.upgrade(alembic_config(connection), revision)
+    with _one_at_a_time(connection):
+        command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(connection: Connection, revision: str) -> None:
-    command.downgrade(alembic_config(connection), revision)
+    with _one_at_a_time(connection):
+        command.downgrade(alembic_config(connection), revision)
 
 
 def current(connection: Connection) -> str:
