@@ -39,6 +39,10 @@ def create_app() -> Flask:
         # Relative SQLite paths live in the app's instance folder.
         SQLALCHEMY_DATABASE_URI="sqlite:///quickstart.sqlite3",
         LLM_LOGS_AUTHORIZE=local_only,
+        # An IP allow-list trusts whoever reaches 127.0.0.1, which includes a
+        # foreign site whose name was made to resolve here (DNS rebinding):
+        # answer only to this machine's own names.
+        TRUSTED_HOSTS=["127.0.0.1", "localhost"],
         # The demo may talk to the offline fake server: price its calls as OpenAI's.
         LLM_LOGS_PRICING_PROVIDER="openai",
     )
