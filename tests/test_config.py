@@ -98,6 +98,7 @@ def test_capture_content_given_as_false_stores_no_content(make_app: Callable[...
             step.output = "a secret answer"
         assert get_state(app).writer.flush(10)
         span = get_state(app).session.get(Span, step.id)
+        assert span is not None
         assert (span.input, span.output) == (None, None)
 
 
