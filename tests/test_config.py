@@ -103,6 +103,7 @@ def test_capture_content_given_as_false_stores_no_content(make_app: Callable[...
         assert (span.input, span.output) == (None, None)
 
 
+@pytest.mark.recorder_errors("LLM_LOGS_ENABLED set to 'maybe' at runtime: recording logs it")
 def test_a_switch_set_live_to_a_bad_value(
     make_app: Callable[..., Flask],
     caplog: pytest.LogCaptureFixture,
