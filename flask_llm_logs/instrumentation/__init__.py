@@ -23,6 +23,7 @@ from ..config import ConfigurationError
 #: the SDK's top-level package, and the module here that patches it.
 SDKS: dict[str, tuple[str, str]] = {
     "openai": ("openai", __name__ + ".openai"),
+    "anthropic": ("anthropic", __name__ + ".anthropic"),
 }
 
 

@@ -38,6 +38,8 @@ class Operation:
     read_input: Callable[[Mapping[str, Any]], Any]
     wants_json: Callable[[Mapping[str, Any]], bool]
     read_outcome: Callable[[Any, bool], CallOutcome]
+    #: The request's parameters as span metadata (each API names its own).
+    read_metadata: Callable[[Mapping[str, Any]], dict[str, Any]] = extract.request_metadata
 
 
 def _never_json(kwargs: Mapping[str, Any]) -> bool:
@@ -127,7 +129,7 @@ class LlmCall:
                 return None
         call = cls(trace, owns_trace, parent_id, operation, name, model)
         call.provider = provider_of(resource)
-        metadata = extract.request_metadata(kwargs)
+        metadata = operation.read_metadata(kwargs)
         metadata["gen_ai.operation.name"] = operation.otel_name
         metadata["gen_ai.provider.name"] = call.provider
         if model:
@@ -233,5 +235,7 @@ def _api_error_message(error: BaseException, metadata: dict[str, Any]) -> str:
     if not isinstance(status, int):
         return error_message(error)
     metadata["http.response.status_code"] = status
-    text = getattr(error, "message", None) or str(error)
+    # anthropic's ``api_message`` is the body's message alone; its ``message``
+    # repeats the status and adds the request id.
+    text = getattr(error, "api_message", None) or getattr(error, "message", None) or str(error)
     return f"{type(error).__name__} (HTTP {status}): {text}"

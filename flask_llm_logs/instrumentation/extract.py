@@ -81,7 +81,7 @@ def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-def _offered_tools(kwargs: Mapping[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+def offered_tools(kwargs: Mapping[str, Any], content: dict[str, Any]) -> dict[str, Any]:
     tools = kwargs.get("tools")
     if isinstance(tools, (list, tuple)) and tools:
         content["tools"] = snapshot(tools)
@@ -89,7 +89,7 @@ def _offered_tools(kwargs: Mapping[str, Any], content: dict[str, Any]) -> dict[s
 
 
 def chat_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return _offered_tools(kwargs, {"messages": snapshot(kwargs.get("messages"))})
+    return offered_tools(kwargs, {"messages": snapshot(kwargs.get("messages"))})
 
 
 def responses_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def responses_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     instructions = kwargs.get("instructions")
     if isinstance(instructions, str):
         content["instructions"] = instructions
-    return _offered_tools(kwargs, content)
+    return offered_tools(kwargs, content)
 
 
 def embeddings_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:

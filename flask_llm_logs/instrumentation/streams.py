@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
+from typing import Protocol
 
 from .. import process
 from ..tracing.recorder import log_recorder_error
@@ -205,12 +206,22 @@ class ResponsesAccumulator:
 # -- watching a stream --------------------------------------------------------
 
 
+class Accumulator(Protocol):
+    """Builds a call's outcome from the items of its stream (one per SDK and API)."""
+
+    def add(self, item: Any) -> bool:
+        """Take ``item`` in; whether it carried generated content (for time to first token)."""
+
+    def result(self) -> CallOutcome:
+        """What the items read so far say."""
+
+
 class StreamRecorder:
     """Ends one stream's span exactly once, with what was read by then."""
 
     __slots__ = ("__weakref__", "accumulator", "call", "first_token_at", "once", "reading")
 
-    def __init__(self, call: LlmCall, accumulator: ChatAccumulator | ResponsesAccumulator) -> None:
+    def __init__(self, call: LlmCall, accumulator: Accumulator) -> None:
         self.call = call
         self.accumulator = accumulator
         self.first_token_at: float | None = None
@@ -324,10 +335,12 @@ def _abandon(recorder: StreamRecorder) -> None:
     recorder.finish(how="abandoned")
 
 
-def watch(stream: Any, call: LlmCall) -> None:
-    """Record ``stream`` (an ``openai.Stream``) as ``call``'s span, in place."""
+def watch(stream: Any, call: LlmCall, accumulator: Accumulator | None = None) -> None:
+    """Record ``stream`` (an ``openai.Stream``, or another Stainless SDK's such as
+    ``anthropic.Stream``) as ``call``'s span, in place; ``accumulator`` reads its
+    items (default: the ``openai`` one for ``call``'s operation)."""
     _ensure_forwarder()
-    recorder = StreamRecorder(call, _accumulator_for(call))
+    recorder = StreamRecorder(call, accumulator or _accumulator_for(call))
     stream._iterator = _observe(stream._iterator, recorder)
     response = stream.response
     close = response.close
@@ -341,10 +354,11 @@ def watch(stream: Any, call: LlmCall) -> None:
     weakref.finalize(stream, _abandon, recorder).atexit = False
 
 
-def watch_async(stream: Any, call: LlmCall) -> None:
-    """Record ``stream`` (an ``openai.AsyncStream``) as ``call``'s span, in place."""
+def watch_async(stream: Any, call: LlmCall, accumulator: Accumulator | None = None) -> None:
+    """Record ``stream`` (an ``openai.AsyncStream``, or another Stainless SDK's) as
+    ``call``'s span, in place; ``accumulator`` as for :func:`watch`."""
     _ensure_forwarder()
-    recorder = StreamRecorder(call, _accumulator_for(call))
+    recorder = StreamRecorder(call, accumulator or _accumulator_for(call))
     stream._iterator = _ObservedAsyncIterator(stream._iterator, recorder)
     response = stream.response
     aclose = response.aclose

@@ -12,7 +12,9 @@ import json
 import re
 import threading
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
+from typing import Protocol
 
 from . import streaming
 from .batches import BatchStore
@@ -20,6 +22,7 @@ from .engine import Engine
 from .engine import new_id
 from .errors import ApiError
 from .errors import FailureScript
+from .errors import ScriptedFailure
 from .files import FileStore
 from .files import UploadedFile
 from .files import parse_multipart
@@ -67,6 +70,26 @@ class RecordedRequest:
 Handler = Callable[[HttpRequest, Any, "re.Match[str]"], HttpResponse]
 
 
+class MountedApi(Protocol):
+    """Another provider's API served by the same server (Anthropic's, Gemini's).
+
+    It gets each request for a path it :meth:`handles`, once logged, with its
+    parsed body (or the error parsing it) and the scripted failure that
+    applies, and answers in its provider's own shapes, errors and
+    authentication included.
+    """
+
+    def handles(self, path: str) -> bool: ...
+
+    def __call__(
+        self,
+        request: HttpRequest,
+        payload: Any,
+        parse_error: ApiError | None,
+        failure: ScriptedFailure | None,
+    ) -> HttpResponse: ...
+
+
 def _json_response(data: Any, status: int = 200) -> HttpResponse:
     return HttpResponse(
         status,
@@ -95,8 +118,10 @@ class OpenAIApp:
         *,
         api_key: str | None = None,
         record_requests: bool = True,
+        apis: Sequence[MountedApi] = (),
     ) -> None:
         self.engine = engine
+        self.apis = tuple(apis)
         self.files = files
         self.batches = batches
         self.failures = failures
@@ -153,6 +178,10 @@ class OpenAIApp:
             with self._log_lock:
                 self._log.append(entry)
 
+        for api in self.apis:
+            if api.handles(request.path):
+                failure = self.failures.take(request.method, request.path)
+                return api(request, payload, parse_error, failure)
         if self.api_key is not None and request.headers.get("authorization") != (
             f"Bearer {self.api_key}"
         ):

@@ -95,6 +95,9 @@ class ScriptedFailure:
     method: str | None
     body: dict[str, Any]
     headers: dict[str, str]
+    #: The message the test gave, for APIs whose error bodies differ from
+    #: OpenAI's (``None``: their own default).
+    message: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:

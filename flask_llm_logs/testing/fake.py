@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 from typing import Any
 
+from .anthropic import AnthropicApi
 from .app import OpenAIApp
 from .app import RecordedRequest
 from .batches import BatchStore
@@ -23,6 +24,7 @@ from .files import FileStore
 from .server import HttpServer
 
 if TYPE_CHECKING:
+    import anthropic
     import openai
 
 
@@ -34,7 +36,8 @@ class FakeOpenAI:
     streaming, tool calls, structured outputs and usage. Replies are
     deterministic; a test can script replies (:meth:`reply_with`) and errors
     (:meth:`fail_next`), drive batches (:attr:`batches`) and inspect what was
-    sent (:attr:`requests`).
+    sent (:attr:`requests`). The same server speaks Anthropic's Messages API
+    at :attr:`url` (:meth:`anthropic_client`), see :mod:`.anthropic`.
 
     .. code-block:: python
 
@@ -65,6 +68,8 @@ class FakeOpenAI:
         self.files = FileStore()
         #: Batches, and the controls that end them (:class:`BatchStore`).
         self.batches = BatchStore(self.files, self.engine, auto_complete=batch_auto_complete)
+        #: The Anthropic Messages API (:class:`~.anthropic.AnthropicApi`).
+        self.anthropic = AnthropicApi(self._replies, api_key=api_key)
         self._app = OpenAIApp(
             self.engine,
             self.files,
@@ -72,6 +77,7 @@ class FakeOpenAI:
             self._failures,
             api_key=api_key,
             record_requests=record_requests,
+            apis=[self.anthropic],
         )
         self._server = HttpServer(self._app, port=port)
 
@@ -147,9 +153,32 @@ class FakeOpenAI:
             options["http_client"] = openai.DefaultAsyncHttpxClient(verify=False)
         return openai.AsyncOpenAI(**options)
 
-    def _client_options(self, overrides: dict[str, Any]) -> dict[str, Any]:
+    def anthropic_client(self, **kwargs: Any) -> anthropic.Anthropic:
+        """An ``anthropic.Anthropic`` for this server's Messages API, without retries
+        and without loading the CA bundle (as :meth:`client`); keyword arguments
+        override the defaults."""
+        import anthropic
+
+        options = self._client_options(kwargs, base_url=self.url)
+        if "http_client" not in options:
+            options["http_client"] = anthropic.DefaultHttpxClient(verify=False)
+        return anthropic.Anthropic(**options)
+
+    def async_anthropic_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
+        """Like :meth:`anthropic_client`, an ``anthropic.AsyncAnthropic``. Close it
+        (``async with``) in the event loop that used it."""
+        import anthropic
+
+        options = self._client_options(kwargs, base_url=self.url)
+        if "http_client" not in options:
+            options["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=False)
+        return anthropic.AsyncAnthropic(**options)
+
+    def _client_options(
+        self, overrides: dict[str, Any], base_url: str | None = None
+    ) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "base_url": self.base_url,
+            "base_url": base_url or self.base_url,
             "api_key": self._app.api_key or "test",
             "max_retries": 0,
         }
@@ -178,7 +207,7 @@ class FakeOpenAI:
         tool_calls: Sequence[tuple[str, Mapping[str, Any] | str]] | None = None,
         times: int = 1,
     ) -> None:
-        """Script the reply of the next ``times`` chat or responses calls.
+        """Script the reply of the next ``times`` chat, responses or Anthropic messages calls.
 
         ``text`` is the reply text (used as is, even with a JSON response
         format); ``tool_calls`` are ``(function name, arguments)`` pairs the
@@ -217,12 +246,17 @@ class FakeOpenAI:
         ``invalid_api_key``), so the SDK raises ``openai.RateLimitError``,
         ``openai.InternalServerError``, ``openai.AuthenticationError``, ....
         ``headers`` are added to the response (e.g. ``{"retry-after-ms": "10"}``
-        keeps a retrying client fast).
+        keeps a retrying client fast). Requests to the Anthropic API get
+        Anthropic's body instead (``{"type": "error", "error": {type,
+        message}}``; 529 is ``overloaded_error``, which the ``anthropic`` SDK
+        raises as ``OverloadedError``).
         """
         if times < 1:
             raise ValueError("times must be at least 1")
         body = error_body(status, message, type=type, code=code, param=param)
-        self._failures.add(ScriptedFailure(status, times, path, method, body, dict(headers or {})))
+        self._failures.add(
+            ScriptedFailure(status, times, path, method, body, dict(headers or {}), message)
+        )
 
     # -- inspection ----------------------------------------------------------
 
@@ -256,6 +290,7 @@ class FakeOpenAI:
         self._failures.clear()
         self.batches.clear()
         self.files.clear()
+        self.anthropic.cache.clear()
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"
