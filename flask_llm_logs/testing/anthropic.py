@@ -238,7 +238,10 @@ class AnthropicApi:
         parse_error: ApiError | None,
         failure: ScriptedFailure | None,
     ) -> HttpResponse:
-        if self.api_key is not None and request.headers.get("x-api-key") != self.api_key:
+        if self.api_key is not None and self.api_key not in (
+            request.headers.get("x-api-key"),
+            request.headers.get("authorization", "").removeprefix("Bearer "),
+        ):
             return _error(401)
         if failure is not None:
             response = _error(failure.status, failure.message)

@@ -69,7 +69,9 @@ def by_start(rows: list[Any]) -> list[Any]:
 
 def stream_text(events: list[Any]) -> str:
     return "".join(
-        e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta"
+        e.delta.text
+        for e in events
+        if e.type == "content_block_delta" and e.delta.type == "text_delta"
     )
 
 
@@ -157,7 +159,9 @@ def test_cache_reads_and_writes_are_added_to_input_tokens_and_priced(
     make_app: Callable[..., Flask], fake_openai: FakeOpenAI
 ) -> None:
     app = make_app(LLM_LOGS_PRICING_PROVIDER="anthropic")
-    system = [{"type": "text", "text": "Long rules. " * 100, "cache_control": {"type": "ephemeral"}}]
+    system = [
+        {"type": "text", "text": "Long rules. " * 100, "cache_control": {"type": "ephemeral"}}
+    ]
     with app.app_context():
         client = fake_openai.anthropic_client()
         written = create(client, system=system)
@@ -173,8 +177,10 @@ def test_cache_reads_and_writes_are_added_to_input_tokens_and_priced(
         0,
         read.usage.cache_read_input_tokens,
     )
-    assert first.input_tokens == second.input_tokens == (
-        written.usage.input_tokens + written.usage.cache_creation_input_tokens
+    assert (
+        first.input_tokens
+        == second.input_tokens
+        == (written.usage.input_tokens + written.usage.cache_creation_input_tokens)
     )
     expected = cost_of(MODEL, "anthropic", first.input_tokens, first.output_tokens, 0, 0)
     assert expected is not None
@@ -196,9 +202,10 @@ def test_parse_stores_structured_output(app: Flask, client: anthropic.Anthropic)
     created = create(client, output_config={"format": schema})
     first, second = by_start(spans(app))
     assert first.output["content"] == parsed.parsed_output.model_dump()
-    assert second.output["content"] == Verdict.model_validate_json(
-        created.content[0].text
-    ).model_dump()
+    assert (
+        second.output["content"]
+        == Verdict.model_validate_json(created.content[0].text).model_dump()
+    )
 
 
 def test_beta_messages_are_recorded(app: Flask, client: anthropic.Anthropic) -> None:
@@ -262,7 +269,9 @@ def test_streamed_tool_use_and_thinking(
 ) -> None:
     fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "AAPL"})])
     events = list(
-        create(client, tools=TOOLS, stream=True, thinking={"type": "enabled", "budget_tokens": 1024})
+        create(
+            client, tools=TOOLS, stream=True, thinking={"type": "enabled", "budget_tokens": 1024}
+        )
     )
     [tool_use] = [
         e.content_block
@@ -495,16 +504,18 @@ def test_redaction_applies(make_app: Callable[..., Flask], fake_openai: FakeOpen
 
 
 def test_nested_inside_a_trace(app: Flask, client: anthropic.Anthropic) -> None:
-    with trace("checkout") as outer:
+    with trace("checkout"):
         create(client)
-        with client.messages.stream(model=MODEL, max_tokens=50, messages=MESSAGES) as stream:
+        with (
+            trace("pricing") as step,
+            client.messages.stream(model=MODEL, max_tokens=50, messages=MESSAGES) as stream,
+        ):
             stream.until_done()
     [row] = traces(app)
     assert row.name == "checkout"
-    children = spans(app, trace_id=row.id)
-    assert len(children) == 2
-    assert all(c.parent_id == outer.id for c in children)
-    assert row.input_tokens == sum(c.input_tokens for c in children)
+    llm_spans = by_start(spans(app, trace_id=row.id, kind="llm"))
+    assert [c.parent_id for c in llm_spans] == [None, step.id]
+    assert row.input_tokens == sum(c.input_tokens for c in llm_spans)
 
 
 def test_instrumented_sdk_returns_what_it_returns_unpatched(
