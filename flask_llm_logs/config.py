@@ -176,7 +176,7 @@ def read_seconds(config: Mapping[str, Any], key: str) -> float:
 
 
 def _optional_callable(config: dict[str, Any], key: str) -> Callable[..., Any] | None:
-    value = config[key]
+    value: object = config[key]
     if value is not None and not callable(value):
         raise ConfigurationError(key, f"must be a callable or None, got {value!r}")
     return value
@@ -196,7 +196,7 @@ def _prompts_path(config: dict[str, Any]) -> str | None:
     value = config[key]
     if value is None:
         return None
-    path = os.fspath(value)
+    path: str = os.fspath(value)
     if not os.path.isdir(path):
         raise ConfigurationError(key, f"{path!r} is not a folder")
     return path

@@ -146,7 +146,8 @@ class LlmLogs:
                 self._db.init_app(app)
             return self._db
         if "sqlalchemy" in app.extensions:
-            return app.extensions["sqlalchemy"]
+            host_db: SQLAlchemy = app.extensions["sqlalchemy"]
+            return host_db
         app.config.setdefault("SQLALCHEMY_DATABASE_URI", "sqlite:///llm_logs.sqlite3")
         db = SQLAlchemy()
         db.init_app(app)

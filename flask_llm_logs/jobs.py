@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from flask import Flask
 from flask import current_app
 from flask import has_app_context
 from flask.cli import ScriptInfo
+from rq.executions import Execution
 
 from . import process
 from .state import State
@@ -181,7 +183,9 @@ ENQUEUE_ATTEMPTS = 10
 _ACTIVE = {"queued", "scheduled", "deferred", "started"}
 
 
-def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.job.Job:
+def enqueue_unique(
+    queue: rq.Queue, job_id: str, func: Callable[..., object], *args: Any
+) -> rq.job.Job:
     """Queue ``func(*args)`` unless a job with ``job_id`` is queued or running; the job.
 
     A finished or failed job with the id is replaced by a new one. A running
@@ -209,7 +213,8 @@ def enqueue_unique(queue: rq.Queue, job_id: str, func: Any, *args: Any) -> rq.jo
             continue  # gone meanwhile
         with queue.connection.pipeline() as pipe:
             try:
-                pipe.watch(existing.key)
+                # redis-py leaves Pipeline.watch unannotated.
+                pipe.watch(existing.key)  # type: ignore[no-untyped-call]
                 status = pipe.hget(existing.key, "status")
                 if status is None:
                     continue
@@ -262,11 +267,11 @@ class Worker(rq.Worker):
         super().__init__(*args, **kwargs)
         self.flask_app = app or _job_app()
 
-    def main_work_horse(self, job: Any, queue: Any) -> None:
+    def main_work_horse(self, job: rq.job.Job, queue: rq.Queue) -> None:
         # In the forked child: never touch the parent's pooled connections.
         disown_connections(self.flask_app)
         super().main_work_horse(job, queue)
 
-    def perform_job(self, job: Any, queue: Any, execution: Any) -> bool:
+    def perform_job(self, job: rq.job.Job, queue: rq.Queue, execution: Execution) -> bool:
         with self.flask_app.app_context(), traces_stored():
-            return super().perform_job(job, queue, execution)  # type: ignore[no-any-return]
+            return super().perform_job(job, queue, execution)

@@ -13,6 +13,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -34,7 +35,10 @@ def _name(value: Any, argument: str) -> str:
     return value
 
 
-def _json(value: Any, argument: str) -> Any:
+_Value = TypeVar("_Value")
+
+
+def _json(value: _Value, argument: str) -> _Value:
     """``value`` if it survives a JSON round trip unchanged in meaning."""
     try:
         json.dumps(value, allow_nan=False)

@@ -177,7 +177,7 @@ class ResponsesAccumulator:
         self.tools: list[ToolCall] = []
 
     def add(self, event: Any) -> bool:
-        kind = event.type
+        kind: str = event.type
         if kind == "response.output_text.delta":
             self.text.append(event.delta)
             return True

@@ -85,7 +85,8 @@ class Trace(Base):
 
 def _search_words(context: DefaultExecutionContext) -> str | None:
     """The search words of a span inserted with its content but without them."""
-    row = context.get_current_parameters()
+    # SQLAlchemy leaves get_current_parameters unannotated.
+    row = context.get_current_parameters()  # type: ignore[no-untyped-call]
     content = (row.get(key) for key in ("input", "output"))
     return search.document(*(None if value is None else dumps(value) for value in content))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 from typing import NoReturn
+from typing import overload
 
 
 def _read_only(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
@@ -66,6 +67,12 @@ def freeze(value: Any) -> Any:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+@overload
+def thaw(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def thaw(value: list[Any]) -> list[Any]: ...
+@overload
+def thaw(value: Any) -> Any: ...
 def thaw(value: Any) -> Any:
     """A plain, mutable copy of a (possibly frozen) JSON value."""
     if type(value) in _SCALARS:

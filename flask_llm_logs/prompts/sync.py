@@ -25,6 +25,7 @@ from typing import Any
 
 import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -166,7 +167,7 @@ class _FileReader:
         if not frontmatter.checks(stripped):
             return None
         leading = raw[: len(raw) - len(stripped)].count("\n")
-        handler = frontmatter.YAMLHandler()
+        handler = YAMLHandler()
         try:
             front, body = handler.split(stripped)
         except ValueError:
@@ -370,7 +371,8 @@ class _Lines:
         node = self.nodes.get(key)
         if node is None or not isinstance(node[1], yaml.SequenceNode):
             return self.key(key)
-        return node[1].value[index].start_mark.line + self.offset
+        item: yaml.Node = node[1].value[index]
+        return item.start_mark.line + self.offset
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -33,7 +33,7 @@ RESERVED_PARAMS = ("model", "messages")
 
 #: Model parameters whose values are checked, as the editor's typed fields
 #: check them: the types allowed and the lowest and highest value.
-NUMBER_PARAMS: dict[str, tuple[tuple[type, ...], float, float]] = {
+NUMBER_PARAMS: dict[str, tuple[tuple[type[int] | type[float], ...], float, float]] = {
     "temperature": ((int, float), 0, 2),
     "max_tokens": ((int,), 1, math.inf),
     "top_p": ((int, float), 0, 1),

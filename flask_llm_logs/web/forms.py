@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 
 
-class Form(FlaskForm):
+class Form(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
     """Base of the UI's forms: CSRF-protected, nothing else.
 
     A bare instance is the form of a button that only posts (delete, retry).

@@ -35,6 +35,8 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError
+from wtforms.widgets import TextArea
+from wtforms.widgets import TextInput
 
 from ..prompts import InvalidPrompt
 from ..prompts import Prompt
@@ -83,8 +85,11 @@ def number(form: Form, field: Field) -> None:
         raise StopValidation("Enter a finite number.")
 
 
-class TagsField(StringField):
+class TagsField(Field):
     """Tags typed as ``a, b, c``; the data is the list of distinct, non-empty tags."""
+
+    widget = TextInput()
+    data: list[str] | None
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if valuelist:
@@ -97,9 +102,11 @@ class TagsField(StringField):
         return ", ".join(self.data or ())
 
 
-class JSONObjectField(TextAreaField):
+class JSONObjectField(Field):
     """A JSON object typed as text; what was typed is shown again when it does not parse."""
 
+    # types-WTForms ties TextArea to StringField; it renders any field's _value().
+    widget = TextArea()  # type: ignore[assignment]
     #: ``None`` while what was typed does not parse.
     data: dict[str, Any] | None
 
@@ -132,7 +139,8 @@ class JSONObjectField(TextAreaField):
 class MessageForm(Form):
     """One message of the editor: a sub-form, the outer form carries the CSRF token."""
 
-    role = SelectField("Role", choices=list(ROLES), default="user")
+    # Plain values: WTForms 3.3 deprecates (value, label) tuples, which types-WTForms wants.
+    role = SelectField("Role", choices=list(ROLES), default="user")  # type: ignore[arg-type]
     name = StringField(
         "Name",
         validators=[Optional(), Length(max=255)],
@@ -264,7 +272,8 @@ class PromptForm(BaseForm):
             if index >= len(self.messages):
                 return True
             if action == "remove_message":
-                self.messages.pop_entry(index)
+                # types-WTForms predates pop_entry's index argument.
+                self.messages.pop_entry(index)  # type: ignore[call-arg]
                 if not self.messages.entries:
                     self.messages.append_entry()
             elif action == "move_up" and index > 0:
@@ -327,7 +336,7 @@ def version_content(version: Version) -> dict[str, Any]:
     }
 
 
-def _swap(first: FormField, second: FormField) -> None:
+def _swap(first: FormField[MessageForm], second: FormField[MessageForm]) -> None:
     for name in ("role", "name", "content"):
         a, b = first.form[name], second.form[name]
         a.data, b.data = b.data, a.data

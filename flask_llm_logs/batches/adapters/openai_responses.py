@@ -116,7 +116,8 @@ class OpenAIResponsesAdapter(BatchAdapter):
 
     def send(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         response = self.client.responses.create(**payload)
-        return response.to_dict()
+        body: dict[str, Any] = response.to_dict()
+        return body
 
     def message(self, body: Mapping[str, Any], *, structured: bool) -> Message:
         from openai.types.responses import Response

@@ -187,12 +187,15 @@ def prompt_new() -> Any:
         return _editor(form, None)
     if not form.validate():
         return _editor(form, None)
+    slug = form.slug.data
+    assert slug is not None, "validated by InputRequired"
     try:
         prompt = Prompt.create_with_content(
-            form.slug.data, **form.metadata(), **form.content(), changelog=form.changelog.data
+            slug, **form.metadata(), **form.content(), changelog=form.changelog.data
         )
     except PromptAlreadyExists as error:
-        form.slug.errors.append(f"A prompt with slug {error.slug!r} already exists.")
+        # A field's errors are a tuple until it is validated, then a list.
+        form.slug.errors = [*form.slug.errors, f"A prompt with slug {error.slug!r} already exists."]
         return _editor(form, None)
     except InvalidPrompt as error:
         form.form_errors.append(str(error))
