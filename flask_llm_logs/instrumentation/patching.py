@@ -30,6 +30,8 @@ from ..tracing.recorder import log_recorder_error
 
 #: The operation a patch point's calls are read as (the integration's own type).
 Op = TypeVar("Op")
+#: The same, as :class:`Hooks` sees it: it only receives operations.
+OpIn = TypeVar("OpIn", contravariant=True)
 #: What an integration's ``start`` returns: its record of one call in flight.
 Call = TypeVar("Call")
 
@@ -49,11 +51,11 @@ class PatchPoint(Generic[Op]):
     is_async: bool = False
 
 
-class Hooks(Protocol[Op, Call]):
+class Hooks(Protocol[OpIn, Call]):
     """What an integration does around one call of a patched method."""
 
     def start(
-        self, resource: Any, operation: Op, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, resource: Any, operation: OpIn, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Call | None:
         """Before the request: the call's span in flight, or ``None`` to record nothing."""
 
