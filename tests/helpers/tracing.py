@@ -8,13 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from openai.types.chat import ChatCompletionMessageParam
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from tests.helpers.writer import stored
 
-MESSAGES = [{"role": "user", "content": "What is the price of AAPL?"}]
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "What is the price of AAPL?"}
+]
 
 
 def flush() -> None:

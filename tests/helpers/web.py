@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
+from typing import Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -67,8 +68,14 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class Url(Protocol):
+    """The ``url`` fixture: a path of the UI under the configured prefix."""
+
+    def __call__(self, path: str = "/") -> str: ...
+
+
 @pytest.fixture
-def url(app: Flask) -> Any:
+def url(app: Flask) -> Url:
     """``url("/traces")`` -> the path under the configured prefix."""
     prefix = app.config["LLM_LOGS_URL_PREFIX"]
     return lambda path="/": prefix + path
@@ -83,8 +90,12 @@ class QueryCounter:
         return len(self.statements)
 
 
+#: The ``count_queries`` fixture: ``with count_queries() as counter:``.
+CountQueries = Callable[[], contextlib.AbstractContextManager[QueryCounter]]
+
+
 @pytest.fixture
-def count_queries(app: Flask) -> Any:
+def count_queries(app: Flask) -> CountQueries:
     """``with count_queries() as counter:`` counts the SQL statements run inside."""
     engine = app.extensions["llm_logs"].engine
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from openai.types.chat import ChatCompletionMessageParam
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
@@ -25,13 +26,15 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
+from flask_llm_logs.tracing.records import SpanRecord
+from flask_llm_logs.tracing.records import TraceRecord
 from tests.helpers.writer import span_record
 from tests.helpers.writer import stored
 from tests.helpers.writer import trace_record
 
 pytestmark = pytest.mark.postgres
 
-MESSAGES = [{"role": "user", "content": "Is the database there?"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Is the database there?"}]
 
 
 class CuttableProxy:
@@ -135,7 +138,7 @@ def test_database_down_then_back(
     proxy.cut()
 
     start = trace_record()
-    records = [start, *(span_record(start.id) for _ in range(998))]
+    records: list[TraceRecord | SpanRecord] = [start, *(span_record(start.id) for _ in range(998))]
     records.append(trace_record(start.id, status="completed", started_at=start.started_at))
     timings = []
     with caplog.at_level(logging.WARNING, logger="flask_llm_logs"):

@@ -15,6 +15,10 @@ from openai.resources.chat.completions import AsyncCompletions
 from openai.resources.chat.completions import Completions
 from openai.resources.embeddings import Embeddings
 from openai.resources.responses import Responses
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionToolParam
+from openai.types.responses import ResponseFunctionToolCall
+from openai.types.shared_params import ResponseFormatJSONSchema
 
 import flask_llm_logs
 from flask_llm_logs import trace
@@ -28,7 +32,7 @@ from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
 
-TOOLS = [
+TOOLS: list[ChatCompletionToolParam] = [
     {
         "type": "function",
         "function": {
@@ -54,7 +58,10 @@ def instrumented() -> Iterator[None]:
 
 def test_chat_completion_span(app: Flask, fake_openai: FakeOpenAI) -> None:
     client = fake_openai.client(api_key=SECRET)
-    messages = [{"role": "system", "content": "You are terse."}, *MESSAGES]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You are terse."},
+        *MESSAGES,
+    ]
     completion = client.chat.completions.create(
         model="gpt-4.1-mini",
         messages=messages,
@@ -84,9 +91,12 @@ def test_chat_completion_span(app: Flask, fake_openai: FakeOpenAI) -> None:
         "content": completion.choices[0].message.content,
     }
     usage = completion.usage
+    assert usage is not None and usage.prompt_tokens_details is not None
     assert llm.input_tokens == usage.prompt_tokens
     assert llm.output_tokens == usage.completion_tokens
-    assert llm.cached_tokens == usage.prompt_tokens_details.cached_tokens > 0
+    cached = usage.prompt_tokens_details.cached_tokens
+    assert cached is not None and cached > 0
+    assert llm.cached_tokens == cached
     assert llm.duration_ms > 0
     assert llm.time_to_first_token_ms is None
     assert llm.metadata == {
@@ -113,6 +123,7 @@ def test_tool_calls_become_child_spans(
         model="gpt-4.1-mini", messages=MESSAGES, tools=TOOLS
     )
     calls_made = completion.choices[0].message.tool_calls
+    assert calls_made is not None
     _, children = one_trace(app)
     [llm] = [c for c in children if c.kind == "llm"]
     tools = sorted((c for c in children if c.kind == "tool"), key=lambda c: str(c.input))
@@ -139,7 +150,14 @@ def test_responses_span_with_instructions_and_function_call(
     with_tool = openai_client.responses.create(
         model="gpt-4.1-mini",
         input=[{"role": "user", "content": "price?"}],
-        tools=[{"type": "function", "name": "lookup_price", "parameters": {"type": "object"}}],
+        tools=[
+            {
+                "type": "function",
+                "name": "lookup_price",
+                "parameters": {"type": "object"},
+                "strict": None,
+            }
+        ],
     )
 
     first, second = traces(app)
@@ -147,6 +165,7 @@ def test_responses_span_with_instructions_and_function_call(
     assert (plain.name, plain.operation) == ("responses gpt-4.1-mini", "responses")
     assert plain.input == {"input": "Summarise AAPL", "instructions": "Be brief."}
     assert plain.output == {"role": "assistant", "content": response.output_text}
+    assert response.usage is not None
     assert plain.input_tokens == response.usage.input_tokens
     assert plain.output_tokens == response.usage.output_tokens
     assert plain.metadata["gen_ai.request.max_tokens"] == 50
@@ -156,6 +175,7 @@ def test_responses_span_with_instructions_and_function_call(
     llm, tool_span = spans(app, trace_id=second.id)
     assert llm.input["tools"][0]["name"] == "lookup_price"
     call = with_tool.output[0]
+    assert isinstance(call, ResponseFunctionToolCall)
     assert llm.output["tool_calls"] == [
         {"id": call.call_id, "name": "lookup_price", "arguments": {"symbol": "MSFT"}}
     ]
@@ -175,7 +195,7 @@ def test_parse_stores_structured_output_as_json(app: Flask, openai_client: opena
     response = openai_client.responses.parse(
         model="gpt-4.1-mini", input="Judge AAPL", text_format=Verdict
     )
-    schema = {
+    schema: ResponseFormatJSONSchema = {
         "type": "json_schema",
         "json_schema": {"name": "verdict", "schema": Verdict.model_json_schema()},
     }
@@ -184,11 +204,14 @@ def test_parse_stores_structured_output_as_json(app: Flask, openai_client: opena
     )
     rows = sorted(spans(app, kind="llm"), key=lambda s: s.started_at)
     assert [r.operation for r in rows] == ["chat", "responses", "chat"]
-    assert rows[0].output["content"] == chat.choices[0].message.parsed.model_dump()
+    parsed = chat.choices[0].message.parsed
+    assert parsed is not None and response.output_parsed is not None
+    assert rows[0].output["content"] == parsed.model_dump()
     assert rows[1].output["content"] == response.output_parsed.model_dump()
     assert isinstance(rows[2].output["content"], dict)
     assert rows[2].output["content"].keys() == {"verdict", "confidence"}
-    assert created.choices[0].message.content.startswith("{")
+    content = created.choices[0].message.content
+    assert content is not None and content.startswith("{")
 
 
 def test_embeddings_span(app: Flask, openai_client: openai.OpenAI) -> None:
@@ -345,7 +368,9 @@ def test_uninstrument_restores_the_sdk(app: Flask, openai_client: openai.OpenAI)
     flask_llm_logs.uninstrument()
     assert not is_instrumented()
     originals = [Completions.create, AsyncCompletions.parse, Responses.create, Embeddings.create]
-    assert all(p.__wrapped__ is o for o, p in zip(originals, patched, strict=True))
+    # functools.wraps sets __wrapped__, which typeshed does not declare.
+    unwrapped = [p.__wrapped__ for p in patched]  # type: ignore[attr-defined]
+    assert all(p is o for o, p in zip(originals, unwrapped, strict=True))
     openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
     assert spans(app) == []
     flask_llm_logs.uninstrument()  # twice is fine
@@ -381,7 +406,9 @@ def test_reasoning_tokens_and_no_cost_for_an_unknown_price(
     make_app: Callable[..., Flask], fake_openai: FakeOpenAI
 ) -> None:
     app = make_app(LLM_LOGS_PRICING_PROVIDER="openai")
-    question = [{"role": "user", "content": "Explain the rule of three in detail"}]
+    question: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Explain the rule of three in detail"}
+    ]
     with app.app_context(), trace("reasoning"):
         client = fake_openai.client()
         chat = client.chat.completions.create(model="o4-mini", messages=question)
@@ -391,10 +418,13 @@ def test_reasoning_tokens_and_no_cost_for_an_unknown_price(
     by_operation = {(c.operation, c.model): c for c in children}
     chat_span = by_operation["chat", chat.model]
     response_span = by_operation["responses", response.model]
-    assert chat_span.reasoning_tokens == chat.usage.completion_tokens_details.reasoning_tokens > 0
-    assert (
-        response_span.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens > 0
-    )
+    assert chat.usage is not None and chat.usage.completion_tokens_details is not None
+    assert response.usage is not None
+    chat_reasoning = chat.usage.completion_tokens_details.reasoning_tokens
+    assert chat_reasoning is not None and chat_reasoning > 0
+    assert chat_span.reasoning_tokens == chat_reasoning
+    assert response_span.reasoning_tokens == response.usage.output_tokens_details.reasoning_tokens
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
     assert row.reasoning_tokens == chat_span.reasoning_tokens + response_span.reasoning_tokens
     assert chat_span.cost is not None
     [unknown] = [c for c in children if c.model == "no-such-model-2099"]

@@ -66,7 +66,9 @@ def test_words_leave_out_runs_too_long_for_postgresql() -> None:
 def test_document_and_query_literals() -> None:
     assert search.document(None, "") is None
     assert search.document('"Done"', None) == "'done'"
-    assert sorted(search.document("b a", "c a").split()) == ["'a'", "'b'", "'c'"]
+    words = search.document("b a", "c a")
+    assert words is not None
+    assert sorted(words.split()) == ["'a'", "'b'", "'c'"]
     assert search.query("Gpt-4.1 mini") == "'1' & '4' & 'gpt' & 'mini'"
     assert search.query("?! ...") is None
 
@@ -104,6 +106,7 @@ def test_postgresql_accepts_every_document_and_query(postgres_url: str) -> None:
         with engine.connect() as connection:
             for text in texts:
                 literal = search.document(json.dumps(text, ensure_ascii=False))
+                assert literal is not None
                 first_word = literal.split()[0].strip("'")
                 matched = connection.execute(
                     sa.text("SELECT CAST(:doc AS tsvector) @@ CAST(:q AS tsquery)"),

@@ -11,6 +11,7 @@ import openai
 import pydantic
 import pytest
 from flask import Flask
+from openai.types.responses import ResponseCompletedEvent
 
 import flask_llm_logs
 from flask_llm_logs import trace
@@ -188,8 +189,9 @@ def test_responses_stream(app: Flask, fake: FakeOpenAI) -> None:
     stream = client.responses.create(model=MODEL, input="Summarise", stream=True)
     assert isinstance(stream, openai.Stream)
     events = list(stream)
+    assert isinstance(events[-1], ResponseCompletedEvent)
     final = events[-1].response
-    assert events[-1].type == "response.completed"
+    assert final.usage is not None
     llm = the_llm_span(app)
     assert (llm.operation, llm.output["content"]) == ("responses", TEXT)
     assert (llm.input_tokens, llm.output_tokens) == (
@@ -274,8 +276,8 @@ def test_async_streams(app: Flask, fake: FakeOpenAI) -> None:
                     if event.type == "response.output_text.delta" and event.delta:
                         break
 
-            stream = await client.responses.create(model=MODEL, input="hi", stream=True)
-            events = [e async for e in stream]
+            responses = await client.responses.create(model=MODEL, input="hi", stream=True)
+            events = [e async for e in responses]
             assert events[-1].type == "response.completed"
 
     asyncio.run(main())

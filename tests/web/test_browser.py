@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
@@ -182,7 +183,7 @@ def demo_data(session: Any) -> Trace:
     return trace
 
 
-def test_browse_filter_trace_timeline_span(app, server, page):
+def test_browse_filter_trace_timeline_span(app: Flask, server: str, page: Any) -> None:
     trace = demo_data(app.extensions["llm_logs"].session)
     page.goto(server + "/")
     rows = page.locator("tbody tr")
@@ -249,7 +250,7 @@ def test_browse_filter_trace_timeline_span(app, server, page):
     assert page.dialogs == [] and page.errors == []
 
 
-def test_dark_and_phone(app, server, browser):
+def test_dark_and_phone(app: Flask, server: str, browser: Any) -> None:
     trace = demo_data(app.extensions["llm_logs"].session)
     dark = browser.new_context(color_scheme="dark", viewport={"width": 1360, "height": 900})
     page = dark.new_page()
@@ -278,7 +279,7 @@ HOSTILE = [
 ]
 
 
-def test_hostile_content_stays_text(app, server, page):
+def test_hostile_content_stays_text(app: Flask, server: str, page: Any) -> None:
     session = app.extensions["llm_logs"].session
     trace = Trace(
         name="<script>window.pwned = 6</script>",
@@ -318,7 +319,7 @@ def test_hostile_content_stays_text(app, server, page):
     assert page.dialogs == [] and page.errors == []
 
 
-def test_big_trace_loads_a_span_when_opened(app, server, page):
+def test_big_trace_loads_a_span_when_opened(app: Flask, server: str, page: Any) -> None:
     session = app.extensions["llm_logs"].session
     trace = Trace(name="big_pipeline", started_at=NOW, models=["gpt-4.1-mini"])
     session.add(trace)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import re
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 import flask_llm_logs
 from flask_llm_logs import span
 from flask_llm_logs import trace
+from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.web import Url
 
 LOOKUP_PRICE = {
     "type": "function",
@@ -22,7 +27,9 @@ LOOKUP_PRICE = {
 }
 
 
-def test_recorded_traces_show_in_the_ui(app, client, url, fake_openai):
+def test_recorded_traces_show_in_the_ui(
+    app: Flask, client: FlaskClient, url: Url, fake_openai: FakeOpenAI
+) -> None:
     openai_client = fake_openai.client(api_key="sk-test")
     with trace("strategy_analysis", metadata={"strategy_id": 42}):
         with span("retrieve_docs", input={"query": "momentum alpha"}) as step:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
@@ -16,6 +20,9 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.web.params import encode_cursor
 from flask_llm_logs.web.rendering import TREE_CONTENT_LIMIT
 from flask_llm_logs.web.trace_queries import INLINE_PAYLOAD_SPANS
+from tests.helpers.web import CountQueries
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 
 
 def trace_ids(html: str) -> list[str]:
@@ -26,7 +33,7 @@ def trace_ids(html: str) -> list[str]:
 
 
 @pytest.fixture
-def sample(store):
+def sample(store: Store):
     """Three traces of different shape, oldest first."""
     old = store.trace(
         "summarise_report",
@@ -75,7 +82,7 @@ def sample(store):
     return {"old": old, "middle": middle, "new": new}
 
 
-def test_index_and_traces_list_newest_first(client, url, sample):
+def test_index_and_traces_list_newest_first(client: FlaskClient, url: Url, sample) -> None:
     for path in ("/", "/traces"):
         response = client.get(url(path))
         assert response.status_code == 200
@@ -86,7 +93,7 @@ def test_index_and_traces_list_newest_first(client, url, sample):
     assert "gpt-4.1-mini" in html
 
 
-def test_empty_list_says_so(client, url):
+def test_empty_list_says_so(client: FlaskClient, url: Url) -> None:
     response = client.get(url("/traces"))
     assert response.status_code == 200
     assert "No traces recorded yet." in response.get_data(as_text=True)
@@ -120,13 +127,13 @@ def test_empty_list_says_so(client, url):
         ({"status": "completed", "model": "gpt-4.1-mini", "q": "breakout"}, ["middle"]),
     ],
 )
-def test_filters(client, url, sample, query, expected):
+def test_filters(client: FlaskClient, url: Url, sample, query, expected) -> None:
     response = client.get(url("/traces"), query_string=query)
     assert response.status_code == 200
     assert trace_ids(response.get_data(as_text=True)) == [str(sample[k].id) for k in expected]
 
 
-def test_prompt_version_filter(client, url, store, app):
+def test_prompt_version_filter(client: FlaskClient, url: Url, store: Store, app: Flask) -> None:
     session = app.extensions["llm_logs"].session
     prompt = PromptRecord(slug="analysis", name="Analysis")
     version = PromptVersion(prompt=prompt, version_number=3, messages=[])
@@ -154,7 +161,9 @@ def test_prompt_version_filter(client, url, store, app):
     assert f"prompt_version={version.id}" in page
 
 
-def test_keyset_pagination(make_app, make_store, url):
+def test_keyset_pagination(
+    make_app: Callable[..., Flask], make_store: type[Store], url: Url
+) -> None:
     app = make_app(LLM_LOGS_PAGE_SIZE=2)
     with app.app_context():
         store = make_store(app)
@@ -186,7 +195,7 @@ def _next_after(html: str) -> str:
     return parse_qs(urlparse(html_module.unescape(href)).query)["after"][0]
 
 
-def test_trace_page(client, url, sample, app):
+def test_trace_page(client: FlaskClient, url: Url, sample, app: Flask) -> None:
     trace = sample["middle"]
     response = client.get(url(f"/traces/{trace.id}"))
     assert response.status_code == 200
@@ -208,7 +217,9 @@ def test_trace_page(client, url, sample, app):
     assert html.count('<rect class="bar') == 2
 
 
-def test_trace_page_links_to_its_batch(client, url, store, app):
+def test_trace_page_links_to_its_batch(
+    client: FlaskClient, url: Url, store: Store, app: Flask
+) -> None:
     trace = store.trace("from_batch")
     session = app.extensions["llm_logs"].session
     batch = BatchRecord(purpose="scoring", provider="openai_responses", model="m", claim_token="c")
@@ -227,7 +238,7 @@ def test_trace_page_links_to_its_batch(client, url, store, app):
     assert "scoring" in batch_page and url(f"/traces/{trace.id}") in batch_page
 
 
-def test_tool_calls_readable(client, url, store):
+def test_tool_calls_readable(client: FlaskClient, url: Url, store: Store) -> None:
     trace = store.trace()
     store.span(
         trace,
@@ -263,7 +274,7 @@ def test_tool_calls_readable(client, url, store):
     assert "Parameters" in html and "&quot;temperature&quot;: 0.2" in html
 
 
-def test_huge_content_is_cut_in_the_tree(client, url, store):
+def test_huge_content_is_cut_in_the_tree(client: FlaskClient, url: Url, store: Store) -> None:
     trace = store.trace()
     huge = "x" * 5_000_000
     span = store.span(trace, input=[{"role": "user", "content": huge}], output="short answer")
@@ -276,7 +287,7 @@ def test_huge_content_is_cut_in_the_tree(client, url, store):
     assert huge in full
 
 
-def test_span_page_and_raw_json(client, url, sample, app):
+def test_span_page_and_raw_json(client: FlaskClient, url: Url, sample, app: Flask) -> None:
     session = app.extensions["llm_logs"].session
     span = session.query(Span).filter_by(name="chat gpt-4.1-mini").one()
     path = url(f"/traces/{span.trace_id}/spans/{span.id}")
@@ -308,14 +319,14 @@ def test_span_page_and_raw_json(client, url, sample, app):
         "/batches/2147483648",
     ],
 )
-def test_unknown_ids_are_404_pages(client, url, path):
+def test_unknown_ids_are_404_pages(client: FlaskClient, url: Url, path) -> None:
     response = client.get(url(path))
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
     assert "Content-Security-Policy" in response.headers
 
 
-def test_span_of_another_trace_is_404(client, url, sample, app):
+def test_span_of_another_trace_is_404(client: FlaskClient, url: Url, sample, app: Flask) -> None:
     span = app.extensions["llm_logs"].session.query(Span).filter_by(name="pipeline").one()
     response = client.get(url(f"/traces/{sample['old'].id}/spans/{span.id}"))
     assert response.status_code == 404
@@ -341,19 +352,21 @@ def test_span_of_another_trace_is_404(client, url, sample, app):
         "name=a%00b",
     ],
 )
-def test_malformed_query_strings_are_400_pages(client, url, sample, query):
+def test_malformed_query_strings_are_400_pages(
+    client: FlaskClient, url: Url, sample, query
+) -> None:
     response = client.get(url("/traces") + "?" + query)
     assert response.status_code == 400, query
     assert "Bad request" in response.get_data(as_text=True)
 
 
-def test_malformed_query_strings_elsewhere(client, url):
+def test_malformed_query_strings_elsewhere(client: FlaskClient, url: Url) -> None:
     assert client.get(url("/batches?after=x")).status_code == 400
     assert client.get(url("/batches?after=12")).status_code == 200
     assert client.get(url("/traces?prompt_version=2147483647")).status_code == 200
 
 
-def test_cursor_round_trip():
+def test_cursor_round_trip() -> None:
     started = dt.datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=dt.timezone.utc)
     from flask_llm_logs.web.params import decode_cursor
 
@@ -361,7 +374,7 @@ def test_cursor_round_trip():
     assert decode_cursor(encode_cursor(started, row_id)) == (started.replace(tzinfo=None), row_id)
 
 
-def test_batches_list_and_page(client, url, app, store):
+def test_batches_list_and_page(client: FlaskClient, url: Url, app: Flask, store: Store) -> None:
     session = app.extensions["llm_logs"].session
     batch = BatchRecord(
         purpose="nightly",
@@ -394,7 +407,7 @@ def test_batches_list_and_page(client, url, app, store):
     assert url(f"/traces/{trace.id}") in page
 
 
-def test_navigation_on_every_page(client, url, sample):
+def test_navigation_on_every_page(client: FlaskClient, url: Url, sample) -> None:
     for path in ("/traces", f"/traces/{sample['old'].id}", "/prompts", "/batches"):
         html = client.get(url(path)).get_data(as_text=True)
         for section in ("/traces", "/prompts", "/batches"):
@@ -413,7 +426,7 @@ def test_span_pages_highlight_the_traces_section(client, url, store):
     assert current == [url("/traces")]
 
 
-def test_the_prefix_itself_is_the_traces_list(client, sample):
+def test_the_prefix_itself_is_the_traces_list(client: FlaskClient, sample) -> None:
     """``/llm_logs`` shows the list, as ``/llm_logs/`` does: no redirect."""
     for path in ("/llm_logs", "/llm_logs/"):
         response = client.get(path)
@@ -423,7 +436,7 @@ def test_the_prefix_itself_is_the_traces_list(client, sample):
         ]
 
 
-def test_url_prefix_is_configurable(make_app):
+def test_url_prefix_is_configurable(make_app: Callable[..., Flask]) -> None:
     app = make_app(LLM_LOGS_URL_PREFIX="/admin/llm")
     client = app.test_client()
     assert client.get("/admin/llm").status_code == 200
@@ -432,7 +445,9 @@ def test_url_prefix_is_configurable(make_app):
     assert client.get("/llm_logs/").status_code == 404
 
 
-def test_host_templates_override_the_extensions(make_app, tmp_path):
+def test_host_templates_override_the_extensions(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     app = make_app()
     folder = tmp_path / "host_templates" / "llm_logs"
     folder.mkdir(parents=True)
@@ -443,7 +458,9 @@ def test_host_templates_override_the_extensions(make_app, tmp_path):
     assert response.get_data(as_text=True) == "host error page: 404"
 
 
-def test_big_traces_load_span_bodies_on_demand(client, url, store, app, count_queries):
+def test_big_traces_load_span_bodies_on_demand(
+    client: FlaskClient, url: Url, store: Store, app: Flask, count_queries: CountQueries
+) -> None:
     trace = store.trace("big")
     store.add_all(
         [
@@ -479,7 +496,7 @@ ODD_VALUES += ["[]", '{"a": 1}', "a" * 500, "\u202e", "2026-02-30", "T", "--", "
 ODD_VALUES += ["NaN", "1e309", "-1e309", "Infinity"]
 
 
-def test_no_query_string_is_a_500(client, url, sample):
+def test_no_query_string_is_a_500(client: FlaskClient, url: Url, sample) -> None:
     fields = ["q", "status", "name", "model", "prompt", "prompt_version", "since", "until"]
     fields.append("after")
     for field in fields:

@@ -5,16 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.web.params import encode_cursor
+from tests.helpers.web import CountQueries
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 
 
-def queries_for(client, count_queries, path: str) -> int:
+def queries_for(client: FlaskClient, count_queries: CountQueries, path: str) -> int:
     client.get(path)  # warm up: first-request work is not the page's
     with count_queries() as counter:
         response = client.get(path)
@@ -22,7 +28,9 @@ def queries_for(client, count_queries, path: str) -> int:
     return counter.count
 
 
-def test_trace_page_constant(client, url, store, count_queries, app):
+def test_trace_page_constant(
+    client: FlaskClient, url: Url, store: Store, count_queries: CountQueries, app: Flask
+) -> None:
     traces = [store.trace(f"spans_{count}", minutes=n) for n, count in enumerate((2, 150, 260))]
     for trace in traces:
         root = store.span(trace, "root")
@@ -48,7 +56,9 @@ def test_trace_page_constant(client, url, store, count_queries, app):
     assert large == medium - 1
 
 
-def test_traces_list_constant(client, url, store, count_queries, app):
+def test_traces_list_constant(
+    client: FlaskClient, url: Url, store: Store, count_queries: CountQueries, app: Flask
+) -> None:
     store.trace("one")
     few = queries_for(client, count_queries, url("/traces"))
     store.add_all([Trace(name=f"t{n}", started_at=START, models=["m"]) for n in range(60)])
@@ -66,7 +76,9 @@ def test_traces_list_constant(client, url, store, count_queries, app):
     assert not [sql for sql in counter.statements if "count(" in sql.lower()]
 
 
-def test_batch_pages_constant(client, url, store, count_queries, app):
+def test_batch_pages_constant(
+    client: FlaskClient, url: Url, store: Store, count_queries: CountQueries, app: Flask
+) -> None:
     session = app.extensions["llm_logs"].session
     batch = BatchRecord(purpose="p", provider="openai_responses", model="m", claim_token="a")
     session.add(batch)

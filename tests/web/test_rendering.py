@@ -14,7 +14,7 @@ def roles(value):
     return [m.role for m in render_payload(value).messages]
 
 
-def test_chat_messages_list_and_single_message():
+def test_chat_messages_list_and_single_message() -> None:
     assert roles([{"role": "system", "content": "a"}, {"role": "user", "content": "b"}]) == [
         "system",
         "user",
@@ -22,13 +22,13 @@ def test_chat_messages_list_and_single_message():
     assert roles({"role": "assistant", "content": "c"}) == ["assistant"]
 
 
-def test_request_with_parameters():
+def test_request_with_parameters() -> None:
     rendered = render_payload({"model": "m", "messages": [{"role": "user", "content": "x"}]})
     assert [m.role for m in rendered.messages] == ["user"]
     assert '"model": "m"' in rendered.extra
 
 
-def test_chat_completion_choices_with_tool_calls():
+def test_chat_completion_choices_with_tool_calls() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
     rendered = render_payload(
         {"id": "x", "choices": [{"message": {"role": "assistant", "tool_calls": [call]}}]}
@@ -38,7 +38,7 @@ def test_chat_completion_choices_with_tool_calls():
     assert message.tool_calls[0].arguments == '{\n  "a": 1\n}'
 
 
-def test_responses_api_items():
+def test_responses_api_items() -> None:
     rendered = render_payload(
         {
             "output": [
@@ -58,13 +58,13 @@ def test_responses_api_items():
     assert rendered.messages[2].tool_call_id == "k"
 
 
-def test_other_values_are_json_and_none_is_empty():
+def test_other_values_are_json_and_none_is_empty() -> None:
     assert render_payload({"a": [1, 2]}).json == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert render_payload(None).empty
     assert render_payload("plain").messages[0].parts[0].text == "plain"
 
 
-def test_truncation():
+def test_truncation() -> None:
     rendered = render_payload("x" * 100, limit=50)
     assert rendered.truncated and rendered.size == 102 and len(rendered.json) == 50
     html = payload_html(rendered, "/full?a=1&b=2")
@@ -81,17 +81,17 @@ def test_truncation():
         ("![i](https://tracker.example/p.png)", "<img"),
     ],
 )
-def test_markdown_is_sanitized(text, forbidden):
+def test_markdown_is_sanitized(text, forbidden) -> None:
     assert forbidden not in markdown(text)
 
 
-def test_markdown_keeps_formatting_and_safe_links():
+def test_markdown_keeps_formatting_and_safe_links() -> None:
     html = markdown("**bold** and [docs](https://example.com)")
     assert "<strong>bold</strong>" in html
     assert 'href="https://example.com"' in html and 'rel="noopener noreferrer nofollow"' in html
 
 
-def test_payload_html_escapes_everything():
+def test_payload_html_escapes_everything() -> None:
     value = [{"role": "<r>", "name": "<n>", "tool_call_id": "<t>", "content": [{"x": "<j>"}]}]
     html = payload_html(render_payload(value))
     assert "<r>" not in html and "<n>" not in html and "<t>" not in html and "<j>" not in html
@@ -109,11 +109,11 @@ def test_payload_html_escapes_everything():
         (1234.5, "$1,234.50"),
     ],
 )
-def test_cost_format(value, text):
+def test_cost_format(value, text) -> None:
     assert Format.cost(value) == text
 
 
-def test_duration_format():
+def test_duration_format() -> None:
     assert [Format.duration(v) for v in (None, 12.4, 1500, 90_000)] == [
         "\u2013",
         "12 ms",

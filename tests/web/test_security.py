@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from flask import Request
+from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect
 
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 
 HOSTILE = [
     "<script>window.pwned = 1</script>",
@@ -26,7 +31,7 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def test_closed_without_debug_testing_or_authorize(make_app):
+def test_closed_without_debug_testing_or_authorize(make_app: Callable[..., Flask]) -> None:
     app = make_app(TESTING=False)
     client = app.test_client()
     for path in ("/llm_logs/", "/llm_logs/traces", "/llm_logs/batches", "/llm_logs/prompts"):
@@ -42,7 +47,7 @@ def test_closed_without_debug_testing_or_authorize(make_app):
     assert client.get("/llm_logs/static/llm_logs/style.css").status_code == 200
 
 
-def test_authorize_callable_decides(make_app):
+def test_authorize_callable_decides(make_app: Callable[..., Flask]):
     seen: list[Request] = []
 
     def only_admins(request: Request) -> bool:
@@ -56,13 +61,13 @@ def test_authorize_callable_decides(make_app):
     assert [r.headers.get("X-Role") for r in seen] == ["admin", "guest"]
 
 
-def test_debug_mode_opens_the_ui(make_app):
+def test_debug_mode_opens_the_ui(make_app: Callable[..., Flask]) -> None:
     app = make_app(TESTING=False)
     app.debug = True
     assert app.test_client().get("/llm_logs/traces").status_code == 200
 
 
-def test_security_headers(client, url):
+def test_security_headers(client: FlaskClient, url: Url) -> None:
     response = client.get(url("/traces"))
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy
@@ -72,7 +77,7 @@ def test_security_headers(client, url):
 
 
 @pytest.fixture
-def hostile_trace(store):
+def hostile_trace(store: Store):
     trace = store.trace(
         '<script>window.pwned = "name"</script>',
         metadata_={"<b>key</b>": '<img src=x onerror="window.pwned = 5">'},
@@ -92,7 +97,7 @@ def hostile_trace(store):
     return trace
 
 
-def test_everything_is_escaped(client, url, hostile_trace, app):
+def test_everything_is_escaped(client: FlaskClient, url: Url, hostile_trace, app: Flask) -> None:
     span = app.extensions["llm_logs"].session.query(Span).filter_by(name="raw").one()
     pages = [
         url("/traces"),
@@ -112,7 +117,7 @@ def test_everything_is_escaped(client, url, hostile_trace, app):
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in trace_page
 
 
-def test_delete_needs_a_csrf_token(client, url, store, app):
+def test_delete_needs_a_csrf_token(client: FlaskClient, url: Url, store: Store, app: Flask) -> None:
     trace = store.trace()
     store.span(trace)
     response = client.post(url(f"/traces/{trace.id}/delete"))
@@ -124,14 +129,14 @@ def test_delete_needs_a_csrf_token(client, url, store, app):
     assert session.get(Trace, trace.id) is not None
 
 
-def test_delete_unknown_trace_is_404(client, url, store):
+def test_delete_unknown_trace_is_404(client: FlaskClient, url: Url, store: Store) -> None:
     token = csrf_token(client.get(url(f"/traces/{store.trace().id}")).get_data(as_text=True))
     response = client.post(url(f"/traces/{uuid.uuid4()}/delete"), data={"csrf_token": token})
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
 
 
-def _delete_with_token(app, client, url, store):
+def _delete_with_token(app: Flask, client: FlaskClient, url: Url, store: Store) -> None:
     trace = store.trace("doomed")
     store.span(trace)
     token = csrf_token(client.get(url(f"/traces/{trace.id}")).get_data(as_text=True))
@@ -145,11 +150,13 @@ def _delete_with_token(app, client, url, store):
     assert "Deleted trace" in client.get(url("/traces")).get_data(as_text=True)
 
 
-def test_delete_with_token(client, url, store, app):
+def test_delete_with_token(client: FlaskClient, url: Url, store: Store, app: Flask) -> None:
     _delete_with_token(app, client, url, store)
 
 
-def test_csrf_with_the_hosts_csrf_protect(app, client, url, store):
+def test_csrf_with_the_hosts_csrf_protect(
+    app: Flask, client: FlaskClient, url: Url, store: Store
+) -> None:
     CSRFProtect(app)
     trace = store.trace()
     assert client.post(url(f"/traces/{trace.id}/delete")).status_code == 400

@@ -6,8 +6,10 @@ With ``LLM_LOGS_SCREENSHOTS=1`` it writes the ``batch_*.png`` screenshots of doc
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from flask import Flask
 
 from flask_llm_logs.models import BatchRequest
 from tests.helpers.batch_rows import LONG_ROUTING
@@ -17,11 +19,14 @@ from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
 from tests.helpers.browser import flash
 from tests.helpers.browser import shoot
+from tests.helpers.web import Store
 
 pytestmark = pytest.mark.browser
 
 
-def test_open_a_batch_and_retry_its_failed_request(app, server, page, handler, store):
+def test_open_a_batch_and_retry_its_failed_request(
+    app: Flask, server: str, page: Any, handler, store: Store
+) -> None:
     add_batch(app, requests=12, purpose="nightly_scoring", provider_batch_id="batch_6f1c0a9e")
     add_batch(app, purpose="summaries", status="in_progress", provider_batch_id="batch_90ab77d2")
     batch = add_batch(

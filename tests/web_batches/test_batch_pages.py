@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Trace
@@ -15,6 +17,8 @@ from tests.helpers.batch_rows import SUBMITTED
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 from tests.helpers.web import flashes
 from tests.helpers.web import html_of
 
@@ -26,10 +30,10 @@ def reload(app: Flask, request: BatchRequest) -> BatchRequest:
 
 
 class TestList:
-    def test_empty(self, client, url):
+    def test_empty(self, client: FlaskClient, url: Url) -> None:
         assert "No batches yet." in html_of(client.get(url("/batches")))
 
-    def test_columns(self, client, url, app):
+    def test_columns(self, client: FlaskClient, url: Url, app: Flask) -> None:
         batch = add_batch(app, requests=3, provider_batch_id="batch_abc123")
         failed_request(app, batch)
         html = html_of(client.get(url("/batches")))
@@ -40,7 +44,7 @@ class TestList:
         assert "succeeded 3" in row and "failed 1" in row
         assert "2026-11-28 09:00:00" in row
 
-    def test_filters(self, client, url, app):
+    def test_filters(self, client: FlaskClient, url: Url, app: Flask):
         add_batch(app, purpose="summaries", status="completed", provider_batch_id="b1")
         add_batch(app, purpose="scores", status="in_progress", provider_batch_id="b2")
         add_batch(app, purpose="scores", status="completed", provider_batch_id="b3")
@@ -58,7 +62,7 @@ class TestList:
         assert '<option value="scores" selected>' in html
         assert '<option value="in_progress">' in html
 
-    def test_keyset_pages_keep_filters(self, make_app):
+    def test_keyset_pages_keep_filters(self, make_app: Callable[..., Flask]) -> None:
         app = make_app(LLM_LOGS_PAGE_SIZE=2)
         with app.app_context():
             ids = [add_batch(app, purpose="p", provider_batch_id=f"b{n}").id for n in range(3)]
@@ -74,12 +78,12 @@ class TestList:
         "query",
         ["after=x", "after=-1", "status=" + "s" * 21, "purpose=" + "p" * 501, "purpose=%00"],
     )
-    def test_bad_arguments(self, client, url, query):
+    def test_bad_arguments(self, client: FlaskClient, url: Url, query) -> None:
         html_of(client.get(url("/batches?" + query)), 400)
 
 
 class TestBatchPage:
-    def test_details(self, client, url, app, store):
+    def test_details(self, client: FlaskClient, url: Url, app: Flask, store: Store) -> None:
         batch = add_batch(
             app,
             requests=1,
@@ -114,17 +118,19 @@ class TestBatchPage:
         assert url(f"/batches/{batch.id}/retry") in html
         assert html.count("/retry") == 2  # the failed request and "retry all"
 
-    def test_no_retry_without_a_stored_result(self, client, url, app):
+    def test_no_retry_without_a_stored_result(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         batch = add_batch(app)
         add_request(app, batch, "r-expired", status="failed", error="batch_expired")
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert "/requests/" not in html
 
-    def test_no_retry_when_nothing_failed(self, client, url, app):
+    def test_no_retry_when_nothing_failed(self, client: FlaskClient, url: Url, app: Flask) -> None:
         batch = add_batch(app, requests=2)
         assert "/retry" not in html_of(client.get(url(f"/batches/{batch.id}")))
 
-    def test_requests_are_paginated(self, make_app):
+    def test_requests_are_paginated(self, make_app: Callable[..., Flask]) -> None:
         app = make_app(LLM_LOGS_PAGE_SIZE=2)
         with app.app_context():
             batch = add_batch(app, requests=3)
@@ -133,10 +139,10 @@ class TestBatchPage:
             assert html.count(f"{batch.id}-ok-") == 2 and "after=" in html
 
     @pytest.mark.parametrize("path", ["/batches/999", "/batches/abc", "/batches/1.5"])
-    def test_unknown(self, client, url, path):
+    def test_unknown(self, client: FlaskClient, url: Url, path) -> None:
         html_of(client.get(url(path)), 404)
 
-    def test_hostile_values_show_as_text(self, client, url, app):
+    def test_hostile_values_show_as_text(self, client: FlaskClient, url: Url, app: Flask) -> None:
         batch = add_batch(app, purpose="<script>p()</script>", error="<img src=x onerror=e()>")
         add_request(
             app,
@@ -154,7 +160,9 @@ class TestBatchPage:
 
 
 class TestRetry:
-    def test_retry_one(self, client, url, app, handler, token):
+    def test_retry_one(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         batch = add_batch(app)
         request = failed_request(app, batch)
         csrf = token(url("/prompts/new"))
@@ -170,7 +178,9 @@ class TestRetry:
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["Request r-failed succeeded on retry."]
 
-    def test_retry_fails_again(self, client, url, app, handler, token):
+    def test_retry_fails_again(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         handler.failing = True
         batch = add_batch(app)
         request = failed_request(app, batch)
@@ -183,7 +193,9 @@ class TestRetry:
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["Request r-failed failed again: RuntimeError: still refusing"]
 
-    def test_request_that_cannot_be_retried(self, client, url, app, handler, token):
+    def test_request_that_cannot_be_retried(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         batch = add_batch(app, requests=1)
         done = reload(app, add_request(app, batch, "r-done", status="succeeded"))
         csrf = token(url("/prompts/new"))
@@ -192,7 +204,9 @@ class TestRetry:
         assert message.startswith("Not retried: batch request") and "succeeded" in message
         assert handler.calls == []
 
-    def test_request_of_another_batch(self, client, url, app, handler, token):
+    def test_request_of_another_batch(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         batch, other = add_batch(app, provider_batch_id="a"), add_batch(app, provider_batch_id="b")
         request = failed_request(app, other)
         csrf = token(url("/prompts/new"))
@@ -205,7 +219,9 @@ class TestRetry:
             html_of(client.post(url(path), data={"csrf_token": csrf}), 404)
         assert handler.calls == []
 
-    def test_retry_all_failed(self, client, url, app, handler, token):
+    def test_retry_all_failed(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         batch = add_batch(app, requests=2)
         first = failed_request(app, batch, "r-1")
         second = failed_request(app, batch, "r-2")
@@ -220,7 +236,9 @@ class TestRetry:
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["Retried 2 requests: all succeeded."]
 
-    def test_retry_all_with_failures_again(self, client, url, app, handler, token):
+    def test_retry_all_with_failures_again(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         handler.failing = True
         batch = add_batch(app)
         failed_request(app, batch)
@@ -229,19 +247,25 @@ class TestRetry:
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["Retried 1 request: 0 succeeded, 1 failed again."]
 
-    def test_retry_all_with_nothing_to_retry(self, client, url, app, handler, token):
+    def test_retry_all_with_nothing_to_retry(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         batch = add_batch(app, requests=1)
         csrf = token(url("/prompts/new"))
         client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["No failed request of this batch has a stored result to retry."]
 
-    def test_retry_all_of_unknown_batch(self, client, url, app, token):
+    def test_retry_all_of_unknown_batch(
+        self, client: FlaskClient, url: Url, app: Flask, token: Callable[[str], str]
+    ) -> None:
         csrf = token(url("/prompts/new"))
         html_of(client.post(url("/batches/12345/retry"), data={"csrf_token": csrf}), 404)
 
     @pytest.mark.parametrize("data", [{}, {"csrf_token": "forged"}])
-    def test_csrf_is_required(self, client, url, app, handler, data):
+    def test_csrf_is_required(
+        self, client: FlaskClient, url: Url, app: Flask, handler, data
+    ) -> None:
         batch = add_batch(app)
         request = failed_request(app, batch)
         for path in (
@@ -252,7 +276,9 @@ class TestRetry:
         assert handler.calls == []
         assert reload(app, request).status == "failed"
 
-    def test_with_the_hosts_csrf_protect(self, client, url, app, handler, token):
+    def test_with_the_hosts_csrf_protect(
+        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    ) -> None:
         """Flask-WTF's CSRFProtect on the host: the token is still all a retry needs."""
         from flask_wtf.csrf import CSRFProtect
 
@@ -266,12 +292,14 @@ class TestRetry:
         assert client.post(retry, data={"csrf_token": csrf}).status_code == 302
         assert reload(app, request).status == "succeeded"
 
-    def test_retry_is_post_only(self, client, url, app):
+    def test_retry_is_post_only(self, client: FlaskClient, url: Url, app: Flask) -> None:
         batch = add_batch(app)
         html_of(client.get(url(f"/batches/{batch.id}/retry")), 405)
 
 
-def test_trace_made_by_the_retry_links_back_to_the_batch(client, url, app, handler, token):
+def test_trace_made_by_the_retry_links_back_to_the_batch(
+    client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+) -> None:
     """A retried request without a trace gets one, and the trace links to its batch."""
     batch = add_batch(app)
     request = failed_request(app, batch)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from flask import Flask
+from flask.testing import FlaskClient
+
 from flask_llm_logs.models import BatchRequest
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import failed_request
+from tests.helpers.web import CountQueries
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 
 
-def queries_for(client, count_queries, path: str) -> int:
+def queries_for(client: FlaskClient, count_queries: CountQueries, path: str) -> int:
     client.get(path)
     with count_queries() as counter:
         response = client.get(path)
@@ -15,7 +21,9 @@ def queries_for(client, count_queries, path: str) -> int:
     return counter.count
 
 
-def test_pages_are_constant(client, url, count_queries, app, store):
+def test_pages_are_constant(
+    client: FlaskClient, url: Url, count_queries: CountQueries, app: Flask, store: Store
+) -> None:
     batch = add_batch(app, requests=1, provider_batch_id="first")
     pages = ["/batches", "/batches?purpose=summaries&status=completed", f"/batches/{batch.id}"]
     few = [queries_for(client, count_queries, url(path)) for path in pages]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from flask_llm_logs import Prompt
 from tests.helpers.browser import flash
@@ -29,7 +30,7 @@ def message_box(page: Any, index: int) -> Any:
     return page.locator(f"#message-{index}")
 
 
-def test_create_edit_preview_compare_restore_delete(app, server, page):
+def test_create_edit_preview_compare_restore_delete(app: Flask, server: str, page: Any) -> None:
     Prompt.create(slug="ticket-triage", name="Ticket triage", tags=["support"]).update_content(
         messages=[{"role": "user", "content": "Classify: {{ticket}}"}], model="gpt-4.1-nano"
     )
@@ -146,7 +147,7 @@ def test_create_edit_preview_compare_restore_delete(app, server, page):
     assert page.errors == []
 
 
-def test_hostile_prompt_content_stays_text(app, server, page):
+def test_hostile_prompt_content_stays_text(app: Flask, server: str, page: Any) -> None:
     prompt = Prompt.create(slug="xss", name="<script>window.pwned = 1</script>")
     prompt.update_content(messages=[{"role": "user", "content": "v1 " + HOSTILE}])
     prompt.update_content(
@@ -169,7 +170,7 @@ def test_hostile_prompt_content_stays_text(app, server, page):
     assert page.dialogs == [] and page.errors == []
 
 
-def test_dark_and_phone(app, server, browser):
+def test_dark_and_phone(app: Flask, server: str, browser: Any) -> None:
     prompt = Prompt.create(slug="support-reply", name="Support reply", tags=["support"])
     prompt.update_content(
         messages=[

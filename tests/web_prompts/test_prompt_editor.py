@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
 from tests.helpers.prompts import NEW
 from tests.helpers.prompts import make_greeting
+from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
 from tests.helpers.web import flashes
 from tests.helpers.web import html_of
@@ -40,14 +44,16 @@ def unescape(value: str) -> str:
 
 
 class TestNew:
-    def test_form(self, client, url):
+    def test_form(self, client: FlaskClient, url: Url) -> None:
         html = html_of(client.get(url("/prompts/new")))
         assert 'name="slug"' in html and 'name="messages-0-content"' in html
         assert 'name="add_message"' in html
         assert 'name="csrf_token"' in html
         assert "<script>" not in html.split("</head>")[1]  # no inline script in the body
 
-    def test_create(self, client, url, post_new):
+    def test_create(
+        self, client: FlaskClient, url: Url, post_new: Callable[..., TestResponse]
+    ) -> None:
         response = post_new()
         assert response.status_code == 302
         assert response.headers["Location"].endswith(url("/prompts/welcome"))
@@ -70,7 +76,9 @@ class TestNew:
         html = html_of(client.get(response.headers["Location"]))
         assert "Created prompt &#39;welcome&#39; with version 1." in flashes(html)
 
-    def test_duplicate_slug_keeps_what_was_typed(self, post_new):
+    def test_duplicate_slug_keeps_what_was_typed(
+        self, post_new: Callable[..., TestResponse]
+    ) -> None:
         make_greeting()
         html = html_of(post_new(slug="greeting", name="Typed name"), 200)
         assert "A prompt with slug &#39;greeting&#39; already exists." in html
@@ -79,7 +87,7 @@ class TestNew:
         assert "Nothing was saved" in html
         assert Prompt.load("greeting", cache=False).name == "Greeting"
 
-    def test_invalid_json(self, post_new):
+    def test_invalid_json(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(extra_params='{"seed": 7'), 200)
         errors = error_list(html, "extra_params")
         assert errors and errors[0].startswith("Not valid JSON:")
@@ -87,27 +95,29 @@ class TestNew:
         with pytest.raises(PromptNotFound):
             Prompt.load("welcome", cache=False)
 
-    def test_template_that_does_not_parse(self, post_new):
+    def test_template_that_does_not_parse(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(**{"messages-1-content": "Hi\r\n{{#items}}\r\n- {{.}}"}), 200)
         (error,) = error_list(html, "messages-1-content")
         assert error.startswith("Line 2: ") and "{{#items}}" in error
         assert error_list(html, "messages-0-content") == []
 
-    def test_empty_message(self, post_new):
+    def test_empty_message(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(**{"messages-0-content": "  "}), 200)
         assert error_list(html, "messages-0-content") == ["A message needs content."]
 
-    def test_bad_number(self, post_new):
+    def test_bad_number(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(temperature="hot"), 200)
         assert error_list(html, "temperature") == ["Not a valid float value."]
         assert 'value="hot"' in html
 
-    def test_invalid_slug(self, post_new):
+    def test_invalid_slug(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(slug="no spaces please"), 200)
         (error,) = error_list(html, "slug")
         assert error.startswith("Invalid slug")
 
-    def test_slug_taken_between_check_and_save(self, post_new, monkeypatch):
+    def test_slug_taken_between_check_and_save(
+        self, post_new: Callable[..., TestResponse], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """The unique constraint still answers if another request wins the race."""
         from flask_llm_logs.web import prompt_forms
 
@@ -116,7 +126,7 @@ class TestNew:
         html = html_of(post_new(slug="greeting"), 200)
         assert error_list(html, "slug") == ["A prompt with slug 'greeting' already exists."]
 
-    def test_without_csrf_token(self, client, url):
+    def test_without_csrf_token(self, client: FlaskClient, url: Url) -> None:
         response = client.post(url("/prompts/new"), data=NEW)
         html = html_of(response, 400)
         assert "The form expired" in html
@@ -139,7 +149,7 @@ def error_list(html: str, field_id: str) -> list[str]:
 class TestMessagesEditor:
     """Add, remove and reorder are plain submit buttons: no JavaScript, nothing saved."""
 
-    def test_add(self, post_new):
+    def test_add(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(add_message="1"))
         assert 'name="messages-2-content"' in html
         assert "Welcome {{name}}." in html
@@ -147,19 +157,21 @@ class TestMessagesEditor:
         with pytest.raises(PromptNotFound):
             Prompt.load("welcome", cache=False)
 
-    def test_remove(self, post_new):
+    def test_remove(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(**{"remove_message-0": "1"}))
         assert "You write for" not in html
         assert 'name="messages-1-content"' not in html
         assert "Welcome {{name}}." in html
 
-    def test_move_up(self, post_new):
+    def test_move_up(self, post_new: Callable[..., TestResponse]) -> None:
         html = html_of(post_new(**{"move_up-1": "1"}))
         assert html.index("Welcome {{name}}.") < html.index("You write for")
         first = html[html.index('id="message-0"') : html.index('id="message-1"')]
         assert '<option selected value="user">' in first or '<option value="user" selected' in first
 
-    def test_move_down_then_save(self, post_new, client, url):
+    def test_move_down_then_save(
+        self, post_new: Callable[..., TestResponse], client: FlaskClient, url: Url
+    ) -> None:
         html = html_of(post_new(**{"move_down-0": "1"}))
         data = edit_data(html)
         response = client.post(url("/prompts/new"), data=data)
@@ -169,7 +181,7 @@ class TestMessagesEditor:
 
 
 class TestEdit:
-    def test_form_is_filled_in(self, client, url):
+    def test_form_is_filled_in(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2, tags=["a", "b"])
         html = html_of(client.get(url("/prompts/greeting/edit")))
         assert 'value="Greeting"' in html and 'value="a, b"' in html
@@ -178,7 +190,7 @@ class TestEdit:
         assert "&#34;tone&#34;: &#34;kind&#34;" in html
         assert 'name="slug"' not in html  # permanent
 
-    def test_saving_untouched_form_makes_no_version(self, client, url):
+    def test_saving_untouched_form_makes_no_version(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html = html_of(client.get(url("/prompts/greeting/edit")))
         response = client.post(url("/prompts/greeting/edit"), data=edit_data(html))
@@ -188,7 +200,7 @@ class TestEdit:
             html_of(client.get(response.headers["Location"]))
         )
 
-    def test_metadata_only_makes_no_version(self, client, url):
+    def test_metadata_only_makes_no_version(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
         data.update(name="Greeting 2", tags="x, y", description="New words")
@@ -205,7 +217,7 @@ class TestEdit:
             html_of(client.get(response.headers["Location"]))
         )
 
-    def test_content_change_makes_a_version(self, client, url):
+    def test_content_change_makes_a_version(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
         data.update({"messages-1-content": "Hey {{name}}", "changelog": "Shorter"})
@@ -222,14 +234,16 @@ class TestEdit:
         "change",
         [{"model": "gpt-5"}, {"top_p": "0.9"}, {"extra_params": '{"seed": 1}'}],
     )
-    def test_model_and_parameter_changes_make_a_version(self, client, url, change):
+    def test_model_and_parameter_changes_make_a_version(
+        self, client: FlaskClient, url: Url, change
+    ) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
         data.update(change)
         client.post(url("/prompts/greeting/edit"), data=data)
         assert len(Prompt.load("greeting", cache=False).versions) == 2
 
-    def test_errors_keep_everything_typed(self, client, url):
+    def test_errors_keep_everything_typed(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
         data.update(
@@ -248,7 +262,9 @@ class TestEdit:
         prompt = Prompt.load("greeting", cache=False)
         assert prompt.name == "Greeting" and len(prompt.versions) == 1
 
-    def test_first_content_of_an_empty_prompt(self, client, url, token):
+    def test_first_content_of_an_empty_prompt(
+        self, client: FlaskClient, url: Url, token: Callable[[str], str]
+    ) -> None:
         Prompt.create(slug="empty", name="Empty")
         data = edit_data(html_of(client.get(url("/prompts/empty/edit"))))
         data.update({"messages-0-content": "Now with text"})
@@ -256,7 +272,7 @@ class TestEdit:
         assert response.status_code == 302
         assert Prompt.load("empty", cache=False).current_version.version_number == 1
 
-    def test_without_csrf_token(self, client, url):
+    def test_without_csrf_token(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
         data.pop("csrf_token")
@@ -265,7 +281,7 @@ class TestEdit:
         assert "The form expired" in html and 'value="Changed"' in html
         assert Prompt.load("greeting", cache=False).name == "Greeting"
 
-    def test_prompt_deleted_meanwhile(self, client, url):
+    def test_prompt_deleted_meanwhile(self, client: FlaskClient, url: Url) -> None:
         prompt = make_greeting(versions=1)
         html = html_of(client.get(url("/prompts/greeting/edit")))
         data = edit_data(html)
@@ -274,13 +290,13 @@ class TestEdit:
         html_of(client.post(url("/prompts/greeting/edit"), data=data), 404)
 
 
-def test_csrf_token_of_pages(client, url):
+def test_csrf_token_of_pages(client: FlaskClient, url: Url) -> None:
     make_greeting()
     for path in ("/prompts/new", "/prompts/greeting/edit", "/prompts/greeting/delete"):
         assert csrf_token(html_of(client.get(url(path))))
 
 
-def test_works_when_the_host_enables_csrf_protect(make_app):
+def test_works_when_the_host_enables_csrf_protect(make_app: Callable[..., Flask]) -> None:
     """With Flask-WTF's CSRFProtect on the host, the editor and its buttons still work."""
     from flask_wtf.csrf import CSRFProtect
 

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
 from flask_llm_logs.models import PromptVersion
 from tests.helpers.prompts import HOSTILE
 from tests.helpers.prompts import make_greeting
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
 from tests.helpers.web import flashes
 from tests.helpers.web import html_of
 
 
 class TestList:
-    def test_empty(self, client, url):
+    def test_empty(self, client: FlaskClient, url: Url) -> None:
         html = html_of(client.get(url("/prompts")))
         assert "No prompts yet" in html
         assert url("/prompts/new") in html
 
-    def test_rows(self, client, url, app):
+    def test_rows(self, client: FlaskClient, url: Url, app: Flask) -> None:
         make_greeting(versions=2, tags=["support", "onboarding"])
         Prompt.create(slug="draft", name="Draft without content")
         html = html_of(client.get(url("/prompts")))
@@ -40,7 +45,7 @@ class TestList:
         ("sort", "expected"),
         [("name", ["apple", "Banana", "cherry"]), ("slug", ["a", "b", "c"])],
     )
-    def test_sort(self, client, url, sort, expected):
+    def test_sort(self, client: FlaskClient, url: Url, sort, expected) -> None:
         Prompt.create(slug="c", name="apple")
         Prompt.create(slug="a", name="cherry")
         Prompt.create(slug="b", name="Banana")
@@ -50,14 +55,14 @@ class TestList:
         )
         assert re.findall(column, html) == expected
 
-    def test_sort_by_last_update(self, client, url):
+    def test_sort_by_last_update(self, client: FlaskClient, url: Url) -> None:
         first = Prompt.create(slug="first", name="First")
         Prompt.create(slug="second", name="Second")
         first.update(description="touched last")
         html = html_of(client.get(url("/prompts")))
         assert html.index("/prompts/first") < html.index("/prompts/second")
 
-    def test_filter_by_tag(self, client, url):
+    def test_filter_by_tag(self, client: FlaskClient, url: Url) -> None:
         Prompt.create(slug="tagged", name="Tagged", tags=["support", "x"])
         Prompt.create(slug="other", name="Other", tags=["sales"])
         Prompt.create(slug="none", name="No tags")
@@ -70,13 +75,13 @@ class TestList:
         assert "No prompt has this tag." in html
 
     @pytest.mark.parametrize("query", ["sort=size", "sort=", "tag=" + "x" * 501, "tag=a%00b"])
-    def test_bad_arguments(self, client, url, query):
+    def test_bad_arguments(self, client: FlaskClient, url: Url, query) -> None:
         html = html_of(client.get(url("/prompts?" + query)), 400)
         assert "Bad request" in html
 
 
 class TestPromptPage:
-    def test_current_version(self, client, url, store):
+    def test_current_version(self, client: FlaskClient, url: Url, store: Store) -> None:
         prompt = make_greeting(versions=2, tags=["support"], description="Says hello.")
         current = prompt.current_version
         html = html_of(client.get(url("/prompts/greeting")))
@@ -92,7 +97,7 @@ class TestPromptPage:
         assert f'href="{url("/traces")}?prompt_version={current.id}"' in html
         assert "No traces used this prompt yet." in html
 
-    def test_traces_that_used_it(self, client, url, store):
+    def test_traces_that_used_it(self, client: FlaskClient, url: Url, store: Store) -> None:
         prompt = make_greeting(versions=2)
         first, second = prompt.versions
         store.trace("old_run", prompt_version_id=first.id)
@@ -107,27 +112,27 @@ class TestPromptPage:
         traces = html_of(client.get(url("/traces"), query_string={"prompt": "greeting"}))
         assert "new_run" in traces and "old_run" in traces and "unrelated" not in traces
 
-    def test_prompt_without_content(self, client, url):
+    def test_prompt_without_content(self, client: FlaskClient, url: Url) -> None:
         Prompt.create(slug="empty", name="Empty")
         html = html_of(client.get(url("/prompts/empty")))
         assert "no content yet" in html
         assert url("/prompts/empty/edit") in html
 
-    def test_unknown_prompt(self, client, url):
+    def test_unknown_prompt(self, client: FlaskClient, url: Url) -> None:
         for path in ("", "/edit", "/versions", "/versions/1", "/compare", "/delete"):
             html = html_of(client.get(url("/prompts/nothing" + path)), 404)
             assert "no prompt" in html.lower()
 
 
 class TestPreview:
-    def test_one_field_per_variable(self, client, url):
+    def test_one_field_per_variable(self, client: FlaskClient, url: Url) -> None:
         make_greeting()
         html = html_of(client.get(url("/prompts/greeting")))
         assert 'name="var-name"' in html and 'name="var-tone"' in html
         assert 'placeholder="kind"' in html  # the default variable
         assert "Rendered messages" not in html
 
-    def test_rendered(self, client, url):
+    def test_rendered(self, client: FlaskClient, url: Url) -> None:
         make_greeting()
         query = {"preview": "1", "var-name": "Ada <b>", "var-tone": ""}
         html = html_of(client.get(url("/prompts/greeting"), query_string=query))
@@ -136,7 +141,9 @@ class TestPreview:
         assert ">Ada &lt;b&gt;</textarea>" in html  # what was typed stays
         assert "Not given" not in html
 
-    def test_missing_variables_render_empty_with_a_notice(self, client, url):
+    def test_missing_variables_render_empty_with_a_notice(
+        self, client: FlaskClient, url: Url
+    ) -> None:
         Prompt.create(slug="p", name="P").update_content(
             messages=[{"role": "user", "content": "A {{first}} B {{second}}"}]
         )
@@ -146,7 +153,7 @@ class TestPreview:
         assert "A 1 B " in html
         assert "Not given, rendered empty: <code>second</code>" in html
 
-    def test_dotted_names_and_sections(self, client, url):
+    def test_dotted_names_and_sections(self, client: FlaskClient, url: Url) -> None:
         Prompt.create(slug="p", name="P").update_content(
             messages=[{"role": "user", "content": "{{user.name}}{{#vip}} (VIP){{/vip}}"}]
         )
@@ -154,14 +161,14 @@ class TestPreview:
         html = html_of(client.get(url("/prompts/p"), query_string=query))
         assert "Ada (VIP)" in html
 
-    def test_partial_that_does_not_exist(self, client, url):
+    def test_partial_that_does_not_exist(self, client: FlaskClient, url: Url) -> None:
         Prompt.create(slug="p", name="P").update_content(
             messages=[{"role": "user", "content": "{{> gone}}"}]
         )
         html = html_of(client.get(url("/prompts/p"), query_string={"preview": "1"}))
         assert '<pre class="error-box">' in html and "gone" in html
 
-    def test_no_variables(self, client, url):
+    def test_no_variables(self, client: FlaskClient, url: Url) -> None:
         Prompt.create(slug="p", name="P").update_content(
             messages=[{"role": "user", "content": "Plain"}]
         )
@@ -171,7 +178,7 @@ class TestPreview:
 
 
 class TestVersions:
-    def test_history(self, client, url):
+    def test_history(self, client: FlaskClient, url: Url) -> None:
         prompt = make_greeting(versions=3)
         html = html_of(client.get(url("/prompts/greeting/versions")))
         assert [int(n) for n in re.findall(r">v(\d+)</a>", html)] == [3, 2, 1]
@@ -183,7 +190,7 @@ class TestVersions:
         for version in prompt.versions:
             assert f"prompt_version={version.id}" in html
 
-    def test_history_pages(self, make_app):
+    def test_history_pages(self, make_app: Callable[..., Flask]) -> None:
         app = make_app(LLM_LOGS_PAGE_SIZE=2)
         with app.app_context():
             make_greeting(versions=5)
@@ -198,7 +205,7 @@ class TestVersions:
             assert "Older versions" not in html
             html_of(client.get("/llm_logs/prompts/greeting/versions?before=x"), 400)
 
-    def test_version_page(self, client, url):
+    def test_version_page(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html = html_of(client.get(url("/prompts/greeting/versions/1")))
         assert "<h1>Version 1</h1>" in html
@@ -209,7 +216,7 @@ class TestVersions:
         current = html_of(client.get(url("/prompts/greeting/versions/2")))
         assert "/restore" not in current and "Compare with current" not in current
 
-    def test_unknown_version(self, client, url):
+    def test_unknown_version(self, client: FlaskClient, url: Url) -> None:
         make_greeting()
         assert "has no version 9" in html_of(client.get(url("/prompts/greeting/versions/9")), 404)
         html_of(client.get(url("/prompts/greeting/versions/x")), 404)
@@ -219,30 +226,30 @@ class TestVersions:
 
 
 class TestCompare:
-    def test_default_is_previous_against_current(self, client, url):
+    def test_default_is_previous_against_current(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=3)
         html = html_of(client.get(url("/prompts/greeting/compare")))
         assert '<option value="2" selected>' in html and '<option value="3" selected>' in html
         assert "<del>2</del>" in html and "<ins>3</ins>" in html  # "Hi v2" -> "Hi v3"
         assert "<code>temperature</code>" in html
 
-    def test_explicit_versions(self, client, url):
+    def test_explicit_versions(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=3)
         html = html_of(client.get(url("/prompts/greeting/compare?from=1&to=3")))
         assert "<del>&#34;gpt-4.1-mini&#34;</del>" in html
         assert "<ins>&#34;gpt-4.1&#34;</ins>" in html
         assert "unchanged" in html and "changed" in html
 
-    def test_same_version(self, client, url):
+    def test_same_version(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html = html_of(client.get(url("/prompts/greeting/compare?from=2&to=2")))
         assert "same messages, model and parameters" in html
 
-    def test_single_version_compares_with_itself(self, client, url):
+    def test_single_version_compares_with_itself(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
         assert "same messages" in html_of(client.get(url("/prompts/greeting/compare")))
 
-    def test_errors(self, client, url):
+    def test_errors(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html_of(client.get(url("/prompts/greeting/compare?from=1&to=7")), 404)
         html_of(client.get(url("/prompts/greeting/compare?from=one")), 400)
@@ -251,7 +258,7 @@ class TestCompare:
 
 
 class TestRestoreAndDelete:
-    def test_restore(self, client, url, token):
+    def test_restore(self, client: FlaskClient, url: Url, token: Callable[[str], str]) -> None:
         prompt = make_greeting(versions=2)
         csrf = token(url("/prompts/greeting/edit"))
         response = client.post(
@@ -266,7 +273,9 @@ class TestRestoreAndDelete:
         html = html_of(client.get(url("/prompts/greeting")))
         assert "Restored version 1 as version 3." in flashes(html)
 
-    def test_restore_unknown_version(self, client, url, token):
+    def test_restore_unknown_version(
+        self, client: FlaskClient, url: Url, token: Callable[[str], str]
+    ) -> None:
         make_greeting()
         csrf = token(url("/prompts/greeting/edit"))
         response = client.post(
@@ -274,7 +283,9 @@ class TestRestoreAndDelete:
         )
         html_of(response, 404)
 
-    def test_delete_old_version(self, client, url, token, app):
+    def test_delete_old_version(
+        self, client: FlaskClient, url: Url, token: Callable[[str], str], app: Flask
+    ) -> None:
         make_greeting(versions=3)
         csrf = token(url("/prompts/greeting/edit"))
         response = client.post(
@@ -285,7 +296,9 @@ class TestRestoreAndDelete:
         assert "Deleted version 2." in flashes(html)
         assert re.findall(r">v(\d+)</a>", html) == ["3", "1"]
 
-    def test_current_version_is_not_deleted(self, client, url, token):
+    def test_current_version_is_not_deleted(
+        self, client: FlaskClient, url: Url, token: Callable[[str], str]
+    ) -> None:
         make_greeting(versions=2)
         csrf = token(url("/prompts/greeting/edit"))
         response = client.post(
@@ -296,7 +309,9 @@ class TestRestoreAndDelete:
         assert message.startswith("Not deleted: version 2 is the current version")
         assert len(Prompt.load("greeting", cache=False).versions) == 2
 
-    def test_delete_unknown_version(self, client, url, token):
+    def test_delete_unknown_version(
+        self, client: FlaskClient, url: Url, token: Callable[[str], str]
+    ) -> None:
         make_greeting()
         csrf = token(url("/prompts/greeting/edit"))
         response = client.post(
@@ -304,7 +319,7 @@ class TestRestoreAndDelete:
         )
         html_of(response, 404)
 
-    def test_delete_prompt_after_confirmation(self, client, url):
+    def test_delete_prompt_after_confirmation(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html = html_of(client.get(url("/prompts/greeting")))
         assert f'href="{url("/prompts/greeting/delete")}"' in html
@@ -336,20 +351,20 @@ class TestCsrf:
             "/prompts/greeting/versions/1/delete",
         ],
     )
-    def test_buttons(self, client, url, path):
+    def test_buttons(self, client: FlaskClient, url: Url, path) -> None:
         make_greeting(versions=2)
         for data in ({}, {"csrf_token": "forged"}):
             html = html_of(client.post(url(path), data=data), 400)
             assert "The form expired" in html
         assert len(Prompt.load("greeting", cache=False).versions) == 2
 
-    def test_delete_prompt(self, client, url):
+    def test_delete_prompt(self, client: FlaskClient, url: Url) -> None:
         make_greeting()
         response = client.post(url("/prompts/greeting/delete"))
         assert "The form expired" in html_of(response, 400)
         Prompt.load("greeting", cache=False)
 
-    def test_get_is_not_allowed_for_buttons(self, client, url):
+    def test_get_is_not_allowed_for_buttons(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=2)
         html_of(client.get(url("/prompts/greeting/versions/1/restore")), 405)
 
@@ -358,7 +373,7 @@ class TestEscaping:
     """Stored markup and triple Mustache show as text on every page and in the diff."""
 
     @pytest.fixture
-    def hostile(self, app):
+    def hostile(self, app: Flask):
         prompt = Prompt.create(
             slug="xss", name="<script>name()</script>", description=HOSTILE, tags=["<b>t</b>"]
         )
@@ -385,7 +400,7 @@ class TestEscaping:
             "/prompts/xss/delete",
         ],
     )
-    def test_shows_as_text(self, client, url, hostile, path):
+    def test_shows_as_text(self, client: FlaskClient, url: Url, hostile, path) -> None:
         html = html_of(client.get(url(path)))
         for raw in ("<script>", "<img", "<b>t</b>", "<i>m</i>", "<k>", "<v>"):
             assert raw not in html
@@ -393,13 +408,15 @@ class TestEscaping:
         if path.startswith("/prompts/xss") and not path.endswith(("/delete", "/versions")):
             assert "{{{triple}}}" in html  # the stored content is on this page
 
-    def test_preview_inserts_values_as_text(self, client, url, hostile):
+    def test_preview_inserts_values_as_text(self, client: FlaskClient, url: Url, hostile) -> None:
         query = {"preview": "1", "var-triple": "<script>var()</script>"}
         html = html_of(client.get(url("/prompts/xss"), query_string=query))
         assert "v2 &lt;script&gt;window.pwned = 1&lt;/script&gt; &lt;script&gt;var()" in html
 
 
-def test_rows_for_deleted_version_are_gone(app, client, url, token):
+def test_rows_for_deleted_version_are_gone(
+    app: Flask, client: FlaskClient, url: Url, token: Callable[[str], str]
+) -> None:
     """Deleting a version through the page removes exactly that row."""
     make_greeting(versions=3)
     csrf = token(url("/prompts/greeting/edit"))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from flask.testing import FlaskClient
+
 from flask_llm_logs import Prompt
 from flask_llm_logs.models import Trace
 from tests.helpers.prompts import make_greeting
+from tests.helpers.web import CountQueries
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 
 
-def queries_for(client, count_queries, path: str) -> int:
+def queries_for(client: FlaskClient, count_queries: CountQueries, path: str) -> int:
     client.get(path)  # warm up: first-request work is not the page's
     with count_queries() as counter:
         response = client.get(path)
@@ -28,7 +33,9 @@ PAGES = [
 ]
 
 
-def test_pages_are_constant(client, url, count_queries, store):
+def test_pages_are_constant(
+    client: FlaskClient, url: Url, count_queries: CountQueries, store: Store
+) -> None:
     prompt = make_greeting(versions=2, tags=["t"])
     few = [queries_for(client, count_queries, url(path)) for path in PAGES]
 
