@@ -12,11 +12,13 @@ import os
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
@@ -100,7 +102,7 @@ def _empty_tables(url: str) -> None:
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty, migrated database: each test runs once per backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'logs.sqlite3'}"
@@ -137,7 +139,7 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def make_app(database_url: str, tmp_path: Any) -> Iterator[Callable[..., Flask]]:
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """Build a test app with the extension; keyword arguments go to ``app.config``."""
     apps: list[Flask] = []
 
@@ -172,5 +174,5 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def db_session(app: Flask) -> Any:
+def db_session(app: Flask) -> scoped_session[Any]:
     return app.extensions["llm_logs"].session

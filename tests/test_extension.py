@@ -117,7 +117,7 @@ def test_a_batch_backend_added_to_the_registry_is_accepted(
     assert app.extensions["llm_logs"].settings.batch_provider == "in_house"
 
 
-def test_prompts_path_that_is_a_file_is_refused(tmp_path: Any) -> None:
+def test_prompts_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "prompts.md"
     path.write_text("not a folder")
     app = Flask("bad")
@@ -141,7 +141,7 @@ def test_uses_the_hosts_sqlalchemy(database_url: str) -> None:
     state.shutdown()
 
 
-def test_brings_its_own_sqlalchemy_on_sqlite_by_default(tmp_path: Any) -> None:
+def test_brings_its_own_sqlalchemy_on_sqlite_by_default(tmp_path: Path) -> None:
     app = Flask("bare", instance_path=str(tmp_path))
     LlmLogs(app)
     state = app.extensions["llm_logs"]
@@ -150,7 +150,7 @@ def test_brings_its_own_sqlalchemy_on_sqlite_by_default(tmp_path: Any) -> None:
     state.shutdown()
 
 
-def test_separate_logs_database_through_a_bind_key(database_url: str, tmp_path: Any) -> None:
+def test_separate_logs_database_through_a_bind_key(database_url: str, tmp_path: Path) -> None:
     app = Flask("binds")
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'app.sqlite3'}"
     app.config["SQLALCHEMY_BINDS"] = {"logs": database_url}

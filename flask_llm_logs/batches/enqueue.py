@@ -12,6 +12,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 
@@ -174,7 +175,7 @@ class Batch:
         *,
         purpose: str,
         model: str,
-        input: str | list[dict[str, Any]],
+        input: str | Sequence[Mapping[str, Any]],
         instructions: str | None = None,
         schema: Any = None,
         routing: Mapping[str, Any] | None = None,

@@ -48,12 +48,14 @@ def test_enqueue_stores_a_pending_request_at_once(batch_app: Any) -> None:
 
 
 def test_input_may_be_a_responses_input_list(batch_app: Any) -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {"role": "user", "content": [{"type": "input_text", "text": "Hello"}]},
         {"role": "assistant", "content": "Hi"},
     ]
     request = Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=tuple(items))
-    assert get_state().session.get(BatchRequest, request.id).payload == {
+    stored = get_state().session.get(BatchRequest, request.id)
+    assert stored is not None
+    assert stored.payload == {
         "model": "gpt-4.1-mini",
         "input": items,
     }

@@ -51,7 +51,7 @@ def make_job_app(make_batch_app: Any, redis_url: str) -> Iterator[Callable[..., 
 
     yield make
     for queue in queues:
-        queue.empty()
+        queue.empty()  # type: ignore[no-untyped-call]  # rq leaves Queue.empty unannotated
         for registry in (queue.finished_job_registry, queue.failed_job_registry):
             for job_id in registry.get_job_ids():
                 registry.remove(job_id, delete_job=True)
@@ -97,7 +97,7 @@ def run_rq_worker(
     assert queue.failed_job_registry.count == 0, process.stderr
 
 
-def stored_rows(app: Flask, query: sa.Select[Any]) -> list[Any]:
+def stored_rows(app: Flask, query: sa.Executable) -> list[Any]:
     """Rows read on a connection of their own, as another process would see them."""
     with get_state(app).engine.connect() as connection:
         return list(connection.execute(query))
@@ -138,12 +138,14 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
     assert sorted(queue.get_job_ids()) == sorted(ids.values())
     assert {job.id for job in jobs} == set(ids.values())
     flush_job, poll_job = queue.fetch_job(ids["summary"]), queue.fetch_job(ids["poll"])
+    purge_job = queue.fetch_job(ids["purge"])
+    assert flush_job is not None and poll_job is not None and purge_job is not None
     assert (flush_job.func_name, flush_job.args) == (
         "flask_llm_logs.jobs.flush_batches",
         ("summary",),
     )
     assert (poll_job.func_name, poll_job.args) == ("flask_llm_logs.jobs.poll_batches", ())
-    assert queue.fetch_job(ids["purge"]).func_name == "flask_llm_logs.jobs.purge_traces"
+    assert purge_job.func_name == "flask_llm_logs.jobs.purge_traces"
 
 
 def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
@@ -265,7 +267,8 @@ def test_triggers_at_once_leave_one_job_even_over_a_finished_one(job_app: Flask)
     job_id = flush_job_id(queue.name, "summary")
     LlmLogs().enqueue_flush("summary", app=job_app)
     rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert queue.fetch_job(job_id).get_status() == "finished"
+    job = queue.fetch_job(job_id)
+    assert job is not None and job.get_status() == "finished"
 
     barrier = threading.Barrier(8)
     jobs: list[rq.job.Job] = []
@@ -286,4 +289,5 @@ def test_triggers_at_once_leave_one_job_even_over_a_finished_one(job_app: Flask)
     assert errors == []
     assert len(jobs) == 8 and {job.id for job in jobs} == {job_id}
     assert queue.get_job_ids() == [job_id]
-    assert queue.fetch_job(job_id).get_status() == "queued"
+    job = queue.fetch_job(job_id)
+    assert job is not None and job.get_status() == "queued"

@@ -1,8 +1,9 @@
 """Batches and requests inserted through the ORM as the batch jobs leave
-them, for the batch page tests (tests/web_batches)."""
+them, and a real batch handler, for the batch page tests (tests/web_batches)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -73,3 +74,16 @@ def failed_request(app: Flask, batch: BatchRecord, custom_id: str = "r-failed") 
         result=stored_result(),
         attempts=1,
     )
+
+
+@dataclasses.dataclass
+class Handler:
+    """A real batch handler: records what it got, fails while told to."""
+
+    failing: bool = False
+    calls: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+
+    def __call__(self, request: BatchRequest, message: Any) -> None:
+        self.calls.append((request.custom_id, message.content))
+        if self.failing:
+            raise RuntimeError("still refusing")

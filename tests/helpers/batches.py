@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +45,7 @@ class RecordingHandler:
         self.failures.append((request.custom_id, error))
 
 
-def handled_rows(app: Flask) -> list[Any]:
+def handled_rows(app: Flask) -> Sequence[sa.Row[Any]]:
     with app.app_context():
         session = get_state(app).session
         rows = session.execute(sa.select(handled).order_by(handled.c.id)).all()

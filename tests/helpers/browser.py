@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -48,7 +49,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(app: Any) -> Iterator[str]:
+def server(app: Flask) -> Iterator[str]:
     """The test app on a real HTTP server; yields its base URL."""
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_llm_logs import Prompt
+from flask_llm_logs.prompts.store import Version
 
 #: Stored content that must show as text everywhere: markup and triple Mustache.
 HOSTILE = "<script>window.pwned = 1</script> {{{triple}}} <img src=x onerror=alert(1)>"
@@ -49,3 +50,10 @@ def make_greeting(versions: int = 1, **create: Any) -> Prompt:
             changelog=f"change {number}",
         )
     return prompt
+
+
+def current_version(prompt: Prompt) -> Version:
+    """``prompt``'s current version, which the test expects it to have."""
+    version = prompt.current_version
+    assert version is not None, f"{prompt.slug} has no version"
+    return version

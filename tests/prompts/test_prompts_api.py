@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs import InvalidPrompt
 from flask_llm_logs import NoPromptVersion
@@ -19,6 +21,7 @@ from flask_llm_logs import VersionNotFound
 from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import Trace
+from tests.helpers.prompts import current_version
 
 STRATEGY_MESSAGES = [
     {"role": "system", "content": "You analyze trading strategies for {{app_name}}."},
@@ -37,7 +40,7 @@ def make_strategy_prompt() -> Prompt:
     return prompt
 
 
-def stored_versions(db_session: Any) -> list[tuple[int, Any, str | None]]:
+def stored_versions(db_session: scoped_session[Any]) -> list[tuple[int, Any, str | None]]:
     rows = db_session.execute(
         sa.select(
             PromptVersion.version_number, PromptVersion.messages, PromptVersion.changelog
@@ -46,7 +49,7 @@ def stored_versions(db_session: Any) -> list[tuple[int, Any, str | None]]:
     return [tuple(row) for row in rows]
 
 
-def test_issue_example(app: Any) -> None:
+def test_issue_example(app: Flask) -> None:
     make_strategy_prompt()
     prompt = Prompt.load("strategy-analysis")
     params = prompt.build(app_name="Tradebot", strategy_name="Momentum Alpha", timeframe="4h")
@@ -59,12 +62,12 @@ def test_issue_example(app: Any) -> None:
         "temperature": 0.3,
         "max_tokens": 2048,
     }
-    assert prompt.current_version.version_number == 1
-    assert prompt.current_version.changelog == "First draft"
+    assert current_version(prompt).version_number == 1
+    assert current_version(prompt).changelog == "First draft"
     assert prompt.variables == ["app_name", "strategy_name", "timeframe"]
 
 
-def test_metadata_attributes(app: Any) -> None:
+def test_metadata_attributes(app: Flask) -> None:
     created = Prompt.create(
         slug="memo", name="Memo", description="Weekly memo", tags=["desk", "weekly"]
     )
@@ -80,7 +83,9 @@ def test_metadata_attributes(app: Any) -> None:
     assert repr(prompt) == "<Prompt 'memo' no version>"
 
 
-def test_every_save_is_a_new_version_and_old_ones_never_change(app: Any, db_session: Any) -> None:
+def test_every_save_is_a_new_version_and_old_ones_never_change(
+    app: Flask, db_session: scoped_session[Any]
+) -> None:
     prompt = make_strategy_prompt()
     second = prompt.update_content(
         messages=[{"role": "user", "content": "Updated prompt"}], changelog="Simplified"
@@ -113,13 +118,13 @@ def test_every_save_is_a_new_version_and_old_ones_never_change(app: Any, db_sess
     ]
 
 
-def test_rollback_with_own_changelog(app: Any) -> None:
+def test_rollback_with_own_changelog(app: Flask) -> None:
     prompt = make_strategy_prompt()
     prompt.update_content(messages=[{"role": "user", "content": "v2"}])
     assert prompt.rollback_to(1, changelog="v2 was worse").changelog == "v2 was worse"
 
 
-def test_omitted_model_fields_carry_over_and_empty_dicts_clear(app: Any) -> None:
+def test_omitted_model_fields_carry_over_and_empty_dicts_clear(app: Flask) -> None:
     prompt = make_strategy_prompt()
     kept = prompt.update_content(
         messages=[{"role": "user", "content": "v2"}], default_variables={"app_name": "Bot"}
@@ -140,13 +145,13 @@ def test_omitted_model_fields_carry_over_and_empty_dicts_clear(app: Any) -> None
     }
 
 
-def test_build_without_model_leaves_the_key_out(app: Any) -> None:
+def test_build_without_model_leaves_the_key_out(app: Flask) -> None:
     prompt = Prompt.create(slug="plain", name="Plain")
     prompt.update_content(messages=[{"role": "user", "content": "Hi"}])
     assert prompt.build() == {"messages": [{"role": "user", "content": "Hi"}]}
 
 
-def test_update_metadata_makes_no_version(app: Any) -> None:
+def test_update_metadata_makes_no_version(app: Flask) -> None:
     prompt = make_strategy_prompt()
     before = prompt.updated_at
     assert prompt.update(name="Renamed", tags=["analysis"]) is prompt
@@ -162,18 +167,18 @@ def test_update_metadata_makes_no_version(app: Any) -> None:
     assert loaded.updated_at >= before
 
 
-def test_list_prompts(app: Any) -> None:
+def test_list_prompts(app: Flask) -> None:
     make_strategy_prompt()
     Prompt.create(slug="a-fragment", name="Fragment", tags=["fragments"])
     Prompt.create(slug="memo", name="Memo", tags=["templates", "fragments"])
     prompts = Prompt.all()
     assert [p.slug for p in prompts] == ["a-fragment", "memo", "strategy-analysis"]
-    assert prompts[2].current_version.version_number == 1
+    assert current_version(prompts[2]).version_number == 1
     assert prompts[0].current_version is None
     assert [p.slug for p in Prompt.all(tag="fragments")] == ["a-fragment", "memo"]
 
 
-def test_delete_an_old_version(app: Any) -> None:
+def test_delete_an_old_version(app: Flask) -> None:
     prompt = make_strategy_prompt()
     prompt.update_content(messages=[{"role": "user", "content": "v2"}])
     prompt.update_content(messages=[{"role": "user", "content": "v3"}])
@@ -188,7 +193,7 @@ def test_delete_an_old_version(app: Any) -> None:
     assert prompt.update_content(messages=[{"role": "user", "content": "v4"}]).version_number == 4
 
 
-def test_delete_a_prompt(app: Any, db_session: Any) -> None:
+def test_delete_a_prompt(app: Flask, db_session: scoped_session[Any]) -> None:
     prompt = make_strategy_prompt()
     Prompt.load("strategy-analysis")  # cached
     prompt.delete()
@@ -199,7 +204,7 @@ def test_delete_a_prompt(app: Any, db_session: Any) -> None:
         prompt.update_content(messages=[{"role": "user", "content": "again"}])
 
 
-def test_unknown_slug_is_named(app: Any) -> None:
+def test_unknown_slug_is_named(app: Flask) -> None:
     with pytest.raises(PromptNotFound, match="no prompt with slug 'nope'") as caught:
         Prompt.load("nope")
     assert caught.value.slug == "nope"
@@ -207,13 +212,13 @@ def test_unknown_slug_is_named(app: Any) -> None:
         Prompt.load("nope", cache=False)
 
 
-def test_build_without_a_version(app: Any) -> None:
+def test_build_without_a_version(app: Flask) -> None:
     Prompt.create(slug="empty", name="Empty")
     with pytest.raises(NoPromptVersion, match="prompt 'empty' has no version yet"):
         Prompt.load("empty").build()
 
 
-def test_duplicate_slug(app: Any) -> None:
+def test_duplicate_slug(app: Flask) -> None:
     Prompt.create(slug="memo", name="Memo")
     with pytest.raises(PromptAlreadyExists, match="'memo' already exists"):
         Prompt.create(slug="memo", name="Other")
@@ -230,7 +235,7 @@ def test_duplicate_slug(app: Any) -> None:
         ({"slug": "ok", "name": "X", "tags": ["a", 3]}, "every tag must be a non-empty string"),
     ],
 )
-def test_create_rejects_bad_fields(app: Any, kwargs: dict[str, Any], message: str) -> None:
+def test_create_rejects_bad_fields(app: Flask, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidPrompt, match=message):
         Prompt.create(**kwargs)
     assert Prompt.all() == []
@@ -265,7 +270,7 @@ def test_create_rejects_bad_fields(app: Any, kwargs: dict[str, Any], message: st
     ],
 )
 def test_update_content_rejects_bad_input(
-    app: Any, db_session: Any, kwargs: dict[str, Any], message: str
+    app: Flask, db_session: scoped_session[Any], kwargs: dict[str, Any], message: str
 ) -> None:
     prompt = Prompt.create(slug="p", name="P")
     with pytest.raises(InvalidPrompt, match=message):
@@ -273,7 +278,9 @@ def test_update_content_rejects_bad_input(
     assert stored_versions(db_session) == []
 
 
-def test_unparsable_template_is_refused_with_message_and_line(app: Any, db_session: Any) -> None:
+def test_unparsable_template_is_refused_with_message_and_line(
+    app: Flask, db_session: scoped_session[Any]
+) -> None:
     prompt = Prompt.create(slug="p", name="P")
     with pytest.raises(TemplateSyntaxError) as caught:
         prompt.update_content(
@@ -288,9 +295,9 @@ def test_unparsable_template_is_refused_with_message_and_line(app: Any, db_sessi
     assert stored_versions(db_session) == []
 
 
-def test_snapshots_are_read_only_and_builds_are_fresh(app: Any) -> None:
+def test_snapshots_are_read_only_and_builds_are_fresh(app: Flask) -> None:
     make_strategy_prompt()
-    version = Prompt.load("strategy-analysis").current_version
+    version = current_version(Prompt.load("strategy-analysis"))
     with pytest.raises(TypeError, match="read-only"):
         version.messages.append({"role": "user", "content": "x"})
     with pytest.raises(TypeError, match="read-only"):
@@ -310,7 +317,9 @@ def test_snapshots_are_read_only_and_builds_are_fresh(app: Any) -> None:
     assert again["temperature"] == 0.3
 
 
-def test_writes_do_not_touch_the_callers_session(app: Any, db_session: Any) -> None:
+def test_writes_do_not_touch_the_callers_session(
+    app: Flask, db_session: scoped_session[Any]
+) -> None:
     """The API commits its own short transaction: the caller's pending work stays pending."""
     pending = Trace(name="host work in progress")
     db_session.add(pending)
@@ -319,6 +328,6 @@ def test_writes_do_not_touch_the_callers_session(app: Any, db_session: Any) -> N
     assert pending in db_session.new
     db_session.rollback()
 
-    assert Prompt.load("p", cache=False).current_version.version_number == 1
+    assert current_version(Prompt.load("p", cache=False)).version_number == 1
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Trace)) == 0
     assert db_session.scalar(sa.select(sa.func.count()).select_from(PromptRecord)) == 1

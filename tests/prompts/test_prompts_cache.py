@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask
 
 from flask_llm_logs import Prompt
+from tests.helpers.prompts import current_version
 
 
 def save(content: str) -> None:
@@ -20,7 +20,7 @@ def save(content: str) -> None:
 
 
 def content(cache: bool = True) -> str:
-    return Prompt.load("p", cache=cache).build()["messages"][0]["content"]
+    return str(Prompt.load("p", cache=cache).build()["messages"][0]["content"])
 
 
 def two_apps(make_app: Callable[..., Flask], ttl: float) -> tuple[Flask, Flask]:
@@ -99,13 +99,13 @@ def test_ttl_set_at_runtime_applies_to_later_loads(make_app: Callable[..., Flask
         assert content() == "v2"
 
 
-def test_cached_loads_share_one_immutable_snapshot(app: Any) -> None:
+def test_cached_loads_share_one_immutable_snapshot(app: Flask) -> None:
     Prompt.create(slug="p", name="P").update_content(messages=[{"role": "user", "content": "v1"}])
     first, second = Prompt.load("p"), Prompt.load("p")
     assert first is not second
-    assert first.current_version is second.current_version
+    assert first.current_version is current_version(second)
     # Saving through one handle moves that handle on, not the cached snapshot's readers.
     first.update_content(messages=[{"role": "user", "content": "v2"}])
-    assert first.current_version.version_number == 2
-    assert second.current_version.version_number == 1
-    assert Prompt.load("p").current_version.version_number == 2
+    assert current_version(first).version_number == 2
+    assert current_version(second).version_number == 1
+    assert current_version(Prompt.load("p")).version_number == 2

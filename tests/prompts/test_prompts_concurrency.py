@@ -13,9 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs import Prompt
 from flask_llm_logs.models import PromptVersion
+from tests.helpers.prompts import current_version
 
 #: A separate Python process: its own app, engine and connections.
 WORKER = textwrap.dedent(
@@ -61,7 +63,7 @@ def run_workers(database_url: str, job: str, args: list[str]) -> list[str]:
     return outputs
 
 
-def versions(db_session: Any) -> list[tuple[int, str]]:
+def versions(db_session: scoped_session[Any]) -> list[tuple[int, str]]:
     db_session.rollback()
     rows = db_session.execute(
         sa.select(PromptVersion.version_number, PromptVersion.messages).order_by(
@@ -72,7 +74,7 @@ def versions(db_session: Any) -> list[tuple[int, str]]:
 
 
 def test_processes_saving_one_prompt_get_unique_numbers(
-    app: Flask, db_session: Any, database_url: str
+    app: Flask, db_session: scoped_session[Any], database_url: str
 ) -> None:
     Prompt.create(slug="shared", name="Shared")
     run_workers(database_url, "save", ["a", "b", "c"])
@@ -85,10 +87,12 @@ def test_processes_saving_one_prompt_get_unique_numbers(
     for worker in "abc":
         mine = [content for _, content in saved if content.startswith(worker)]
         assert mine == [f"{worker}-{i}" for i in range(10)]
-    assert Prompt.load("shared", cache=False).current_version.version_number == 30
+    assert current_version(Prompt.load("shared", cache=False)).version_number == 30
 
 
-def test_threads_saving_one_prompt_get_unique_numbers(app: Flask, db_session: Any) -> None:
+def test_threads_saving_one_prompt_get_unique_numbers(
+    app: Flask, db_session: scoped_session[Any]
+) -> None:
     Prompt.create(slug="shared", name="Shared")
     barrier = threading.Barrier(6)
     errors: list[BaseException] = []
@@ -115,7 +119,7 @@ def test_threads_saving_one_prompt_get_unique_numbers(app: Flask, db_session: An
 
 
 def test_concurrent_syncs_leave_one_set_of_versions(
-    app: Flask, db_session: Any, database_url: str, prompts_dir: Path
+    app: Flask, db_session: scoped_session[Any], database_url: str, prompts_dir: Path
 ) -> None:
     outputs = run_workers(database_url, "sync", [str(prompts_dir), str(prompts_dir)])
     actions = sorted(tuple(sorted(set(json.loads(out)))) for out in outputs)
@@ -130,5 +134,5 @@ def test_concurrent_syncs_leave_one_set_of_versions(
     memo.write_text(memo.read_text() + "\nKeep it under 200 words.\n")
     outputs = run_workers(database_url, "sync", [str(prompts_dir), str(prompts_dir)])
     assert sorted(json.loads(out).count("updated") for out in outputs) == [0, 1]
-    assert Prompt.load("trading-memo", cache=False).current_version.version_number == 2
+    assert current_version(Prompt.load("trading-memo", cache=False)).version_number == 2
     assert len(Prompt.load("trading-memo", cache=False).versions) == 2

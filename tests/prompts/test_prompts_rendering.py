@@ -15,6 +15,7 @@ from flask_llm_logs import PartialCycle
 from flask_llm_logs import PartialNotFound
 from flask_llm_logs import Prompt
 from flask_llm_logs import TemplateSyntaxError
+from tests.helpers.prompts import current_version
 
 
 def save(slug: str, *contents: str, **kwargs: Any) -> Prompt:
@@ -32,12 +33,12 @@ def rendered(slug: str, **variables: Any) -> list[str]:
     return [m["content"] for m in Prompt.load(slug).build(**variables)["messages"]]
 
 
-def test_no_html_escaping(app: Any) -> None:
+def test_no_html_escaping(app: Flask) -> None:
     save("raw", '<b> & "x" {{value}} {{{value}}} {{&value}}')
     assert rendered("raw", value='<i> & "y"') == ['<b> & "x" <i> & "y" <i> & "y" <i> & "y"']
 
 
-def test_sections_and_inverted_sections(app: Any) -> None:
+def test_sections_and_inverted_sections(app: Flask) -> None:
     save(
         "memo",
         "Positions:\n{{#positions}}\n- {{symbol}}: {{quantity}}\n{{/positions}}\n"
@@ -53,12 +54,12 @@ def test_sections_and_inverted_sections(app: Any) -> None:
     assert rendered("memo") == ["Positions:\n- none\n"]
 
 
-def test_values_are_text_and_none_is_empty(app: Any) -> None:
+def test_values_are_text_and_none_is_empty(app: Flask) -> None:
     save("values", "{{n}}|{{f}}|{{none}}|{{user.name}}|{{user.missing}}")
     assert rendered("values", n=3, f=0.5, none=None, user={"name": "Ada"}) == ["3|0.5||Ada|"]
 
 
-def test_partials_include_another_prompts_current_content(app: Any) -> None:
+def test_partials_include_another_prompts_current_content(app: Flask) -> None:
     save("disclaimer", "Past performance is no guarantee, {{name}}.")
     save("greeting", "Hello {{name}}.", "Ask me.")
     save("skill", "Intro for {{name}}\n{{> disclaimer}}\nInline: {{> greeting}}End")
@@ -72,20 +73,20 @@ def test_partials_include_another_prompts_current_content(app: Any) -> None:
     assert rendered("skill", name="Ada")[0].startswith("Intro for Ada\nv2 Ada\n")
 
 
-def test_nested_partials_and_partials_in_sections(app: Any) -> None:
+def test_nested_partials_and_partials_in_sections(app: Flask) -> None:
     save("inner", "[{{symbol}}]")
     save("row", "- {{> inner}}")
     save("list", "{{#rows}}\n{{> row}}\n{{/rows}}")
     assert rendered("list", rows=[{"symbol": "A"}, {"symbol": "B"}]) == ["- [A]\n- [B]\n"]
 
 
-def test_missing_partial_names_the_slug_and_includer(app: Any) -> None:
+def test_missing_partial_names_the_slug_and_includer(app: Flask) -> None:
     save("skill", "Intro\n{{> nowhere}}")
     with pytest.raises(PartialNotFound, match=r"no prompt with slug 'nowhere'.*by 'skill'"):
         Prompt.load("skill").build()
 
 
-def test_partial_without_a_version(app: Any) -> None:
+def test_partial_without_a_version(app: Flask) -> None:
     Prompt.create(slug="draft", name="Draft")
     save("skill", "{{> draft}}")
     with pytest.raises(NoPromptVersion, match="'draft'"):
@@ -100,7 +101,7 @@ def test_partial_without_a_version(app: Any) -> None:
         ({"a": "{{> b}}", "b": "{{> c}}", "c": "{{#x}}{{> b}}{{/x}}"}, "a -> b -> c -> b"),
     ],
 )
-def test_partial_cycles_are_reported(app: Any, templates: dict[str, str], chain: str) -> None:
+def test_partial_cycles_are_reported(app: Flask, templates: dict[str, str], chain: str) -> None:
     for slug, template in templates.items():
         save(slug, template)
     with pytest.raises(PartialCycle, match=f"in a cycle: {chain}"):
@@ -122,14 +123,14 @@ def test_syntax_errors_name_the_tag_and_its_line(app: Any, template: str, proble
         save("p", template)
 
 
-def test_default_variables_fill_gaps(app: Any) -> None:
+def test_default_variables_fill_gaps(app: Flask) -> None:
     save("greet", "{{greeting}}, {{name}}!", default_variables={"greeting": "Hello", "name": "you"})
     assert rendered("greet") == ["Hello, you!"]
     assert rendered("greet", name="Ada") == ["Hello, Ada!"]
     assert Prompt.load("greet").build(strict=True)["messages"][0]["content"] == "Hello, you!"
 
 
-def test_strict_lists_every_missing_variable(app: Any) -> None:
+def test_strict_lists_every_missing_variable(app: Flask) -> None:
     save("p", "{{b}} {{a}} {{#opt}}{{inside}}{{/opt}}{{^opt}}none{{/opt}}", "{{c}} {{a}}")
     assert rendered("p") == ["  none", " "]
     with pytest.raises(MissingVariables) as caught:
@@ -163,9 +164,9 @@ def test_strict_setting_is_read_live(app: Flask) -> None:
         Prompt.load("p").build()
 
 
-def test_variables_lists_names_of_the_current_version(app: Any) -> None:
+def test_variables_lists_names_of_the_current_version(app: Flask) -> None:
     prompt = save(
         "p", "{{b}} {{#items}}{{name}}{{.}}{{/items}} {{^a}}{{/a}} {{> frag}}", "{{b}} {{c.d}}"
     )
     assert prompt.variables == ["a", "b", "c.d", "items", "name"]
-    assert Prompt.load("p").current_version.variables == prompt.variables
+    assert current_version(Prompt.load("p")).variables == prompt.variables

@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs import Prompt
 from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
+from tests.helpers.prompts import current_version
 
 RunSync = Callable[..., Result]
 
@@ -27,14 +29,16 @@ EXAMPLE_SLUGS = [
 ]
 
 
-def counts(sync_session: Any) -> tuple[int, int]:
+def counts(sync_session: scoped_session[Any]) -> tuple[int, int]:
     sync_session.rollback()
     prompts = sync_session.scalar(sa.select(sa.func.count()).select_from(PromptRecord))
     versions = sync_session.scalar(sa.select(sa.func.count()).select_from(PromptVersion))
     return prompts, versions
 
 
-def test_first_sync_creates_every_prompt(run_sync: RunSync, sync_session: Any) -> None:
+def test_first_sync_creates_every_prompt(
+    run_sync: RunSync, sync_session: scoped_session[Any]
+) -> None:
     result = run_sync()
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -51,7 +55,7 @@ def test_front_matter_and_bodies_become_prompts(run_sync: RunSync) -> None:
     assert skill.name == "Backtest Evaluation"
     assert skill.description == "How to evaluate backtests"
     assert skill.tags == ["evaluation", "skills"]
-    version = skill.current_version
+    version = current_version(skill)
     assert version.model == "gpt-4.1-mini"
     assert version.model_params == {"temperature": 0.3, "max_tokens": 1500}
     assert version.default_variables == {"benchmark": "buy and hold"}
@@ -62,16 +66,16 @@ def test_front_matter_and_bodies_become_prompts(run_sync: RunSync) -> None:
 
     memo = Prompt.load("trading-memo")
     assert memo.tags == ["templates"]
-    assert [m["role"] for m in memo.current_version.messages] == ["system", "user"]
+    assert [m["role"] for m in current_version(memo).messages] == ["system", "user"]
     user = (
         Path(__file__).parents[2] / "examples/prompts/templates/trading_memo_user.md"
     ).read_text()
-    assert memo.current_version.messages[1]["content"] == user.strip()
+    assert current_version(memo).messages[1]["content"] == user.strip()
     # Body files (no front matter) are not prompts of their own.
     assert "trading_memo_user" not in [p.slug for p in Prompt.all()]
 
     fragment = Prompt.load("provider-notes")
-    assert (fragment.tags, fragment.current_version.model) == (["fragments"], None)
+    assert (fragment.tags, current_version(fragment).model) == (["fragments"], None)
 
 
 def test_synced_prompts_build_with_their_partials(run_sync: RunSync) -> None:
@@ -101,7 +105,7 @@ def test_synced_prompts_build_with_their_partials(run_sync: RunSync) -> None:
     assert "Answer in Markdown with three sections" in text
 
 
-def test_second_sync_changes_nothing(run_sync: RunSync, sync_session: Any) -> None:
+def test_second_sync_changes_nothing(run_sync: RunSync, sync_session: scoped_session[Any]) -> None:
     run_sync()
     result = run_sync()
     assert result.exit_code == 0
@@ -111,7 +115,7 @@ def test_second_sync_changes_nothing(run_sync: RunSync, sync_session: Any) -> No
 
 
 def test_changed_content_makes_one_new_version(
-    run_sync: RunSync, prompts_dir: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
 ) -> None:
     run_sync()
     body = prompts_dir / "templates" / "trading_memo_user.md"
@@ -125,16 +129,16 @@ def test_changed_content_makes_one_new_version(
     assert "updated    strategy-analysis (v2)  [skills/strategy-analysis.md]" in result.output
     assert "Synced 6 prompts: 0 created, 2 updated, 4 unchanged." in result.output
     memo = Prompt.load("trading-memo")
-    assert memo.current_version.changelog == "Synced from templates/trading-memo.md"
-    assert memo.current_version.messages[1]["content"].endswith("Keep it under 200 words.")
+    assert current_version(memo).changelog == "Synced from templates/trading-memo.md"
+    assert current_version(memo).messages[1]["content"].endswith("Keep it under 200 words.")
     assert memo.version(1).messages[1]["content"].endswith("Notes from the desk: {{notes}}")
-    assert Prompt.load("strategy-analysis").current_version.model_params["temperature"] == 0.5
+    assert current_version(Prompt.load("strategy-analysis")).model_params["temperature"] == 0.5
     assert counts(sync_session) == (6, 8)
     assert run_sync().output.count("unchanged  ") == 6
 
 
 def test_metadata_changes_update_without_a_version(
-    run_sync: RunSync, prompts_dir: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
 ) -> None:
     run_sync()
     path = prompts_dir / "fragments" / "output-format.md"
@@ -148,14 +152,18 @@ def test_metadata_changes_update_without_a_version(
     assert counts(sync_session) == (6, 6)
 
 
-def test_sync_takes_over_prompts_made_in_the_ui(run_sync: RunSync, sync_session: Any) -> None:
+def test_sync_takes_over_prompts_made_in_the_ui(
+    run_sync: RunSync, sync_session: scoped_session[Any]
+) -> None:
     Prompt.create(slug="output-format", name="Made by hand", tags=["draft"])
     result = run_sync()
     assert "updated    output-format (v1; name, tags)" in result.output
     assert Prompt.load("output-format").tags == ["fragments"]
 
 
-def test_dry_run_writes_nothing(run_sync: RunSync, prompts_dir: Path, sync_session: Any) -> None:
+def test_dry_run_writes_nothing(
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
+) -> None:
     result = run_sync("--dry-run")
     assert result.exit_code == 0
     assert "created    strategy-analysis (v1)" in result.output
@@ -201,7 +209,7 @@ def test_unknown_front_matter_keys_are_warned_about(run_sync: RunSync, prompts_d
     result = run_sync()
     assert result.exit_code == 0
     assert "warning: skills/typo.md:4: unknown front matter key 'modle' is ignored" in result.stderr
-    assert Prompt.load("typo").current_version.model is None
+    assert current_version(Prompt.load("typo")).model is None
 
 
 def write(prompts_dir: Path, relative: str, text: str) -> None:
@@ -309,7 +317,7 @@ BAD_FILES = [
 def test_bad_files_stop_the_sync_with_file_and_line(
     run_sync: RunSync,
     prompts_dir: Path,
-    sync_session: Any,
+    sync_session: scoped_session[Any],
     relative: str,
     text: str,
     expected: list[str],
@@ -324,7 +332,7 @@ def test_bad_files_stop_the_sync_with_file_and_line(
 
 
 def test_every_problem_is_reported_and_nothing_is_applied(
-    run_sync: RunSync, prompts_dir: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
 ) -> None:
     run_sync()
     # A valid change and two broken files: the valid change must not be applied either.
@@ -338,4 +346,4 @@ def test_every_problem_is_reported_and_nothing_is_applied(
     assert "error: skills/unclosed.md:5:" in result.stderr
     assert "sync-prompts failed: 2 problems; nothing written." in result.stderr
     assert counts(sync_session) == (6, 6)
-    assert Prompt.load("risk-disclaimer", cache=False).current_version.version_number == 1
+    assert current_version(Prompt.load("risk-disclaimer", cache=False)).version_number == 1

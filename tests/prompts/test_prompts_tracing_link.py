@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import flush
@@ -20,7 +22,7 @@ from flask_llm_logs.testing import FakeOpenAI
 
 
 def test_build_in_a_trace_links_the_trace_to_the_version(
-    app: Any, db_session: Any, fake_openai: FakeOpenAI
+    app: Flask, db_session: scoped_session[Any], fake_openai: FakeOpenAI
 ) -> None:
     prompt = Prompt.create(slug="strategy-analysis", name="Strategy Analysis")
     prompt.update_content(
@@ -61,7 +63,7 @@ def test_build_in_a_trace_links_the_trace_to_the_version(
 
 
 def test_build_outside_a_trace_links_the_calls_own_trace(
-    app: Any, db_session: Any, fake_openai: FakeOpenAI
+    app: Flask, db_session: scoped_session[Any], fake_openai: FakeOpenAI
 ) -> None:
     prompt = Prompt.create(slug="greeting", name="Greeting")
     version = prompt.update_content(
@@ -79,7 +81,7 @@ def test_build_outside_a_trace_links_the_calls_own_trace(
 
 
 def test_a_link_left_unused_by_a_request_does_not_reach_the_next_request(
-    app: Any, db_session: Any, fake_openai: FakeOpenAI
+    app: Flask, db_session: scoped_session[Any], fake_openai: FakeOpenAI
 ) -> None:
     """A sync worker serves requests one after another in one context."""
     Prompt.create(slug="preview", name="Preview").update_content(
@@ -109,7 +111,7 @@ def test_a_link_left_unused_by_a_request_does_not_reach_the_next_request(
 
 
 def test_a_build_in_a_trace_without_llm_call_links_no_later_call(
-    app: Any, db_session: Any, fake_openai: FakeOpenAI
+    app: Flask, db_session: scoped_session[Any], fake_openai: FakeOpenAI
 ) -> None:
     """Its link ends with the trace; one built before a trace waits for its call."""
     version = Prompt.create(slug="draft", name="Draft").update_content(

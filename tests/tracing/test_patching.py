@@ -7,6 +7,7 @@ import logging
 import sys
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -146,7 +147,7 @@ def test_the_host_s_exception_passes_through_and_a_hook_failure_does_not(
     assert "could not record" in caplog.text
 
 
-def test_llm_logs_instrument_names_supported_installed_sdks(tmp_path: Any) -> None:
+def test_llm_logs_instrument_names_supported_installed_sdks(tmp_path: Path) -> None:
     assert check_sdks(["openai"]) == ("openai",)
     assert "openai" in check_sdks(None)
     for value, message in (

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -111,7 +111,7 @@ print(trace_id)
 
 
 def test_records_are_stored_at_process_exit(
-    make_app: Callable[..., Flask], database_url: str, tmp_path: Any
+    make_app: Callable[..., Flask], database_url: str, tmp_path: Path
 ) -> None:
     """No flush and a 60 s flush interval: ``atexit`` stores the records."""
     script = tmp_path / "exiting.py"

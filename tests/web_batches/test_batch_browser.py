@@ -14,6 +14,7 @@ from flask import Flask
 from flask_llm_logs.models import BatchRequest
 from tests.helpers.batch_rows import LONG_ROUTING
 from tests.helpers.batch_rows import SUBMITTED
+from tests.helpers.batch_rows import Handler
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_open_a_batch_and_retry_its_failed_request(
-    app: Flask, server: str, page: Any, handler, store: Store
+    app: Flask, server: str, page: Any, handler: Handler, store: Store
 ) -> None:
     add_batch(app, requests=12, purpose="nightly_scoring", provider_batch_id="batch_6f1c0a9e")
     add_batch(app, purpose="summaries", status="in_progress", provider_batch_id="batch_90ab77d2")

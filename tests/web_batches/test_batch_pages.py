@@ -12,8 +12,10 @@ from flask.testing import FlaskClient
 
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from tests.helpers.batch_rows import LONG_ROUTING
 from tests.helpers.batch_rows import SUBMITTED
+from tests.helpers.batch_rows import Handler
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
@@ -24,9 +26,11 @@ from tests.helpers.web import html_of
 
 
 def reload(app: Flask, request: BatchRequest) -> BatchRequest:
-    session = app.extensions["llm_logs"].session
+    session = get_state(app).session
     session.expire_all()
-    return session.get(BatchRequest, request.id)
+    reloaded = session.get(BatchRequest, request.id)
+    assert reloaded is not None
+    return reloaded
 
 
 class TestList:
@@ -44,7 +48,7 @@ class TestList:
         assert "succeeded 3" in row and "failed 1" in row
         assert "2026-11-28 09:00:00" in row
 
-    def test_filters(self, client: FlaskClient, url: Url, app: Flask):
+    def test_filters(self, client: FlaskClient, url: Url, app: Flask) -> None:
         add_batch(app, purpose="summaries", status="completed", provider_batch_id="b1")
         add_batch(app, purpose="scores", status="in_progress", provider_batch_id="b2")
         add_batch(app, purpose="scores", status="completed", provider_batch_id="b3")
@@ -78,7 +82,7 @@ class TestList:
         "query",
         ["after=x", "after=-1", "status=" + "s" * 21, "purpose=" + "p" * 501, "purpose=%00"],
     )
-    def test_bad_arguments(self, client: FlaskClient, url: Url, query) -> None:
+    def test_bad_arguments(self, client: FlaskClient, url: Url, query: str) -> None:
         html_of(client.get(url("/batches?" + query)), 400)
 
 
@@ -139,7 +143,7 @@ class TestBatchPage:
             assert html.count(f"{batch.id}-ok-") == 2 and "after=" in html
 
     @pytest.mark.parametrize("path", ["/batches/999", "/batches/abc", "/batches/1.5"])
-    def test_unknown(self, client: FlaskClient, url: Url, path) -> None:
+    def test_unknown(self, client: FlaskClient, url: Url, path: str) -> None:
         html_of(client.get(url(path)), 404)
 
     def test_hostile_values_show_as_text(self, client: FlaskClient, url: Url, app: Flask) -> None:
@@ -161,7 +165,12 @@ class TestBatchPage:
 
 class TestRetry:
     def test_retry_one(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         batch = add_batch(app)
         request = failed_request(app, batch)
@@ -179,7 +188,12 @@ class TestRetry:
         assert flashes(html) == ["Request r-failed succeeded on retry."]
 
     def test_retry_fails_again(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         handler.failing = True
         batch = add_batch(app)
@@ -189,12 +203,17 @@ class TestRetry:
             url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf}
         )
         retried = reload(app, request)
-        assert retried.status == "failed" and "still refusing" in retried.error
+        assert retried.status == "failed" and "still refusing" in (retried.error or "")
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert flashes(html) == ["Request r-failed failed again: RuntimeError: still refusing"]
 
     def test_request_that_cannot_be_retried(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         batch = add_batch(app, requests=1)
         done = reload(app, add_request(app, batch, "r-done", status="succeeded"))
@@ -205,7 +224,12 @@ class TestRetry:
         assert handler.calls == []
 
     def test_request_of_another_batch(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         batch, other = add_batch(app, provider_batch_id="a"), add_batch(app, provider_batch_id="b")
         request = failed_request(app, other)
@@ -220,7 +244,12 @@ class TestRetry:
         assert handler.calls == []
 
     def test_retry_all_failed(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         batch = add_batch(app, requests=2)
         first = failed_request(app, batch, "r-1")
@@ -237,7 +266,12 @@ class TestRetry:
         assert flashes(html) == ["Retried 2 requests: all succeeded."]
 
     def test_retry_all_with_failures_again(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         handler.failing = True
         batch = add_batch(app)
@@ -248,7 +282,12 @@ class TestRetry:
         assert flashes(html) == ["Retried 1 request: 0 succeeded, 1 failed again."]
 
     def test_retry_all_with_nothing_to_retry(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         batch = add_batch(app, requests=1)
         csrf = token(url("/prompts/new"))
@@ -264,7 +303,7 @@ class TestRetry:
 
     @pytest.mark.parametrize("data", [{}, {"csrf_token": "forged"}])
     def test_csrf_is_required(
-        self, client: FlaskClient, url: Url, app: Flask, handler, data
+        self, client: FlaskClient, url: Url, app: Flask, handler: Handler, data: dict[str, str]
     ) -> None:
         batch = add_batch(app)
         request = failed_request(app, batch)
@@ -277,7 +316,12 @@ class TestRetry:
         assert reload(app, request).status == "failed"
 
     def test_with_the_hosts_csrf_protect(
-        self, client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+        self,
+        client: FlaskClient,
+        url: Url,
+        app: Flask,
+        handler: Handler,
+        token: Callable[[str], str],
     ) -> None:
         """Flask-WTF's CSRFProtect on the host: the token is still all a retry needs."""
         from flask_wtf.csrf import CSRFProtect
@@ -298,7 +342,7 @@ class TestRetry:
 
 
 def test_trace_made_by_the_retry_links_back_to_the_batch(
-    client: FlaskClient, url: Url, app: Flask, handler, token: Callable[[str], str]
+    client: FlaskClient, url: Url, app: Flask, handler: Handler, token: Callable[[str], str]
 ) -> None:
     """A retried request without a trace gets one, and the trace links to its batch."""
     batch = add_batch(app)

@@ -12,6 +12,7 @@ from werkzeug.test import TestResponse
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
 from tests.helpers.prompts import NEW
+from tests.helpers.prompts import current_version
 from tests.helpers.prompts import make_greeting
 from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
@@ -63,7 +64,7 @@ class TestNew:
             "First contact.",
             ["onboarding", "email"],
         )
-        version = prompt.current_version
+        version = current_version(prompt)
         assert version.version_number == 1
         assert version.messages == [
             {"role": "system", "content": "You write for {{company}}."},
@@ -176,7 +177,7 @@ class TestMessagesEditor:
         data = edit_data(html)
         response = client.post(url("/prompts/new"), data=data)
         assert response.status_code == 302, response.get_data(as_text=True)
-        roles = [m["role"] for m in Prompt.load("welcome", cache=False).current_version.messages]
+        roles = [m["role"] for m in current_version(Prompt.load("welcome", cache=False)).messages]
         assert roles == ["user", "system"]
 
 
@@ -223,7 +224,7 @@ class TestEdit:
         data.update({"messages-1-content": "Hey {{name}}", "changelog": "Shorter"})
         response = client.post(url("/prompts/greeting/edit"), data=data)
         assert response.status_code == 302
-        version = Prompt.load("greeting", cache=False).current_version
+        version = current_version(Prompt.load("greeting", cache=False))
         assert version.version_number == 2
         assert version.messages[1]["content"] == "Hey {{name}}"
         assert version.changelog == "Shorter"
@@ -235,7 +236,7 @@ class TestEdit:
         [{"model": "gpt-5"}, {"top_p": "0.9"}, {"extra_params": '{"seed": 1}'}],
     )
     def test_model_and_parameter_changes_make_a_version(
-        self, client: FlaskClient, url: Url, change
+        self, client: FlaskClient, url: Url, change: dict[str, str]
     ) -> None:
         make_greeting(versions=1)
         data = edit_data(html_of(client.get(url("/prompts/greeting/edit"))))
@@ -270,7 +271,7 @@ class TestEdit:
         data.update({"messages-0-content": "Now with text"})
         response = client.post(url("/prompts/empty/edit"), data=data)
         assert response.status_code == 302
-        assert Prompt.load("empty", cache=False).current_version.version_number == 1
+        assert current_version(Prompt.load("empty", cache=False)).version_number == 1
 
     def test_without_csrf_token(self, client: FlaskClient, url: Url) -> None:
         make_greeting(versions=1)
@@ -315,4 +316,4 @@ def test_works_when_the_host_enables_csrf_protect(make_app: Callable[..., Flask]
         restore = "/llm_logs/prompts/greeting/versions/1/restore"
         assert client.post(restore, data={"csrf_token": data["csrf_token"]}).status_code == 302
         assert client.post(restore).status_code == 400
-        assert Prompt.load("greeting", cache=False).current_version.version_number == 4
+        assert current_version(Prompt.load("greeting", cache=False)).version_number == 4

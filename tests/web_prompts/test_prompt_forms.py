@@ -176,7 +176,7 @@ class TestErrors:
 
 @pytest.mark.usefixtures("request_context")
 class TestMessagesEditor:
-    def contents(self, form: PromptForm) -> list[tuple[str, str]]:
+    def contents(self, form: PromptForm) -> list[tuple[str, str | None]]:
         return [(entry.form.role.data, entry.form.content.data) for entry in form.messages]
 
     def press(self, button: str, **changes: Any) -> PromptForm:

@@ -13,6 +13,7 @@ from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
 from flask_llm_logs.models import PromptVersion
 from tests.helpers.prompts import HOSTILE
+from tests.helpers.prompts import current_version
 from tests.helpers.prompts import make_greeting
 from tests.helpers.web import Store
 from tests.helpers.web import Url
@@ -45,7 +46,7 @@ class TestList:
         ("sort", "expected"),
         [("name", ["apple", "Banana", "cherry"]), ("slug", ["a", "b", "c"])],
     )
-    def test_sort(self, client: FlaskClient, url: Url, sort, expected) -> None:
+    def test_sort(self, client: FlaskClient, url: Url, sort: str, expected: list[str]) -> None:
         Prompt.create(slug="c", name="apple")
         Prompt.create(slug="a", name="cherry")
         Prompt.create(slug="b", name="Banana")
@@ -75,7 +76,7 @@ class TestList:
         assert "No prompt has this tag." in html
 
     @pytest.mark.parametrize("query", ["sort=size", "sort=", "tag=" + "x" * 501, "tag=a%00b"])
-    def test_bad_arguments(self, client: FlaskClient, url: Url, query) -> None:
+    def test_bad_arguments(self, client: FlaskClient, url: Url, query: str) -> None:
         html = html_of(client.get(url("/prompts?" + query)), 400)
         assert "Bad request" in html
 
@@ -83,7 +84,7 @@ class TestList:
 class TestPromptPage:
     def test_current_version(self, client: FlaskClient, url: Url, store: Store) -> None:
         prompt = make_greeting(versions=2, tags=["support"], description="Says hello.")
-        current = prompt.current_version
+        current = current_version(prompt)
         html = html_of(client.get(url("/prompts/greeting")))
         assert "<h1>Greeting" in html and "v2" in html
         assert "Says hello." in html
@@ -266,7 +267,7 @@ class TestRestoreAndDelete:
         )
         assert response.status_code == 302
         assert response.headers["Location"].endswith(url("/prompts/greeting"))
-        restored = Prompt.load("greeting", cache=False).current_version
+        restored = current_version(Prompt.load("greeting", cache=False))
         assert restored.version_number == 3
         assert restored.messages == prompt.versions[0].messages
         assert restored.changelog == "Rolled back to version 1"
@@ -351,7 +352,7 @@ class TestCsrf:
             "/prompts/greeting/versions/1/delete",
         ],
     )
-    def test_buttons(self, client: FlaskClient, url: Url, path) -> None:
+    def test_buttons(self, client: FlaskClient, url: Url, path: str) -> None:
         make_greeting(versions=2)
         for data in ({}, {"csrf_token": "forged"}):
             html = html_of(client.post(url(path), data=data), 400)
@@ -373,7 +374,7 @@ class TestEscaping:
     """Stored markup and triple Mustache show as text on every page and in the diff."""
 
     @pytest.fixture
-    def hostile(self, app: Flask):
+    def hostile(self, app: Flask) -> Prompt:
         prompt = Prompt.create(
             slug="xss", name="<script>name()</script>", description=HOSTILE, tags=["<b>t</b>"]
         )
@@ -400,7 +401,7 @@ class TestEscaping:
             "/prompts/xss/delete",
         ],
     )
-    def test_shows_as_text(self, client: FlaskClient, url: Url, hostile, path) -> None:
+    def test_shows_as_text(self, client: FlaskClient, url: Url, hostile: Prompt, path: str) -> None:
         html = html_of(client.get(url(path)))
         for raw in ("<script>", "<img", "<b>t</b>", "<i>m</i>", "<k>", "<v>"):
             assert raw not in html
@@ -408,7 +409,9 @@ class TestEscaping:
         if path.startswith("/prompts/xss") and not path.endswith(("/delete", "/versions")):
             assert "{{{triple}}}" in html  # the stored content is on this page
 
-    def test_preview_inserts_values_as_text(self, client: FlaskClient, url: Url, hostile) -> None:
+    def test_preview_inserts_values_as_text(
+        self, client: FlaskClient, url: Url, hostile: Prompt
+    ) -> None:
         query = {"preview": "1", "var-triple": "<script>var()</script>"}
         html = html_of(client.get(url("/prompts/xss"), query_string=query))
         assert "v2 &lt;script&gt;window.pwned = 1&lt;/script&gt; &lt;script&gt;var()" in html
