@@ -23,6 +23,7 @@ from sqlalchemy.orm import scoped_session
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
 from flask_llm_logs.models import Base
+from flask_llm_logs.state import get_state
 
 POSTGRES_SERVER = os.environ.get(
     "LLM_LOGS_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -111,9 +112,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             migrations.upgrade(connection)
         engine.dispose()
         return url
-    url: str = request.getfixturevalue("postgres_url")
-    _empty_tables(url)
-    return url
+    postgres_url: str = request.getfixturevalue("postgres_url")
+    _empty_tables(postgres_url)
+    return postgres_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -175,4 +176,4 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 @pytest.fixture
 def db_session(app: Flask) -> scoped_session[Any]:
-    return app.extensions["llm_logs"].session
+    return get_state(app).session

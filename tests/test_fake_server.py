@@ -17,6 +17,9 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.responses import FunctionToolParam
 from pydantic import BaseModel
 
 from flask_llm_logs.testing import FakeOpenAI
@@ -25,7 +28,7 @@ from flask_llm_logs.testing.errors import ApiError
 
 MODEL = "gpt-4.1-mini"
 
-WEATHER_PARAMETERS = {
+WEATHER_PARAMETERS: dict[str, object] = {
     "type": "object",
     "properties": {
         "city": {"type": "string"},
@@ -34,11 +37,16 @@ WEATHER_PARAMETERS = {
     },
     "required": ["city", "units"],
 }
-CHAT_TOOL = {
+CHAT_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": WEATHER_PARAMETERS},
 }
-RESPONSES_TOOL = {"type": "function", "name": "get_weather", "parameters": WEATHER_PARAMETERS}
+RESPONSES_TOOL: FunctionToolParam = {
+    "type": "function",
+    "name": "get_weather",
+    "parameters": WEATHER_PARAMETERS,
+    "strict": None,
+}
 
 
 class Mood(str, enum.Enum):
@@ -87,7 +95,9 @@ def test_chat_reply_and_usage(fake_openai: FakeOpenAI, openai_client: openai.Ope
 
 
 def test_chat_reasoning_model_and_max_tokens(openai_client: openai.OpenAI) -> None:
-    question = [{"role": "user", "content": "Explain the rule of three in detail"}]
+    question: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Explain the rule of three in detail"}
+    ]
     reasoning = openai_client.chat.completions.create(model="o4-mini", messages=question)
     assert reasoning.usage is not None and reasoning.usage.completion_tokens_details is not None
     visible = count_tokens(reasoning.choices[0].message.content or "")
@@ -153,11 +163,15 @@ def test_chat_tool_call_then_tool_result(openai_client: openai.OpenAI) -> None:
     assert second.choices[0].finish_reason == "stop"
     assert second.choices[0].message.content == "Fake reply using the tool result: 18C and sunny"
     assert second.usage is not None and second.usage.prompt_tokens_details is not None
-    assert second.usage.prompt_tokens_details.cached_tokens > 0
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert cached is not None and cached > 0
 
 
 def test_chat_tool_choice_none_and_named(openai_client: openai.OpenAI) -> None:
-    other = {"type": "function", "function": {"name": "get_time", "parameters": {}}}
+    other: ChatCompletionFunctionToolParam = {
+        "type": "function",
+        "function": {"name": "get_time", "parameters": {}},
+    }
     messages: list[Any] = [{"role": "user", "content": "hi"}]
     plain = openai_client.chat.completions.create(
         model=MODEL, messages=messages, tools=[CHAT_TOOL, other], tool_choice="none"

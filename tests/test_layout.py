@@ -19,7 +19,7 @@ def python_files() -> list[Path]:
 
 def imported_modules(path: Path) -> list[str]:
     """Every module ``path`` imports, relative imports resolved to their last part."""
-    names = []
+    names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)

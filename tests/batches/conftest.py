@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled
 from tests.helpers.batches import host_metadata
 
 
 @pytest.fixture
-def make_batch_app(make_app: Callable[..., Flask], fake_openai: Any) -> Callable[..., Flask]:
+def make_batch_app(make_app: Callable[..., Flask], fake_openai: FakeOpenAI) -> Callable[..., Flask]:
     def make(**config: Any) -> Flask:
         config.setdefault("LLM_LOGS_OPENAI_CLIENT", fake_openai.client)
         app = make_app(**config)
@@ -30,7 +32,7 @@ def make_batch_app(make_app: Callable[..., Flask], fake_openai: Any) -> Callable
 
 
 @pytest.fixture
-def batch_app(make_batch_app: Callable[..., Flask]) -> Any:
+def batch_app(make_batch_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_batch_app()
     with app.app_context():
         yield app

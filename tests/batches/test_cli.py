@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask
 
 from flask_llm_logs import Batch
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
 
@@ -14,7 +15,7 @@ def invoke(app: Flask, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=["llm-logs", "batches", *args])
 
 
-def test_flush_poll_and_retry_commands(batch_app: Flask, fake_openai: Any) -> None:
+def test_flush_poll_and_retry_commands(batch_app: Flask, fake_openai: FakeOpenAI) -> None:
     handler = RecordingHandler()
     batch_app.extensions["llm_logs"].batch_handlers["summary"] = handler
     first = Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input="a")

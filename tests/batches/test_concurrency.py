@@ -19,6 +19,7 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
 
@@ -56,7 +57,7 @@ def enqueue(app: Flask, n: int) -> None:
 
 
 def test_concurrent_flushes_claim_each_request_once(
-    make_batch_app: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+    make_batch_app: Callable[..., Flask], fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(OpenAIResponsesAdapter, "max_requests", 15)
     app = make_batch_app()
@@ -77,7 +78,10 @@ def test_concurrent_flushes_claim_each_request_once(
 
 
 def test_four_pollers_run_each_handler_exactly_once(
-    make_batch_app: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch, database_url: str
+    make_batch_app: Callable[..., Flask],
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
 ) -> None:
     monkeypatch.setattr(OpenAIResponsesAdapter, "max_requests", 100)
     monkeypatch.setattr(poll_module, "DELIVERY_CHUNK", 7)

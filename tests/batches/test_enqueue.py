@@ -5,6 +5,7 @@ from typing import Any
 import pydantic
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs.models import BatchRequest
@@ -23,7 +24,7 @@ def _count() -> int:
     return int(count or 0)
 
 
-def test_enqueue_stores_a_pending_request_at_once(batch_app: Any) -> None:
+def test_enqueue_stores_a_pending_request_at_once(batch_app: Flask) -> None:
     request = Batch.enqueue(
         purpose="summary",
         model="gpt-4.1-mini",
@@ -47,7 +48,7 @@ def test_enqueue_stores_a_pending_request_at_once(batch_app: Any) -> None:
     }
 
 
-def test_input_may_be_a_responses_input_list(batch_app: Any) -> None:
+def test_input_may_be_a_responses_input_list(batch_app: Flask) -> None:
     items: list[dict[str, Any]] = [
         {"role": "user", "content": [{"type": "input_text", "text": "Hello"}]},
         {"role": "assistant", "content": "Hi"},
@@ -61,7 +62,7 @@ def test_input_may_be_a_responses_input_list(batch_app: Any) -> None:
     }
 
 
-def test_custom_ids_are_unique(batch_app: Any) -> None:
+def test_custom_ids_are_unique(batch_app: Flask) -> None:
     ids = {Batch.enqueue(purpose="p", model="m", input=f"x{i}").custom_id for i in range(20)}
     assert len(ids) == 20
 
@@ -74,7 +75,7 @@ def test_custom_ids_are_unique(batch_app: Any) -> None:
         ({"name": "answer", "schema": {"type": "object"}, "strict": False}, "answer", False),
     ],
 )
-def test_schema_becomes_text_format(batch_app: Any, schema: Any, name: str, strict: bool) -> None:
+def test_schema_becomes_text_format(batch_app: Flask, schema: Any, name: str, strict: bool) -> None:
     request = Batch.enqueue(purpose="p", model="gpt-4.1-mini", input="x", schema=schema)
     format_ = request.payload["text"]["format"]
     assert format_["type"] == "json_schema"
@@ -110,7 +111,7 @@ def test_schema_becomes_text_format(batch_app: Any, schema: Any, name: str, stri
     ],
 )
 def test_bad_arguments_raise_and_store_nothing(
-    batch_app: Any, arguments: dict[str, Any], named: str
+    batch_app: Flask, arguments: dict[str, Any], named: str
 ) -> None:
     call = {"purpose": "summary", "model": "gpt-4.1-mini", "input": "hello", **arguments}
     with pytest.raises(ValueError, match=named):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from flask import Flask
 
@@ -11,12 +10,13 @@ from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
 
 
 def test_handlers_registered_before_init_app_reach_every_app(
-    database_url: str, fake_openai: Any, make_batch_app: Callable[..., Flask]
+    database_url: str, fake_openai: FakeOpenAI, make_batch_app: Callable[..., Flask]
 ) -> None:
     llm_logs = LlmLogs()  # module level in an app factory's extensions.py
     handler = RecordingHandler()

@@ -31,6 +31,7 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batch_app import ask
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
@@ -40,7 +41,9 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture
-def make_job_app(make_batch_app: Any, redis_url: str) -> Iterator[Callable[..., Flask]]:
+def make_job_app(
+    make_batch_app: Callable[..., Flask], redis_url: str
+) -> Iterator[Callable[..., Flask]]:
     """Batch apps on the test Redis; their queues are emptied afterwards."""
     queues: list[rq.Queue] = []
 
@@ -148,7 +151,7 @@ def test_triggering_flush_many_times_queues_one_job_per_purpose(job_app: Flask) 
     assert purge_job.func_name == "flask_llm_logs.jobs.purge_traces"
 
 
-def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
+def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: FakeOpenAI) -> None:
     handler = RecordingHandler()
     job_app.extensions["llm_logs"].batch_handlers["summary"] = handler
     enqueue(job_app, 4)
@@ -178,7 +181,11 @@ def test_jobs_run_in_a_simple_worker(job_app: Flask, fake_openai: Any) -> None:
     "worker_class", [None, "flask_llm_logs.jobs.Worker"], ids=["plain", "flask-worker-class"]
 )
 def test_jobs_run_under_rq_worker_with_flask_app(
-    job_app: Flask, fake_openai: Any, database_url: str, redis_url: str, worker_class: str | None
+    job_app: Flask,
+    fake_openai: FakeOpenAI,
+    database_url: str,
+    redis_url: str,
+    worker_class: str | None,
 ) -> None:
     enqueue(job_app, 3)
     fake_openai.batch_auto_complete = True
@@ -198,7 +205,7 @@ def test_jobs_run_under_rq_worker_with_flask_app(
     assert len(names) == 3 and ("old",) not in names
 
 
-def test_flask_llm_logs_worker_command(job_app: Flask, fake_openai: Any) -> None:
+def test_flask_llm_logs_worker_command(job_app: Flask, fake_openai: FakeOpenAI) -> None:
     handler = RecordingHandler()
     job_app.extensions["llm_logs"].batch_handlers["summary"] = handler
     fake_openai.batch_auto_complete = True
@@ -219,7 +226,7 @@ SLOW_FLUSH_INTERVAL = 3600.0
 @pytest.mark.parametrize("command", ["flask-llm-logs-worker", "rq-worker-class"])
 def test_a_work_horse_stores_the_traces_of_the_apps_own_job(
     make_job_app: Callable[..., Flask],
-    fake_openai: Any,
+    fake_openai: FakeOpenAI,
     database_url: str,
     redis_url: str,
     command: str,

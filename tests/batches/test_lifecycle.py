@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pydantic
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs import flush as flush_traces
@@ -23,6 +25,7 @@ from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
@@ -56,7 +59,7 @@ def batches() -> list[BatchRecord]:
 
 
 def test_flush_submits_a_jsonl_batch_with_the_claim_in_metadata(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(3, instructions="Summarize.", temperature=0.5)
     result = flush("summary")
@@ -79,7 +82,7 @@ def test_flush_submits_a_jsonl_batch_with_the_claim_in_metadata(
     assert len(fake_openai.batches.ids()) == 1
 
 
-def test_flush_groups_by_model_and_purpose(batch_app: Any, fake_openai: Any) -> None:
+def test_flush_groups_by_model_and_purpose(batch_app: Flask, fake_openai: FakeOpenAI) -> None:
     enqueue(2, model="gpt-4.1-mini")
     enqueue(2, model="gpt-4.1-nano")
     enqueue(1, purpose="other")
@@ -90,7 +93,7 @@ def test_flush_groups_by_model_and_purpose(batch_app: Any, fake_openai: Any) -> 
 
 
 def test_flush_splits_at_the_request_and_size_limits(
-    batch_app: Any, fake_openai: Any, monkeypatch: pytest.MonkeyPatch
+    batch_app: Flask, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(OpenAIResponsesAdapter, "max_requests", 4)
     enqueue(10)
@@ -110,11 +113,12 @@ def test_flush_splits_at_the_request_and_size_limits(
 
 
 def test_poll_records_traces_stores_results_and_runs_handlers(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueue(3, instructions="Summarize.")
     assert len(flush("summary").batches) == 1
     provider_id = batches()[0].provider_batch_id
+    assert provider_id is not None
 
     assert poll().delivered.succeeded == 0  # still running: nothing delivered
     assert handler.calls == []
@@ -162,7 +166,7 @@ def test_poll_records_traces_stores_results_and_runs_handlers(
 
 
 def test_schema_results_are_delivered_as_dicts(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueue(2, schema=Verdict)
     flush("summary")
@@ -176,7 +180,7 @@ def test_schema_results_are_delivered_as_dicts(
 
 
 def test_routing_links_the_prompt_version(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     Batch.enqueue(
         purpose="summary", model="gpt-4.1-mini", input="x", routing={"prompt_version_id": 7}
@@ -190,7 +194,7 @@ def test_routing_links_the_prompt_version(
 
 
 def test_failed_lines_call_on_failure_and_the_rest_succeed(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(3)
     flush("summary")
@@ -206,7 +210,7 @@ def test_failed_lines_call_on_failure_and_the_rest_succeed(
 
 
 def test_handler_failure_rolls_back_its_writes_then_retry_succeeds(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(3)
     refused = enqueued[0].custom_id
@@ -240,7 +244,7 @@ def test_handler_failure_rolls_back_its_writes_then_retry_succeeds(
 
 
 def test_retry_failed_by_purpose(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(4)
     handler.fail_for = {r.custom_id for r in enqueued[:3]}
@@ -254,7 +258,7 @@ def test_retry_failed_by_purpose(
 
 
 def test_requests_without_a_handler_fail_and_can_be_retried(
-    batch_app: Any, fake_openai: Any
+    batch_app: Flask, fake_openai: FakeOpenAI
 ) -> None:
     enqueue(1, purpose="later")
     flush()
@@ -268,7 +272,7 @@ def test_requests_without_a_handler_fail_and_can_be_retried(
 
 
 def test_expired_batch_delivers_finished_results_and_fails_the_rest(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(5)
     flush("summary")
@@ -287,7 +291,7 @@ def test_expired_batch_delivers_finished_results_and_fails_the_rest(
 
 @pytest.mark.parametrize("ending", ["fail", "cancel"])
 def test_failed_and_cancelled_batches_call_on_failure(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler, ending: str
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler, ending: str
 ) -> None:
     enqueue(3)
     flush("summary")
@@ -308,7 +312,7 @@ def test_failed_and_cancelled_batches_call_on_failure(
 
 
 def test_submission_failure_releases_the_claim_and_records_the_error(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueue(2)
     fake_openai.fail_next(status=500, path="/v1/batches", message="upstream broke")
@@ -326,7 +330,7 @@ def test_submission_failure_releases_the_claim_and_records_the_error(
 @pytest.mark.parametrize("instrumented", [True, False], ids=["instrumented", "plain"])
 @pytest.mark.parametrize("how", ["disabled", "unbatchable"])
 def test_fallback_sends_synchronously_and_delivers(
-    make_batch_app: Any, fake_openai: Any, how: str, instrumented: bool
+    make_batch_app: Callable[..., Flask], fake_openai: FakeOpenAI, how: str, instrumented: bool
 ) -> None:
     app = make_batch_app(LLM_LOGS_BATCH_ENABLED=how != "disabled")
     handler = RecordingHandler()
@@ -366,7 +370,7 @@ def test_fallback_sends_synchronously_and_delivers(
 
 
 def test_batches_switched_off_at_runtime_fall_back_at_the_next_flush(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueue(2)
     batch_app.config["LLM_LOGS_BATCH_ENABLED"] = False
@@ -381,7 +385,9 @@ def test_batches_switched_off_at_runtime_fall_back_at_the_next_flush(
     assert flush("summary").submitted == 1
 
 
-def test_fallback_call_error_fails_the_request(make_batch_app: Any, fake_openai: Any) -> None:
+def test_fallback_call_error_fails_the_request(
+    make_batch_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
     app = make_batch_app(LLM_LOGS_BATCH_ENABLED=False)
     handler = RecordingHandler()
     with app.app_context():
@@ -394,7 +400,9 @@ def test_fallback_call_error_fails_the_request(make_batch_app: Any, fake_openai:
         assert len(handler.failures) == 1
 
 
-def test_handler_runs_in_the_delivering_transaction(batch_app: Any, fake_openai: Any) -> None:
+def test_handler_runs_in_the_delivering_transaction(
+    batch_app: Flask, fake_openai: FakeOpenAI
+) -> None:
     seen: list[tuple[Any, Any]] = []
 
     def handler(request: BatchRequest, message: Any) -> None:
@@ -412,7 +420,7 @@ def test_handler_runs_in_the_delivering_transaction(batch_app: Any, fake_openai:
 
 
 def test_a_poller_dying_mid_chunk_leaves_the_chunk_for_the_next_poll(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueued = enqueue(5)
     flush("summary")
@@ -438,7 +446,7 @@ def test_a_poller_dying_mid_chunk_leaves_the_chunk_for_the_next_poll(
 
 
 def test_no_trace_while_logging_is_disabled(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     batch_app.config["LLM_LOGS_ENABLED"] = False
     enqueue(2)

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 
 SCRIPT = Path(__file__).parents[1] / "helpers" / "killed_flush.py"
@@ -35,7 +36,7 @@ def statuses() -> dict[str, int]:
     return dict(counts)
 
 
-def run_killed_flush(database_url: str, fake_openai: Any, kill_at: str) -> None:
+def run_killed_flush(database_url: str, fake_openai: FakeOpenAI, kill_at: str) -> None:
     env = dict(os.environ, DATABASE_URL=database_url, OPENAI_BASE_URL=fake_openai.base_url)
     env["KILL_AT"] = kill_at
     process = subprocess.run(
@@ -44,7 +45,7 @@ def run_killed_flush(database_url: str, fake_openai: Any, kill_at: str) -> None:
     assert process.returncode == -signal.SIGKILL, process.stderr
 
 
-def submissions_per_request(fake_openai: Any) -> collections.Counter[str]:
+def submissions_per_request(fake_openai: FakeOpenAI) -> collections.Counter[str]:
     return collections.Counter(
         line["custom_id"]
         for batch_id in fake_openai.batches.ids()
@@ -54,7 +55,7 @@ def submissions_per_request(fake_openai: Any) -> collections.Counter[str]:
 
 @pytest.mark.parametrize("kill_at", ["after_create", "before_create"])
 def test_killed_flush_is_recovered_with_one_provider_batch_per_request(
-    make_batch_app: Any, fake_openai: Any, database_url: str, kill_at: str
+    make_batch_app: Callable[..., Flask], fake_openai: FakeOpenAI, database_url: str, kill_at: str
 ) -> None:
     patient = make_batch_app()  # the default: claims are stale after 15 minutes
     app = make_batch_app(LLM_LOGS_BATCH_STALE_CLAIM_AFTER=STALE_AFTER)
@@ -99,7 +100,7 @@ def test_killed_flush_is_recovered_with_one_provider_batch_per_request(
 
 
 def test_a_failed_submission_that_cannot_be_checked_is_left_to_recovery(
-    make_batch_app: Any, fake_openai: Any
+    make_batch_app: Callable[..., Flask], fake_openai: FakeOpenAI
 ) -> None:
     patient = make_batch_app()
     with patient.app_context():
@@ -124,7 +125,9 @@ def test_a_failed_submission_that_cannot_be_checked_is_left_to_recovery(
         assert len(fake_openai.batches.ids()) == 1
 
 
-def test_the_stale_claim_timeout_is_read_at_each_poll(batch_app: Flask, fake_openai: Any) -> None:
+def test_the_stale_claim_timeout_is_read_at_each_poll(
+    batch_app: Flask, fake_openai: FakeOpenAI
+) -> None:
     assert batch_app.config["LLM_LOGS_BATCH_STALE_CLAIM_AFTER"] == dt.timedelta(minutes=15)
     for i in range(2):
         Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=f"text {i}")

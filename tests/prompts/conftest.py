@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 from flask import Flask
+from sqlalchemy.orm import scoped_session
+
+from flask_llm_logs.state import get_state
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "prompts"
 
@@ -32,8 +35,8 @@ def sync_app(make_app: Callable[..., Flask], prompts_dir: Path) -> Iterator[Flas
 
 
 @pytest.fixture
-def sync_session(sync_app: Flask) -> Any:
-    return sync_app.extensions["llm_logs"].session
+def sync_session(sync_app: Flask) -> scoped_session[Any]:
+    return get_state(sync_app).session
 
 
 @pytest.fixture

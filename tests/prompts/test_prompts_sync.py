@@ -33,6 +33,7 @@ def counts(sync_session: scoped_session[Any]) -> tuple[int, int]:
     sync_session.rollback()
     prompts = sync_session.scalar(sa.select(sa.func.count()).select_from(PromptRecord))
     versions = sync_session.scalar(sa.select(sa.func.count()).select_from(PromptVersion))
+    assert prompts is not None and versions is not None
     return prompts, versions
 
 

@@ -11,6 +11,7 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from openai.types.chat import ChatCompletionFunctionToolParam
 
 import flask_llm_logs
 from flask_llm_logs import span
@@ -18,7 +19,7 @@ from flask_llm_logs import trace
 from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.web import Url
 
-LOOKUP_PRICE = {
+LOOKUP_PRICE: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "lookup_price",
@@ -47,7 +48,9 @@ def test_recorded_traces_show_in_the_ui(
 
     listing = client.get(url("/traces")).get_data(as_text=True)
     assert "strategy_analysis" in listing
-    trace_id = re.search(r'/traces/([0-9a-f-]{36})"', listing).group(1)
+    found = re.search(r'/traces/([0-9a-f-]{36})"', listing)
+    assert found, "the trace is not listed"
+    trace_id = found.group(1)
     html = client.get(url(f"/traces/{trace_id}")).get_data(as_text=True)
     names = re.findall(r'<span class="span-name">([^<]*)</span>', html)
     assert names == [

@@ -17,6 +17,7 @@ from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
 from flask_llm_logs.web.params import encode_cursor
 from flask_llm_logs.web.rendering import TREE_CONTENT_LIMIT
 from flask_llm_logs.web.trace_queries import INLINE_PAYLOAD_SPANS
@@ -33,7 +34,7 @@ def trace_ids(html: str) -> list[str]:
 
 
 @pytest.fixture
-def sample(store: Store):
+def sample(store: Store) -> dict[str, Trace]:
     """Three traces of different shape, oldest first."""
     old = store.trace(
         "summarise_report",
@@ -82,7 +83,9 @@ def sample(store: Store):
     return {"old": old, "middle": middle, "new": new}
 
 
-def test_index_and_traces_list_newest_first(client: FlaskClient, url: Url, sample) -> None:
+def test_index_and_traces_list_newest_first(
+    client: FlaskClient, url: Url, sample: dict[str, Trace]
+) -> None:
     for path in ("/", "/traces"):
         response = client.get(url(path))
         assert response.status_code == 200
@@ -127,7 +130,13 @@ def test_empty_list_says_so(client: FlaskClient, url: Url) -> None:
         ({"status": "completed", "model": "gpt-4.1-mini", "q": "breakout"}, ["middle"]),
     ],
 )
-def test_filters(client: FlaskClient, url: Url, sample, query, expected) -> None:
+def test_filters(
+    client: FlaskClient,
+    url: Url,
+    sample: dict[str, Trace],
+    query: dict[str, str],
+    expected: list[str],
+) -> None:
     response = client.get(url("/traces"), query_string=query)
     assert response.status_code == 200
     assert trace_ids(response.get_data(as_text=True)) == [str(sample[k].id) for k in expected]
@@ -191,11 +200,13 @@ def _next_after(html: str) -> str:
     from urllib.parse import parse_qs
     from urllib.parse import urlparse
 
-    href = re.search(r'href="([^"]+)" rel="next"', html).group(1)
+    found = re.search(r'href="([^"]+)" rel="next"', html)
+    assert found, "no next page link"
+    href = found.group(1)
     return parse_qs(urlparse(html_module.unescape(href)).query)["after"][0]
 
 
-def test_trace_page(client: FlaskClient, url: Url, sample, app: Flask) -> None:
+def test_trace_page(client: FlaskClient, url: Url, sample: dict[str, Trace], app: Flask) -> None:
     trace = sample["middle"]
     response = client.get(url(f"/traces/{trace.id}"))
     assert response.status_code == 200
@@ -287,7 +298,9 @@ def test_huge_content_is_cut_in_the_tree(client: FlaskClient, url: Url, store: S
     assert huge in full
 
 
-def test_span_page_and_raw_json(client: FlaskClient, url: Url, sample, app: Flask) -> None:
+def test_span_page_and_raw_json(
+    client: FlaskClient, url: Url, sample: dict[str, Trace], app: Flask
+) -> None:
     session = app.extensions["llm_logs"].session
     span = session.query(Span).filter_by(name="chat gpt-4.1-mini").one()
     path = url(f"/traces/{span.trace_id}/spans/{span.id}")
@@ -319,14 +332,16 @@ def test_span_page_and_raw_json(client: FlaskClient, url: Url, sample, app: Flas
         "/batches/2147483648",
     ],
 )
-def test_unknown_ids_are_404_pages(client: FlaskClient, url: Url, path) -> None:
+def test_unknown_ids_are_404_pages(client: FlaskClient, url: Url, path: str) -> None:
     response = client.get(url(path))
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
     assert "Content-Security-Policy" in response.headers
 
 
-def test_span_of_another_trace_is_404(client: FlaskClient, url: Url, sample, app: Flask) -> None:
+def test_span_of_another_trace_is_404(
+    client: FlaskClient, url: Url, sample: dict[str, Trace], app: Flask
+) -> None:
     span = app.extensions["llm_logs"].session.query(Span).filter_by(name="pipeline").one()
     response = client.get(url(f"/traces/{sample['old'].id}/spans/{span.id}"))
     assert response.status_code == 404
@@ -353,7 +368,7 @@ def test_span_of_another_trace_is_404(client: FlaskClient, url: Url, sample, app
     ],
 )
 def test_malformed_query_strings_are_400_pages(
-    client: FlaskClient, url: Url, sample, query
+    client: FlaskClient, url: Url, sample: dict[str, Trace], query: str
 ) -> None:
     response = client.get(url("/traces") + "?" + query)
     assert response.status_code == 400, query
@@ -407,7 +422,7 @@ def test_batches_list_and_page(client: FlaskClient, url: Url, app: Flask, store:
     assert url(f"/traces/{trace.id}") in page
 
 
-def test_navigation_on_every_page(client: FlaskClient, url: Url, sample) -> None:
+def test_navigation_on_every_page(client: FlaskClient, url: Url, sample: dict[str, Trace]) -> None:
     for path in ("/traces", f"/traces/{sample['old'].id}", "/prompts", "/batches"):
         html = client.get(url(path)).get_data(as_text=True)
         for section in ("/traces", "/prompts", "/batches"):
@@ -415,7 +430,9 @@ def test_navigation_on_every_page(client: FlaskClient, url: Url, sample) -> None
         assert 'aria-current="page"' in html
 
 
-def test_span_pages_highlight_the_traces_section(client, url, store):
+def test_span_pages_highlight_the_traces_section(
+    client: FlaskClient, url: Url, store: Store
+) -> None:
     """A span belongs to a trace: its page marks "Traces" as the current section."""
     import re
 
@@ -426,7 +443,9 @@ def test_span_pages_highlight_the_traces_section(client, url, store):
     assert current == [url("/traces")]
 
 
-def test_the_prefix_itself_is_the_traces_list(client: FlaskClient, sample) -> None:
+def test_the_prefix_itself_is_the_traces_list(
+    client: FlaskClient, sample: dict[str, Trace]
+) -> None:
     """``/llm_logs`` shows the list, as ``/llm_logs/`` does: no redirect."""
     for path in ("/llm_logs", "/llm_logs/"):
         response = client.get(path)
@@ -496,7 +515,7 @@ ODD_VALUES += ["[]", '{"a": 1}', "a" * 500, "\u202e", "2026-02-30", "T", "--", "
 ODD_VALUES += ["NaN", "1e309", "-1e309", "Infinity"]
 
 
-def test_no_query_string_is_a_500(client: FlaskClient, url: Url, sample) -> None:
+def test_no_query_string_is_a_500(client: FlaskClient, url: Url, sample: dict[str, Trace]) -> None:
     fields = ["q", "status", "name", "model", "prompt", "prompt_version", "since", "until"]
     fields.append("after")
     for field in fields:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import pytest
 
 from flask_llm_logs.web.blueprint import Format
+from flask_llm_logs.web.rendering import Message
 from flask_llm_logs.web.rendering import markdown
 from flask_llm_logs.web.rendering import payload_html
 from flask_llm_logs.web.rendering import render_payload
 
 
-def roles(value):
-    return [m.role for m in render_payload(value).messages]
+def messages_of(value: object) -> list[Message]:
+    """The messages ``value`` renders as, which the test expects it to have."""
+    messages = render_payload(value).messages
+    assert messages is not None, "rendered as JSON, not as messages"
+    return messages
+
+
+def roles(value: object) -> list[str]:
+    return [m.role for m in messages_of(value)]
 
 
 def test_chat_messages_list_and_single_message() -> None:
@@ -24,22 +32,22 @@ def test_chat_messages_list_and_single_message() -> None:
 
 def test_request_with_parameters() -> None:
     rendered = render_payload({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    assert rendered.messages is not None and rendered.extra is not None
     assert [m.role for m in rendered.messages] == ["user"]
     assert '"model": "m"' in rendered.extra
 
 
 def test_chat_completion_choices_with_tool_calls() -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
-    rendered = render_payload(
+    [message] = messages_of(
         {"id": "x", "choices": [{"message": {"role": "assistant", "tool_calls": [call]}}]}
     )
-    [message] = rendered.messages
     assert message.tool_calls[0].name == "f"
     assert message.tool_calls[0].arguments == '{\n  "a": 1\n}'
 
 
 def test_responses_api_items() -> None:
-    rendered = render_payload(
+    messages = messages_of(
         {
             "output": [
                 {
@@ -52,20 +60,21 @@ def test_responses_api_items() -> None:
             ]
         }
     )
-    assert [m.role for m in rendered.messages] == ["assistant", "assistant", "tool"]
-    assert rendered.messages[0].parts[0].text == "hi"
-    assert rendered.messages[1].tool_calls[0].arguments == "not json"
-    assert rendered.messages[2].tool_call_id == "k"
+    assert [m.role for m in messages] == ["assistant", "assistant", "tool"]
+    assert messages[0].parts[0].text == "hi"
+    assert messages[1].tool_calls[0].arguments == "not json"
+    assert messages[2].tool_call_id == "k"
 
 
 def test_other_values_are_json_and_none_is_empty() -> None:
     assert render_payload({"a": [1, 2]}).json == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert render_payload(None).empty
-    assert render_payload("plain").messages[0].parts[0].text == "plain"
+    assert messages_of("plain")[0].parts[0].text == "plain"
 
 
 def test_truncation() -> None:
     rendered = render_payload("x" * 100, limit=50)
+    assert rendered.json is not None
     assert rendered.truncated and rendered.size == 102 and len(rendered.json) == 50
     html = payload_html(rendered, "/full?a=1&b=2")
     assert 'href="/full?a=1&amp;b=2"' in html and "102 characters" in html
@@ -81,7 +90,7 @@ def test_truncation() -> None:
         ("![i](https://tracker.example/p.png)", "<img"),
     ],
 )
-def test_markdown_is_sanitized(text, forbidden) -> None:
+def test_markdown_is_sanitized(text: str, forbidden: str) -> None:
     assert forbidden not in markdown(text)
 
 
@@ -109,7 +118,7 @@ def test_payload_html_escapes_everything() -> None:
         (1234.5, "$1,234.50"),
     ],
 )
-def test_cost_format(value, text) -> None:
+def test_cost_format(value: float | None, text: str) -> None:
     assert Format.cost(value) == text
 
 

@@ -47,7 +47,7 @@ def test_closed_without_debug_testing_or_authorize(make_app: Callable[..., Flask
     assert client.get("/llm_logs/static/llm_logs/style.css").status_code == 200
 
 
-def test_authorize_callable_decides(make_app: Callable[..., Flask]):
+def test_authorize_callable_decides(make_app: Callable[..., Flask]) -> None:
     seen: list[Request] = []
 
     def only_admins(request: Request) -> bool:
@@ -77,7 +77,7 @@ def test_security_headers(client: FlaskClient, url: Url) -> None:
 
 
 @pytest.fixture
-def hostile_trace(store: Store):
+def hostile_trace(store: Store) -> Trace:
     trace = store.trace(
         '<script>window.pwned = "name"</script>',
         metadata_={"<b>key</b>": '<img src=x onerror="window.pwned = 5">'},
@@ -97,7 +97,9 @@ def hostile_trace(store: Store):
     return trace
 
 
-def test_everything_is_escaped(client: FlaskClient, url: Url, hostile_trace, app: Flask) -> None:
+def test_everything_is_escaped(
+    client: FlaskClient, url: Url, hostile_trace: Trace, app: Flask
+) -> None:
     span = app.extensions["llm_logs"].session.query(Span).filter_by(name="raw").one()
     pages = [
         url("/traces"),
