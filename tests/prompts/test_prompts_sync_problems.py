@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import Result
+from sqlalchemy.orm import scoped_session
 
 from flask_llm_logs.models import PromptRecord
 
 RunSync = Callable[..., Result]
 
 
-def prompt_count(sync_session: Any) -> int:
+def prompt_count(sync_session: scoped_session[Any]) -> int:
     return sync_session.query(PromptRecord).count()
 
 
 def test_a_symlinked_file_outside_the_folder_is_refused(
-    run_sync: RunSync, prompts_dir: Path, tmp_path: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, tmp_path: Path, sync_session: scoped_session[Any]
 ) -> None:
     secret = tmp_path / "secret.md"
     secret.write_text("---\nslug: secret\nname: Secret\n---\nThe database password\n")
@@ -32,7 +33,7 @@ def test_a_symlinked_file_outside_the_folder_is_refused(
 
 
 def test_a_symlinked_subfolder_outside_the_folder_is_refused(
-    run_sync: RunSync, prompts_dir: Path, tmp_path: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, tmp_path: Path, sync_session: scoped_session[Any]
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -46,7 +47,7 @@ def test_a_symlinked_subfolder_outside_the_folder_is_refused(
 
 
 def test_symlinks_inside_the_folder_are_followed(
-    run_sync: RunSync, prompts_dir: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
 ) -> None:
     (prompts_dir / "skills" / "alias.md").unlink(missing_ok=True)
     (prompts_dir / "shared").mkdir()
@@ -87,7 +88,7 @@ def test_every_problem_of_a_file_is_reported_in_one_run(
 
 
 def test_nul_characters_in_a_file_are_problems(
-    run_sync: RunSync, prompts_dir: Path, sync_session: Any
+    run_sync: RunSync, prompts_dir: Path, sync_session: scoped_session[Any]
 ) -> None:
     (prompts_dir / "skills" / "nul.md").write_text("---\nslug: nul\nname: Nul\n---\nA\x00B\n")
     (prompts_dir / "skills" / "nul-yaml.md").write_text(

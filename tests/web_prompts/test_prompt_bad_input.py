@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
+from tests.helpers.web import Url
 from tests.helpers.web import html_of
 
 
 @pytest.mark.parametrize("path", ["/prompts/a%00b", "/prompts/a%00b/edit", "/prompts/%00/versions"])
-def test_a_nul_in_the_slug_is_a_404(client: Any, url: Any, path: str) -> None:
+def test_a_nul_in_the_slug_is_a_404(client: FlaskClient, url: Url, path: str) -> None:
     assert client.get(url(path)).status_code == 404
 
 
@@ -28,7 +30,9 @@ def test_a_nul_in_an_editor_field_is_a_400(post_new: Any, field: str) -> None:
         Prompt.load("welcome", cache=False)
 
 
-def test_a_nul_in_an_existing_prompts_editor_is_a_400(client: Any, url: Any, token: Any) -> None:
+def test_a_nul_in_an_existing_prompts_editor_is_a_400(
+    client: FlaskClient, url: Url, token: Any
+) -> None:
     Prompt.create(slug="p", name="P")
     csrf = token(url("/prompts/p/edit"))
     response = client.post(
@@ -70,7 +74,7 @@ def test_sections_nested_too_deep_are_refused_in_the_editor(post_new: Any) -> No
         Prompt.load("welcome", cache=False)
 
 
-def test_the_preview_shows_a_render_limit_inline(client: Any, url: Any) -> None:
+def test_the_preview_shows_a_render_limit_inline(client: FlaskClient, url: Url) -> None:
     for level in range(20, -1, -1):
         text = "Five words of text here." if level == 20 else f"{{{{> p{level + 1}}}}} " * 2
         Prompt.create(slug=f"p{level}", name=f"P{level}").update_content(
@@ -81,7 +85,7 @@ def test_the_preview_shows_a_render_limit_inline(client: Any, url: Any) -> None:
     assert "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS" in html
 
 
-def test_the_preview_takes_a_variable_named_strict(client: Any, url: Any) -> None:
+def test_the_preview_takes_a_variable_named_strict(client: FlaskClient, url: Url) -> None:
     Prompt.create(slug="p", name="P").update_content(
         messages=[{"role": "user", "content": "Mode: {{strict}}"}]
     )
