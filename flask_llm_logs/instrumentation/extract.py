@@ -214,7 +214,7 @@ def responses_finish_reason(response: Any, tool_calls: tuple[ToolCall, ...]) -> 
         return "tool_calls" if tool_calls else "stop"
     if status == "failed":
         return "error"
-    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    reason: str | None = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason:
         return _INCOMPLETE_REASONS.get(reason, reason)
     return status or None

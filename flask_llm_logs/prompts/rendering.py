@@ -105,7 +105,7 @@ def _tag_text(match: re.Match[str]) -> str:
     return match.string[match.end("whitespace") : match.end()]
 
 
-class _Partial(_PartialNode):  # type: ignore[misc]
+class _Partial(_PartialNode):  # type: ignore[misc]  # pystache is untyped: a base of Any
     """pystache's partial node, plus the line ending of a standalone tag.
 
     ``line_end`` is the line ending pystache dropped after a standalone tag
@@ -138,7 +138,7 @@ class _TagFinder:
         return match
 
 
-class _Parser(pystache_parser._Parser):  # type: ignore[misc]
+class _Parser(pystache_parser._Parser):  # type: ignore[misc]  # pystache is untyped: a base of Any
     """pystache's parser, keeping where each tag is, which its parse tree does not say.
 
     pystache matches tags with one regular expression per delimiter pair,
