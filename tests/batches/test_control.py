@@ -14,6 +14,7 @@ from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 
 
@@ -36,7 +37,7 @@ def stored(model: type[Any]) -> list[Any]:
 
 
 def test_cancel_then_requeue_submits_the_cancelled_requests_again(
-    batch_app: Flask, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     enqueue(3)
     flush("summary")
@@ -79,7 +80,7 @@ def test_cancel_then_requeue_submits_the_cancelled_requests_again(
 
 
 def test_requeue_never_takes_a_request_that_succeeded(
-    batch_app: Flask, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     ok, refused, bad = enqueue(3)
     handler.fail_for = {refused.custom_id}
@@ -120,7 +121,7 @@ def test_requeue_never_takes_a_request_that_succeeded(
 
 
 def test_cancel_refusals_name_the_reason(
-    batch_app: Flask, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     result = invoke(batch_app, "cancel", "12345")
     assert result.exit_code == 1 and "no batch 12345" in result.output

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
@@ -16,6 +16,7 @@ from flask_llm_logs.batches.poll import LOST_SINCE
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 
 
@@ -49,7 +50,10 @@ def poll_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_unknown_batch_records_the_error_then_fails_once(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler, caplog: pytest.LogCaptureFixture
+    batch_app: Flask,
+    fake_openai: FakeOpenAI,
+    handler: RecordingHandler,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     provider_id = submit(3)
     fake_openai.batches.forget(provider_id)
@@ -61,6 +65,7 @@ def test_unknown_batch_records_the_error_then_fails_once(
         assert f"does not know batch {provider_id}" in warning.getMessage()
     lost = record()
     assert lost.status == "validating" and lost.reconciled_at is None
+    assert lost.error is not None
     assert f"does not know batch {provider_id}" in lost.error
     assert "No batch found with id" in lost.error  # the provider's own words
     since = lost.metadata_[LOST_SINCE]
@@ -76,7 +81,8 @@ def test_unknown_batch_records_the_error_then_fails_once(
     assert (result.checked, result.reconciled, result.delivered.failed) == (1, 1, 3)
     failed = record()
     assert failed.status == "failed" and failed.reconciled_at is not None
-    assert failed.completed_at is not None and "marked failed after" in failed.error
+    assert failed.completed_at is not None and failed.error is not None
+    assert "marked failed after" in failed.error
     assert request_statuses() == ["failed"] * 3
     assert len(handler.failures) == 3
     assert all("No batch found with id" in error for _, error in handler.failures)
@@ -88,7 +94,7 @@ def test_unknown_batch_records_the_error_then_fails_once(
 
 
 def test_a_batch_known_again_is_no_longer_lost(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     provider_id = submit(2)
     fake_openai.fail_next(404, path=f"/v1/batches/{provider_id}", method="GET")
@@ -107,7 +113,7 @@ def test_a_batch_known_again_is_no_longer_lost(
 
 
 def test_an_unreachable_provider_is_not_a_lost_batch(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     provider_id = submit(1)
     batch_app.config["LLM_LOGS_BATCH_LOST_AFTER"] = dt.timedelta(microseconds=1)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.batches import poll
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batches import RecordingHandler
 
 
@@ -22,7 +25,9 @@ def stored_requests() -> list[BatchRequest]:
     return rows
 
 
-def rewrite_output(fake_openai: Any, file_id: str, change: Any) -> None:
+def rewrite_output(
+    fake_openai: FakeOpenAI, file_id: str, change: Callable[[dict[str, Any]], None]
+) -> None:
     """Change each result body of an output file, as another provider would write it."""
     stored = fake_openai.files.get(file_id)
     lines = [json.loads(line) for line in stored.text.splitlines()]
@@ -40,7 +45,7 @@ def older_api(body: dict[str, Any]) -> None:
 
 
 def test_results_missing_fields_the_sdk_requires_are_delivered(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     for n in range(2):
         Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input=f"text {n}")
@@ -64,7 +69,7 @@ def test_results_missing_fields_the_sdk_requires_are_delivered(
 
 
 def test_a_result_without_output_is_still_unusable(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input="text")
     flush("summary")
@@ -82,7 +87,7 @@ def test_a_result_without_output_is_still_unusable(
 
 
 def test_max_tokens_fails_at_the_fake_as_at_openai(
-    batch_app: Any, fake_openai: Any, handler: RecordingHandler
+    batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
     """``max_tokens`` is a Chat Completions parameter: the Responses API refuses it."""
     Batch.enqueue(purpose="summary", model="gpt-4.1-mini", input="a", max_tokens=50)
@@ -92,7 +97,7 @@ def test_max_tokens_fails_at_the_fake_as_at_openai(
     poll()
 
     refused, accepted = stored_requests()
-    assert refused.status == "failed"
+    assert refused.status == "failed" and refused.error is not None
     assert refused.error.startswith("unsupported_parameter: Unsupported parameter: 'max_tokens'")
     assert [custom_id for custom_id, _ in handler.failures] == [refused.custom_id]
     assert accepted.status == "succeeded"

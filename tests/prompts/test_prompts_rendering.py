@@ -118,7 +118,7 @@ def test_partial_cycles_are_reported(app: Flask, templates: dict[str, str], chai
         ("x\n{{=<% %> |=}}", "line 2: {{=<% %> |=}} must give two delimiters"),
     ],
 )
-def test_syntax_errors_name_the_tag_and_its_line(app: Any, template: str, problem: str) -> None:
+def test_syntax_errors_name_the_tag_and_its_line(app: Flask, template: str, problem: str) -> None:
     with pytest.raises(TemplateSyntaxError, match=re.escape(problem)):
         save("p", template)
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import openai
 import pytest
 from flask import Flask
 from openai.types.chat import ChatCompletionMessageParam
@@ -37,7 +38,7 @@ def asked(llm_span: Any) -> str:
 
 
 def test_gathered_tasks_each_keep_their_own_trace(app: Flask, fake_openai: FakeOpenAI) -> None:
-    async def request(client: Any, i: int) -> None:
+    async def request(client: openai.AsyncOpenAI, i: int) -> None:
         async with trace(f"request-{i}", metadata={"i": i}):
             await asyncio.sleep(0.001 * (CONCURRENT - i))  # finish in another order
             await client.chat.completions.create(model=MODEL, messages=ask(f"question {i}"))
@@ -62,7 +63,7 @@ def test_gathered_tasks_each_keep_their_own_trace(app: Flask, fake_openai: FakeO
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is new in 3.11")
 def test_task_group_branches_nest_under_the_trace(app: Flask, fake_openai: FakeOpenAI) -> None:
-    async def branch(client: Any, i: int) -> None:
+    async def branch(client: openai.AsyncOpenAI, i: int) -> None:
         with span(f"branch-{i}"):
             await asyncio.sleep(0.001 * (CONCURRENT - i))
             await client.chat.completions.create(model=MODEL, messages=ask(f"branch {i}"))

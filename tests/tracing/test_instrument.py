@@ -17,6 +17,7 @@ from openai.resources.embeddings import Embeddings
 from openai.resources.responses import Responses
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat import ChatCompletionToolParam
+from openai.types.responses import FunctionToolParam
 from openai.types.responses import ResponseFunctionToolCall
 from openai.types.shared_params import ResponseFormatJSONSchema
 
@@ -527,11 +528,13 @@ def test_responses_finish_reasons_use_the_conventions_values(
     )
     assert cut.status == "incomplete"
     fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "MSFT"})])
-    openai_client.responses.create(
-        model="gpt-4.1-mini",
-        input="price?",
-        tools=[{"type": "function", "name": "lookup_price", "parameters": {"type": "object"}}],
-    )
+    lookup_price: FunctionToolParam = {
+        "type": "function",
+        "name": "lookup_price",
+        "parameters": {"type": "object"},
+        "strict": None,
+    }
+    openai_client.responses.create(model="gpt-4.1-mini", input="price?", tools=[lookup_price])
     openai_client.responses.create(model="gpt-4.1-mini", input="hello")
     reasons = [
         s.metadata["gen_ai.response.finish_reasons"]

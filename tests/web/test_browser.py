@@ -353,7 +353,7 @@ def test_big_trace_loads_a_span_when_opened(app: Flask, server: str, page: Any) 
     assert page.dialogs == [] and page.errors == []
 
 
-def test_very_big_trace_shows_more_on_request(app, server, page):
+def test_very_big_trace_shows_more_on_request(app: Flask, server: str, page: Any) -> None:
     """The first spans, then "show more" (a plain link: no script needed)."""
     from flask_llm_logs.web.trace_queries import TRACE_PAGE_SPANS
 
@@ -383,7 +383,9 @@ def test_very_big_trace_shows_more_on_request(app, server, page):
     assert page.dialogs == [] and page.errors == []
 
 
-def test_long_reply_is_plain_text_with_the_download_link(app, server, page):
+def test_long_reply_is_plain_text_with_the_download_link(
+    app: Flask, server: str, page: Any
+) -> None:
     from flask_llm_logs.web.rendering import RICH_TEXT_LIMIT
 
     session = app.extensions["llm_logs"].session

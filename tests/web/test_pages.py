@@ -529,7 +529,7 @@ def test_no_query_string_is_a_500(client: FlaskClient, url: Url, sample: dict[st
         assert response.status_code in (200, 400), value
 
 
-def big_trace(store, count, *, rollup=True):
+def big_trace(store: Store, count: int, *, rollup: bool = True) -> Trace:
     """A root span and ``count - 1`` children, in start order; the rollup counts them."""
     trace = store.trace("big", spans_count=count if rollup else 0)
     root = Span(id=uuid.uuid4(), trace_id=trace.id, name="root", started_at=trace.started_at)
@@ -547,14 +547,16 @@ def big_trace(store, count, *, rollup=True):
     return trace
 
 
-def span_names(html):
+def span_names(html: str) -> list[str]:
     import re
 
     return re.findall(r'<span class="span-name">([^<]*)</span>', html)
 
 
 @pytest.mark.parametrize("rollup", [True, False], ids=["rollup", "stale-rollup"])
-def test_a_big_trace_shows_its_first_spans_then_more(client, url, store, rollup):
+def test_a_big_trace_shows_its_first_spans_then_more(
+    client: FlaskClient, url: Url, store: Store, rollup: bool
+) -> None:
     from flask_llm_logs.web.trace_queries import TRACE_PAGE_SPANS
 
     count = TRACE_PAGE_SPANS * 2 + 10
@@ -579,7 +581,9 @@ def test_a_big_trace_shows_its_first_spans_then_more(client, url, store, rollup)
     assert client.get(url(f"/traces/{trace.id}?spans=lots")).status_code == 400
 
 
-def test_long_text_is_shown_plain_not_formatted(client, url, store):
+def test_long_text_is_shown_plain_not_formatted(
+    client: FlaskClient, url: Url, store: Store
+) -> None:
     """Markdown over the bound is escaped text (fast); the download link stays."""
     from flask_llm_logs.web.rendering import RICH_TEXT_LIMIT
 
@@ -599,7 +603,9 @@ def test_long_text_is_shown_plain_not_formatted(client, url, store):
     assert f'<a href="{raw}" download>Download the raw JSON</a>' in html
 
 
-def test_incomplete_traces_are_shown_and_filtered(client, url, store):
+def test_incomplete_traces_are_shown_and_filtered(
+    client: FlaskClient, url: Url, store: Store
+) -> None:
     store.trace("lost_end", status="incomplete")
     store.trace("fine", minutes=1)
     html = client.get(url("/traces?status=incomplete")).get_data(as_text=True)

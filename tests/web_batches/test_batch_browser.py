@@ -88,7 +88,7 @@ def test_open_a_batch_and_retry_its_failed_request(
     assert page.errors == []
 
 
-def test_batch_tables_fit_at_1280_px(app, server, browser, store):
+def test_batch_tables_fit_at_1280_px(app: Flask, server: str, browser: Any, store: Store) -> None:
     """At a laptop's 1280 px, the batch tables fit their box: no sideways scrolling."""
     for n in range(3):
         batch = add_batch(

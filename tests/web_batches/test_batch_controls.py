@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from flask_llm_logs import Batch
 from flask_llm_logs.batches import flush
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.batch_rows import SUBMITTED
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
+from tests.helpers.web import Store
+from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
 from tests.helpers.web import flashes
 from tests.helpers.web import html_of
@@ -31,7 +35,9 @@ def section(html: str, title: str) -> str:
 
 
 class TestWaitingRequests:
-    def test_pending_requests_are_listed_by_purpose_and_model(self, client, url, app, store):
+    def test_pending_requests_are_listed_by_purpose_and_model(
+        self, client: FlaskClient, url: Url, app: Flask, store: Store
+    ) -> None:
         oldest = SUBMITTED - dt.timedelta(hours=3)
         store.add_all(
             [
@@ -60,14 +66,16 @@ class TestWaitingRequests:
         filtered = html_of(client.get(url("/batches"), query_string={"purpose": "scores"}))
         assert "summaries" not in section(filtered, "Waiting to be submitted")
 
-    def test_no_section_when_nothing_waits(self, client, url, app):
+    def test_no_section_when_nothing_waits(self, client: FlaskClient, url: Url, app: Flask) -> None:
         batch = add_batch(app, requests=2)
         add_request(app, batch, "r-submitted", status="submitted")
         assert "Waiting to be submitted" not in html_of(client.get(url("/batches")))
 
 
 class TestBatchPage:
-    def test_total_cost_and_saving_against_the_synchronous_price(self, client, url, app):
+    def test_total_cost_and_saving_against_the_synchronous_price(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         batch = add_batch(app, requests=3)  # 3 x $0.0001
         add_request(app, batch, "r-big", status="succeeded", cost=0.00042)
         add_request(app, batch, "r-unpriced", status="failed")
@@ -78,13 +86,17 @@ class TestBatchPage:
         assert "$0.00072" in card
         assert "saved $0.00072 against the synchronous price" in card
 
-    def test_no_cost_when_nothing_is_priced(self, client, url, app):
+    def test_no_cost_when_nothing_is_priced(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         batch = add_batch(app)
         add_request(app, batch, "r", status="submitted")
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert "against the synchronous price" not in html
 
-    def test_retry_all_counts_only_requests_that_can_be_retried(self, client, url, app):
+    def test_retry_all_counts_only_requests_that_can_be_retried(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         batch = add_batch(app)
         failed_request(app, batch, "r-handler")  # has a stored result
         for n in range(2):
@@ -96,14 +108,18 @@ class TestBatchPage:
         requeue = html[html.index('action="' + url(f"/batches/{batch.id}/requeue")) :]
         assert "3 failed" in requeue[: requeue.index("</form>")]
 
-    def test_only_provider_failures_offer_requeue_not_retry(self, client, url, app):
+    def test_only_provider_failures_offer_requeue_not_retry(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         batch = add_batch(app)
         add_request(app, batch, "r-expired", status="failed", error="batch_expired")
         html = html_of(client.get(url(f"/batches/{batch.id}")))
         assert "Retry all failed" not in html and url(f"/batches/{batch.id}/retry") not in html
         assert url(f"/batches/{batch.id}/requeue") in html
 
-    def test_cancel_only_while_the_provider_runs_it(self, client, url, app):
+    def test_cancel_only_while_the_provider_runs_it(
+        self, client: FlaskClient, url: Url, app: Flask
+    ) -> None:
         running = add_batch(app, status="in_progress", provider_batch_id="batch_run")
         ended = add_batch(app, status="completed", provider_batch_id="batch_end")
         claimed = add_batch(app, status="claimed")
@@ -115,14 +131,14 @@ class TestBatchPage:
 
 
 @pytest.fixture
-def fake_app(make_app: Any, fake_openai: Any) -> Iterator[Flask]:
+def fake_app(make_app: Callable[..., Flask], fake_openai: FakeOpenAI) -> Iterator[Flask]:
     """An app whose batches go to the fake OpenAI server."""
     app = make_app(LLM_LOGS_OPENAI_CLIENT=fake_openai.client)
     with app.app_context():
         yield app
 
 
-def post(client: FlaskClient, path: str) -> Any:
+def post(client: FlaskClient, path: str) -> TestResponse:
     """A POST with the CSRF token a page of the UI gives."""
     token = csrf_token(html_of(client.get("/llm_logs/prompts/new")))
     return client.post(path, data={"csrf_token": token})
@@ -136,7 +152,7 @@ def submitted_batch(count: int) -> BatchRecord:
 
 
 class TestControls:
-    def test_cancel_button(self, fake_app, fake_openai):
+    def test_cancel_button(self, fake_app: Flask, fake_openai: FakeOpenAI) -> None:
         client = fake_app.test_client()
         batch = submitted_batch(2)
         path = f"/llm_logs/batches/{batch.id}"
@@ -155,7 +171,7 @@ class TestControls:
             f"Not cancelled: batch {batch.id} cannot be cancelled: it has ended (cancelled)."
         ]
 
-    def test_requeue_button(self, fake_app, fake_openai):
+    def test_requeue_button(self, fake_app: Flask, fake_openai: FakeOpenAI) -> None:
         client = fake_app.test_client()
         batch = submitted_batch(3)
         session = fake_app.extensions["llm_logs"].session
@@ -184,7 +200,9 @@ class TestControls:
         assert flashes(html_of(client.get(path))) == ["No failed request of this batch to requeue."]
 
     @pytest.mark.parametrize("data", [{"csrf_token": ""}, {"csrf_token": "forged"}])
-    def test_csrf_is_required(self, fake_app, fake_openai, data):
+    def test_csrf_is_required(
+        self, fake_app: Flask, fake_openai: FakeOpenAI, data: dict[str, str]
+    ) -> None:
         client = fake_app.test_client()
         batch = submitted_batch(1)
         session = fake_app.extensions["llm_logs"].session
@@ -195,7 +213,7 @@ class TestControls:
             assert "The form expired" in html_of(response, 400)
         assert fake_openai.batches.get(provider_id)["status"] == "validating"
 
-    def test_unknown_batch(self, fake_app):
+    def test_unknown_batch(self, fake_app: Flask) -> None:
         client = fake_app.test_client()
         for action in ("cancel", "requeue"):
             html_of(post(client, f"/llm_logs/batches/999/{action}"), 404)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
@@ -22,7 +23,9 @@ def test_a_nul_in_the_slug_is_a_404(client: FlaskClient, url: Url, path: str) ->
     "field",
     ["name", "description", "tags", "messages-0-content", "messages-0-name", "model", "changelog"],
 )
-def test_a_nul_in_an_editor_field_is_a_400(post_new: Any, field: str) -> None:
+def test_a_nul_in_an_editor_field_is_a_400(
+    post_new: Callable[..., TestResponse], field: str
+) -> None:
     response = post_new(**{field: "a\x00b"})
     assert response.status_code == 400
     assert "contains a NUL character" in response.get_data(as_text=True)
@@ -31,7 +34,7 @@ def test_a_nul_in_an_editor_field_is_a_400(post_new: Any, field: str) -> None:
 
 
 def test_a_nul_in_an_existing_prompts_editor_is_a_400(
-    client: FlaskClient, url: Url, token: Any
+    client: FlaskClient, url: Url, token: Callable[[str], str]
 ) -> None:
     Prompt.create(slug="p", name="P")
     csrf = token(url("/prompts/p/edit"))
@@ -56,7 +59,7 @@ def test_a_nul_in_an_existing_prompts_editor_is_a_400(
     ],
 )
 def test_refused_content_creates_no_prompt(
-    post_new: Any,
+    post_new: Callable[..., TestResponse],
     changes: dict[str, str],
     error: str,
 ) -> None:
@@ -66,7 +69,9 @@ def test_refused_content_creates_no_prompt(
         Prompt.load("welcome", cache=False)
 
 
-def test_sections_nested_too_deep_are_refused_in_the_editor(post_new: Any) -> None:
+def test_sections_nested_too_deep_are_refused_in_the_editor(
+    post_new: Callable[..., TestResponse],
+) -> None:
     content = "{{#a}}" * 40 + "x" + "{{/a}}" * 40
     html = html_of(post_new(**{"messages-0-content": content}), 200)
     assert "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH = 32" in html
