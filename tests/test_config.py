@@ -59,14 +59,14 @@ def test_switches_read_strings_as_environment_variables_give_them(
     app = bare_app(tmp_path, **{key: value})
     LlmLogs(app)
     state = get_state(app)
-    read = {
+    readers: dict[str, Callable[[], bool]] = {
         "LLM_LOGS_ENABLED": lambda: state.enabled,
         "LLM_LOGS_AUTO_INSTRUMENT": lambda: state.settings.auto_instrument,
         "LLM_LOGS_CAPTURE_CONTENT": lambda: state.capture_content,
         "LLM_LOGS_PROMPT_STRICT": lambda: state.prompt_strict,
         "LLM_LOGS_BATCH_ENABLED": lambda: state.batch_enabled,
-    }[key]
-    assert read() is expected
+    }
+    assert readers[key]() is expected
     state.shutdown()
     flask_llm_logs.uninstrument()
 
