@@ -125,7 +125,7 @@ def read_bool(config: Mapping[str, Any], key: str) -> bool:
     Public for the keys read live (see :class:`~flask_llm_logs.state.State`).
     """
     value = config[key]
-    if isinstance(value, bool):
+    if value is True or value is False:  # read on every LLM call: the common case first
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)

@@ -110,47 +110,42 @@ class Patcher(Generic[Op, Call]):
     def is_patched(self) -> bool:
         return bool(self._originals)
 
-    def _start(
-        self, resource: Any, operation: Op, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Call | None:
-        if _inside_call.get():
-            return None
-        try:
-            return self.hooks.start(resource, operation, args, kwargs)
-        except Exception:
-            log_recorder_error()
-            return None
-
-    def _succeeded(self, call: Call, result: Any) -> None:
-        try:
-            self.hooks.succeeded(call, result)
-        except Exception:
-            log_recorder_error()
-
-    def _failed(self, call: Call, error: BaseException) -> None:
-        try:
-            self.hooks.failed(call, error)
-        except Exception:
-            log_recorder_error()
+    # The wrappers run on every LLM call of the host: they bind what they use
+    # once, when the method is patched, and keep the guards inline (each
+    # attribute look-up or call costs several times its warm price between
+    # two calls of the SDK, see docs/performance.rst).
 
     def _sync_wrapper(
         self, original: Callable[..., Any], operation: Op, is_method: bool
     ) -> Callable[..., Any]:
+        start, succeeded, failed = self.hooks.start, self.hooks.succeeded, self.hooks.failed
+        inside = _inside_call
+
         @functools.wraps(original)
         def traced(*args: Any, **kwargs: Any) -> Any:
-            resource = args[0] if is_method else None
-            call = self._start(resource, operation, args, kwargs)
+            call = None
+            if not inside.get():
+                try:
+                    call = start(args[0] if is_method else None, operation, args, kwargs)
+                except Exception:
+                    log_recorder_error()
             if call is None:
                 return original(*args, **kwargs)
-            token = _inside_call.set(True)
+            token = inside.set(True)
             try:
                 result = original(*args, **kwargs)
             except BaseException as error:
-                _inside_call.reset(token)
-                self._failed(call, error)
+                inside.reset(token)
+                try:
+                    failed(call, error)
+                except Exception:
+                    log_recorder_error()
                 raise
-            _inside_call.reset(token)
-            self._succeeded(call, result)
+            inside.reset(token)
+            try:
+                succeeded(call, result)
+            except Exception:
+                log_recorder_error()
             return result
 
         return traced
@@ -158,21 +153,34 @@ class Patcher(Generic[Op, Call]):
     def _async_wrapper(
         self, original: Callable[..., Any], operation: Op, is_method: bool
     ) -> Callable[..., Any]:
+        start, succeeded, failed = self.hooks.start, self.hooks.succeeded, self.hooks.failed
+        inside = _inside_call
+
         @functools.wraps(original)
         async def traced(*args: Any, **kwargs: Any) -> Any:
-            resource = args[0] if is_method else None
-            call = self._start(resource, operation, args, kwargs)
+            call = None
+            if not inside.get():
+                try:
+                    call = start(args[0] if is_method else None, operation, args, kwargs)
+                except Exception:
+                    log_recorder_error()
             if call is None:
                 return await original(*args, **kwargs)
-            token = _inside_call.set(True)
+            token = inside.set(True)
             try:
                 result = await original(*args, **kwargs)
             except BaseException as error:
-                _inside_call.reset(token)
-                self._failed(call, error)
+                inside.reset(token)
+                try:
+                    failed(call, error)
+                except Exception:
+                    log_recorder_error()
                 raise
-            _inside_call.reset(token)
-            self._succeeded(call, result)
+            inside.reset(token)
+            try:
+                succeeded(call, result)
+            except Exception:
+                log_recorder_error()
             return result
 
         return traced
