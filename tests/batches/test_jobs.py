@@ -386,3 +386,34 @@ def test_a_trigger_after_the_killed_workers_keys_expired(
     assert queue.started_job_registry.get_job_and_execution_ids(cleanup=False) == []
     run_burst(queue)
     assert job.get_status() == "finished"
+
+
+def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) -> None:
+    """``rq cron`` while no worker runs: one waiting job each, however long it runs."""
+    queue = queue_for(job_app.extensions["llm_logs"])
+    cron = subprocess.Popen(
+        [RQ, "cron", "flask_llm_logs.cron", "--url", redis_url],
+        env=rq_worker_env(
+            queue,
+            redis_url,
+            LLM_LOGS_FLUSH_INTERVAL="1",
+            LLM_LOGS_POLL_INTERVAL="1",
+            LLM_LOGS_PURGE_INTERVAL="1",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(5)
+    finally:
+        cron.terminate()
+        _, stderr = cron.communicate(timeout=30)
+    ids = [flush_job_id(queue.name, None), poll_job_id(queue.name), purge_job_id(queue.name)]
+    assert sorted(queue.get_job_ids()) == sorted(ids), stderr
+    # The triggers find the cron's jobs waiting.
+    assert LlmLogs().enqueue_poll(job_app).id == poll_job_id(queue.name)
+    assert LlmLogs().enqueue_flush(app=job_app).id == flush_job_id(queue.name, None)
+    assert queue.count == 3
+    run_burst(queue)
+    assert queue.failed_job_registry.count == 0
