@@ -8,8 +8,10 @@ It queues ``flush_batches()`` (every purpose) every
 ``LLM_LOGS_FLUSH_INTERVAL`` seconds (default 300) and ``poll_batches()``
 every ``LLM_LOGS_POLL_INTERVAL`` seconds (default 60), and ``purge_traces()``
 every ``LLM_LOGS_PURGE_INTERVAL`` seconds (default 86400, daily) on the queue
-named by ``LLM_LOGS_QUEUE`` (default ``llm_logs``). The jobs are safe to overlap.
-Copy this file into your app to change the schedule (``cron="*/5 * * * *"``).
+named by ``LLM_LOGS_QUEUE`` (default ``llm_logs``), each under its trigger's
+job id (see :mod:`.unique_cron`): while no worker runs, at most one of each
+waits. The jobs are safe to overlap. Copy this file into your app to change
+the schedule (``cron="*/5 * * * *"``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 
 from rq import cron
 
+from . import unique_cron
 from .jobs import JOB_TIMEOUT
 from .jobs import flush_batches
 from .jobs import poll_batches
@@ -25,6 +28,7 @@ from .jobs import purge_traces
 
 QUEUE = os.environ.get("LLM_LOGS_QUEUE", "llm_logs")
 
+unique_cron.install()
 cron.register(
     flush_batches,
     queue_name=QUEUE,

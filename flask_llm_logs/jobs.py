@@ -15,8 +15,10 @@ import contextlib
 import hashlib
 import os
 import re
+import socket
 from collections.abc import Callable
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from typing import Any
 
 import rq
@@ -27,8 +29,12 @@ from flask.cli import ScriptInfo
 from rq.executions import Execution
 
 from . import process
+from .log import get_logger
 from .state import State
 from .state import get_state
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
 #: Seconds a flush or poll may run before RQ stops it.
 JOB_TIMEOUT = 3600
@@ -188,11 +194,12 @@ def enqueue_unique(
 ) -> rq.job.Job:
     """Queue ``func(*args)`` unless a job with ``job_id`` is queued or running; the job.
 
-    A finished or failed job with the id is replaced by a new one. A running
-    one is returned as it is: what it does not pick up, the next trigger
-    (e.g. the cron) does. Triggers racing to replace the same finished job
-    delete it only while it is still that job (``WATCH``), so one of them
-    queues the new job and the others return it.
+    A finished or failed job with the id is replaced by a new one, and so is a
+    started one whose worker is gone (see :func:`worker_gone`). A running one
+    is returned as it is: what it does not pick up, the next trigger (e.g.
+    the cron) does. Triggers racing to replace the same job delete it only
+    while it is still that job (``WATCH``), so one of them queues the new job
+    and the others return it.
     """
     from redis.exceptions import WatchError
     from rq.exceptions import DuplicateJobError
@@ -219,13 +226,78 @@ def enqueue_unique(
                 if status is None:
                     continue
                 if as_text(status) in _ACTIVE:
-                    return existing
-                pipe.multi()
-                existing.delete(pipeline=pipe)
-                pipe.execute()
-            except (WatchError, InvalidJobOperation):
+                    if as_text(status) != "started" or not worker_gone(existing):
+                        return existing
+                    get_logger(__name__).warning(
+                        "job %s was started by worker %s, which is gone: queuing it again",
+                        job_id,
+                        existing.worker_name,
+                    )
+                delete_job(existing, pipe)
+            except (WatchError, InvalidJobOperation, ExecutionGone):
                 continue  # replaced or deleted by another trigger: look again
     raise RuntimeError(f"could not queue job {job_id!r}")
+
+
+def worker_gone(job: rq.job.Job) -> bool:
+    """Whether the worker that started ``job`` is gone (killed, its host lost).
+
+    rq tells by its heartbeats: a working worker's key expires about 90 s
+    after the last one. A worker on this host is known to be gone as soon as
+    its process is.
+    """
+    if not job.worker_name:
+        return False
+    key = rq.Worker.redis_worker_namespace_prefix + job.worker_name
+    worker = rq.Worker.find_by_key(key, connection=job.connection)
+    if worker is None:
+        return True
+    if worker.hostname != socket.gethostname() or worker.pid is None:
+        return False
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # another user's process: alive
+    return False
+
+
+class ExecutionGone(Exception):
+    """An execution of a job expired while the job was being deleted: look again."""
+
+
+def delete_job(job: rq.job.Job, pipe: Pipeline) -> None:
+    """Delete ``job`` with every record of its runs, in ``pipe``'s transaction.
+
+    ``pipe`` watches the job's key. Two things rq's ``Job.delete()`` does not
+    do for a job whose worker was killed: it raises ``ValueError`` for an
+    execution whose hash expired while the job's list of executions still
+    names it, and it leaves the job's entries in the started registry, where
+    rq's maintenance would later take the new job of the same id for the
+    abandoned one and fail it.
+    """
+    from rq.executions import Execution
+
+    connection = job.connection
+    executions = job.execution_registry
+    for execution_id in executions.get_execution_ids():
+        if not connection.exists(Execution(execution_id, job.id, connection).key):
+            connection.zrem(executions.key, execution_id)
+    started = job.started_job_registry
+    leftovers = [
+        Execution(execution_id, job_id, connection).composite_key
+        for job_id, execution_id in started.get_job_and_execution_ids(cleanup=False)
+        if job_id == job.id
+    ]
+    pipe.multi()
+    if leftovers:
+        pipe.zrem(started.key, *leftovers)
+    try:
+        job.delete(pipeline=pipe)
+    except ValueError as error:  # an execution expired since it was looked at
+        raise ExecutionGone(job.id) from error
+    pipe.execute()
 
 
 def queue_for(state: State) -> rq.Queue:

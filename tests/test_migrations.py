@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -72,6 +73,24 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     assert result.exit_code == 0, result.output
     assert PREVIOUS in runner.invoke(args=["llm-logs", "db", "current"]).output
     assert table_names(empty_database_url) >= OWN_TABLES
+    app.extensions["llm_logs"].shutdown()
+
+
+def test_db_commands_report_json(empty_database_url: str) -> None:
+    app = make_plain_app(empty_database_url)
+    runner = app.test_cli_runner()
+
+    def invoke_json(*args: str, exit_code: int = 0) -> Any:
+        result = runner.invoke(args=["llm-logs", "db", *args, "--json"])
+        assert result.exit_code == exit_code, result.output
+        return json.loads(result.stdout)
+
+    assert invoke_json("current") == {"current": None}
+    report = invoke_json("check", exit_code=1)
+    assert report["at_head"] is False and "flask llm-logs db upgrade" in report["problem"]
+    assert invoke_json("upgrade") == {"target": "head", "current": f"{HEAD} (head)"}
+    assert invoke_json("check") == {"at_head": True, "problem": None}
+    assert invoke_json("downgrade", "base") == {"target": "base", "current": None}
     app.extensions["llm_logs"].shutdown()
 
 

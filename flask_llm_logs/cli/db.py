@@ -3,45 +3,64 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from .. import migrations
 from ..migrations.status import schema_problem
 from ..state import get_state
+from .output import json_option
+from .output import report
 
 
-@click.group(help="Create and upgrade the flask-llm-logs tables (apart from the host's).")
+@click.group(
+    cls=AppGroup, help="Create and upgrade the flask-llm-logs tables (apart from the host's)."
+)
 def db() -> None:
     pass
 
 
+def _current() -> str | None:
+    with get_state().engine.connect() as connection:
+        return migrations.current(connection) or None
+
+
 @db.command(help="Upgrade the tables to REVISION (default: the latest).")
 @click.argument("revision", default="head")
-def upgrade(revision: str) -> None:
+@json_option
+def upgrade(revision: str, as_json: bool) -> None:
     with get_state().engine.begin() as connection:
         migrations.upgrade(connection, revision)
-    click.echo(f"flask-llm-logs tables upgraded to {revision}.")
+    result = {"target": revision, "current": _current()}
+    report(result, f"flask-llm-logs tables upgraded to {revision}.", as_json=as_json)
 
 
 @db.command(
     help="Downgrade the tables to REVISION (default: one step back; 'base' drops them all)."
 )
 @click.argument("revision", default="-1")
-def downgrade(revision: str) -> None:
+@json_option
+def downgrade(revision: str, as_json: bool) -> None:
     with get_state().engine.begin() as connection:
         migrations.downgrade(connection, revision)
-    click.echo(f"flask-llm-logs tables downgraded to {revision}.")
+    result = {"target": revision, "current": _current()}
+    report(result, f"flask-llm-logs tables downgraded to {revision}.", as_json=as_json)
 
 
 @db.command(help="Show the revision the tables are at.")
-def current() -> None:
-    with get_state().engine.connect() as connection:
-        click.echo(migrations.current(connection) or "none (run: flask llm-logs db upgrade)")
+@json_option
+def current(as_json: bool) -> None:
+    revision = _current()
+    text = revision or "none (run: flask llm-logs db upgrade)"
+    report({"current": revision}, text, as_json=as_json)
 
 
 @db.command(help="Exit with status 1 unless the tables are at the latest revision (deploys).")
-def check() -> None:
+@json_option
+def check(as_json: bool) -> None:
     with get_state().engine.connect() as connection:
         problem = schema_problem(connection)
-    if problem is not None:
+    if problem is not None and not as_json:
         raise click.ClickException(problem)
-    click.echo("flask-llm-logs tables are at head.")
+    text = "flask-llm-logs tables are at head."
+    result = {"at_head": problem is None, "problem": problem}
+    report(result, text, as_json=as_json, failed=problem is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from ..prompts import PromptSyncError
 from ..prompts.sync import SyncChange
 from ..prompts.sync import sync_prompts
 from ..state import get_state
+from .output import json_option
+from .output import plural
+from .output import report
 
 
 def _describe(change: SyncChange) -> str:
@@ -46,32 +50,41 @@ def _warn(warnings: Sequence[FileProblem]) -> None:
     help="The prompts folder (default: LLM_LOGS_PROMPTS_SOURCE_PATH).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@json_option
 @with_appcontext
-def sync_prompts_command(path: Path | None, dry_run: bool) -> None:
+def sync_prompts_command(path: Path | None, dry_run: bool, as_json: bool) -> None:
     if path is None and get_state().settings.prompts_source_path is None:
         raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")
     try:
-        report = sync_prompts(path, dry_run=dry_run)
+        synced = sync_prompts(path, dry_run=dry_run)
     except PromptSyncError as error:
+        problems = [str(problem) for problem in error.problems]
+        summary = f"sync-prompts failed: {plural(len(problems), 'problem')}; nothing written."
+        if as_json:
+            warnings = [str(warning) for warning in error.warnings]
+            report({"problems": problems, "warnings": warnings}, summary, as_json=True, failed=True)
         _warn(error.warnings)
-        for problem in error.problems:
+        for problem in problems:
             click.echo(f"error: {problem}", err=True)
-        count = len(error.problems)
-        click.echo(
-            f"sync-prompts failed: {count} problem{'s' if count != 1 else ''}; nothing written.",
-            err=True,
-        )
+        click.echo(summary, err=True)
         raise SystemExit(1) from None
 
-    _warn(report.warnings)
-    for change in report.changes:
-        click.echo(_describe(change))
+    if not as_json:
+        _warn(synced.warnings)
+        for change in synced.changes:
+            click.echo(_describe(change))
     counts = (
-        f"{report.count('created')} created, {report.count('updated')} updated,"
-        f" {report.count('unchanged')} unchanged"
+        f"{synced.count('created')} created, {synced.count('updated')} updated,"
+        f" {synced.count('unchanged')} unchanged"
     )
-    total = len(report.changes)
+    total = len(synced.changes)
     if dry_run:
-        click.echo(f"Dry run: would sync {total} prompts: {counts}. Nothing written.")
+        text = f"Dry run: would sync {total} prompts: {counts}. Nothing written."
     else:
-        click.echo(f"Synced {total} prompts: {counts}.")
+        text = f"Synced {total} prompts: {counts}."
+    result = {
+        "dry_run": dry_run,
+        "changes": [dataclasses.asdict(change) for change in synced.changes],
+        "warnings": [str(warning) for warning in synced.warnings],
+    }
+    report(result, text, as_json=as_json)

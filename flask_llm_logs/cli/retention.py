@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+from flask.cli import with_appcontext
 
 from ..tracing import retention
+from .output import json_option
+from .output import report
 
 
 @click.command(
@@ -24,21 +29,36 @@ from ..tracing import retention
     show_default=True,
     help="Traces deleted per transaction.",
 )
-def purge(days: int | None, dry_run: bool, chunk_size: int) -> None:
+@json_option
+@with_appcontext
+def purge(days: int | None, dry_run: bool, chunk_size: int, as_json: bool) -> None:
     plan = retention.plan_purge(days)
+    result: dict[str, Any] = {
+        "cutoff": plan.cutoff.isoformat(),
+        "traces": plan.traces,
+        "spans": plan.spans,
+        "kept_linked": plan.kept_linked,
+        "incomplete": plan.incomplete,
+        "marked_incomplete": None,
+        "deleted": None,
+    }
     when = plan.cutoff.strftime("%Y-%m-%d %H:%M UTC")
-    click.echo(
+    text = (
         f"{plan.traces} traces ({plan.spans} spans) started before {when};"
-        f" {plan.kept_linked} older ones are kept because a batch request links to them."
-    )
-    click.echo(
+        f" {plan.kept_linked} older ones are kept because a batch request links to them.\n"
         f"{plan.incomplete} traces have been running for more than LLM_LOGS_INCOMPLETE_AFTER;"
         " their end never arrived."
     )
     if dry_run:
-        click.echo("Dry run: nothing deleted or marked.")
+        report(result, f"{text}\nDry run: nothing deleted or marked.", as_json=as_json)
         return
-    click.echo(f"Marked {retention.mark_incomplete()} traces incomplete.")
-    with click.progressbar(length=plan.traces, label="Deleting traces") as bar:
-        deleted = retention.purge_old_traces(days, chunk_size=chunk_size, on_chunk=bar.update)
-    click.echo(f"Deleted {deleted} traces and their spans.")
+    result["marked_incomplete"] = retention.mark_incomplete()
+    if as_json:
+        result["deleted"] = retention.purge_old_traces(days, chunk_size=chunk_size)
+    else:
+        click.echo(f"{text}\nMarked {result['marked_incomplete']} traces incomplete.")
+        with click.progressbar(length=plan.traces, label="Deleting traces") as bar:
+            result["deleted"] = retention.purge_old_traces(
+                days, chunk_size=chunk_size, on_chunk=bar.update
+            )
+    report(result, f"Deleted {result['deleted']} traces and their spans.", as_json=as_json)

@@ -43,7 +43,7 @@ def test_cancel_then_requeue_submits_the_cancelled_requests_again(
     flush("summary")
     [record] = stored(BatchRecord)
 
-    result = invoke(batch_app, "cancel", str(record.id))
+    result = invoke(batch_app, "cancel", str(record.id), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"id": record.id, "status": "cancelled"}
     assert fake_openai.batches.get(record.provider_batch_id)["status"] == "cancelling"
@@ -64,7 +64,7 @@ def test_cancel_then_requeue_submits_the_cancelled_requests_again(
 
     result = invoke(batch_app, "requeue", str(record.id))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"id": record.id, "requeued": 2}
+    assert result.output == f"Batch {record.id}: 2 requests back to pending for the next flush.\n"
     done_after, *requeued = stored(BatchRequest)
     assert (done_after.status, done_after.batch_id) == ("succeeded", record.id)
     for request in requeued:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 import rq
 import sqlalchemy as sa
 from flask import Flask
+from rq.executions import Execution
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
@@ -32,7 +35,9 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
+from flask_llm_logs.unique_cron import UniqueCronJob
 from tests.helpers.batch_app import ask
+from tests.helpers.batch_app import hold
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import handled_rows
 
@@ -66,6 +71,20 @@ def job_app(make_job_app: Callable[..., Flask]) -> Flask:
     return make_job_app()
 
 
+def rq_worker_env(queue: rq.Queue, redis_url: str, **env: str) -> dict[str, str]:
+    """The environment of an ``rq worker`` subprocess that can import ``tests.helpers``."""
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        LLM_LOGS_QUEUE=queue.name,
+        LLM_LOGS_REDIS_URL=redis_url,
+        **env,
+    )
+
+
+RQ = str(Path(sys.executable).with_name("rq"))
+
+
 def run_rq_worker(
     queue: rq.Queue,
     redis_url: str,
@@ -78,19 +97,16 @@ def run_rq_worker(
 
     ``options`` go before the queue name, ``env`` into the environment.
     """
-    env = dict(
-        os.environ,
+    env = rq_worker_env(
+        queue,
+        redis_url,
         FLASK_APP="tests.helpers.batch_app:create_app",
-        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         DATABASE_URL=database_url,
         OPENAI_BASE_URL=openai_base_url,
-        LLM_LOGS_QUEUE=queue.name,
-        LLM_LOGS_REDIS_URL=redis_url,
         **env,
     )
-    rq_bin = Path(sys.executable).with_name("rq")
     process = subprocess.run(
-        [str(rq_bin), "worker", "--burst", "--url", redis_url, *options, queue.name],
+        [RQ, "worker", "--burst", "--url", redis_url, *options, queue.name],
         env=env,
         capture_output=True,
         text=True,
@@ -266,6 +282,7 @@ def test_cron_config_registers_flush_poll_and_purge(redis_url: str) -> None:
     assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
     assert jobs[purge_traces].interval == 86400
     assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
+    assert all(isinstance(job, UniqueCronJob) for job in jobs.values())
     connection.close()
 
 
@@ -298,3 +315,113 @@ def test_triggers_at_once_leave_one_job_even_over_a_finished_one(job_app: Flask)
     assert queue.get_job_ids() == [job_id]
     job = queue.fetch_job(job_id)
     assert job is not None and job.get_status() == "queued"
+
+
+def kill_worker_mid_job(queue: rq.Queue, job_id: str, redis_url: str, tmp_path: Path) -> rq.job.Job:
+    """Run ``hold`` as job ``job_id`` in a real ``rq worker``, then SIGKILL the
+    worker and its work horse mid-job; the job, left "started"."""
+    pid_path = tmp_path / "horse.pid"
+    queue.enqueue(hold, str(pid_path), job_id=job_id)
+    worker = subprocess.Popen(
+        [RQ, "worker", "--url", redis_url, queue.name],
+        env=rq_worker_env(queue, redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_path.exists() or not pid_path.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+        worker.wait()
+    os.kill(int(pid_path.read_text()), signal.SIGKILL)
+    job = rq.job.Job.fetch(job_id, connection=queue.connection)
+    assert job.get_status() == "started"
+    return job
+
+
+@pytest.mark.parametrize("trigger", ["poll", "flush"])
+def test_a_job_whose_worker_was_killed_does_not_block_the_next(
+    job_app: Flask, redis_url: str, tmp_path: Path, trigger: str
+) -> None:
+    """Right after the kill: the worker's process is gone from this host."""
+    llm_logs = LlmLogs()
+    queue = queue_for(job_app.extensions["llm_logs"])
+    job_id = poll_job_id(queue.name) if trigger == "poll" else flush_job_id(queue.name, None)
+    kill_worker_mid_job(queue, job_id, redis_url, tmp_path)
+
+    if trigger == "poll":
+        job = llm_logs.enqueue_poll(job_app)
+    else:
+        job = llm_logs.enqueue_flush(app=job_app)
+    assert (job.id, job.get_status()) == (job_id, "queued")
+    assert job.func_name == f"flask_llm_logs.jobs.{trigger}_batches"
+    assert queue.get_job_ids() == [job_id]
+    # Nothing of the dead run is left for rq's maintenance to fail the new job with.
+    assert queue.started_job_registry.get_job_and_execution_ids(cleanup=False) == []
+
+
+def expire_heartbeats(job: rq.job.Job) -> None:
+    """What Redis does once the killed worker's heartbeats have run out (90 s):
+    the worker's key and its execution's hash expire."""
+    connection = job.connection
+    [(job_id, execution_id)] = job.started_job_registry.get_job_and_execution_ids(cleanup=False)
+    execution = Execution(execution_id, job_id, connection=connection)
+    connection.delete(rq.Worker.redis_worker_namespace_prefix + job.worker_name, execution.key)
+
+
+@pytest.mark.parametrize("later", ["heartbeats-expired", "failed-by-maintenance"])
+def test_a_trigger_after_the_killed_workers_keys_expired(
+    job_app: Flask, redis_url: str, tmp_path: Path, later: str
+) -> None:
+    """The same, seen from another host (no process to look at), or once a
+    live worker's maintenance has failed the abandoned job: rq's own
+    ``Job.delete()`` raises ``ValueError: Execution ... not found in Redis``."""
+    queue = queue_for(job_app.extensions["llm_logs"])
+    job_id = poll_job_id(queue.name)
+    killed = kill_worker_mid_job(queue, job_id, redis_url, tmp_path)
+    expire_heartbeats(killed)
+    if later == "failed-by-maintenance":
+        queue.started_job_registry.cleanup(timestamp=time.time() + 3600)
+        assert killed.get_status() == "failed"
+
+    job = LlmLogs().enqueue_poll(job_app)
+    assert (job.id, job.get_status()) == (job_id, "queued")
+    assert queue.get_job_ids() == [job_id]
+    assert queue.started_job_registry.get_job_and_execution_ids(cleanup=False) == []
+
+
+def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) -> None:
+    """``rq cron`` while no worker runs: one waiting job each, however long it runs."""
+    queue = queue_for(job_app.extensions["llm_logs"])
+    cron = subprocess.Popen(
+        [RQ, "cron", "flask_llm_logs.cron", "--url", redis_url],
+        env=rq_worker_env(
+            queue,
+            redis_url,
+            LLM_LOGS_FLUSH_INTERVAL="1",
+            LLM_LOGS_POLL_INTERVAL="1",
+            LLM_LOGS_PURGE_INTERVAL="1",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(5)
+    finally:
+        cron.terminate()
+        _, stderr = cron.communicate(timeout=30)
+    ids = [flush_job_id(queue.name, None), poll_job_id(queue.name), purge_job_id(queue.name)]
+    assert sorted(queue.get_job_ids()) == sorted(ids), stderr
+    # The triggers find the cron's jobs waiting.
+    assert LlmLogs().enqueue_poll(job_app).id == poll_job_id(queue.name)
+    assert LlmLogs().enqueue_flush(app=job_app).id == flush_job_id(queue.name, None)
+    assert queue.count == 3
+    assert {queue.fetch_job(job_id).func for job_id in ids} == {
+        flush_batches,
+        poll_batches,
+        purge_traces,
+    }

@@ -7,6 +7,7 @@ Environment: ``DATABASE_URL``, ``OPENAI_BASE_URL``, ``LLM_LOGS_QUEUE``,
 from __future__ import annotations
 
 import os
+import time
 
 import openai
 from flask import Flask
@@ -39,3 +40,11 @@ def ask(base_url: str) -> None:
         client.chat.completions.create(
             model="gpt-4.1-mini", messages=[{"role": "user", "content": "Hi"}]
         )
+
+
+def hold(pid_path: str) -> None:
+    """A job that is still running when the test kills its worker: it writes
+    its process id (the work horse's) to ``pid_path``, then waits."""
+    with open(pid_path, "w") as file:
+        file.write(str(os.getpid()))
+    time.sleep(120)

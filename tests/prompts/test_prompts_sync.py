@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,19 @@ def test_first_sync_creates_every_prompt(
     assert lines[-1] == "Synced 6 prompts: 6 created, 0 updated, 0 unchanged."
     assert [p.slug for p in Prompt.all()] == EXAMPLE_SLUGS
     assert counts(sync_session) == (6, 6)
+
+    result = run_sync("--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is False and report["warnings"] == []
+    assert {change["action"] for change in report["changes"]} == {"unchanged"}
+    assert {
+        "slug": "trading-memo",
+        "path": "templates/trading-memo.md",
+        "action": "unchanged",
+        "changed": [],
+        "version_number": None,
+    } in report["changes"]
 
 
 def test_front_matter_and_bodies_become_prompts(run_sync: RunSync) -> None:
@@ -348,3 +362,12 @@ def test_every_problem_is_reported_and_nothing_is_applied(
     assert "sync-prompts failed: 2 problems; nothing written." in result.stderr
     assert counts(sync_session) == (6, 6)
     assert current_version(Prompt.load("risk-disclaimer", cache=False)).version_number == 1
+
+    text_problems = [
+        line.removeprefix("error: ")
+        for line in result.stderr.splitlines()
+        if line.startswith("error: ")
+    ]
+    result = run_sync("--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"problems": text_problems, "warnings": []}

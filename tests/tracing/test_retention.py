@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -115,6 +116,19 @@ def test_purge_command(app: Flask) -> None:
     result = runner.invoke(args=["llm-logs", "purge", "--days", "0"])
     assert "Deleted 2 traces" in result.output  # the linked one stays
     assert [row.id for row in stored(app, Trace)] == [keep]
+
+
+def test_purge_command_reports_json(make_app: Callable[..., Flask]) -> None:
+    app = make_app()  # no app context: the command pushes one
+    make_traces(app, days_ago=40, count=2)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["llm-logs", "purge", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["traces"], report["spans"], report["deleted"]) == (2, 4, None)
+    result = runner.invoke(args=["llm-logs", "purge", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 2
 
 
 def test_purge_command_refuses_bad_options(app: Flask) -> None:
