@@ -37,11 +37,12 @@ class UniqueCronJob(cron.CronJob):
     """A cron job that queues the functions of :data:`JOB_IDS` under their unique id."""
 
     def enqueue(self, connection: Redis) -> rq.job.Job:
-        job_id = JOB_IDS.get(self.func) if self.func is not None else None
-        if job_id is None:
+        func = self.func
+        job_id = JOB_IDS.get(func) if func is not None else None
+        if func is None or job_id is None:
             return super().enqueue(connection)
         queue = rq.Queue(self.queue_name, connection=connection)
-        return enqueue_unique(queue, job_id(queue.name), self.func, *self.args)
+        return enqueue_unique(queue, job_id(queue.name), func, *self.args)
 
 
 def install() -> None:
