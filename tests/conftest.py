@@ -29,6 +29,8 @@ POSTGRES_SERVER = os.environ.get(
     "LLM_LOGS_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("LLM_LOGS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# ``import litellm`` fetches a price map from the internet unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 #: ``recorder_errors`` fails a test during which the recorder logged an
 #: internal error; ``web`` and ``browser`` hold the UI tests' fixtures.

@@ -24,6 +24,7 @@ from ..config import ConfigurationError
 SDKS: dict[str, tuple[str, str]] = {
     "openai": ("openai", __name__ + ".openai"),
     "anthropic": ("anthropic", __name__ + ".anthropic"),
+    "litellm": ("litellm", __name__ + ".litellm"),
 }
 
 

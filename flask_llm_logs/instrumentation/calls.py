@@ -21,6 +21,7 @@ from ..tracing.context import current_frame
 from ..tracing.context import take_prompt_version
 from ..tracing.recorder import AUTO_TRACE_PREFIX
 from ..tracing.recorder import error_message
+from ..tracing.recorder import log_recorder_error
 from ..tracing.recorder import recording
 from ..tracing.recorder import start_trace
 from ..tracing.records import SpanRecord
@@ -42,7 +43,7 @@ class Operation:
     read_metadata: Callable[[Mapping[str, Any]], dict[str, Any]] = extract.request_metadata
 
 
-def _never_json(kwargs: Mapping[str, Any]) -> bool:
+def never_json(kwargs: Mapping[str, Any]) -> bool:
     return False
 
 
@@ -55,7 +56,7 @@ RESPONSES = Operation(
     extract.responses_outcome,
 )
 EMBEDDINGS = Operation(
-    "embeddings", "embeddings", extract.embeddings_input, _never_json, extract.embeddings_outcome
+    "embeddings", "embeddings", extract.embeddings_input, never_json, extract.embeddings_outcome
 )
 
 
@@ -112,7 +113,11 @@ class LlmCall:
     def start(
         cls, resource: Any, operation: Operation, kwargs: Mapping[str, Any]
     ) -> LlmCall | None:
-        """The call's span, or ``None`` when nothing is to be recorded."""
+        """The call's span, or ``None`` when nothing is to be recorded.
+
+        ``resource`` ``None`` (a module-level function, LiteLLM's) leaves the
+        provider unknown until :meth:`routed_to` names it.
+        """
         model = kwargs.get("model")
         model = model if isinstance(model, str) else None
         name = f"{operation.name} {model}" if model else operation.name
@@ -128,10 +133,10 @@ class LlmCall:
             if trace.writer is None or not trace.llm_calls:
                 return None
         call = cls(trace, owns_trace, parent_id, operation, name, model)
-        call.provider = provider_of(resource)
         metadata = operation.read_metadata(kwargs)
         metadata["gen_ai.operation.name"] = operation.otel_name
-        metadata["gen_ai.provider.name"] = call.provider
+        if resource is not None:
+            call.provider = metadata["gen_ai.provider.name"] = provider_of(resource)
         if model:
             metadata["gen_ai.request.model"] = model
         version = take_prompt_version()
@@ -145,8 +150,17 @@ class LlmCall:
             call.input = operation.read_input(kwargs)
         return call
 
+    def routed_to(self, provider: str) -> None:
+        """Name the provider once the call knows it: LiteLLM picks it inside the call."""
+        self.provider = self.metadata["gen_ai.provider.name"] = provider
+
     def outcome_of(self, result: Any) -> CallOutcome:
-        return self.operation.read_outcome(result, self.wants_json)
+        """What ``result`` says; nothing, rather than no span, when it cannot be read."""
+        try:
+            return self.operation.read_outcome(result, self.wants_json)
+        except Exception:
+            log_recorder_error()
+            return CallOutcome()
 
     def fail(self, error: BaseException) -> None:
         self.end(CallOutcome(), error=error)

@@ -15,13 +15,11 @@ from openai import AsyncStream
 from openai import Stream
 from openai._legacy_response import LegacyAPIResponse
 
-from ..tracing.recorder import log_recorder_error
 from .calls import CHAT
 from .calls import EMBEDDINGS
 from .calls import RESPONSES
 from .calls import LlmCall
 from .calls import Operation
-from .extract import CallOutcome
 from .patching import Patcher
 from .patching import PatchPoint
 from .streams import watch
@@ -71,19 +69,10 @@ class _OpenAIHooks:
         elif isinstance(result, AsyncStream):
             watch_async(result, call)
         else:
-            call.end(_outcome(call, result))
+            call.end(call.outcome_of(result))
 
     def failed(self, call: LlmCall, error: BaseException) -> None:
         call.fail(error)
-
-
-def _outcome(call: LlmCall, result: Any) -> CallOutcome:
-    """What ``result`` says; nothing, rather than no span, when it cannot be read."""
-    try:
-        return call.outcome_of(result)
-    except Exception:
-        log_recorder_error()
-        return CallOutcome()
 
 
 _patcher = Patcher(PATCH_POINTS, _OpenAIHooks())

@@ -107,10 +107,18 @@ class _ChoiceParts:
 
 
 class ChatAccumulator:
-    """Builds a chat completion's outcome from its chunks, each choice's (``n > 1``) apart."""
+    """Builds a chat completion's outcome from its chunks, each choice's (``n > 1``) apart.
 
-    def __init__(self, wants_json: bool) -> None:
+    ``read_usage`` reads a chunk's usage: LiteLLM's carries cache writes too.
+    """
+
+    def __init__(
+        self,
+        wants_json: bool,
+        read_usage: Callable[[CallOutcome, Any], None] = chat_usage,
+    ) -> None:
         self.wants_json = wants_json
+        self.read_usage = read_usage
         self.outcome = CallOutcome()
         #: By choice index; the first is made up front, so a stream that
         #: ends before any content still stores an (empty) message.
@@ -122,8 +130,9 @@ class ChatAccumulator:
         outcome = self.outcome
         outcome.model = chunk.model or outcome.model
         outcome.response_id = chunk.id or outcome.response_id
-        if chunk.usage is not None:
-            chat_usage(outcome, chunk.usage)
+        usage = getattr(chunk, "usage", None)  # LiteLLM's chunks have it only at the end
+        if usage is not None:
+            self.read_usage(outcome, usage)
         generated = False
         for choice in chunk.choices:
             if choice.finish_reason:
@@ -135,8 +144,9 @@ class ChatAccumulator:
             if delta.content:
                 parts.text.append(delta.content)
                 generated = True
-            if delta.refusal:
-                parts.refusal.append(delta.refusal)
+            refusal = getattr(delta, "refusal", None)  # LiteLLM's deltas may lack it
+            if refusal:
+                parts.refusal.append(refusal)
                 generated = True
             for call in delta.tool_calls or ():
                 entry = parts.tools.setdefault(call.index, [None, "", []])
@@ -325,6 +335,19 @@ def _accumulator_for(call: LlmCall) -> ChatAccumulator | ResponsesAccumulator:
     return ChatAccumulator(call.wants_json)
 
 
+def recorder_for(
+    stream: object,
+    call: LlmCall,
+    accumulator: Accumulator | None = None,
+) -> StreamRecorder:
+    """The recorder of ``stream``: it ends ``call``'s span as abandoned if the stream
+    is collected first. SDKs whose streams are not ``openai.Stream`` s feed it themselves."""
+    _ensure_forwarder()
+    recorder = StreamRecorder(call, accumulator or _accumulator_for(call))
+    weakref.finalize(stream, _abandon, recorder).atexit = False
+    return recorder
+
+
 def _closed_or_abandoned() -> str:
     """A response closed by the garbage collector (the SDK's generator
     finalised) belongs to a stream the caller dropped."""
@@ -339,8 +362,7 @@ def watch(stream: Any, call: LlmCall, accumulator: Accumulator | None = None) ->
     """Record ``stream`` (an ``openai.Stream``, or another Stainless SDK's such as
     ``anthropic.Stream``) as ``call``'s span, in place; ``accumulator`` reads its
     items (default: the ``openai`` one for ``call``'s operation)."""
-    _ensure_forwarder()
-    recorder = StreamRecorder(call, accumulator or _accumulator_for(call))
+    recorder = recorder_for(stream, call, accumulator)
     stream._iterator = _observe(stream._iterator, recorder)
     response = stream.response
     close = response.close
@@ -351,14 +373,12 @@ def watch(stream: Any, call: LlmCall, accumulator: Accumulator | None = None) ->
         close()
 
     response.close = close_and_record
-    weakref.finalize(stream, _abandon, recorder).atexit = False
 
 
 def watch_async(stream: Any, call: LlmCall, accumulator: Accumulator | None = None) -> None:
     """Record ``stream`` (an ``openai.AsyncStream``, or another Stainless SDK's) as
     ``call``'s span, in place; ``accumulator`` as for :func:`watch`."""
-    _ensure_forwarder()
-    recorder = StreamRecorder(call, accumulator or _accumulator_for(call))
+    recorder = recorder_for(stream, call, accumulator)
     stream._iterator = _ObservedAsyncIterator(stream._iterator, recorder)
     response = stream.response
     aclose = response.aclose
@@ -369,4 +389,3 @@ def watch_async(stream: Any, call: LlmCall, accumulator: Accumulator | None = No
         await aclose()
 
     response.aclose = aclose_and_record
-    weakref.finalize(stream, _abandon, recorder).atexit = False

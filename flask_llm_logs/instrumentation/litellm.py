@@ -1,0 +1,235 @@
+"""Patch points in LiteLLM: its module-level ``completion``, ``embedding`` and async twins.
+
+One LiteLLM call is one span, named after the provider LiteLLM routed it
+to. LiteLLM picks the provider inside the call, so the span learns it at the
+end: from the result's ``_hidden_params``, the stream's
+``custom_llm_provider`` or the error's ``llm_provider``, never by routing
+the model a second time on the caller's thread. When LiteLLM calls the
+``openai`` SDK underneath, the :class:`~.patching.Patcher`'s guard keeps
+that inner call from being a second span.
+
+LiteLLM's results are OpenAI-shaped, so the OpenAI readers read them; its
+usage already counts cache reads and writes in ``prompt_tokens``, as this
+package does.
+
+``import litellm`` fetches a price map from the internet unless
+``LITELLM_LOCAL_MODEL_COST_MAP`` is set. When this module is the first to
+import LiteLLM (at ``init_app``), it sets that variable to ``True`` unless
+the app set it: an app's start must not wait on, or fail for, the network.
+
+Only ``litellm.completion`` and its siblings are patched: a name imported
+before ``init_app`` (``from litellm import completion``) is the
+unpatched function.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if "litellm" not in sys.modules:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from collections.abc import Mapping
+from typing import Any
+
+from litellm import CustomStreamWrapper
+
+from . import extract
+from .calls import LlmCall
+from .calls import Operation
+from .calls import never_json
+from .extract import CallOutcome
+from .patching import Patcher
+from .patching import PatchPoint
+from .streams import ChatAccumulator
+from .streams import StreamRecorder
+from .streams import recorder_for
+
+#: LiteLLM's provider names that this package (and ``genai-prices``, which
+#: prices the span) spells otherwise; the rest are the same.
+PROVIDER_NAMES = {
+    "gemini": "google",
+    "vertex_ai": "google-vertex",
+    "vertex_ai_beta": "google-vertex",
+    "anthropic_text": "anthropic",
+    "text-completion-openai": "openai",
+    "azure_ai": "azure",
+    "azure_text": "azure",
+    "bedrock": "aws",
+    "cohere_chat": "cohere",
+    "codestral": "mistral",
+    "fireworks_ai": "fireworks",
+    "together_ai": "together",
+    "xai": "x-ai",
+    "ollama_chat": "ollama",
+    "hosted_vllm": "vllm",
+    "moonshot": "moonshotai",
+    "meta_llama": "meta",
+}
+
+
+def provider_name(litellm_provider: str) -> str:
+    """``litellm_provider`` as this package names providers."""
+    return PROVIDER_NAMES.get(litellm_provider, litellm_provider)
+
+
+def _usage(outcome: CallOutcome, usage: Any) -> None:
+    """OpenAI's usage, plus the cache writes LiteLLM reports for Anthropic and others."""
+    extract.chat_usage(outcome, usage)
+    details = getattr(usage, "prompt_tokens_details", None)
+    writes = getattr(details, "cache_write_tokens", None)
+    outcome.cache_write_tokens = writes if isinstance(writes, int) else None
+
+
+def _chat_outcome(response: Any, wants_json: bool) -> CallOutcome:
+    outcome = extract.chat_outcome(response, wants_json)
+    _usage(outcome, getattr(response, "usage", None))
+    return outcome
+
+
+def _embeddings_outcome(response: Any, wants_json: bool) -> CallOutcome:
+    """LiteLLM's embeddings are dictionaries, OpenAI's objects."""
+    outcome = CallOutcome(model=response.model)
+    usage = response.usage
+    tokens = getattr(usage, "prompt_tokens", None)
+    outcome.input_tokens = tokens if isinstance(tokens, int) else None
+    data = response.data or ()
+    first = data[0] if data else None
+    vector = first.get("embedding") if isinstance(first, Mapping) else None
+    outcome.output = {
+        "embeddings": len(data),
+        "dimensions": len(vector) if isinstance(vector, list) else None,
+    }
+    return outcome
+
+
+CHAT = Operation("chat", "chat", extract.chat_input, extract.chat_wants_json, _chat_outcome)
+EMBEDDINGS = Operation(
+    "embeddings", "embeddings", extract.embeddings_input, never_json, _embeddings_outcome
+)
+
+PATCH_POINTS: tuple[PatchPoint[Operation], ...] = (
+    PatchPoint("litellm", None, "completion", CHAT),
+    PatchPoint("litellm", None, "acompletion", CHAT, is_async=True),
+    PatchPoint("litellm", None, "embedding", EMBEDDINGS),
+    PatchPoint("litellm", None, "aembedding", EMBEDDINGS, is_async=True),
+)
+
+#: The parameters LiteLLM's functions take first, for calls that pass them by position.
+_POSITIONAL = {"chat": ("model", "messages"), "embeddings": ("model", "input")}
+
+
+class _RecordedStream(CustomStreamWrapper):
+    """A LiteLLM stream whose chunks feed its span.
+
+    The caller's stream object is kept, its class swapped for this subclass
+    (``isinstance`` holds, every attribute is there): LiteLLM's stream
+    turns the provider's raw events into chunks inside ``__next__``, so
+    only there are its chunks seen. LiteLLM closes the stream itself when
+    it ends, from inside ``__next__``: that close is the end the iterator
+    reports, not the caller's.
+    """
+
+    _llm_logs_recorder: StreamRecorder
+
+    def __next__(self) -> Any:
+        recorder = self._llm_logs_recorder
+        recorder.reading = True
+        try:
+            chunk = super().__next__()
+        except StopIteration:
+            recorder.finish(how="exhausted")
+            raise
+        except BaseException as error:
+            recorder.finish(error, how="failed")
+            raise
+        finally:
+            recorder.reading = False
+        recorder.add(chunk)
+        return chunk
+
+    async def __anext__(self) -> Any:
+        recorder = self._llm_logs_recorder
+        recorder.reading = True
+        try:
+            chunk = await super().__anext__()
+        except StopAsyncIteration:
+            recorder.finish(how="exhausted")
+            raise
+        except BaseException as error:
+            recorder.finish(error, how="failed")
+            raise
+        finally:
+            recorder.reading = False
+        recorder.add(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if not self._llm_logs_recorder.reading:  # else the stream ends itself
+            self._llm_logs_recorder.finish(how="closed")
+        super().close()
+
+    async def aclose(self) -> None:
+        if not self._llm_logs_recorder.reading:
+            self._llm_logs_recorder.finish(how="closed")
+        await super().aclose()
+
+
+def _watch(stream: CustomStreamWrapper, call: LlmCall) -> None:
+    stream._llm_logs_recorder = recorder_for(  # type: ignore[attr-defined]
+        stream, call, ChatAccumulator(call.wants_json, _usage)
+    )
+    stream.__class__ = _RecordedStream
+
+
+def _routed_provider(result: Any) -> str | None:
+    if isinstance(result, CustomStreamWrapper):
+        return result.custom_llm_provider
+    hidden = getattr(result, "_hidden_params", None)
+    provider = hidden.get("custom_llm_provider") if isinstance(hidden, Mapping) else None
+    return provider if isinstance(provider, str) else None
+
+
+class _LiteLLMHooks:
+    """How one LiteLLM call becomes a span."""
+
+    def start(
+        self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> LlmCall | None:
+        if args:
+            kwargs = {**dict(zip(_POSITIONAL[operation.name], args, strict=False)), **kwargs}
+        return LlmCall.start(None, operation, kwargs)
+
+    def succeeded(self, call: LlmCall, result: Any) -> None:
+        """Record ``result``; a stream is watched in place and recorded when it ends."""
+        provider = _routed_provider(result)
+        if provider:
+            call.routed_to(provider_name(provider))
+        if isinstance(result, CustomStreamWrapper):
+            _watch(result, call)
+        else:
+            call.end(call.outcome_of(result))
+
+    def failed(self, call: LlmCall, error: BaseException) -> None:
+        provider = getattr(error, "llm_provider", None)
+        if isinstance(provider, str) and provider:
+            call.routed_to(provider_name(provider))
+        call.fail(error)
+
+
+_patcher = Patcher(PATCH_POINTS, _LiteLLMHooks())
+
+
+def instrument() -> None:
+    """Patch LiteLLM's functions. Idempotent: patched functions stay patched once."""
+    _patcher.patch()
+
+
+def uninstrument() -> None:
+    """Put LiteLLM's original functions back; calls are no longer recorded."""
+    _patcher.unpatch()
+
+
+def is_instrumented() -> bool:
+    return _patcher.is_patched()
