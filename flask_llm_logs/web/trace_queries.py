@@ -63,6 +63,8 @@ class TraceFilters:
     status: str | None = None
     name: str | None = None
     model: str | None = None
+    #: Traces with a span served by this provider (``openai``, ``anthropic``, a host).
+    provider: str | None = None
     #: A prompt's slug: traces that used any of its versions.
     prompt: str | None = None
     prompt_version: int | None = None
@@ -91,6 +93,7 @@ class TraceFilters:
             status=status,
             name=text_arg(args, "name"),
             model=text_arg(args, "model"),
+            provider=text_arg(args, "provider"),
             prompt=text_arg(args, "prompt"),
             prompt_version=int_arg(args, "prompt_version"),
             since=since,
@@ -146,6 +149,16 @@ def _model_condition(dialect: str, model: str) -> sa.ColumnElement[bool]:
         return sa.type_coerce(Trace.models, JSONB).contains([model])
     each = sa.func.json_each(Trace.models).table_valued("value")
     return sa.exists().where(each.c.value == model)
+
+
+def _provider_condition(provider: str) -> sa.ColumnElement[bool]:
+    """Traces with a span of ``provider``.
+
+    Traces keep no rollup of their providers: the newest traces are checked
+    one by one through the spans' ``trace_id`` index, which finds a page
+    quickly for the providers an app calls.
+    """
+    return sa.exists().where(Span.trace_id == Trace.id, Span.provider == provider)
 
 
 #: Below this many matching spans (the planner's estimate), a search first
@@ -231,6 +244,8 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
         query = query.where(Trace.name == filters.name)
     if filters.model:
         query = query.where(_model_condition(dialect, filters.model))
+    if filters.provider:
+        query = query.where(_provider_condition(filters.provider))
     if filters.prompt:
         version_ids = _prompt_version_ids(session, filters.prompt)
         query = query.where(Trace.prompt_version_id.in_(version_ids))

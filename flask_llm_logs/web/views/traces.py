@@ -117,14 +117,26 @@ def span_views(detail: trace_queries.TraceDetail) -> tuple[list[SpanView], float
     return views, total
 
 
+def _cache_note(trace: Trace) -> str | None:
+    """``600 cached (50%) · 200 cache writes``: the share of the prompt read from the
+    provider's cache, and what was written to it (billed apart by Anthropic and OpenAI)."""
+    if not trace.input_tokens:
+        return None
+    share = trace.cached_tokens / trace.input_tokens * 100
+    note = f"{Format.number(trace.cached_tokens)} cached ({share:.0f}%)"
+    if trace.cache_write_tokens:
+        note += f" · {Format.number(trace.cache_write_tokens)} cache writes"
+    return note
+
+
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
     shown = params.int_arg(request.args, "spans") or trace_queries.TRACE_PAGE_SPANS
     detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id), shown)
     views, total_ms = span_views(detail)
     trace = detail.trace
-    cached_share = trace.cached_tokens / trace.input_tokens if trace.input_tokens else None
     models = trace.models or sorted({n.span.model for n in detail.nodes if n.span.model})
+    providers = sorted({n.span.provider for n in detail.nodes if n.span.provider})
     more_url = None
     if detail.next_span_id is not None:
         more = len(detail.nodes) + trace_queries.TRACE_PAGE_SPANS
@@ -139,7 +151,8 @@ def trace(trace_id: str) -> str:
         views=views,
         total_ms=total_ms,
         models=models,
-        cached_share=cached_share,
+        providers=providers,
+        tokens_note=_cache_note(trace),
         more_url=more_url,
         page_spans=trace_queries.TRACE_PAGE_SPANS,
         delete_form=Form(),
