@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -369,3 +372,20 @@ def test_provider_names_are_litellm_names_priced_by_genai_prices() -> None:
     for litellm_name, name in PROVIDER_NAMES.items():
         assert litellm_name in litellm.provider_list, litellm_name
         assert name in known | ours, name
+
+
+def test_init_app_never_lets_litellm_fetch_its_price_map() -> None:
+    """The first import of LiteLLM, by ``instrument()``, uses the price map LiteLLM ships."""
+    script = (
+        "import os, sys\n"
+        "from flask_llm_logs.instrumentation import instrument\n"
+        "assert 'litellm' not in sys.modules\n"
+        "instrument(['litellm'])\n"
+        "print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
