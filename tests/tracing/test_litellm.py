@@ -389,3 +389,26 @@ def test_init_app_never_lets_litellm_fetch_its_price_map() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_a_call_routed_to_anthropic_is_one_span_named_anthropic(
+    app: Flask, fake_openai: FakeOpenAI
+) -> None:
+    """LiteLLM talks to Anthropic's Messages API itself; its provider names the span.
+
+    The overloaded answer is scripted, so this holds whether or not the fake
+    server serves Anthropic's API.
+    """
+    fake_openai.fail_next(529, path="/v1/messages", message="Overloaded")
+    with pytest.raises(litellm.InternalServerError) as raised:
+        litellm.completion(
+            model="anthropic/claude-sonnet-4-20250514",
+            messages=MESSAGES,
+            api_base=fake_openai.url,
+            api_key="test",
+            max_retries=0,
+        )
+    assert [r.path for r in fake_openai.requests] == ["/v1/messages"]
+    _, [llm] = one_trace(app)
+    assert (llm.provider, llm.status) == ("anthropic", "error")
+    assert llm.metadata["http.response.status_code"] == raised.value.status_code
