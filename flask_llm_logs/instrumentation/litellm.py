@@ -74,17 +74,21 @@ def provider_name(litellm_provider: str) -> str:
     return PROVIDER_NAMES.get(litellm_provider, litellm_provider)
 
 
-def _usage(outcome: CallOutcome, usage: Any) -> None:
-    """OpenAI's usage, plus the cache writes LiteLLM reports for Anthropic and others."""
-    extract.chat_usage(outcome, usage)
+def _cache_writes(outcome: CallOutcome, usage: Any) -> None:
+    """The cache writes LiteLLM reports (Anthropic's, and others') beside OpenAI's usage."""
     details = getattr(usage, "prompt_tokens_details", None)
     writes = getattr(details, "cache_write_tokens", None)
     outcome.cache_write_tokens = writes if isinstance(writes, int) else None
 
 
+def _usage(outcome: CallOutcome, usage: Any) -> None:
+    extract.chat_usage(outcome, usage)
+    _cache_writes(outcome, usage)
+
+
 def _chat_outcome(response: Any, wants_json: bool) -> CallOutcome:
     outcome = extract.chat_outcome(response, wants_json)
-    _usage(outcome, getattr(response, "usage", None))
+    _cache_writes(outcome, getattr(response, "usage", None))
     return outcome
 
 
