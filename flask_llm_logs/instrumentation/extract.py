@@ -192,7 +192,8 @@ def chat_outcome(completion: Any, wants_json: bool) -> CallOutcome:
         content = message.__dict__.get("parsed")
         if content is None:
             content = parse_json(message.content) if wants_json else message.content
-        messages.append(assistant_message(content, tool_calls, message.refusal))
+        # LiteLLM's messages from non-OpenAI providers have no refusal field.
+        messages.append(assistant_message(content, tool_calls, message.__dict__.get("refusal")))
     if messages:
         outcome.output = choices_output(messages)
     return outcome

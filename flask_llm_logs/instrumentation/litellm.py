@@ -3,8 +3,9 @@
 One LiteLLM call is one span, named after the provider LiteLLM routed it
 to. LiteLLM picks the provider inside the call, so the span learns it at the
 end: from the result's ``_hidden_params``, the stream's
-``custom_llm_provider`` or the error's ``llm_provider``, never by routing
-the model a second time on the caller's thread. When LiteLLM calls the
+``custom_llm_provider`` or the error's ``llm_provider``; only a result that
+does not say (Anthropic-routed completions) has its model routed again, by
+LiteLLM's own ``get_llm_provider``, once per model and base URL. When LiteLLM calls the
 ``openai`` SDK underneath, the :class:`~.patching.Patcher`'s guard keeps
 that inner call from being a second span.
 
@@ -30,9 +31,12 @@ import sys
 if "litellm" not in sys.modules:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import functools
 from collections.abc import Mapping
 from typing import Any
+from typing import NamedTuple
 
+import litellm
 from litellm import CustomStreamWrapper
 
 from . import extract
@@ -124,7 +128,7 @@ PATCH_POINTS: tuple[PatchPoint[Operation], ...] = (
 _POSITIONAL = {"chat": ("model", "messages"), "embeddings": ("model", "input")}
 
 
-class _RecordedStream(CustomStreamWrapper):
+class _RecordedStream(CustomStreamWrapper):  # type: ignore[misc]  # LiteLLM is untyped here
     """A LiteLLM stream whose chunks feed its span.
 
     The caller's stream object is kept, its class swapped for this subclass
@@ -181,18 +185,39 @@ class _RecordedStream(CustomStreamWrapper):
 
 
 def _watch(stream: CustomStreamWrapper, call: LlmCall) -> None:
-    stream._llm_logs_recorder = recorder_for(  # type: ignore[attr-defined]
-        stream, call, ChatAccumulator(call.wants_json, _usage)
-    )
+    stream._llm_logs_recorder = recorder_for(stream, call, ChatAccumulator(call.wants_json, _usage))
     stream.__class__ = _RecordedStream
 
 
-def _routed_provider(result: Any) -> str | None:
+@functools.lru_cache(maxsize=256)
+def _route(model: Any, custom_llm_provider: Any, api_base: Any) -> str | None:
+    """LiteLLM's routing of ``model``, for results that do not say where they came from
+    (an Anthropic-routed completion's hidden params do not)."""
+    try:
+        return str(litellm.get_llm_provider(model, custom_llm_provider, api_base=api_base)[1])
+    except Exception:  # LiteLLM could not route it: neither could the call
+        return None
+
+
+class _Call(NamedTuple):
+    """One LiteLLM call in flight: its span, and what LiteLLM routes it by."""
+
+    span: LlmCall
+    route: tuple[Any, Any, Any]  # model, custom_llm_provider, api_base
+
+
+def _routed_provider(result: Any, call: _Call) -> str | None:
     if isinstance(result, CustomStreamWrapper):
-        return result.custom_llm_provider
-    hidden = getattr(result, "_hidden_params", None)
-    provider = hidden.get("custom_llm_provider") if isinstance(hidden, Mapping) else None
-    return provider if isinstance(provider, str) else None
+        provider = result.custom_llm_provider
+    else:
+        hidden = getattr(result, "_hidden_params", None)
+        provider = hidden.get("custom_llm_provider") if isinstance(hidden, Mapping) else None
+    if isinstance(provider, str) and provider:
+        return provider
+    try:
+        return _route(*call.route)
+    except TypeError:  # an unhashable argument: no routing to reuse
+        return None
 
 
 class _LiteLLMHooks:
@@ -200,26 +225,31 @@ class _LiteLLMHooks:
 
     def start(
         self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> LlmCall | None:
+    ) -> _Call | None:
         if args:
             kwargs = {**dict(zip(_POSITIONAL[operation.name], args, strict=False)), **kwargs}
-        return LlmCall.start(None, operation, kwargs)
+        span = LlmCall.start(None, operation, kwargs)
+        if span is None:
+            return None
+        route = (kwargs.get("model"), kwargs.get("custom_llm_provider"), kwargs.get("api_base"))
+        return _Call(span, route)
 
-    def succeeded(self, call: LlmCall, result: Any) -> None:
+    def succeeded(self, call: _Call, result: Any) -> None:
         """Record ``result``; a stream is watched in place and recorded when it ends."""
-        provider = _routed_provider(result)
+        span = call.span
+        provider = _routed_provider(result, call)
         if provider:
-            call.routed_to(provider_name(provider))
+            span.routed_to(provider_name(provider))
         if isinstance(result, CustomStreamWrapper):
-            _watch(result, call)
+            _watch(result, span)
         else:
-            call.end(call.outcome_of(result))
+            span.end(span.outcome_of(result))
 
-    def failed(self, call: LlmCall, error: BaseException) -> None:
+    def failed(self, call: _Call, error: BaseException) -> None:
         provider = getattr(error, "llm_provider", None)
         if isinstance(provider, str) and provider:
-            call.routed_to(provider_name(provider))
-        call.fail(error)
+            call.span.routed_to(provider_name(provider))
+        call.span.fail(error)
 
 
 _patcher = Patcher(PATCH_POINTS, _LiteLLMHooks())

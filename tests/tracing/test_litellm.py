@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import litellm
+import litellm.exceptions
 import pytest
 from flask import Flask
 from genai_prices import data_snapshot
@@ -180,7 +181,7 @@ def test_cost_is_priced_for_the_routed_provider(app: Flask, route: dict[str, Any
 
 @pytest.mark.parametrize(
     ("status", "error_class"),
-    [(429, litellm.RateLimitError), (500, litellm.InternalServerError)],
+    [(429, litellm.exceptions.RateLimitError), (500, litellm.exceptions.InternalServerError)],
 )
 def test_api_error_span(
     app: Flask,
@@ -351,7 +352,7 @@ def test_recorder_failures_never_reach_the_host(
     assert complete(route).choices[0].message.content
     assert text_of(list(complete(route, stream=True)))
     fake_openai.fail_next(429)
-    with pytest.raises(litellm.RateLimitError):
+    with pytest.raises(litellm.exceptions.RateLimitError):
         complete(route)
     monkeypatch.setattr(calls.LlmCall, "start", broken)
     assert complete(route).choices[0].message.content
@@ -400,7 +401,7 @@ def test_a_call_routed_to_anthropic_is_one_span_named_anthropic(
     server serves Anthropic's API.
     """
     fake_openai.fail_next(529, path="/v1/messages", message="Overloaded")
-    with pytest.raises(litellm.InternalServerError) as raised:
+    with pytest.raises(litellm.exceptions.InternalServerError) as raised:
         litellm.completion(
             model="anthropic/claude-sonnet-4-20250514",
             messages=MESSAGES,
@@ -412,3 +413,27 @@ def test_a_call_routed_to_anthropic_is_one_span_named_anthropic(
     _, [llm] = one_trace(app)
     assert (llm.provider, llm.status) == ("anthropic", "error")
     assert llm.metadata["http.response.status_code"] == raised.value.status_code
+
+
+def test_routed_to_the_anthropic_fake_is_one_span_with_its_cache_tokens(
+    app: Flask, fake_openai: FakeOpenAI
+) -> None:
+    """LiteLLM speaks Anthropic's Messages API itself (not through the anthropic SDK):
+    one span, named ``anthropic``, with reads and writes of the prompt cache."""
+    system = [
+        {"type": "text", "text": "You are terse. " * 300, "cache_control": {"type": "ephemeral"}}
+    ]
+    messages = [{"role": "system", "content": system}, *MESSAGES]
+    route = {"api_base": fake_openai.url, "api_key": "test", "max_retries": 0}
+    model = "anthropic/claude-sonnet-4-20250514"
+    with trace("cached"):
+        first = litellm.completion(model=model, messages=messages, max_tokens=100, **route)
+        second = litellm.completion(model=model, messages=messages, max_tokens=100, **route)
+    assert [r.path for r in fake_openai.requests] == ["/v1/messages"] * 2
+    _, [write, read] = one_trace(app)
+    assert (write.provider, write.status, write.operation) == ("anthropic", "completed", "chat")
+    assert write.output == {"role": "assistant", "content": first.choices[0].message.content}
+    assert write.input_tokens == first.usage.prompt_tokens  # cache reads and writes included
+    assert write.cache_write_tokens and not write.cached_tokens
+    assert read.cached_tokens == write.cache_write_tokens and not read.cache_write_tokens
+    assert read.input_tokens == second.usage.prompt_tokens
