@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 import uuid
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from flask import Request
 from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect
 
+import flask_llm_logs.web
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import Prompt
 from flask_llm_logs import PromptNotFound
@@ -126,6 +128,14 @@ def test_everything_is_escaped(
         assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", html)
     trace_page = client.get(pages[1]).get_data(as_text=True)
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in trace_page
+
+
+def test_templates_let_jinja_escape_everything() -> None:
+    """``tojson`` leaves ``"`` as is (it is made for ``<script>``) and ``safe`` skips escaping."""
+    templates = pathlib.Path(flask_llm_logs.web.__file__).parent / "templates"
+    for path in templates.rglob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"\btojson\b|\|\s*safe\b|\bMarkup\b", text), path
 
 
 def test_delete_needs_a_csrf_token(client: FlaskClient, url: Url, store: Store, app: Flask) -> None:
