@@ -23,6 +23,7 @@ from ..state import State
 from ..tracing.pricing import cost_of
 from ..tracing.serialize import REDACTED
 from ..tracing.serialize import scrub_secrets
+from ..tracing.serialize import stored_text
 from ..tracing.serialize import to_json
 from .adapters import Message
 
@@ -89,7 +90,7 @@ def record_trace(
     if started_at.tzinfo is None:  # SQLite gives naive UTC datetimes back
         started_at = started_at.replace(tzinfo=dt.timezone.utc)
     duration_ms = max(0.0, (completed_at - started_at).total_seconds() * 1000)
-    model = message.model or request.model
+    model = stored_text(message.model or request.model, 255)
     metadata = trace_metadata(request, batch=batch)
     trace_id = new_id()
     payload = request.payload or {}
@@ -102,7 +103,7 @@ def record_trace(
     session.add(
         Trace(
             id=trace_id,
-            name=request.purpose,
+            name=stored_text(request.purpose, 255),
             status="completed",
             metadata_=metadata,
             cost=cost,
@@ -123,7 +124,7 @@ def record_trace(
             kind="llm",
             operation="chat",
             model=model,
-            provider=provider,
+            provider=stored_text(provider, 255),
             input=_captured(
                 state, {k: payload[k] for k in ("instructions", "input") if k in payload}
             ),

@@ -19,10 +19,14 @@ from flask import has_app_context
 from sqlalchemy import JSON
 from sqlalchemy import DateTime
 from sqlalchemy import MetaData
+from sqlalchemy import Text
+from sqlalchemy import TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
 from .. import process
+from ..tracing.serialize import stored_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,6 +38,23 @@ NAMING_CONVENTION = {
 
 #: JSON everywhere, JSONB on PostgreSQL (indexable, compact).
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ErrorText(TypeDecorator[str]):
+    """Text of an error, stored without the credentials it spells out.
+
+    Batch jobs write errors from many places (ORM attributes and ``UPDATE``
+    statements) with messages from providers and handlers, which may echo an
+    API key; the column applies :func:`.stored_text` to every value written.
+    The writer's tables do not need it: the writer scrubs each row itself
+    (its ``COPY`` bypasses column types).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return stored_text(value)
 
 
 class _BindKeyOfCurrentApp(dict[str, Any]):

@@ -10,13 +10,13 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
-from sqlalchemy import Text
 from sqlalchemy import Uuid
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from .base import Base
+from .base import ErrorText
 from .base import utcnow
 from .tracing import Cost
 
@@ -39,7 +39,7 @@ class BatchRecord(Base):
     error_file_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="claimed")
     request_count: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(ErrorText)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     provider_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
     claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -79,7 +79,7 @@ class BatchRequest(Base):
     cached_tokens: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Cost)
     trace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(ErrorText)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

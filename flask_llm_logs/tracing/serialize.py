@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from typing import overload
 
 #: Deeper structures are cut off (and cycles end here) as a ``repr``.
 MAX_DEPTH = 32
@@ -102,13 +103,29 @@ def dumps(value: Any) -> str:
     return _encoder.encode(to_json(value))
 
 
-#: Metadata keys whose values are credentials, whatever their spelling.
-_SECRET_KEY = re.compile(
-    r"api[-_.]?key|authorization|auth[-_.]?token|access[-_.]?token|secret|password|cookie",
+#: Words that name a credential, whatever their spelling: a metadata key made
+#: of one, or a ``name: value`` / ``name=value`` in text, holds a secret.
+_SECRET_NAME = (
+    r"api[-_.]?key|authorization|auth[-_.]?token|access[-_.]?token|secret|password|cookie"
+)
+_SECRET_KEY = re.compile(_SECRET_NAME, re.IGNORECASE)
+#: Credentials written out in text, as error messages and echoed requests
+#: show them: an ``sk-...`` key or a ``Bearer ...`` token anywhere, and the
+#: value after a credential's name (``Authorization: Basic ...``,
+#: ``"x-api-key": "..."``, ``password=...``). The name and its separator stay,
+#: so the text still says what was there; ``[redacted]`` itself never
+#: matches, so scrubbing twice changes nothing. No pattern backtracks over
+#: the text before a name: long strings are scrubbed in linear time.
+_SECRET_TEXT = re.compile(
+    rf"(?P<name>(?:{_SECRET_NAME})[\w.-]{{0,40}})(?P<separator>[\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&{}\[\]]+"
+    r"|\b(?:sk-[A-Za-z0-9_-]{12,}|Bearer\s+\S+)",
     re.IGNORECASE,
 )
-#: Values that look like credentials even under an innocent key.
-_SECRET_VALUE = re.compile(r"\b(?:sk-[A-Za-z0-9_-]{12,}|Bearer\s+\S+)", re.IGNORECASE)
+
+#: What every match of ``_SECRET_TEXT`` contains, once lowercased: most
+#: strings have none of it and skip that (several times slower) pattern.
+_SECRET_HINT = re.compile("sk-|bearer|api|auth|access|secret|password|cookie")
 
 REDACTED = "[redacted]"
 
@@ -118,16 +135,54 @@ def _is_secret_key(key: str) -> bool:
     return _SECRET_KEY.search(key) is not None
 
 
+def _redacted(match: re.Match[str]) -> str:
+    if match["name"] is None:
+        return REDACTED
+    return match["name"] + match["separator"] + REDACTED
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with the credentials it spells out replaced by ``[redacted]``.
+
+    Error messages are where keys leak: a gateway's 401 that echoes the key,
+    an exception that quotes the request's headers.
+    """
+    if _SECRET_HINT.search(text.lower()) is None:
+        return text
+    return _SECRET_TEXT.sub(_redacted, text)
+
+
+@overload
+def stored_text(value: None, limit: int | None = None) -> None: ...
+@overload
+def stored_text(value: str, limit: int | None = None) -> str: ...
+@overload
+def stored_text(value: object, limit: int | None = None) -> str | None: ...
+
+
+def stored_text(value: object, limit: int | None = None) -> str | None:
+    """``value`` as every text column stores it: valid, without credentials, cut to ``limit``.
+
+    The one treatment of stored strings (names, errors, models), so a secret
+    scrubbed from metadata is scrubbed from an error message too. Cut after
+    scrubbing, so a cut never leaves the start of a key unrecognised.
+    """
+    if value is None:
+        return None
+    text = scrub_text(clean_text(str(value)))
+    return text[:limit] if limit else text
+
+
 def scrub_secrets(value: Any) -> Any:
     """JSON-safe ``value`` without API keys or authorization headers.
 
-    Keys that name a credential are dropped; strings that look like one
-    (``sk-...``, ``Bearer ...``) are replaced by ``[redacted]``.
+    Keys that name a credential are dropped; strings go through
+    :func:`scrub_text`.
     """
     if isinstance(value, dict):
         return {k: scrub_secrets(v) for k, v in value.items() if not _is_secret_key(k)}
     if isinstance(value, list):
         return [scrub_secrets(v) for v in value]
-    if isinstance(value, str) and _SECRET_VALUE.search(value):
-        return _SECRET_VALUE.sub(REDACTED, value)
+    if isinstance(value, str):
+        return scrub_text(value)
     return value

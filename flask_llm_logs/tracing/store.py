@@ -1,10 +1,11 @@
 """Records to rows, and rows to the database: what one writer batch does.
 
 Everything here runs on the writer's thread. :func:`prepare` makes the rows
-(JSON-safe content, redaction, secrets scrubbed, missing costs priced) once
-per batch; :func:`write` stores them in one transaction and recomputes the
-rollups of every trace it touched from the stored spans, so the totals stay
-right whatever order spans and trace updates arrive in.
+(JSON-safe content, redaction, secrets scrubbed from metadata and every text
+column, missing costs priced) once per batch; :func:`write` stores them in
+one transaction and recomputes the rollups of every trace it touched from
+the stored spans, so the totals stay right whatever order spans and trace
+updates arrive in.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from .pricing import cost_of
 from .records import SpanRecord
 from .records import TraceRecord
 from .serialize import REDACTED
-from .serialize import clean_text
 from .serialize import dumps
 from .serialize import scrub_secrets
+from .serialize import stored_text
 from .serialize import to_json
 
 traces = cast(sa.Table, Trace.__table__)
@@ -97,13 +98,6 @@ def _rows(tagged: list[tuple[bool, dict[str, Any]]]) -> Rows:
     )
 
 
-def _text(value: str | None, limit: int | None = None) -> str | None:
-    if value is None:
-        return None
-    value = clean_text(str(value))
-    return value[:limit] if limit else value
-
-
 def _content(value: Any, policy: ContentPolicy) -> str | None:
     if value is None:
         return None
@@ -145,9 +139,9 @@ def record_time(timestamp: float | None) -> dt.datetime | None:
 def trace_row(record: TraceRecord) -> dict[str, Any]:
     return {
         "id": record.id,
-        "name": _text(record.name, 255),
-        "status": _text(record.status, 20),
-        "error": _text(record.error),
+        "name": stored_text(record.name, 255),
+        "status": stored_text(record.status, 20),
+        "error": stored_text(record.error),
         "metadata": _metadata(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
@@ -176,11 +170,11 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "id": record.id,
         "trace_id": record.trace_id,
         "parent_id": record.parent_id,
-        "name": _text(record.name, 255),
-        "kind": _text(record.kind, 20),
-        "operation": _text(record.operation, 50),
-        "model": _text(record.model, 255),
-        "provider": _text(record.provider, 255),
+        "name": stored_text(record.name, 255),
+        "kind": stored_text(record.kind, 20),
+        "operation": stored_text(record.operation, 50),
+        "model": stored_text(record.model, 255),
+        "provider": stored_text(record.provider, 255),
         "input": input_json,
         "output": output_json,
         "search": search.document(input_json, output_json),
@@ -192,8 +186,8 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "cost": _cost(record, policy),
         "duration_ms": record.duration_ms,
         "time_to_first_token_ms": record.time_to_first_token_ms,
-        "status": _text(record.status, 20),
-        "error": _text(record.error),
+        "status": stored_text(record.status, 20),
+        "error": stored_text(record.error),
         "metadata": _metadata(metadata),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),

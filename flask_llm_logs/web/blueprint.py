@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from ..migrations.status import describe
 from ..state import get_state
 from .access import is_allowed
+from .rendering import json_text
 from .rendering import payload_html
 
 blueprint = Blueprint(
@@ -163,4 +164,9 @@ NAVIGATION = [
 
 @blueprint.context_processor
 def template_helpers() -> dict[str, Any]:
-    return {"fmt": Format, "navigation": NAVIGATION, "payload_html": payload_html}
+    return {
+        "fmt": Format,
+        "navigation": NAVIGATION,
+        "payload_html": payload_html,
+        "json_text": json_text,
+    }

@@ -51,6 +51,17 @@ def markdown(text: str) -> Markup:
     return Markup(html)
 
 
+def json_text(value: Any) -> str:
+    """One-line JSON of a value shown in a page, as plain text the template escapes.
+
+    Templates use this, never Jinja's ``tojson``: that filter is made for
+    ``<script>`` blocks and returns markup that keeps ``"`` as it is, so in a
+    quoted attribute a stored key such as ``" onfocus=...`` would add
+    attributes.
+    """
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def pretty_json(value: Any) -> str:
     """Indented JSON for a ``<pre>``; never raises on odd values."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)

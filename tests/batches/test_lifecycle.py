@@ -20,7 +20,6 @@ from flask_llm_logs.batches import retry_request
 from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.batches.claims import CLAIM_KEY
 from flask_llm_logs.instrumentation import instrument
-from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
@@ -28,34 +27,15 @@ from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
 from tests.helpers.batches import RecordingHandler
+from tests.helpers.batches import batches
+from tests.helpers.batches import enqueue
 from tests.helpers.batches import handled_rows
+from tests.helpers.batches import requests_by_custom_id
 
 
 class Verdict(pydantic.BaseModel):
     label: str
     confidence: float
-
-
-def enqueue(n: int, purpose: str = "summary", **kwargs: Any) -> list[BatchRequest]:
-    kwargs.setdefault("model", "gpt-4.1-mini")
-    return [
-        Batch.enqueue(purpose=purpose, input=f"text {i}", routing={"n": i}, **kwargs)
-        for i in range(n)
-    ]
-
-
-def requests_by_custom_id() -> dict[str, BatchRequest]:
-    session = get_state().session
-    rows = {r.custom_id: r for r in session.scalars(sa.select(BatchRequest))}
-    session.rollback()
-    return rows
-
-
-def batches() -> list[BatchRecord]:
-    session = get_state().session
-    rows = list(session.scalars(sa.select(BatchRecord).order_by(BatchRecord.id)))
-    session.rollback()
-    return rows
 
 
 def test_flush_submits_a_jsonl_batch_with_the_claim_in_metadata(

@@ -1,5 +1,6 @@
 """Helpers of the batch tests: a host table that handlers write to, as an
-app's handler would, and a handler that records its calls."""
+app's handler would, a handler that records its calls, and the requests
+and batches as stored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from flask_llm_logs import Batch
+from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.state import get_state
 
@@ -51,3 +54,25 @@ def handled_rows(app: Flask) -> Sequence[sa.Row[Any]]:
         rows = session.execute(sa.select(handled).order_by(handled.c.id)).all()
         session.rollback()
         return rows
+
+
+def enqueue(n: int, purpose: str = "summary", **kwargs: Any) -> list[BatchRequest]:
+    kwargs.setdefault("model", "gpt-4.1-mini")
+    return [
+        Batch.enqueue(purpose=purpose, input=f"text {i}", routing={"n": i}, **kwargs)
+        for i in range(n)
+    ]
+
+
+def requests_by_custom_id() -> dict[str, BatchRequest]:
+    session = get_state().session
+    rows = {r.custom_id: r for r in session.scalars(sa.select(BatchRequest))}
+    session.rollback()
+    return rows
+
+
+def batches() -> list[BatchRecord]:
+    session = get_state().session
+    rows = list(session.scalars(sa.select(BatchRecord).order_by(BatchRecord.id)))
+    session.rollback()
+    return rows

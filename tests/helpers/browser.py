@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = pathlib.Path(__file__).parents[2] / "docs" / "_static" / "screenshots"
 #: Set to ``1`` to rewrite the screenshots of the docs.
 SCREENSHOTS_VARIABLE = "LLM_LOGS_SCREENSHOTS"
+#: Stored content that ends a quoted attribute and adds two (Jinja's
+#: ``tojson`` keeps ``"`` as it is): for every page that shows stored JSON.
+ATTRIBUTE_INJECTION = '" autofocus onfocus=alert(1) x'
 
 
 @pytest.fixture
@@ -96,3 +99,8 @@ def shoot(page: Any, name: str, element: Any = None) -> None:
         page.screenshot(path=path, full_page=True)
     else:
         element.screenshot(path=path)
+
+
+def assert_no_injected_attributes(page: Any) -> None:
+    """No element got an attribute from stored content (the CSP would only stop it running)."""
+    assert page.locator("[onfocus], [autofocus]").count() == 0

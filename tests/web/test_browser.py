@@ -22,6 +22,8 @@ from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from tests.helpers.browser import ATTRIBUTE_INJECTION
+from tests.helpers.browser import assert_no_injected_attributes
 from tests.helpers.browser import shoot
 
 pytestmark = pytest.mark.browser
@@ -285,7 +287,7 @@ def test_hostile_content_stays_text(app: Flask, server: str, page: Any) -> None:
         name="<script>window.pwned = 6</script>",
         started_at=NOW,
         models=['<img src=x onerror="window.pwned = 7">'],
-        metadata_={"<b>k</b>": HOSTILE[1]},
+        metadata_={"<b>k</b>": HOSTILE[1], "nested": {ATTRIBUTE_INJECTION: HOSTILE[0]}},
     )
     session.add(trace)
     session.flush()
@@ -308,6 +310,7 @@ def test_hostile_content_stays_text(app: Flask, server: str, page: Any) -> None:
         assert page.locator("img").count() == 0
         assert page.locator("#evil").count() == 0
         assert page.locator("a[href^='javascript:']").count() == 0
+        assert_no_injected_attributes(page)
     # On the span page the payloads show as the text that was stored.
     body = page.locator("main").inner_text()
     for text in ("<script>window.pwned = 1</script>", '<img src=x onerror="window.pwned = 2">'):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 import uuid
 from collections.abc import Callable
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -12,8 +14,17 @@ from flask import Request
 from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect
 
+import flask_llm_logs.web
+from flask_llm_logs import LlmLogs
+from flask_llm_logs import Prompt
+from flask_llm_logs import PromptNotFound
+from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from tests.helpers.batch_rows import add_batch
+from tests.helpers.batch_rows import failed_request
+from tests.helpers.prompts import NEW
+from tests.helpers.prompts import make_greeting
 from tests.helpers.web import Store
 from tests.helpers.web import Url
 
@@ -119,6 +130,14 @@ def test_everything_is_escaped(
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in trace_page
 
 
+def test_templates_let_jinja_escape_everything() -> None:
+    """``tojson`` leaves ``"`` as is (it is made for ``<script>``) and ``safe`` skips escaping."""
+    templates = pathlib.Path(flask_llm_logs.web.__file__).parent / "templates"
+    for path in templates.rglob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"\btojson\b|\|\s*safe\b|\bMarkup\b", text), path
+
+
 def test_delete_needs_a_csrf_token(client: FlaskClient, url: Url, store: Store, app: Flask) -> None:
     trace = store.trace()
     store.span(trace)
@@ -163,3 +182,94 @@ def test_csrf_with_the_hosts_csrf_protect(
     trace = store.trace()
     assert client.post(url(f"/traces/{trace.id}/delete")).status_code == 400
     _delete_with_token(app, client, url, store)
+
+
+class TestCsrfWhenTheHostTurnsItOff:
+    """``WTF_CSRF_ENABLED = False`` (an API app) leaves the UI's own forms checked."""
+
+    @pytest.fixture
+    def app(self, make_app: Callable[..., Flask]) -> Iterator[Flask]:
+        app = make_app(WTF_CSRF_ENABLED=False)
+        with app.app_context():
+            yield app
+
+    @pytest.fixture
+    def handled(self, app: Flask) -> list[str]:
+        """The custom ids a batch handler was called with."""
+        handled: list[str] = []
+        LlmLogs().register_batch_handler(
+            "summaries", lambda request, message: handled.append(request.custom_id), app=app
+        )
+        return handled
+
+    @pytest.fixture
+    def targets(self, app: Flask, store: Store, handled: list[str]) -> dict[str, dict[str, str]]:
+        """Rows every state-changing POST of the UI would touch."""
+        trace = store.trace("kept")
+        make_greeting(versions=2)
+        batch = add_batch(app)
+        request = failed_request(app, batch)
+        return {
+            f"/traces/{trace.id}/delete": {},
+            "/prompts/new": {**NEW},
+            "/prompts/greeting/edit": {
+                "name": "Changed",
+                "messages-0-role": "user",
+                "messages-0-content": "Changed",
+            },
+            "/prompts/greeting/versions/1/restore": {},
+            "/prompts/greeting/versions/2/delete": {},
+            "/prompts/greeting/delete": {},
+            f"/batches/{batch.id}/retry": {},
+            f"/batches/{batch.id}/requests/{request.id}/retry": {},
+        }
+
+    def test_every_post_needs_the_token(
+        self,
+        app: Flask,
+        client: FlaskClient,
+        url: Url,
+        targets: dict[str, dict[str, str]],
+        handled: list[str],
+    ) -> None:
+        session = app.extensions["llm_logs"].session
+        for path, data in targets.items():
+            for token in ({}, {"csrf_token": "forged"}):
+                response = client.post(url(path), data={**data, **token})
+                assert response.status_code == 400, path
+                assert "The form expired" in response.get_data(as_text=True), path
+        session.expire_all()
+        assert session.query(Trace).filter_by(name="kept").count() == 1
+        greeting = Prompt.load("greeting", cache=False)
+        assert greeting.name == "Greeting"
+        assert [v.version_number for v in greeting.versions] == [1, 2]
+        current = greeting.current_version
+        assert current is not None and current.version_number == 2
+        with pytest.raises(PromptNotFound):
+            Prompt.load("welcome", cache=False)
+        assert handled == []
+        assert session.query(BatchRequest).one().status == "failed"
+
+    def test_posts_with_the_token_work(
+        self,
+        app: Flask,
+        client: FlaskClient,
+        url: Url,
+        targets: dict[str, dict[str, str]],
+        handled: list[str],
+    ) -> None:
+        html = client.get(url("/prompts/greeting/edit")).get_data(as_text=True)
+        token = {"csrf_token": csrf_token(html)}
+        for path, data in targets.items():
+            if path.endswith("/edit") or path.endswith("/versions/2/delete"):
+                continue  # the prompt is deleted below; its editor has its own tests
+            response = client.post(url(path), data={**data, **token})
+            assert response.status_code == 302, (path, response.get_data(as_text=True)[:500])
+        session = app.extensions["llm_logs"].session
+        session.expire_all()
+        assert session.query(Trace).filter_by(name="kept").count() == 0
+        created = Prompt.load("welcome", cache=False).current_version
+        assert created is not None and created.version_number == 1
+        with pytest.raises(PromptNotFound):
+            Prompt.load("greeting", cache=False)
+        assert handled == ["r-failed"]

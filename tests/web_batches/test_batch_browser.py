@@ -6,6 +6,7 @@ With ``LLM_LOGS_SCREENSHOTS=1`` it writes the ``batch_*.png`` screenshots of doc
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from tests.helpers.batch_rows import Handler
 from tests.helpers.batch_rows import add_batch
 from tests.helpers.batch_rows import add_request
 from tests.helpers.batch_rows import failed_request
+from tests.helpers.browser import ATTRIBUTE_INJECTION
+from tests.helpers.browser import assert_no_injected_attributes
 from tests.helpers.browser import flash
 from tests.helpers.browser import shoot
 from tests.helpers.web import Store
@@ -143,3 +146,18 @@ def test_batch_tables_fit_at_1280_px(app: Flask, server: str, browser: Any, stor
     for action in ("Cancel batch", "Requeue failed", "Retry all failed"):
         assert laptop.locator(f"button:has-text('{action}')").is_visible()
     context.close()
+
+
+def test_routing_cannot_add_attributes(app: Flask, server: str, page: Any) -> None:
+    """A long routing value shows whole in a ``title``: as its text, never as attributes."""
+    batch = add_batch(app)
+    routing = {"thread": {ATTRIBUTE_INJECTION: "x" * 40}, "tags": [ATTRIBUTE_INJECTION] * 2}
+    add_request(app, batch, "r-hostile", status="failed", routing=routing, error="refused")
+
+    page.goto(server + f"/batches/{batch.id}")
+    assert_no_injected_attributes(page)
+    titles = page.locator("tr:has(code:text-is('r-hostile')) [title]")
+    shown = [titles.nth(n).get_attribute("title") for n in range(titles.count())]
+    assert shown == [json.dumps(routing[key]) for key in ("tags", "thread")]
+    page.keyboard.press("Tab")
+    assert page.dialogs == [] and page.errors == []
