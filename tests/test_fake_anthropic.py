@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+from typing import cast
 
 import anthropic
 import httpx
 import pytest
+from anthropic.types import MessageParam
+from anthropic.types import TextBlockParam
+from anthropic.types import ToolParam
+from anthropic.types import ToolUseBlock
+from anthropic.types import ToolUseBlockParam
 
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.anthropic_messages import MESSAGES
+from tests.helpers.anthropic_messages import text_of
 
 MODEL = "claude-sonnet-4-5"
-MESSAGES = [{"role": "user", "content": "What is the price of AAPL?"}]
-TOOLS = [
+TOOLS: list[ToolParam] = [
     {
         "name": "lookup_price",
         "input_schema": {
@@ -28,7 +36,7 @@ def post(fake: FakeOpenAI, body: dict[str, object]) -> httpx.Response:
     return httpx.post(f"{fake.url}/v1/messages", json=body, headers={"x-api-key": "test"})
 
 
-def events_of(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:
+def events_of(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """``(event name, data)`` pairs, checking each name matches its data's type."""
     found = []
     for block in response.text.strip().split("\n\n"):
@@ -106,25 +114,25 @@ def test_tool_result_and_tool_choice(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.anthropic_client()
     called = client.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES, tools=TOOLS)
     [tool_use] = called.content
+    assert isinstance(tool_use, ToolUseBlock)
     assert (called.stop_reason, tool_use.name, tool_use.input) == (
         "tool_use",
         "lookup_price",
         {"symbol": "sample symbol"},
     )
+    conversation: list[MessageParam] = [
+        *MESSAGES,
+        # The block is sent back as the caller dumped it, not as the SDK would serialise it.
+        {"role": "assistant", "content": [cast(ToolUseBlockParam, tool_use.model_dump())]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "42"}],
+        },
+    ]
     answered = client.messages.create(
-        model=MODEL,
-        max_tokens=100,
-        tools=TOOLS,
-        messages=[
-            *MESSAGES,
-            {"role": "assistant", "content": [tool_use.model_dump()]},
-            {
-                "role": "user",
-                "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "42"}],
-            },
-        ],
+        model=MODEL, max_tokens=100, tools=TOOLS, messages=conversation
     )
-    assert answered.content[0].text == "Fake reply using the tool result: 42"
+    assert text_of(answered) == "Fake reply using the tool result: 42"
     not_called = client.messages.create(
         model=MODEL, max_tokens=100, messages=MESSAGES, tools=TOOLS, tool_choice={"type": "none"}
     )
@@ -136,14 +144,17 @@ def test_max_tokens_cuts_the_reply(fake_openai: FakeOpenAI) -> None:
         model=MODEL, max_tokens=2, messages=[{"role": "user", "content": "Count to one hundred"}]
     )
     assert message.stop_reason == "max_tokens"
-    assert len(message.content[0].text) == 8
+    assert len(text_of(message)) == 8
 
 
 def test_prompt_cache_is_written_then_read(fake_openai: FakeOpenAI) -> None:
     client = fake_openai.anthropic_client()
-    system = [{"type": "text", "text": "Rules. " * 50, "cache_control": {"type": "ephemeral"}}]
+    system: list[TextBlockParam] = [
+        {"type": "text", "text": "Rules. " * 50, "cache_control": {"type": "ephemeral"}}
+    ]
     first = client.messages.create(model=MODEL, max_tokens=10, system=system, messages=MESSAGES)
     second = client.messages.create(model=MODEL, max_tokens=10, system=system, messages=MESSAGES)
+    assert first.usage.cache_creation_input_tokens is not None  # the SDK types it optional
     assert first.usage.cache_creation_input_tokens > 0 == first.usage.cache_read_input_tokens
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
     assert second.usage.cache_creation_input_tokens == 0

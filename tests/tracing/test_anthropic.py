@@ -14,6 +14,9 @@ import pytest
 from anthropic.resources.beta.messages.messages import Messages as BetaMessages
 from anthropic.resources.messages.messages import AsyncMessages
 from anthropic.resources.messages.messages import Messages
+from anthropic.types import MessageParam
+from anthropic.types import TextBlockParam
+from anthropic.types import ToolParam
 from flask import Flask
 
 import flask_llm_logs
@@ -22,7 +25,9 @@ from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.instrumentation import is_instrumented
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
-from tests.helpers.tracing import MESSAGES
+from tests.helpers.anthropic_messages import BETA_MESSAGES
+from tests.helpers.anthropic_messages import MESSAGES
+from tests.helpers.anthropic_messages import text_of
 from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
@@ -30,7 +35,7 @@ from tests.helpers.tracing import wait_until
 
 MODEL = "claude-sonnet-4-5"
 TEXT = "one two three four five six seven eight nine ten"
-TOOLS = [
+TOOLS: list[ToolParam] = [
     {
         "name": "lookup_price",
         "description": "The price of a stock",
@@ -77,7 +82,7 @@ def stream_text(events: list[Any]) -> str:
 
 def test_message_span(app: Flask, fake_openai: FakeOpenAI) -> None:
     client = fake_openai.anthropic_client(api_key=SECRET)
-    messages = list(MESSAGES)
+    messages: list[MessageParam] = list(MESSAGES)
     message = client.messages.create(
         model=MODEL,
         max_tokens=200,
@@ -100,7 +105,7 @@ def test_message_span(app: Flask, fake_openai: FakeOpenAI) -> None:
     assert llm.model == message.model
     assert llm.provider == "127.0.0.1"
     assert llm.input == {"system": "You are terse.", "messages": MESSAGES}
-    assert llm.output == {"role": "assistant", "content": message.content[0].text}
+    assert llm.output == {"role": "assistant", "content": text_of(message)}
     assert llm.input_tokens == message.usage.input_tokens
     assert llm.output_tokens == message.usage.output_tokens
     assert llm.cached_tokens == llm.cache_write_tokens == 0
@@ -159,7 +164,7 @@ def test_cache_reads_and_writes_are_added_to_input_tokens_and_priced(
     make_app: Callable[..., Flask], fake_openai: FakeOpenAI
 ) -> None:
     app = make_app(LLM_LOGS_PRICING_PROVIDER="anthropic")
-    system = [
+    system: list[TextBlockParam] = [
         {"type": "text", "text": "Long rules. " * 100, "cache_control": {"type": "ephemeral"}}
     ]
     with app.app_context():
@@ -190,6 +195,7 @@ def test_cache_reads_and_writes_are_added_to_input_tokens_and_priced(
     reading = cost_of(
         MODEL, "anthropic", second.input_tokens, second.output_tokens, second.cached_tokens, 0
     )
+    assert writing is not None and reading is not None
     assert first.cost == pytest.approx(writing) and writing > expected  # writes cost more
     assert second.cost == pytest.approx(reading) and reading < expected  # reads cost less
 
@@ -201,23 +207,22 @@ def test_parse_stores_structured_output(app: Flask, client: anthropic.Anthropic)
     schema = {"type": "json_schema", "schema": Verdict.model_json_schema()}
     created = create(client, output_config={"format": schema})
     first, second = by_start(spans(app))
+    assert parsed.parsed_output is not None
     assert first.output["content"] == parsed.parsed_output.model_dump()
-    assert (
-        second.output["content"]
-        == Verdict.model_validate_json(created.content[0].text).model_dump()
-    )
+    assert second.output["content"] == Verdict.model_validate_json(text_of(created)).model_dump()
 
 
 def test_beta_messages_are_recorded(app: Flask, client: anthropic.Anthropic) -> None:
-    message = client.beta.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
-    with client.beta.messages.stream(model=MODEL, max_tokens=100, messages=MESSAGES) as stream:
+    message = client.beta.messages.create(model=MODEL, max_tokens=100, messages=BETA_MESSAGES)
+    with client.beta.messages.stream(model=MODEL, max_tokens=100, messages=BETA_MESSAGES) as stream:
         text = "".join(stream.text_stream)
     parsed = client.beta.messages.parse(
-        model=MODEL, max_tokens=100, messages=MESSAGES, output_format=Verdict
+        model=MODEL, max_tokens=100, messages=BETA_MESSAGES, output_format=Verdict
     )
     rows = by_start(spans(app))
+    assert parsed.parsed_output is not None
     assert [r.output["content"] for r in rows] == [
-        message.content[0].text,
+        text_of(message),
         text,
         parsed.parsed_output.model_dump(),
     ]
@@ -240,7 +245,7 @@ def test_with_raw_response_is_recorded_once(app: Flask, client: anthropic.Anthro
     ) as response:
         assert response.parse().content  # the caller's to read: untraced
     whole, from_stream = by_start(spans(app))
-    assert whole.output["content"] == message.content[0].text
+    assert whole.output["content"] == text_of(message)
     assert from_stream.output["content"] == streamed
     assert from_stream.metadata["llm_logs.stream"] == "exhausted"
 
@@ -348,7 +353,7 @@ def test_stream_helper(app: Flask, fake_openai: FakeOpenAI, client: anthropic.An
             if text:
                 break
     first, second, third = by_start(spans(app))
-    assert "".join(pieces) == TEXT == final.content[0].text == whole.content[0].text
+    assert "".join(pieces) == TEXT == text_of(final) == text_of(whole)
     assert first.output["content"] == second.output["content"] == TEXT
     assert first.output_tokens == final.usage.output_tokens
     assert first.metadata["gen_ai.response.id"] == final.id
@@ -426,7 +431,7 @@ def test_async_calls(app: Flask, fake_openai: FakeOpenAI) -> None:
             await stream.close()
             async with client.messages.stream(**kwargs) as helper:
                 final = await helper.get_final_message()
-            assert final.content[0].text == TEXT
+            assert text_of(final) == TEXT
             await client.messages.parse(**kwargs, output_format=Verdict)
             raw = await client.beta.messages.with_raw_response.create(**kwargs)
             assert (await raw.parse()).content
@@ -560,7 +565,9 @@ def test_uninstrument_restores_the_sdk(app: Flask, client: anthropic.Anthropic) 
     flask_llm_logs.uninstrument()
     assert not is_instrumented("anthropic")
     originals = [Messages.create, Messages.stream, AsyncMessages.create, BetaMessages.parse]
-    assert all(p.__wrapped__ is o for o, p in zip(originals, patched, strict=True))
+    # functools.wraps sets __wrapped__, which the methods' declared types do not carry.
+    unwrapped = [p.__wrapped__ for p in patched]  # type: ignore[attr-defined]
+    assert all(u is o for o, u in zip(originals, unwrapped, strict=True))
     create(client)
     assert spans(app) == []
     instrument(["anthropic"])
