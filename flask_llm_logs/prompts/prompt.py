@@ -400,7 +400,9 @@ class Prompt:
         """Save a new version with the content of version ``number``; committed on return.
 
         :raises VersionNotFound: there is no such version.
+        :raises InvalidPrompt: ``changelog`` is not text that can be stored.
         """
+        changelog = check_changelog(self.slug, changelog)
         source = self.version(number)
         return self._save(
             lambda latest: {
