@@ -13,6 +13,7 @@ from flask import Flask
 import flask_llm_logs
 from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
+from flask_llm_logs import Prompt
 from flask_llm_logs.batches import flush as flush_batches
 from flask_llm_logs.config import DEFAULTS
 from flask_llm_logs.models import Span
@@ -130,6 +131,23 @@ def test_a_switch_set_live_to_a_bad_value(
     app.config["LLM_LOGS_BATCH_ENABLED"] = "perhaps"
     with app.app_context(), pytest.raises(ConfigurationError, match="LLM_LOGS_BATCH_ENABLED"):
         flush_batches()
+
+
+def test_build_reads_a_strict_switch_set_live_even_with_every_variable_given(
+    make_app: Callable[..., Flask],
+) -> None:
+    """A bad LLM_LOGS_PROMPT_STRICT is refused at the first build(), not only at the
+    first build() that happens to miss a variable (maybe in production, weeks later)."""
+    app = make_app()
+    with app.app_context():
+        prompt = Prompt.create(slug="p", name="P")
+        prompt.update_content(messages=[{"role": "user", "content": "Hi {{name}}"}])
+        app.config["LLM_LOGS_PROMPT_STRICT"] = "perhaps"
+        with pytest.raises(ConfigurationError, match="LLM_LOGS_PROMPT_STRICT"):
+            Prompt.load("p").build(name="Ada")
+        # strict given by the caller does not read the switch.
+        built = Prompt.load("p").build(name="Ada", strict=False)
+        assert built["messages"][0]["content"] == "Hi Ada"
 
 
 def test_a_bind_key_missing_from_the_binds_is_refused(tmp_path: Path) -> None:

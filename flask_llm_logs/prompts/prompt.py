@@ -332,6 +332,9 @@ class Prompt:
         if version is None:
             raise NoPromptVersion(self.slug)
         store = self._store
+        # Read before rendering, not only when a variable is missing: a bad
+        # LLM_LOGS_PROMPT_STRICT set at runtime fails the first build().
+        strict = store.strict() if strict is None else strict
         limits = store.limits
         partials = (
             collect_partials(
@@ -351,7 +354,7 @@ class Prompt:
             limits,
             f"prompt {self.slug!r} version {version.version_number}",
         )
-        if missing and (store.strict() if strict is None else strict):
+        if missing and strict:
             raise MissingVariables(self.slug, version.version_number, missing)
 
         params: dict[str, Any] = {} if version.model is None else {"model": version.model}
@@ -400,7 +403,9 @@ class Prompt:
         """Save a new version with the content of version ``number``; committed on return.
 
         :raises VersionNotFound: there is no such version.
+        :raises InvalidPrompt: ``changelog`` is not text that can be stored.
         """
+        changelog = check_changelog(self.slug, changelog)
         source = self.version(number)
         return self._save(
             lambda latest: {

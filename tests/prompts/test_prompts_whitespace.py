@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from flask_llm_logs import InvalidPrompt
 from flask_llm_logs import MissingVariables
 from flask_llm_logs import Prompt
+from flask_llm_logs.models import PromptVersion
 
 
 def save(slug: str, content: str, **kwargs: Any) -> None:
@@ -108,6 +110,18 @@ def test_nul_characters_are_invalid_prompts(app: Flask) -> None:
         with pytest.raises(InvalidPrompt, match="NUL"):
             prompt.update(**metadata)
     assert Prompt.load("p", cache=False).current_version is None
+
+
+def test_rollback_changelog_is_checked_like_a_saved_one(app: Flask, db_session: Any) -> None:
+    """rollback_to() takes a changelog too: a NUL is refused before it reaches the
+    database (a driver error on PostgreSQL, stored as is on SQLite)."""
+    prompt = Prompt.create(slug="p", name="P")
+    prompt.update_content(messages=[{"role": "user", "content": "v1"}])
+    with pytest.raises(InvalidPrompt, match="'p': changelog contains a NUL character"):
+        prompt.rollback_to(1, changelog="bad\x00")
+    with pytest.raises(InvalidPrompt, match="'p': changelog must be a string"):
+        prompt.rollback_to(1, changelog=3)  # type: ignore[arg-type]
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(PromptVersion)) == 1
 
 
 @pytest.mark.parametrize(
