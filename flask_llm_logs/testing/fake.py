@@ -185,7 +185,10 @@ class FakeOpenAI:
         ``vertexai=True`` makes a Vertex AI client (in express mode, with an
         API key: no Google credentials needed), whose calls are recorded with
         the provider ``google-vertex``. Keyword arguments go to ``Client``;
-        ``http_options`` given as a dict are merged into the defaults.
+        ``http_options`` given as a dict are merged into the defaults. Keep
+        the client in a variable: a ``Client`` closes its connections when
+        dropped, so ``fake.gemini_client().models.generate_content(...)``
+        fails in the SDK.
         """
         from google import genai
 

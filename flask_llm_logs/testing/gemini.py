@@ -154,10 +154,11 @@ class GeminiApi:
         )
         visible = self.engine.output_tokens(plan)
         thinking = config.get("thinkingConfig") or {}
-        thinks = THINKING_MODEL.match(model) is not None and thinking.get("thinkingBudget") != 0
+        budget = _field(thinking, "thinkingBudget", "thinking_budget")
+        thinks = THINKING_MODEL.match(model) is not None and budget != 0
         thoughts = visible if thinks else 0
         parts: list[dict[str, Any]] = []
-        if thinks and thinking.get("includeThoughts"):
+        if thinks and _field(thinking, "includeThoughts", "include_thoughts"):
             parts.append({"text": f"Thinking about: {texts[-1]}", "thought": True})
         parts += _reply_parts(plan)
         usage: dict[str, Any] = {
@@ -302,8 +303,8 @@ def _forced_function(body: Mapping[str, Any]) -> Any:
 
 
 def _field(mapping: Mapping[str, Any], name: str, snake_name: str) -> Any:
-    """A field the SDK may send in camelCase or (for JSON schemas) in snake_case;
-    the API accepts both."""
+    """A field the SDK may send in camelCase or in snake_case (JSON schemas,
+    thinking options); the API accepts both."""
     value = mapping.get(name)
     return mapping.get(snake_name) if value is None else value
 

@@ -270,9 +270,7 @@ def test_redaction_applies(make_app: Callable[..., Flask], fake_openai: FakeOpen
     fake_openai.reply_with("Your card 4111-1111 is fine.")
     client = fake_openai.gemini_client()  # kept: a client closes its connections when dropped
     with app.app_context():
-        client.models.generate_content(
-            model=MODEL, contents="Is card 4111-1111 valid?"
-        )
+        client.models.generate_content(model=MODEL, contents="Is card 4111-1111 valid?")
         [llm] = spans(app)
     assert "4111" not in str(llm.input) + str(llm.output)
     assert "[card]" in llm.input and "[card]" in llm.output
