@@ -55,23 +55,29 @@ FINISH_REASONS = {
 _PLAIN = (str, int, float, bool, list, tuple)
 
 
-def config_value(config: Any, name: str) -> Any:
-    """Field ``name`` of ``config``, a dict or a ``GenerateContentConfig`` (or ``None``)."""
+def config_fields(config: Any) -> Mapping[str, Any]:
+    """The fields of ``config``, a dict or a ``GenerateContentConfig`` (or ``None``).
+
+    A pydantic model's fields are in its ``__dict__``: reading them there
+    is cheap, where ``getattr`` of a field only another config type has
+    (``embed_content``'s) costs a raised ``AttributeError``.
+    """
     if config is None:
-        return None
+        return {}
     if isinstance(config, Mapping):
-        return config.get(name)
-    return getattr(config, name, None)
+        return config
+    fields = getattr(config, "__dict__", None)
+    return fields if isinstance(fields, dict) else {}
 
 
 def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The ``config``'s parameters under GenAI names; never ``http_options`` (headers, keys)."""
     metadata: dict[str, Any] = {}
-    config = kwargs.get("config")
-    if config is None:
+    fields = config_fields(kwargs.get("config"))
+    if not fields:
         return metadata
     for field, attribute in CONFIG_ATTRIBUTES.items():
-        value = config_value(config, field)
+        value = fields.get(field)
         if isinstance(value, _PLAIN):
             metadata[attribute] = list(value) if isinstance(value, tuple) else value
     return metadata
@@ -111,11 +117,11 @@ def _compact_all(value: Any) -> Any:
 
 def generate_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     content = {"contents": _compact_all(kwargs.get("contents"))}
-    config = kwargs.get("config")
-    system = config_value(config, "system_instruction")
+    config = config_fields(kwargs.get("config"))
+    system = config.get("system_instruction")
     if system is not None:
         content["system_instruction"] = _compact_all(system)
-    tools = config_value(config, "tools")
+    tools = config.get("tools")
     if tools:
         content["tools"] = _compact_all(tools)
     return content
@@ -126,7 +132,7 @@ def embed_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def wants_json(kwargs: Mapping[str, Any]) -> bool:
-    return config_value(kwargs.get("config"), "response_mime_type") == "application/json"
+    return config_fields(kwargs.get("config")).get("response_mime_type") == "application/json"
 
 
 def _int(value: Any) -> int | None:
