@@ -191,6 +191,7 @@ class FakeOpenAI:
         fails in the SDK.
         """
         from google import genai
+        from google.genai import types
 
         http_options: dict[str, Any] = {
             "base_url": self.url,
@@ -198,7 +199,9 @@ class FakeOpenAI:
         }
         http_options.update(kwargs.pop("http_options", None) or {})
         kwargs.setdefault("api_key", self._app.api_key or "test")
-        return genai.Client(vertexai=vertexai, http_options=http_options, **kwargs)
+        return genai.Client(
+            vertexai=vertexai, http_options=types.HttpOptions(**http_options), **kwargs
+        )
 
     def _client_options(
         self, overrides: dict[str, Any], base_url: str | None = None
