@@ -25,11 +25,15 @@ SDKS: dict[str, tuple[str, str]] = {
     "openai": ("openai", __name__ + ".openai"),
     "anthropic": ("anthropic", __name__ + ".anthropic"),
     "litellm": ("litellm", __name__ + ".litellm"),
+    "google": ("google.genai", __name__ + ".google"),
 }
 
 
 def _installed(name: str) -> bool:
-    return importlib.util.find_spec(SDKS[name][0]) is not None
+    try:
+        return importlib.util.find_spec(SDKS[name][0]) is not None
+    except ModuleNotFoundError:  # ``google.genai`` without any ``google`` package
+        return False
 
 
 def check_sdks(names: Iterable[str] | None) -> tuple[str, ...]:

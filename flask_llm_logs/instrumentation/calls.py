@@ -30,6 +30,12 @@ from .extract import CallOutcome
 from .providers import provider_of_url
 
 
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status of an SDK's API error (``status_code`` in openai's and most SDKs')."""
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 @dataclasses.dataclass(frozen=True)
 class Operation:
     """How to read one kind of call: its request, its result, its stream."""
@@ -41,6 +47,8 @@ class Operation:
     read_outcome: Callable[[Any, bool], CallOutcome]
     #: The request's parameters as span metadata (each API names its own).
     read_metadata: Callable[[Mapping[str, Any]], dict[str, Any]] = extract.request_metadata
+    #: The HTTP status of an error the call raised, if it has one.
+    read_status: Callable[[BaseException], int | None] = http_status
 
 
 def never_json(kwargs: Mapping[str, Any]) -> bool:
@@ -189,7 +197,8 @@ class LlmCall:
             span_metadata["gen_ai.response.finish_reasons"] = outcome.finish_reasons
         message = None
         if error is not None:
-            message = _api_error_message(error, span_metadata)
+            status = self.operation.read_status(error)
+            message = _api_error_message(error, status, span_metadata)
         elif outcome.error is not None:
             message = outcome.error
         writer.submit(
@@ -242,11 +251,10 @@ class LlmCall:
             )
 
 
-def _api_error_message(error: BaseException, metadata: dict[str, Any]) -> str:
+def _api_error_message(error: BaseException, status: int | None, metadata: dict[str, Any]) -> str:
     """``RateLimitError (HTTP 429): message``; the status also goes to metadata."""
     metadata["error.type"] = type(error).__name__
-    status = getattr(error, "status_code", None)
-    if not isinstance(status, int):
+    if status is None:
         return error_message(error)
     metadata["http.response.status_code"] = status
     # anthropic's ``api_message`` is the body's message alone; its ``message``

@@ -59,8 +59,13 @@ class Hooks(Protocol[OpIn, Call]):
     ) -> Call | None:
         """Before the request: the call's span in flight, or ``None`` to record nothing."""
 
-    def succeeded(self, call: Call, result: Any) -> None:
-        """The method returned ``result`` (a stream is watched in place, recorded at its end)."""
+    def succeeded(self, call: Call, result: Any) -> Any:
+        """The method returned ``result`` (a stream is watched in place, recorded at its end).
+
+        Returns ``None``: the caller gets ``result``. A stream the SDK returns
+        as a bare generator cannot be watched in place; the hook returns the
+        generator that watches it, which the caller gets instead.
+        """
 
     def failed(self, call: Call, error: BaseException) -> None:
         """The method raised ``error``; it propagates unchanged after this."""
@@ -143,10 +148,11 @@ class Patcher(Generic[Op, Call]):
                 raise
             inside.reset(token)
             try:
-                succeeded(call, result)
+                replaced = succeeded(call, result)
             except Exception:
                 log_recorder_error()
-            return result
+                return result
+            return result if replaced is None else replaced
 
         return traced
 
@@ -178,9 +184,10 @@ class Patcher(Generic[Op, Call]):
                 raise
             inside.reset(token)
             try:
-                succeeded(call, result)
+                replaced = succeeded(call, result)
             except Exception:
                 log_recorder_error()
-            return result
+                return result
+            return result if replaced is None else replaced
 
         return traced

@@ -286,6 +286,9 @@ def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]
             yield item
     except GeneratorExit:
         recorder.finish(how="abandoned")
+        close = getattr(iterator, "close", None)
+        if close is not None:  # the caller closing this generator closes the SDK's
+            close()
         raise
     except BaseException as error:
         recorder.finish(error, how="failed")
@@ -302,7 +305,7 @@ class _ObservedAsyncIterator:
     generator (which closes the response) or when the stream is collected.
     """
 
-    __slots__ = ("_inner", "_recorder")
+    __slots__ = ("__weakref__", "_inner", "_recorder")
 
     def __init__(self, inner: AsyncIterator[Any], recorder: StreamRecorder) -> None:
         self._inner = inner
@@ -310,6 +313,13 @@ class _ObservedAsyncIterator:
 
     def __aiter__(self) -> _ObservedAsyncIterator:
         return self
+
+    async def aclose(self) -> None:
+        """Close the stream, as the SDK's async generator's ``aclose`` does."""
+        self._recorder.finish(how="closed")
+        aclose = getattr(self._inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     async def __anext__(self) -> Any:
         recorder = self._recorder
@@ -389,3 +399,20 @@ def watch_async(stream: Any, call: LlmCall, accumulator: Accumulator | None = No
         await aclose()
 
     response.aclose = aclose_and_record
+
+
+def observe(iterator: Iterator[Any], call: LlmCall, accumulator: Accumulator) -> Iterator[Any]:
+    """Record a stream the SDK returns as a bare generator (google-genai's).
+
+    A generator cannot be watched in place: the caller gets the generator
+    returned here, which yields the SDK's very items. The SDK's generator,
+    kept alive by this one, is collected with it.
+    """
+    return _observe(iterator, recorder_for(iterator, call, accumulator))
+
+
+def observe_async(
+    iterator: AsyncIterator[Any], call: LlmCall, accumulator: Accumulator
+) -> AsyncIterator[Any]:
+    """The async counterpart of :func:`observe`."""
+    return _ObservedAsyncIterator(iterator, recorder_for(iterator, call, accumulator))

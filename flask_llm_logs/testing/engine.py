@@ -99,7 +99,7 @@ class ReplyScript:
 
 
 @dataclasses.dataclass
-class _Plan:
+class Plan:
     """What the fake model answers, before it is shaped as chat or responses."""
 
     text: str | None
@@ -143,7 +143,7 @@ def _tool_arguments(parameters: dict[str, Any] | None) -> str:
     return json.dumps(sample_for_schema(parameters))
 
 
-def _pick_tool(
+def pick_tool(
     tools: list[tuple[str, dict[str, Any] | None]], tool_choice: Any
 ) -> tuple[str, dict[str, Any] | None] | None:
     """The function tool the fake calls, or None when it must answer in text."""
@@ -180,7 +180,7 @@ class Engine:
 
     # -- shared ------------------------------------------------------------
 
-    def _plan(
+    def plan(
         self,
         *,
         reply: Reply | None,
@@ -190,21 +190,21 @@ class Engine:
         format_type: str | None,
         schema: dict[str, Any] | None,
         max_tokens: Any,
-    ) -> _Plan:
+    ) -> Plan:
         if reply is None and scripted:
             reply = self.replies.take()
         if reply is not None:
-            return _Plan(text=reply.text, tool_calls=list(reply.tool_calls))
+            return Plan(text=reply.text, tool_calls=list(reply.tool_calls))
         if tool is not None:
-            return _Plan(text=None, tool_calls=[ToolCall(tool[0], _tool_arguments(tool[1]))])
+            return Plan(text=None, tool_calls=[ToolCall(tool[0], _tool_arguments(tool[1]))])
         text = _json_reply(format_type, schema, default_text)
         if format_type is None:
             text, truncated = _truncate(text, max_tokens)
-            return _Plan(text=text, tool_calls=[], truncated=truncated)
-        return _Plan(text=text, tool_calls=[])
+            return Plan(text=text, tool_calls=[], truncated=truncated)
+        return Plan(text=text, tool_calls=[])
 
     @staticmethod
-    def _output_tokens(plan: _Plan) -> int:
+    def output_tokens(plan: Plan) -> int:
         tokens = count_tokens(plan.text) if plan.text is not None else 0
         for call in plan.tool_calls:
             tokens += count_tokens(call.name + call.arguments)
@@ -247,16 +247,16 @@ class Engine:
         response_format = body.get("response_format") or {}
         json_schema = response_format.get("json_schema") or {}
         format_type = response_format.get("type")
-        plan = self._plan(
+        plan = self.plan(
             reply=reply,
             scripted=scripted,
-            tool=None if after_tool else _pick_tool(tools, body.get("tool_choice")),
+            tool=None if after_tool else pick_tool(tools, body.get("tool_choice")),
             default_text=default_text,
             format_type=format_type if format_type != "text" else None,
             schema=json_schema.get("schema"),
             max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
         )
-        visible = self._output_tokens(plan)
+        visible = self.output_tokens(plan)
         reasoning = reasoning_tokens(model, visible)
         completion_tokens = visible + reasoning
 
@@ -352,16 +352,16 @@ class Engine:
         text_config = body.get("text") or {}
         text_format = text_config.get("format") or {}
         format_type = text_format.get("type")
-        plan = self._plan(
+        plan = self.plan(
             reply=reply,
             scripted=scripted,
-            tool=None if outputs else _pick_tool(tools, body.get("tool_choice")),
+            tool=None if outputs else pick_tool(tools, body.get("tool_choice")),
             default_text=default_text,
             format_type=format_type if format_type != "text" else None,
             schema=text_format.get("schema"),
             max_tokens=body.get("max_output_tokens"),
         )
-        visible = self._output_tokens(plan)
+        visible = self.output_tokens(plan)
         reasoning = reasoning_tokens(model, visible)
         output_tokens = visible + reasoning
 

@@ -21,11 +21,13 @@ from .errors import FailureScript
 from .errors import ScriptedFailure
 from .errors import error_body
 from .files import FileStore
+from .gemini import GeminiApi
 from .server import HttpServer
 
 if TYPE_CHECKING:
     import anthropic
     import openai
+    from google import genai
 
 
 class FakeOpenAI:
@@ -70,6 +72,8 @@ class FakeOpenAI:
         self.batches = BatchStore(self.files, self.engine, auto_complete=batch_auto_complete)
         #: The Anthropic Messages API (:class:`~.anthropic.AnthropicApi`).
         self.anthropic = AnthropicApi(self._replies, api_key=api_key)
+        #: The Gemini API (:class:`~.gemini.GeminiApi`).
+        self.gemini = GeminiApi(self.engine, api_key=api_key)
         self._app = OpenAIApp(
             self.engine,
             self.files,
@@ -77,7 +81,7 @@ class FakeOpenAI:
             self._failures,
             api_key=api_key,
             record_requests=record_requests,
-            apis=[self.anthropic],
+            apis=[self.anthropic, self.gemini],
         )
         self._server = HttpServer(self._app, port=port)
 
@@ -173,6 +177,31 @@ class FakeOpenAI:
         if "http_client" not in options:
             options["http_client"] = anthropic.DefaultAsyncHttpxClient(verify=False)
         return anthropic.AsyncAnthropic(**options)
+
+    def gemini_client(self, *, vertexai: bool = False, **kwargs: Any) -> genai.Client:
+        """A ``google.genai.Client`` for this server's fake Gemini API, without
+        retries; ``client.aio`` is its async side.
+
+        ``vertexai=True`` makes a Vertex AI client (in express mode, with an
+        API key: no Google credentials needed), whose calls are recorded with
+        the provider ``google-vertex``. Keyword arguments go to ``Client``;
+        ``http_options`` given as a dict are merged into the defaults. Keep
+        the client in a variable: a ``Client`` closes its connections when
+        dropped, so ``fake.gemini_client().models.generate_content(...)``
+        fails in the SDK.
+        """
+        from google import genai
+        from google.genai import types
+
+        http_options: dict[str, Any] = {
+            "base_url": self.url,
+            "retry_options": {"attempts": 1},
+        }
+        http_options.update(kwargs.pop("http_options", None) or {})
+        kwargs.setdefault("api_key", self._app.api_key or "test")
+        return genai.Client(
+            vertexai=vertexai, http_options=types.HttpOptions(**http_options), **kwargs
+        )
 
     def _client_options(
         self, overrides: dict[str, Any], base_url: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,9 @@ from openai.types.shared_params import ResponseFormatJSONSchema
 
 import flask_llm_logs
 from flask_llm_logs import trace
+from flask_llm_logs.config import ConfigurationError
 from flask_llm_logs.instrumentation import calls
+from flask_llm_logs.instrumentation import check_sdks
 from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.instrumentation import is_instrumented
 from flask_llm_logs.testing import FakeOpenAI
@@ -553,3 +556,20 @@ def test_responses_cache_writes_are_read_from_the_usage(
     assert span.cache_write_tokens == 0  # reported: zero, not unknown
     [trace] = traces(app)
     assert trace.cache_write_tokens == 0
+
+
+def test_an_sdk_whose_namespace_is_missing_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``google.genai`` without any ``google`` package: find_spec raises, it is not "None"."""
+    find_spec = importlib.util.find_spec
+
+    def without_google(name: str, package: str | None = None) -> Any:
+        if name.split(".")[0] == "google":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_google)
+    assert "google" not in check_sdks(None)
+    with pytest.raises(ConfigurationError, match=r"flask-llm-logs\[google\]"):
+        check_sdks(["google"])
