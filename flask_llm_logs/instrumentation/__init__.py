@@ -1,7 +1,8 @@
 """Automatic spans for the LLM calls an app makes through the SDKs it uses.
 
 Each supported SDK has a module here that declares its patch points as data
-(see :mod:`.patching`) and records through the one recorder. :func:`instrument`
+and the hooks that make a call a span, as its ``PATCHER`` (see
+:mod:`.patching`), and records through the one recorder. :func:`instrument`
 runs at ``init_app`` when ``LLM_LOGS_AUTO_INSTRUMENT`` is on, for the SDKs
 ``LLM_LOGS_INSTRUMENT`` names (by default every supported SDK that is
 installed); :func:`uninstrument` puts them all back. An SDK is imported only
@@ -63,7 +64,7 @@ def instrument(names: Iterable[str] | None = None) -> None:
     """Record every call of the SDKs ``names`` (default: every supported SDK that is
     installed). Idempotent."""
     for name in check_sdks(names):
-        importlib.import_module(SDKS[name][1]).instrument()
+        importlib.import_module(SDKS[name][1]).PATCHER.patch()
 
 
 def _loaded(name: str) -> ModuleType | None:
@@ -80,7 +81,7 @@ def uninstrument() -> None:
     for name in SDKS:
         module = _loaded(name)
         if module is not None:
-            module.uninstrument()
+            module.PATCHER.unpatch()
 
 
 def is_instrumented(name: str = "openai") -> bool:
@@ -89,7 +90,7 @@ def is_instrumented(name: str = "openai") -> bool:
     Checked without importing the SDK when it was never patched.
     """
     module = _loaded(name)
-    return module is not None and bool(module.is_instrumented())
+    return module is not None and bool(module.PATCHER.is_patched())
 
 
 __all__ = ["SDKS", "check_sdks", "instrument", "is_instrumented", "uninstrument"]

@@ -175,18 +175,5 @@ class _AnthropicHooks:
         call.fail(error)
 
 
-_patcher = Patcher(PATCH_POINTS, _AnthropicHooks())
-
-
-def instrument() -> None:
-    """Patch the SDK's resource classes. Idempotent: patched methods stay patched once."""
-    _patcher.patch()
-
-
-def uninstrument() -> None:
-    """Put the SDK's original methods back; calls are no longer recorded."""
-    _patcher.unpatch()
-
-
-def is_instrumented() -> bool:
-    return _patcher.is_patched()
+#: What ``instrumentation.instrument()`` patches: the ``anthropic`` SDK's resource classes.
+PATCHER = Patcher(PATCH_POINTS, _AnthropicHooks())

@@ -102,18 +102,5 @@ class _GoogleHooks:
         call.fail(error)
 
 
-_patcher = Patcher(PATCH_POINTS, _GoogleHooks())
-
-
-def instrument() -> None:
-    """Patch the SDK's ``Models`` classes. Idempotent: patched methods stay patched once."""
-    _patcher.patch()
-
-
-def uninstrument() -> None:
-    """Put the SDK's original methods back; calls are no longer recorded."""
-    _patcher.unpatch()
-
-
-def is_instrumented() -> bool:
-    return _patcher.is_patched()
+#: What ``instrumentation.instrument()`` patches: the ``google-genai`` SDK's ``Models`` classes.
+PATCHER = Patcher(PATCH_POINTS, _GoogleHooks())

@@ -252,18 +252,5 @@ class _LiteLLMHooks:
         call.span.fail(error)
 
 
-_patcher = Patcher(PATCH_POINTS, _LiteLLMHooks())
-
-
-def instrument() -> None:
-    """Patch LiteLLM's functions. Idempotent: patched functions stay patched once."""
-    _patcher.patch()
-
-
-def uninstrument() -> None:
-    """Put LiteLLM's original functions back; calls are no longer recorded."""
-    _patcher.unpatch()
-
-
-def is_instrumented() -> bool:
-    return _patcher.is_patched()
+#: What ``instrumentation.instrument()`` patches: LiteLLM's module functions.
+PATCHER = Patcher(PATCH_POINTS, _LiteLLMHooks())
