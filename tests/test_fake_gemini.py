@@ -17,6 +17,8 @@ from google.genai import types
 
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.testing import count_tokens
+from tests.helpers.google import text_of
+from tests.helpers.google import usage_of
 
 MODEL = "gemini-2.0-flash"
 
@@ -37,7 +39,7 @@ def post(fake: FakeOpenAI, path: str, body: Any) -> tuple[int, str, bytes]:
 
 
 def test_generate_content_as_the_gemini_api_answers(fake_openai: FakeOpenAI) -> None:
-    body = {
+    body: dict[str, Any] = {
         "contents": [{"role": "user", "parts": [{"text": "What is the weather like in Boston?"}]}],
         "systemInstruction": {"parts": [{"text": "Be brief."}]},
     }
@@ -111,7 +113,7 @@ def test_embed_content_and_batch_embed_contents(fake_openai: FakeOpenAI) -> None
     ],
 )
 def test_scripted_errors_have_googles_shape(
-    fake_openai: FakeOpenAI, status: int, name: str, error_class: type
+    fake_openai: FakeOpenAI, status: int, name: str, error_class: type[errors.APIError]
 ) -> None:
     client = fake_openai.gemini_client()
     fake_openai.fail_next(status, message="scripted")
@@ -159,17 +161,18 @@ def test_sdk_features_against_the_fake(fake_openai: FakeOpenAI) -> None:
             },
         },
     )
-    assert json.loads(json_reply.text) == {"score": 1}
+    assert json.loads(text_of(json_reply)) == {"score": 1}
 
     cut = client.models.generate_content(
         model=MODEL, contents="Hi " * 40, config={"max_output_tokens": 2}
     )
+    assert cut.candidates
     assert cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
 
     none = client.models.generate_content(
         model="gemini-2.5-flash", contents="Hi", config={"thinking_config": {"thinking_budget": 0}}
     )
-    assert none.usage_metadata.thoughts_token_count is None
+    assert usage_of(none).thoughts_token_count is None
 
     def get_weather(city: str) -> str:
         """The weather in a city."""
@@ -178,23 +181,30 @@ def test_sdk_features_against_the_fake(fake_openai: FakeOpenAI) -> None:
     answered = client.models.generate_content(
         model=MODEL, contents="Weather?", config={"tools": [get_weather]}
     )
+    assert answered.automatic_function_calling_history
     [call, result] = answered.automatic_function_calling_history[1:]
-    assert call.parts[0].function_call.args == {"city": "sample city"}
-    assert result.parts[0].function_response.response == {"result": "rainy in sample city"}
-    assert answered.text.startswith("Fake reply using the tool result: ")
+    assert call.parts and result.parts
+    function_call = call.parts[0].function_call
+    function_response = result.parts[0].function_response
+    assert function_call and function_response
+    assert function_call.args == {"city": "sample city"}
+    assert function_response.response == {"result": "rainy in sample city"}
+    assert text_of(answered).startswith("Fake reply using the tool result: ")
 
 
 def test_async_client_and_vertex_ai(fake_openai: FakeOpenAI) -> None:
     async def main() -> str:
         client = fake_openai.gemini_client()
         stream = await client.aio.models.generate_content_stream(model=MODEL, contents="Hi")
-        return "".join([chunk.text async for chunk in stream])
+        return "".join([text_of(chunk) async for chunk in stream])
 
     assert asyncio.run(main()) == "Fake reply to: Hi"
     vertex = fake_openai.gemini_client(vertexai=True)
     assert vertex.models.generate_content(model=MODEL, contents="Hi").text == "Fake reply to: Hi"
     embedded = vertex.models.embed_content(model="text-embedding-004", contents="a b c d e f g h")
-    assert embedded.embeddings[0].statistics.token_count == 3
+    assert embedded.embeddings
+    statistics = embedded.embeddings[0].statistics
+    assert statistics and statistics.token_count == 3
     assert [r.path for r in fake_openai.requests] == [
         f"/v1/models/{MODEL}:streamGenerateContent",
         f"/v1beta1/publishers/google/models/{MODEL}:generateContent",
