@@ -22,6 +22,7 @@ from flask_llm_logs.instrumentation import is_instrumented  # noqa: E402
 from flask_llm_logs.instrumentation import uninstrument  # noqa: E402
 from flask_llm_logs.testing import FakeOpenAI  # noqa: E402
 from flask_llm_logs.tracing.pricing import cost_of  # noqa: E402
+from tests.helpers.google import usage_of  # noqa: E402
 from tests.helpers.tracing import one_trace  # noqa: E402
 from tests.helpers.tracing import spans  # noqa: E402
 
@@ -89,8 +90,9 @@ def test_generate_content_span(app: Flask, fake_openai: FakeOpenAI) -> None:
         "system_instruction": "You are terse.",
     }
     assert llm.output == {"role": "assistant", "content": response.text}
-    usage = response.usage_metadata
+    usage = usage_of(response)
     assert usage.thoughts_token_count and usage.cached_content_token_count
+    assert usage.candidates_token_count is not None
     assert llm.input_tokens == usage.prompt_token_count
     assert llm.cached_tokens == usage.cached_content_token_count
     assert llm.output_tokens == usage.candidates_token_count + usage.thoughts_token_count
@@ -207,7 +209,11 @@ def test_chats_are_recorded_through_models(app: Flask, client: Any) -> None:
     ("status", "error_class"), [(429, errors.ClientError), (500, errors.ServerError)]
 )
 def test_api_error_span(
-    app: Flask, fake_openai: FakeOpenAI, client: Any, status: int, error_class: type
+    app: Flask,
+    fake_openai: FakeOpenAI,
+    client: Any,
+    status: int,
+    error_class: type[errors.APIError],
 ) -> None:
     fake_openai.fail_next(status, message="try again later")
     with pytest.raises(error_class) as raised, trace("request"):
@@ -296,9 +302,10 @@ def test_the_caller_gets_what_the_sdk_returns_unpatched(app: Flask, client: Any)
     assert not is_instrumented("google")
     unpatched = call_everything()
     assert comparable(patched) == comparable(unpatched)
-    assert type(client.models.generate_content_stream(model=MODEL, contents="Hi")) is type(
-        instrument() or client.models.generate_content_stream(model=MODEL, contents="Hi")
-    )
+    unpatched_stream = client.models.generate_content_stream(model=MODEL, contents="Hi")
+    instrument()
+    patched_stream = client.models.generate_content_stream(model=MODEL, contents="Hi")
+    assert type(unpatched_stream) is type(patched_stream)
 
 
 def test_uninstrument_restores_the_sdk(app: Flask, client: Any) -> None:
