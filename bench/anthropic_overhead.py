@@ -13,17 +13,13 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import closing
+from contextlib import contextmanager
 
 import anthropic
-from overhead import database
-from overhead import fake_server
-from overhead import make_app
-from overhead import measure
-from overhead import parse_args
-from overhead import report
-
-from flask_llm_logs.instrumentation import instrument
+import overhead
+from overhead import Call
 
 MODEL = "claude-sonnet-4-5"
 SYSTEM = "You are a terse financial analyst."
@@ -32,16 +28,15 @@ MESSAGES = [
 ]
 
 
-def run(calls: int, database_url: str, threads: int | None, enabled: bool = True) -> dict[str, Any]:
-    app = make_app("anthropic_overhead", database_url, threads, enabled, "anthropic")
-    instrument(["anthropic"])
-    with fake_server() as url, app.app_context():
-        client = anthropic.Anthropic(
-            base_url=url,
-            api_key="bench",
-            max_retries=0,
-            http_client=anthropic.DefaultHttpxClient(verify=False),
-        )
+@contextmanager
+def sides(url: str) -> Iterator[tuple[Call, Call]]:
+    client = anthropic.Anthropic(
+        base_url=url,
+        api_key="bench",
+        max_retries=0,
+        http_client=anthropic.DefaultHttpxClient(verify=False),
+    )
+    with closing(client):
         messages = client.messages
         # The SDK's own method, as uninstrumented code calls it.
         unpatched = type(messages).create.__wrapped__
@@ -52,18 +47,15 @@ def run(calls: int, database_url: str, threads: int | None, enabled: bool = True
         def create_unpatched() -> None:
             unpatched(messages, model=MODEL, max_tokens=100, system=SYSTEM, messages=MESSAGES)
 
-        result = measure(calls, create, create_unpatched)
-        client.close()
-    app.extensions["llm_logs"].shutdown()
-    return result
-
-
-def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
-    with database(args) as url:
-        result = run(args.calls, url, args.threads, enabled=not args.disabled)
-    report("anthropic", url, result)
+        yield create, create_unpatched
 
 
 if __name__ == "__main__":
-    main()
+    overhead.main(
+        __doc__.splitlines()[0],
+        name="anthropic_overhead",
+        sdks=["anthropic"],
+        pricing_provider="anthropic",
+        sides=sides,
+        reported_sdk="anthropic",
+    )

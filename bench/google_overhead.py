@@ -13,18 +13,14 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import closing
+from contextlib import contextmanager
 
+import overhead
 from google import genai
 from google.genai import types
-from overhead import database
-from overhead import fake_server
-from overhead import make_app
-from overhead import measure
-from overhead import parse_args
-from overhead import report
-
-from flask_llm_logs.instrumentation import instrument
+from overhead import Call
 
 MODEL = "gemini-2.5-flash"
 CONTENTS = "Summarise the quarterly figures for the board in one line."
@@ -33,16 +29,15 @@ CONFIG = types.GenerateContentConfig(
 )
 
 
-def run(calls: int, database_url: str, threads: int | None, enabled: bool = True) -> dict[str, Any]:
-    app = make_app("google_overhead", database_url, threads, enabled, "google")
-    instrument(["google"])
-    with fake_server() as url, app.app_context():
-        client = genai.Client(
-            api_key="bench",
-            http_options=types.HttpOptions(
-                base_url=url, retry_options=types.HttpRetryOptions(attempts=1)
-            ),
-        )
+@contextmanager
+def sides(url: str) -> Iterator[tuple[Call, Call]]:
+    client = genai.Client(
+        api_key="bench",
+        http_options=types.HttpOptions(
+            base_url=url, retry_options=types.HttpRetryOptions(attempts=1)
+        ),
+    )
+    with closing(client):
         models = client.models
         # The SDK's own method, as uninstrumented code calls it.
         unpatched = type(models).generate_content.__wrapped__
@@ -53,18 +48,15 @@ def run(calls: int, database_url: str, threads: int | None, enabled: bool = True
         def generate_unpatched() -> None:
             unpatched(models, model=MODEL, contents=CONTENTS, config=CONFIG)
 
-        result = measure(calls, generate, generate_unpatched)
-        client.close()
-    app.extensions["llm_logs"].shutdown()
-    return result
-
-
-def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
-    with database(args) as url:
-        result = run(args.calls, url, args.threads, enabled=not args.disabled)
-    report("google.genai", url, result)
+        yield generate, generate_unpatched
 
 
 if __name__ == "__main__":
-    main()
+    overhead.main(
+        __doc__.splitlines()[0],
+        name="google_overhead",
+        sdks=["google"],
+        pricing_provider="google",
+        sides=sides,
+        reported_sdk="google.genai",
+    )

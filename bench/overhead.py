@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +33,12 @@ from flask import Flask
 
 import flask_llm_logs
 from flask_llm_logs import LlmLogs
+from flask_llm_logs.instrumentation import instrument
+
+Call = Callable[[], object]
+#: Given the fake server's URL, the instrumented call and the plain one, for
+#: as long as the context lasts (the SDK's client is closed at its end).
+Sides = Callable[[str], AbstractContextManager[tuple[Call, Call]]]
 
 WARM_UP = 200
 SERVE = """
@@ -72,15 +79,13 @@ def make_app(
     return app
 
 
-def timed(call: Callable[[], Any]) -> float:
+def timed(call: Call) -> float:
     start = time.perf_counter()
     call()
     return time.perf_counter() - start
 
 
-def measure(
-    calls: int, instrumented_call: Callable[[], Any], plain_call: Callable[[], Any]
-) -> dict[str, Any]:
+def measure(calls: int, instrumented_call: Call, plain_call: Call) -> dict[str, Any]:
     """Interleave the two calls ``calls`` times each (after a warm-up) in an app context."""
     instrumented: list[float] = []
     plain: list[float] = []
@@ -151,3 +156,44 @@ def report(sdk: str, url: str, result: dict[str, Any]) -> None:
         f"writer: {stats['written_spans']} spans and {stats['written_traces']} traces stored,"
         f" {stats['dropped']} dropped"
     )
+
+
+def run(
+    args: argparse.Namespace,
+    database_url: str,
+    *,
+    name: str,
+    sdks: list[str],
+    pricing_provider: str,
+    sides: Sides,
+) -> dict[str, Any]:
+    """One measurement: the app and the instrumentation first, so the SDK's
+    client that ``sides`` builds is the patched one, then the calls."""
+    app = make_app(name, database_url, args.threads, not args.disabled, pricing_provider)
+    instrument(sdks)
+    with fake_server() as url, app.app_context(), sides(url) as (instrumented, plain):
+        result = measure(args.calls, instrumented, plain)
+    app.extensions["llm_logs"].shutdown()
+    return result
+
+
+def main(
+    description: str,
+    *,
+    name: str,
+    sdks: list[str],
+    pricing_provider: str,
+    sides: Sides,
+    reported_sdk: str,
+    note: str | None = None,
+) -> None:
+    """What each script's ``__main__`` does: options, database, run, report
+    (``note`` first, when the measured call is not the reported SDK's)."""
+    args = parse_args(description)
+    with database(args) as url:
+        result = run(
+            args, url, name=name, sdks=sdks, pricing_provider=pricing_provider, sides=sides
+        )
+    if note is not None:
+        print(note)
+    report(reported_sdk, url, result)

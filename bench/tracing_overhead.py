@@ -24,17 +24,13 @@ so the difference is the method's noise floor plus the patch's wrapper.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import closing
+from contextlib import contextmanager
 
 import openai
-from overhead import database
-from overhead import fake_server
-from overhead import make_app
-from overhead import measure
-from overhead import parse_args
-from overhead import report
-
-from flask_llm_logs.instrumentation import instrument
+import overhead
+from overhead import Call
 
 MESSAGES = [
     {"role": "system", "content": "You are a terse financial analyst."},
@@ -42,17 +38,15 @@ MESSAGES = [
 ]
 
 
-def run(calls: int, database_url: str, threads: int | None, enabled: bool = True) -> dict[str, Any]:
-    app = make_app("tracing_overhead", database_url, threads, enabled, "openai")
-    instrument(["openai"])
-    with fake_server() as url, app.app_context():
-        client = openai.OpenAI(
-            base_url=f"{url}/v1",
-            api_key="bench",
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(verify=False),
-        )
-
+@contextmanager
+def sides(url: str) -> Iterator[tuple[Call, Call]]:
+    client = openai.OpenAI(
+        base_url=f"{url}/v1",
+        api_key="bench",
+        max_retries=0,
+        http_client=openai.DefaultHttpxClient(verify=False),
+    )
+    with closing(client):
         completions = client.chat.completions
         # The SDK's own method, as uninstrumented code calls it. Switching
         # the patch on and off between calls instead would reset the
@@ -65,18 +59,15 @@ def run(calls: int, database_url: str, threads: int | None, enabled: bool = True
         def create_unpatched() -> None:
             unpatched(completions, model="gpt-4.1-mini", messages=MESSAGES)
 
-        result = measure(calls, create, create_unpatched)
-        client.close()
-    app.extensions["llm_logs"].shutdown()
-    return result
-
-
-def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
-    with database(args) as url:
-        result = run(args.calls, url, args.threads, enabled=not args.disabled)
-    report("openai", url, result)
+        yield create, create_unpatched
 
 
 if __name__ == "__main__":
-    main()
+    overhead.main(
+        __doc__.splitlines()[0],
+        name="tracing_overhead",
+        sdks=["openai"],
+        pricing_provider="openai",
+        sides=sides,
+        reported_sdk="openai",
+    )
