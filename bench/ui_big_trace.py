@@ -28,8 +28,9 @@ from flask_llm_logs import LlmLogs
 
 FILL_TRACE = """
 INSERT INTO llm_logs_traces (id, name, status, metadata, input_tokens, output_tokens,
-    cached_tokens, reasoning_tokens, duration_ms, spans_count, models, started_at, created_at)
-VALUES (:id, 'big_pipeline', 'completed', '{}', 0, 0, 0, 0, 1000, :spans, '[]', now(), now());
+    cached_tokens, cache_write_tokens, reasoning_tokens, duration_ms, spans_count, models,
+    started_at, created_at)
+VALUES (:id, 'big_pipeline', 'completed', '{}', 0, 0, 0, 0, 0, 1000, :spans, '[]', now(), now());
 INSERT INTO llm_logs_spans (id, trace_id, parent_id, name, kind, input, output, duration_ms,
     status, metadata, started_at, completed_at, created_at)
 SELECT md5(:id || s)::uuid, CAST(:id AS uuid),

@@ -50,7 +50,7 @@ RARE_WORD = "quasar"
 FILL_TRACES = """
 INSERT INTO llm_logs_traces (
     id, name, status, error, metadata, input_tokens, output_tokens, cached_tokens,
-    reasoning_tokens, cost, duration_ms, spans_count, models, prompt_version_id,
+    cache_write_tokens, reasoning_tokens, cost, duration_ms, spans_count, models, prompt_version_id,
     started_at, completed_at, created_at)
 SELECT
     md5('t' || i)::uuid,
@@ -59,7 +59,7 @@ SELECT
     CASE WHEN i % 50 = 0 THEN 'error' WHEN i % 997 = 0 THEN 'running' ELSE 'completed' END,
     CASE WHEN i % 50 = 0 THEN 'RateLimitError: slow down' END,
     jsonb_build_object('user', 'u' || (i % 1000), 'strategy_id', i % 500),
-    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0,
+    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0, 0,
     0.0004 + (i % 100) * 0.00001, 800 + i % 3000, {spans},
     CASE WHEN i % 3 = 0 THEN '["gpt-4.1-mini"]'::jsonb
          WHEN i % 3 = 1 THEN '["gpt-4.1"]'::jsonb
@@ -109,9 +109,9 @@ FROM generate_series({per_trace}, ({traces} + 1) * {per_trace} - 1) AS s) AS spa
 FILL_BIG_TRACE = """
 INSERT INTO llm_logs_traces (
     id, name, status, metadata, input_tokens, output_tokens, cached_tokens,
-    reasoning_tokens, cost, duration_ms, spans_count, models, started_at, completed_at,
-    created_at)
-VALUES (:id, 'big_pipeline', 'completed', '{{"user": "bench"}}', 400000, 90000, 64000, 0,
+    cache_write_tokens, reasoning_tokens, cost, duration_ms, spans_count, models, started_at,
+    completed_at, created_at)
+VALUES (:id, 'big_pipeline', 'completed', '{{"user": "bench"}}', 400000, 90000, 64000, 0, 0,
         0.5, 200000, :spans, '["gpt-4.1-mini"]', now() + interval '1 minute',
         now() + interval '5 minutes', now());
 INSERT INTO llm_logs_spans (
