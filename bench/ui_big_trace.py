@@ -15,16 +15,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import uuid
 
 import sqlalchemy as sa
 from benchdb import create_tables
 from benchdb import throwaway_database
-from flask import Flask
-
-from flask_llm_logs import LlmLogs
+from pagetimes import time_pages
+from pagetimes import ui_app
 
 FILL_TRACE = """
 INSERT INTO llm_logs_traces (id, name, status, metadata, input_tokens, output_tokens,
@@ -72,26 +69,6 @@ def fill(url: str, sizes: list[int], reply_mb: float) -> dict[str, str]:
     return pages
 
 
-def time_pages(url: str, pages: dict[str, str], repeat: int) -> None:
-    app = Flask("bench_ui_big")
-    app.config.update(TESTING=True, SECRET_KEY="bench", SQLALCHEMY_DATABASE_URI=url)
-    app.config["LLM_LOGS_AUTO_INSTRUMENT"] = False
-    LlmLogs(app)
-    client = app.test_client()
-    print(f"\n{'page':<36} {'median ms':>10} {'min ms':>8} {'KiB':>8}")
-    for label, path in pages.items():
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            response = client.get(path)
-            times.append((time.perf_counter() - began) * 1000)
-        size = len(response.data) / 1024
-        print(f"{label:<36} {statistics.median(times):>10.1f} {min(times):>8.1f} {size:>8.0f}")
-    app.extensions["llm_logs"].shutdown()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, nargs="+", default=[10_000, 100_000])
@@ -100,7 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database() as url:
         create_tables(url)
-        time_pages(url, fill(url, args.spans, args.reply_mb), args.repeat)
+        pages = fill(url, args.spans, args.reply_mb)
+        with ui_app("bench_ui_big", url) as app:
+            time_pages(app, pages, args.repeat, label_width=36, size_width=8)
 
 
 if __name__ == "__main__":

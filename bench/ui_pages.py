@@ -25,7 +25,6 @@ postgres@127.0.0.1:5432) and kept for the next run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import uuid
 
@@ -33,8 +32,9 @@ import sqlalchemy as sa
 from benchdb import SERVER
 from benchdb import database_url
 from flask import Flask
+from pagetimes import time_pages
+from pagetimes import ui_app
 
-from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
@@ -231,30 +231,6 @@ def pages(app: Flask) -> dict[str, str]:
     }
 
 
-def time_pages(url: str, repeat: int) -> None:
-    app = Flask("bench_ui")
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="bench",
-        SQLALCHEMY_DATABASE_URI=url,
-        LLM_LOGS_AUTO_INSTRUMENT=False,
-    )
-    LlmLogs(app)
-    client = app.test_client()
-    print(f"\n{'page':<48} {'median ms':>10} {'min ms':>8} {'KiB':>6}")
-    for label, path in pages(app).items():
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        times = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            response = client.get(path)
-            times.append((time.perf_counter() - began) * 1000)
-        size = len(response.data) / 1024
-        print(f"{label:<48} {statistics.median(times):>10.1f} {min(times):>8.1f} {size:>6.0f}")
-    app.extensions["llm_logs"].shutdown()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
@@ -265,7 +241,8 @@ def main() -> None:
     url = args.database_url or default_database_url()
     fill(url, args.traces)
     if not args.fill_only:
-        time_pages(url, args.repeat)
+        with ui_app("bench_ui", url) as app:
+            time_pages(app, pages(app), args.repeat, label_width=48, size_width=6)
 
 
 if __name__ == "__main__":
