@@ -9,7 +9,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
+from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
@@ -163,143 +165,121 @@ class TestBatchPage:
             assert "&lt;script&gt;" in html
 
 
+class Retries:
+    """The retry buttons as a user presses them: a POST with the CSRF token a
+    page gives, then the batch's page with its flash messages."""
+
+    def __init__(self, client: FlaskClient, url: Url, token: Callable[[str], str]) -> None:
+        self.client = client
+        self.url = url
+        self.csrf = token(url("/prompts/new"))
+
+    def post(self, path: str) -> TestResponse:
+        return self.client.post(self.url(path), data={"csrf_token": self.csrf})
+
+    def retry(self, batch: BatchRecord, request: BatchRequest | int | str) -> TestResponse:
+        """The retry button of one request (its id, or any text as the id)."""
+        request_id = request.id if isinstance(request, BatchRequest) else request
+        return self.post(f"/batches/{batch.id}/requests/{request_id}/retry")
+
+    def retry_all(self, batch: BatchRecord | int) -> TestResponse:
+        batch_id = batch.id if isinstance(batch, BatchRecord) else batch
+        return self.post(f"/batches/{batch_id}/retry")
+
+    def flashes(self, batch: BatchRecord) -> list[str]:
+        return flashes(html_of(self.client.get(self.url(f"/batches/{batch.id}"))))
+
+
+@pytest.fixture
+def retries(client: FlaskClient, url: Url, token: Callable[[str], str]) -> Retries:
+    return Retries(client, url, token)
+
+
 class TestRetry:
-    def test_retry_one(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
-    ) -> None:
+    def test_retry_one(self, url: Url, app: Flask, handler: Handler, retries: Retries) -> None:
         batch = add_batch(app)
         request = failed_request(app, batch)
-        csrf = token(url("/prompts/new"))
-        response = client.post(
-            url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf}
-        )
+        response = retries.retry(batch, request)
         assert response.status_code == 302
         assert response.headers["Location"].endswith(url(f"/batches/{batch.id}"))
         ((custom_id, content),) = handler.calls
         assert custom_id == "r-failed" and content.endswith("A summary.")  # the stored result
         retried = reload(app, request)
         assert retried.status == "succeeded" and retried.error is None
-        html = html_of(client.get(url(f"/batches/{batch.id}")))
-        assert flashes(html) == ["Request r-failed succeeded on retry."]
+        assert retries.flashes(batch) == ["Request r-failed succeeded on retry."]
 
-    def test_retry_fails_again(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
-    ) -> None:
+    def test_retry_fails_again(self, app: Flask, handler: Handler, retries: Retries) -> None:
         handler.failing = True
         batch = add_batch(app)
         request = failed_request(app, batch)
-        csrf = token(url("/prompts/new"))
-        client.post(
-            url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf}
-        )
+        retries.retry(batch, request)
         retried = reload(app, request)
         assert retried.status == "failed" and "still refusing" in (retried.error or "")
-        html = html_of(client.get(url(f"/batches/{batch.id}")))
-        assert flashes(html) == ["Request r-failed failed again: RuntimeError: still refusing"]
+        assert retries.flashes(batch) == [
+            "Request r-failed failed again: RuntimeError: still refusing"
+        ]
 
     def test_request_that_cannot_be_retried(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
+        self, app: Flask, handler: Handler, retries: Retries
     ) -> None:
         batch = add_batch(app, requests=1)
         done = reload(app, add_request(app, batch, "r-done", status="succeeded"))
-        csrf = token(url("/prompts/new"))
-        client.post(url(f"/batches/{batch.id}/requests/{done.id}/retry"), data={"csrf_token": csrf})
-        (message,) = flashes(html_of(client.get(url(f"/batches/{batch.id}"))))
+        retries.retry(batch, done)
+        (message,) = retries.flashes(batch)
         assert message.startswith("Not retried: batch request") and "succeeded" in message
         assert handler.calls == []
 
-    def test_request_of_another_batch(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
-    ) -> None:
+    def test_request_of_another_batch(self, app: Flask, handler: Handler, retries: Retries) -> None:
         batch, other = add_batch(app, provider_batch_id="a"), add_batch(app, provider_batch_id="b")
         request = failed_request(app, other)
-        csrf = token(url("/prompts/new"))
-        for path in (
-            f"/batches/{batch.id}/requests/{request.id}/retry",
-            f"/batches/{batch.id}/requests/99999/retry",
-            f"/batches/{batch.id}/requests/99999999999/retry",
-            f"/batches/x/requests/{request.id}/retry",
+        for response in (
+            retries.retry(batch, request),
+            retries.retry(batch, 99999),
+            retries.retry(batch, 99999999999),
+            retries.post(f"/batches/x/requests/{request.id}/retry"),
         ):
-            html_of(client.post(url(path), data={"csrf_token": csrf}), 404)
+            html_of(response, 404)
         assert handler.calls == []
 
-    def test_retry_all_failed(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
-    ) -> None:
+    def test_retry_all_failed(self, app: Flask, handler: Handler, retries: Retries) -> None:
         batch = add_batch(app, requests=2)
         first = failed_request(app, batch, "r-1")
         second = failed_request(app, batch, "r-2")
         add_request(app, batch, "r-provider", status="failed", error="batch_expired")
         other = failed_request(app, add_batch(app, provider_batch_id="other"), "r-other")
-        csrf = token(url("/prompts/new"))
-        response = client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
+        response = retries.retry_all(batch)
         assert response.status_code == 302
         assert sorted(custom_id for custom_id, _ in handler.calls) == ["r-1", "r-2"]
         assert reload(app, first).status == reload(app, second).status == "succeeded"
         assert reload(app, other).status == "failed"
-        html = html_of(client.get(url(f"/batches/{batch.id}")))
-        assert flashes(html) == ["Retried 2 requests: all succeeded."]
+        assert retries.flashes(batch) == ["Retried 2 requests: all succeeded."]
 
-    def test_retry_all_with_failures_again(
+    @pytest.mark.parametrize(
+        ("failing", "failed", "message"),
+        [
+            (True, 1, "Retried 1 request: 0 succeeded, 1 failed again."),
+            (False, 0, "No failed request of this batch has a stored result to retry."),
+        ],
+        ids=["with_failures_again", "with_nothing_to_retry"],
+    )
+    def test_retry_all_says_what_happened(
         self,
-        client: FlaskClient,
-        url: Url,
         app: Flask,
         handler: Handler,
-        token: Callable[[str], str],
+        retries: Retries,
+        failing: bool,
+        failed: int,
+        message: str,
     ) -> None:
-        handler.failing = True
-        batch = add_batch(app)
-        failed_request(app, batch)
-        csrf = token(url("/prompts/new"))
-        client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
-        html = html_of(client.get(url(f"/batches/{batch.id}")))
-        assert flashes(html) == ["Retried 1 request: 0 succeeded, 1 failed again."]
+        handler.failing = failing
+        batch = add_batch(app, requests=1 - failed)
+        for _ in range(failed):
+            failed_request(app, batch)
+        retries.retry_all(batch)
+        assert retries.flashes(batch) == [message]
 
-    def test_retry_all_with_nothing_to_retry(
-        self,
-        client: FlaskClient,
-        url: Url,
-        app: Flask,
-        handler: Handler,
-        token: Callable[[str], str],
-    ) -> None:
-        batch = add_batch(app, requests=1)
-        csrf = token(url("/prompts/new"))
-        client.post(url(f"/batches/{batch.id}/retry"), data={"csrf_token": csrf})
-        html = html_of(client.get(url(f"/batches/{batch.id}")))
-        assert flashes(html) == ["No failed request of this batch has a stored result to retry."]
-
-    def test_retry_all_of_unknown_batch(
-        self, client: FlaskClient, url: Url, app: Flask, token: Callable[[str], str]
-    ) -> None:
-        csrf = token(url("/prompts/new"))
-        html_of(client.post(url("/batches/12345/retry"), data={"csrf_token": csrf}), 404)
+    def test_retry_all_of_unknown_batch(self, retries: Retries) -> None:
+        html_of(retries.retry_all(12345), 404)
 
     @pytest.mark.parametrize("data", [{}, {"csrf_token": "forged"}])
     def test_csrf_is_required(
@@ -342,13 +322,12 @@ class TestRetry:
 
 
 def test_trace_made_by_the_retry_links_back_to_the_batch(
-    client: FlaskClient, url: Url, app: Flask, handler: Handler, token: Callable[[str], str]
+    client: FlaskClient, url: Url, app: Flask, handler: Handler, retries: Retries
 ) -> None:
     """A retried request without a trace gets one, and the trace links to its batch."""
     batch = add_batch(app)
     request = failed_request(app, batch)
-    csrf = token(url("/prompts/new"))
-    client.post(url(f"/batches/{batch.id}/requests/{request.id}/retry"), data={"csrf_token": csrf})
+    retries.retry(batch, request)
     trace_id = reload(app, request).trace_id
     assert trace_id is not None
     session = app.extensions["llm_logs"].session
