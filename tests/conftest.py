@@ -36,6 +36,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 #: internal error; ``web`` and ``browser`` hold the UI tests' fixtures.
 pytest_plugins = [
     "pytester",
+    "tests.helpers.instrumentation",
     "tests.helpers.recorder_errors",
     "tests.helpers.web",
     "tests.helpers.browser",

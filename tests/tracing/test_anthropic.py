@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import pydantic
 import pytest
 from anthropic.resources.beta.messages.messages import Messages as BetaMessages
 from anthropic.resources.messages.messages import AsyncMessages
@@ -28,6 +26,11 @@ from flask_llm_logs.tracing.pricing import cost_of
 from tests.helpers.anthropic_messages import BETA_MESSAGES
 from tests.helpers.anthropic_messages import MESSAGES
 from tests.helpers.anthropic_messages import text_of
+from tests.helpers.instrumentation import Verdict
+from tests.helpers.tracing import check_abandoned_streams
+from tests.helpers.tracing import failed_call_span
+from tests.helpers.tracing import finalise_dropped_streams
+from tests.helpers.tracing import leave_early
 from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
@@ -45,16 +48,7 @@ TOOLS: list[ToolParam] = [
 SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123"
 
 
-class Verdict(pydantic.BaseModel):
-    verdict: str
-    confidence: float
-
-
-@pytest.fixture(autouse=True)
-def instrumented() -> Iterator[None]:
-    """Tests that uninstrument leave the SDK patched again for the next test."""
-    yield
-    instrument()
+pytestmark = pytest.mark.usefixtures("reinstrumented")
 
 
 @pytest.fixture
@@ -302,19 +296,7 @@ def test_stream_left_early_keeps_partial_output(
 ) -> None:
     fake_openai.reply_with(TEXT)
     stream = create(fake_openai.anthropic_client(), stream=True)
-    read: list[Any] = []
-    if ending == "close":
-        for event in stream:
-            read.append(event)
-            if stream_text(read):
-                break
-        stream.close()
-    else:
-        with stream:
-            for event in stream:
-                read.append(event)
-                if stream_text(read):
-                    break
+    read = leave_early(stream, ending, stream_text)
     [llm] = spans(app)
     assert llm.status == "completed"
     assert llm.metadata["llm_logs.stream"] == "closed"
@@ -333,12 +315,7 @@ def test_stream_abandoned_is_recorded_when_collected(app: Flask, fake_openai: Fa
             break
     never_read = create(client, stream=True)
     del stream, never_read, event
-    gc.collect()
-    wait_until(lambda: len(spans(app)) == 2)
-    outputs = sorted(str(s.output["content"]) for s in spans(app))
-    assert outputs[0] == "None"  # never read
-    assert TEXT.startswith(outputs[1]) and outputs[1] != TEXT
-    assert {s.metadata["llm_logs.stream"] for s in spans(app)} == {"abandoned"}
+    check_abandoned_streams(app, TEXT)
 
 
 def test_stream_helper(app: Flask, fake_openai: FakeOpenAI, client: anthropic.Anthropic) -> None:
@@ -385,14 +362,8 @@ def test_api_error_span(
     with pytest.raises(error_class) as raised, trace("request"):
         create(client)
     assert raised.value.status_code == status
-    row, [llm] = one_trace(app)
-    assert llm.status == "error"
+    llm = failed_call_span(app, status, error_class, {"messages": MESSAGES})
     assert llm.error == f"{error_class.__name__} (HTTP {status}): try again later"
-    assert llm.metadata["http.response.status_code"] == status
-    assert llm.metadata["error.type"] == error_class.__name__
-    assert llm.input == {"messages": MESSAGES}
-    assert llm.output is None
-    assert row.status == "error"
 
 
 def test_streams_that_fail_to_start(
@@ -472,9 +443,7 @@ def test_async_stream_abandoned_is_recorded(app: Flask, fake_openai: FakeOpenAI)
                 if event.type == "content_block_delta":
                     break
             del stream, event
-            gc.collect()
-            for _ in range(10):
-                await asyncio.sleep(0.01)  # the loop finalises the dropped generators
+            await finalise_dropped_streams()
 
     asyncio.run(main())
     wait_until(lambda: len(spans(app)) == 1)

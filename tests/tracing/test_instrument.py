@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import openai
-import pydantic
 import pytest
 from flask import Flask
 from openai.resources.chat.completions import AsyncCompletions
@@ -31,7 +29,9 @@ from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.instrumentation import is_instrumented
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.pricing import cost_of
+from tests.helpers.instrumentation import Verdict
 from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import failed_call_span
 from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
@@ -48,16 +48,7 @@ TOOLS: list[ChatCompletionToolParam] = [
 SECRET = "sk-live-abcdefghijklmnopqrstuvwxyz0123"
 
 
-class Verdict(pydantic.BaseModel):
-    verdict: str
-    confidence: float
-
-
-@pytest.fixture(autouse=True)
-def instrumented() -> Iterator[None]:
-    """Tests that uninstrument leave the SDK patched again for the next test."""
-    yield
-    instrument()
+pytestmark = pytest.mark.usefixtures("reinstrumented")
 
 
 def test_chat_completion_span(app: Flask, fake_openai: FakeOpenAI) -> None:
@@ -295,15 +286,8 @@ def test_api_error_span(
     with pytest.raises(error_class) as raised, trace("request"):
         openai_client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
     assert raised.value.status_code == status
-    row, [llm] = one_trace(app)
-    assert llm.status == "error"
-    assert llm.error.startswith(f"{error_class.__name__} (HTTP {status}): ")
+    llm = failed_call_span(app, status, error_class, {"messages": MESSAGES})
     assert "try again later" in llm.error
-    assert llm.metadata["http.response.status_code"] == status
-    assert llm.metadata["error.type"] == error_class.__name__
-    assert llm.input == {"messages": MESSAGES}
-    assert llm.output is None
-    assert row.status == "error"
 
 
 def test_error_outside_a_trace_marks_the_auto_trace(

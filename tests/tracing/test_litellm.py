@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import litellm
@@ -47,11 +46,7 @@ TOOLS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def instrumented() -> Iterator[None]:
-    """Tests that uninstrument leave LiteLLM patched again for the next test."""
-    yield
-    instrument()
+pytestmark = pytest.mark.usefixtures("reinstrumented")
 
 
 @pytest.fixture

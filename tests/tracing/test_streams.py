@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Iterator
 from typing import Any
 
 import openai
-import pydantic
 import pytest
 from flask import Flask
 from openai.types.responses import ResponseCompletedEvent
 
 import flask_llm_logs
 from flask_llm_logs import trace
-from flask_llm_logs.instrumentation import instrument
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.instrumentation import Verdict
 from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import check_abandoned_streams
+from tests.helpers.tracing import finalise_dropped_streams
+from tests.helpers.tracing import leave_early
 from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import wait_until
@@ -26,20 +26,13 @@ TEXT = "one two three four five six seven eight nine ten"
 MODEL = "gpt-4.1-mini"
 
 
-class Verdict(pydantic.BaseModel):
-    verdict: str
-
-
 @pytest.fixture
 def fake(fake_openai: FakeOpenAI) -> FakeOpenAI:
     fake_openai.reply_with(TEXT, times=3)
     return fake_openai
 
 
-@pytest.fixture(autouse=True)
-def instrumented() -> Iterator[None]:
-    yield
-    instrument()
+pytestmark = pytest.mark.usefixtures("reinstrumented")
 
 
 def chat_stream(client: openai.OpenAI, **kwargs: Any) -> Any:
@@ -96,20 +89,7 @@ def test_chat_stream_left_early_keeps_partial_output(
     app: Flask, fake: FakeOpenAI, ending: str
 ) -> None:
     client = fake.client()
-    stream = chat_stream(client)
-    read = []
-    if ending == "close":
-        for chunk in stream:
-            read.append(chunk)
-            if text_of(read):
-                break
-        stream.close()
-    else:
-        with stream:
-            for chunk in stream:
-                read.append(chunk)
-                if text_of(read):
-                    break
+    read = leave_early(chat_stream(client), ending, text_of)
     llm = the_llm_span(app)
     assert llm.status == "completed"
     assert llm.metadata["llm_logs.stream"] == "closed"
@@ -125,12 +105,7 @@ def test_chat_stream_abandoned_is_recorded_when_collected(app: Flask, fake: Fake
             break
     never_read = chat_stream(client)
     del stream, never_read, chunk
-    gc.collect()
-    wait_until(lambda: len(spans(app)) == 2)
-    outputs = sorted(str(s.output["content"]) for s in spans(app))
-    assert outputs[0] == "None"  # never read
-    assert TEXT.startswith(outputs[1]) and outputs[1] != TEXT
-    assert {s.metadata["llm_logs.stream"] for s in spans(app)} == {"abandoned"}
+    check_abandoned_streams(app, TEXT)
 
 
 def test_chat_stream_helper(app: Flask, fake: FakeOpenAI) -> None:
@@ -322,9 +297,7 @@ def test_async_stream_abandoned_is_recorded(app: Flask, fake: FakeOpenAI) -> Non
                 if chunk.choices and chunk.choices[0].delta.content:
                     break
             del stream, chunk
-            gc.collect()
-            for _ in range(10):
-                await asyncio.sleep(0.01)  # the loop finalises the dropped generators
+            await finalise_dropped_streams()
 
     asyncio.run(main())
     wait_until(lambda: len(spans(app)) == 1)
