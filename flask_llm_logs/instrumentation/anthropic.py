@@ -32,6 +32,7 @@ from .calls import Operation
 from .extract import CallOutcome
 from .patching import Patcher
 from .patching import PatchPoint
+from .stainless import start_call
 from .streams import watch
 from .streams import watch_async
 
@@ -59,9 +60,6 @@ PATCH_POINTS: tuple[PatchPoint[Operation], ...] = tuple(
         PatchPoint(module, "AsyncMessages", "stream", MESSAGES),
     )
 )
-
-#: The header ``with_raw_response`` and ``with_streaming_response`` send.
-RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
 
 def _guarded(function: Callable[..., Any], *args: Any) -> None:
@@ -150,11 +148,7 @@ class _AnthropicHooks:
     def start(
         self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> LlmCall | None:
-        headers = kwargs.get("extra_headers")
-        # with_streaming_response: the body is the caller's to read, untraced.
-        if headers and headers.get(RAW_RESPONSE_HEADER) == "stream":
-            return None
-        return LlmCall.start(resource, operation, kwargs)
+        return start_call(resource, operation, kwargs)
 
     def succeeded(self, call: LlmCall, result: Any) -> None:
         if isinstance(result, APIResponse):

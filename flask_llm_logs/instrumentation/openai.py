@@ -22,6 +22,7 @@ from .calls import LlmCall
 from .calls import Operation
 from .patching import Patcher
 from .patching import PatchPoint
+from .stainless import start_call
 from .streams import watch
 from .streams import watch_async
 
@@ -42,9 +43,6 @@ PATCH_POINTS: tuple[PatchPoint[Operation], ...] = (
     PatchPoint(_EMBEDDINGS, "AsyncEmbeddings", "create", EMBEDDINGS, is_async=True),
 )
 
-#: The header ``with_raw_response`` and ``with_streaming_response`` send.
-RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-
 
 class _OpenAIHooks:
     """How one call of the ``openai`` SDK becomes a span."""
@@ -52,11 +50,7 @@ class _OpenAIHooks:
     def start(
         self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> LlmCall | None:
-        headers = kwargs.get("extra_headers")
-        # with_streaming_response: the body is the caller's to read, untraced.
-        if headers and headers.get(RAW_RESPONSE_HEADER) == "stream":
-            return None
-        return LlmCall.start(resource, operation, kwargs)
+        return start_call(resource, operation, kwargs)
 
     def succeeded(self, call: LlmCall, result: Any) -> None:
         """Record ``result``; a stream is watched in place and recorded when it ends."""
