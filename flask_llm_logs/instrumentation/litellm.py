@@ -47,6 +47,7 @@ from .extract import CallOutcome
 from .patching import Patcher
 from .patching import PatchPoint
 from .streams import ChatAccumulator
+from .streams import ReadingNext
 from .streams import StreamRecorder
 from .streams import recorder_for
 
@@ -142,35 +143,15 @@ class _RecordedStream(CustomStreamWrapper):  # type: ignore[misc]  # LiteLLM is 
     _llm_logs_recorder: StreamRecorder
 
     def __next__(self) -> Any:
-        recorder = self._llm_logs_recorder
-        recorder.reading = True
-        try:
+        with ReadingNext(self._llm_logs_recorder, StopIteration):
             chunk = super().__next__()
-        except StopIteration:
-            recorder.finish(how="exhausted")
-            raise
-        except BaseException as error:
-            recorder.finish(error, how="failed")
-            raise
-        finally:
-            recorder.reading = False
-        recorder.add(chunk)
+        self._llm_logs_recorder.add(chunk)
         return chunk
 
     async def __anext__(self) -> Any:
-        recorder = self._llm_logs_recorder
-        recorder.reading = True
-        try:
+        with ReadingNext(self._llm_logs_recorder, StopAsyncIteration):
             chunk = await super().__anext__()
-        except StopAsyncIteration:
-            recorder.finish(how="exhausted")
-            raise
-        except BaseException as error:
-            recorder.finish(error, how="failed")
-            raise
-        finally:
-            recorder.reading = False
-        recorder.add(chunk)
+        self._llm_logs_recorder.add(chunk)
         return chunk
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ import weakref
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 from typing import Protocol
 
@@ -272,6 +273,37 @@ class StreamRecorder:
             log_recorder_error()
 
 
+class ReadingNext:
+    """Around the SDK iterator's ``__next__`` or ``__anext__``: ``reading``
+    is set meanwhile, and the span ends when the iterator ends (``end``,
+    ``StopIteration`` or ``StopAsyncIteration``) or fails; the exception
+    still reaches the caller. A class, not a generator, so the
+    ``StopIteration`` passes through untouched."""
+
+    __slots__ = ("end", "recorder")
+
+    def __init__(self, recorder: StreamRecorder, end: type[Exception]) -> None:
+        self.recorder = recorder
+        self.end = end
+
+    def __enter__(self) -> None:
+        self.recorder.reading = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.recorder.reading = False
+        if kind is None:
+            return
+        if issubclass(kind, self.end):
+            self.recorder.finish(how="exhausted")
+        else:
+            self.recorder.finish(error, how="failed")
+
+
 def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
     try:
         while True:
@@ -322,20 +354,9 @@ class _ObservedAsyncIterator:
             await aclose()
 
     async def __anext__(self) -> Any:
-        recorder = self._recorder
-        recorder.reading = True
-        try:
+        with ReadingNext(self._recorder, StopAsyncIteration):
             item = await self._inner.__anext__()
-        except StopAsyncIteration:
-            recorder.reading = False
-            recorder.finish(how="exhausted")
-            raise
-        except BaseException as error:
-            recorder.reading = False
-            recorder.finish(error, how="failed")
-            raise
-        recorder.reading = False
-        recorder.add(item)
+        self._recorder.add(item)
         return item
 
 
