@@ -56,6 +56,8 @@ def scrubbing_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
         return scrub(text)
 
     monkeypatch.setattr(serialize, "scrub_text", spy)
+    # Short texts are scrubbed once per process: forget the earlier tests' ones.
+    serialize._short_text.cache_clear()
     yield threads
 
 
