@@ -22,9 +22,12 @@ from .prompts import RenderLimitExceeded
 from .prompts import SectionsTooDeep
 from .prompts import TemplateSyntaxError
 from .prompts import VersionNotFound
+from .tracing.api import current_trace_id
+from .tracing.api import score
 from .tracing.api import span
 from .tracing.api import tool
 from .tracing.api import trace
+from .tracing.api import update_current_trace
 from .tracing.context import copy_context_to
 
 __all__ = [
@@ -48,10 +51,13 @@ __all__ = [
     "TemplateSyntaxError",
     "VersionNotFound",
     "copy_context_to",
+    "current_trace_id",
     "flush",
+    "score",
     "span",
     "stats",
     "tool",
     "trace",
     "uninstrument",
+    "update_current_trace",
 ]

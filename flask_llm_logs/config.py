@@ -53,7 +53,16 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_WRITER_FLUSH_INTERVAL": 0.5,
     #: ``None``: chosen by database, see :func:`.tracing.writer.lane_count`.
     "LLM_LOGS_WRITER_THREADS": None,
+    #: ``None``: the id of Flask-Login's ``current_user`` when it is authenticated.
+    "LLM_LOGS_USER_ID": None,
+    "LLM_LOGS_SESSION_ID": None,
+    "LLM_LOGS_AUTO_TRACE": "request",
+    #: ``None``: ``"development"`` in debug mode, else ``"production"``.
+    "LLM_LOGS_ENVIRONMENT": None,
 }
+
+#: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.
+AUTO_TRACE_MODES = ("request", "call")
 
 
 #: The switches read live from ``app.config`` (see :class:`~flask_llm_logs.state.State`).
@@ -109,6 +118,12 @@ class Settings:
     writer_batch_size: int
     writer_flush_interval: float
     writer_threads: int | None
+    #: ``LLM_LOGS_USER_ID``, ``LLM_LOGS_SESSION_ID``: read once per trace started in a request.
+    user_id: Callable[[], Any] | None
+    session_id: Callable[[], Any] | None
+    #: ``LLM_LOGS_AUTO_TRACE`` is ``"request"``.
+    trace_per_request: bool
+    environment: str
 
 
 #: What a switch may be given as, beside ``True`` and ``False`` (environment
@@ -256,6 +271,31 @@ def _bind_key(config: Mapping[str, Any]) -> str | None:
     return str(value)
 
 
+def _auto_trace(config: Mapping[str, Any]) -> bool:
+    key = "LLM_LOGS_AUTO_TRACE"
+    value = config[key]
+    if value not in AUTO_TRACE_MODES:
+        raise ConfigurationError(key, f'must be "request" or "call", got {value!r}')
+    return bool(value == "request")
+
+
+#: The size of the traces' ``environment`` column.
+MAX_ENVIRONMENT_LENGTH = 50
+
+
+def _environment(app: Flask) -> str:
+    """``LLM_LOGS_ENVIRONMENT``, by default told by the app's debug mode."""
+    key = "LLM_LOGS_ENVIRONMENT"
+    value = app.config[key]
+    if value is None:
+        return "development" if app.debug else "production"
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ENVIRONMENT_LENGTH:
+        raise ConfigurationError(
+            key, f"must be a name of 1 to {MAX_ENVIRONMENT_LENGTH} characters, got {value!r}"
+        )
+    return value
+
+
 def _warn_about_unknown_keys(config: Mapping[str, Any]) -> None:
     """A misspelt key is otherwise silently ignored, its default used instead."""
     for key in config:
@@ -314,4 +354,8 @@ def load_settings(app: Flask) -> Settings:
         writer_batch_size=_positive_int(config, "LLM_LOGS_WRITER_BATCH_SIZE"),
         writer_flush_interval=read_seconds(config, "LLM_LOGS_WRITER_FLUSH_INTERVAL"),
         writer_threads=_optional_positive_int(config, "LLM_LOGS_WRITER_THREADS"),
+        user_id=_optional_callable(config, "LLM_LOGS_USER_ID"),
+        session_id=_optional_callable(config, "LLM_LOGS_SESSION_ID"),
+        trace_per_request=_auto_trace(config),
+        environment=_environment(app),
     )

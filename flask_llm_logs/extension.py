@@ -31,6 +31,8 @@ from .state import get_state
 from .state import register
 from .tracing.context import forget_prompt_version
 from .tracing.pricing import check_pricing_provider
+from .tracing.request_trace import end_request_trace
+from .tracing.request_trace import end_with_streamed_response
 from .tracing.writer import Writer
 from .web import register as register_ui
 
@@ -91,6 +93,8 @@ class LlmLogs:
         state.shutdown_hooks.append(state.writer.close)
         register(state)
         app.teardown_request(forget_prompt_version)
+        app.teardown_request(end_request_trace)
+        app.after_request(end_with_streamed_response)
 
         migrations.hide_tables_from_host_migrations(app)
         if settings.auto_instrument:
@@ -169,7 +173,7 @@ def flush(timeout: float | None = None) -> bool:
 def stats() -> dict[str, int]:
     """The background writer's counters for the current (or last initialised) app.
 
-    ``queued``, ``written_spans``, ``written_traces``, ``dropped``,
+    ``queued``, ``written_spans``, ``written_traces``, ``written_scores``, ``dropped``,
     ``errors`` and ``retries``; see :meth:`.Writer.stats`.
     """
     return get_state().writer.stats()

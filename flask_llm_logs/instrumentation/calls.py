@@ -19,12 +19,11 @@ from ..models.base import new_id
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
 from ..tracing.context import take_prompt_version
-from ..tracing.recorder import AUTO_TRACE_PREFIX
 from ..tracing.recorder import error_message
 from ..tracing.recorder import log_recorder_error
 from ..tracing.recorder import recording
-from ..tracing.recorder import start_trace
 from ..tracing.records import SpanRecord
+from ..tracing.request_trace import automatic_trace
 from . import extract
 from .extract import CallOutcome
 from .providers import provider_of_url
@@ -134,8 +133,8 @@ class LlmCall:
             how = recording()
             if how.writer is None or not how.llm_calls:
                 return None
-            trace = start_trace(AUTO_TRACE_PREFIX + name, None, announce=False, how=how)
-            owns_trace, parent_id = True, None
+            trace, owns_trace = automatic_trace(name, how)
+            parent_id = None
         else:
             trace, owns_trace, parent_id = frame.trace, False, frame.span_id
             if trace.writer is None or not trace.llm_calls:
@@ -227,7 +226,7 @@ class LlmCall:
                     None if first_token_at is None else (first_token_at - self.started) * 1000
                 ),
                 metadata=span_metadata,
-                trace_name=self.trace.name if self.owns_trace else None,
+                automatic=self.trace if self.owns_trace else None,
             )
         )
         for call in outcome.tool_calls:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 import uuid
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -25,13 +27,17 @@ from .context import current_frame
 from .context import enter
 from .context import forget_prompt_version_of
 from .context import leave
-from .recorder import AUTO_TRACE_PREFIX
 from .recorder import end_trace
 from .recorder import error_message
 from .recorder import log_recorder_error
+from .recorder import recording
 from .recorder import snapshot
 from .recorder import start_trace
+from .recorder import tag_list
+from .records import ScoreRecord
 from .records import SpanRecord
+from .request_trace import automatic_trace
+from .request_trace import current_trace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,8 +170,7 @@ class _Block:
     def _open(self) -> None:
         frame = current_frame()
         if frame is None:
-            self._trace = self._open_trace()
-            self._owns_trace = True
+            self._trace, self._owns_trace = self._open_trace()
             if self._trace_only():
                 self.step.id = self.step.trace_id = self._trace.id
                 self._started = time.perf_counter()
@@ -184,8 +189,9 @@ class _Block:
         """Whether an outermost block is the trace itself, not a span in one."""
         return False
 
-    def _open_trace(self) -> ActiveTrace:
-        return start_trace(AUTO_TRACE_PREFIX + self.name, None, announce=False)
+    def _open_trace(self) -> tuple[ActiveTrace, bool]:
+        """The trace of an outermost block, and whether the block ends it."""
+        return automatic_trace(self.name, recording())
 
     def _close(self, error: BaseException | None) -> None:
         if self._token is None:
@@ -241,22 +247,50 @@ class trace(_Block):
 
     The outermost ``trace`` of a context makes a trace: ``running`` when it
     starts, then ``completed``, or ``error`` with the message when the block
-    raises (the exception propagates unchanged). A ``trace`` inside another
-    one is a span of kind ``custom`` named ``name``, a child of the current
-    span, so a pipeline reads as one tree.
+    raises (the exception propagates unchanged). ``user_id`` and
+    ``session_id`` win over those the app's ``LLM_LOGS_USER_ID`` and
+    ``LLM_LOGS_SESSION_ID`` give; see :func:`update_current_trace` to set
+    them later. A ``trace`` inside another one is a span of kind ``custom``
+    named ``name``, a child of the current span, so a pipeline reads as one
+    tree; its user, session and tags are then the outer trace's.
     """
 
-    def __init__(self, name: str, metadata: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | int | None = None,
+        session_id: str | int | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> None:
         super().__init__(name, metadata=metadata)
+        self._user_id = user_id
+        self._session_id = session_id
+        self._tags = tag_list(tags)
 
     def _fresh(self) -> _Block:
-        return type(self)(self.name, self._metadata)
+        return type(self)(
+            self.name,
+            metadata=self._metadata,
+            user_id=self._user_id,
+            session_id=self._session_id,
+            tags=self._tags,
+        )
 
     def _trace_only(self) -> bool:
         return True
 
-    def _open_trace(self) -> ActiveTrace:
-        return start_trace(self.name, self._metadata, announce=True)
+    def _open_trace(self) -> tuple[ActiveTrace, bool]:
+        trace = start_trace(
+            self.name,
+            self._metadata,
+            announce=True,
+            user_id=self._user_id,
+            session_id=self._session_id,
+            tags=self._tags,
+        )
+        return trace, True
 
 
 class span(_Block):
@@ -312,3 +346,132 @@ def _arguments(fn: Callable[..., Any], args: Any, kwargs: Any) -> dict[str, Any]
 @functools.lru_cache(maxsize=256)
 def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fn)
+
+
+def update_current_trace(
+    *,
+    user_id: str | int | None = None,
+    session_id: str | int | None = None,
+    tags: Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Change the current trace from anywhere inside it: set its user or
+    session, add ``tags``, merge ``metadata`` into its own.
+
+    The current trace is the open ``trace`` (or the automatic trace of the
+    open ``span``), else, inside a request with ``LLM_LOGS_AUTO_TRACE =
+    "request"``, the request's automatic trace. Elsewhere there is none and
+    nothing changes. The values are stored when the trace ends.
+    """
+    new_tags = tag_list(tags)
+    trace = current_trace()
+    if trace is None or trace.writer is None:
+        return
+    if user_id is not None:
+        trace.user_id = str(user_id)
+    if session_id is not None:
+        trace.session_id = str(session_id)
+    trace.tags.extend(tag for tag in new_tags if tag not in trace.tags)
+    if metadata:
+        trace.metadata.update(metadata)
+
+
+def current_trace_id() -> str | None:
+    """The id of the current trace (see :func:`update_current_trace`), to score it later.
+
+    ``None`` outside any trace, or when nothing is recorded.
+    """
+    trace = current_trace()
+    return None if trace is None or trace.writer is None else str(trace.id)
+
+
+#: The sizes of the scores' text columns.
+_SCORE_TEXT_LIMITS = {"name": 255, "label": 255, "source": 50, "author": 255}
+
+
+def score(
+    name: str,
+    value: float | None = None,
+    *,
+    label: str | None = None,
+    trace_id: str | uuid.UUID | None = None,
+    span_id: str | uuid.UUID | None = None,
+    comment: str | None = None,
+    source: str = "api",
+    author: str | None = None,
+) -> None:
+    """Judge a trace, or one span of it: a number (``value``), a category (``label``), or both.
+
+    ::
+
+        flask_llm_logs.score("helpful", 1, trace_id=trace_id, comment="thumbs up", source="user")
+
+    Without ``trace_id``, the current trace (see :func:`current_trace_id`).
+    The score is stored by the background writer, never blocking the
+    caller; one sent before its trace is stored shows once the trace is.
+
+    :raises ValueError: naming the argument, and storing nothing, for an
+        empty ``name``, a ``value`` that is not a finite number, neither
+        ``value`` nor ``label``, an id that is not a trace or span id, or no
+        trace to score.
+    """
+    texts = {"name": name, "label": label, "source": source, "author": author}
+    for argument, text in texts.items():
+        _check_text(argument, text, required=argument in ("name", "source"))
+    if comment is not None and not isinstance(comment, str):
+        raise ValueError(f"comment: must be a string, got {comment!r}")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"value: must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"value: must be a finite number, got {value!r}")
+    elif label is None:
+        raise ValueError("value: give a value or a label (or both); got neither")
+    span = _score_id("span_id", span_id)
+    trace = _score_id("trace_id", trace_id)
+    writer = recording().writer
+    if trace is None:
+        current = current_trace()
+        if current is None:
+            raise ValueError(
+                "trace_id: no current trace to score; pass the trace_id"
+                " (flask_llm_logs.current_trace_id() inside the trace)"
+            )
+        trace, writer = current.id, current.writer
+    if writer is None:
+        return
+    writer.submit(
+        ScoreRecord(
+            id=new_id(),
+            trace_id=trace,
+            span_id=span,
+            name=name,
+            value=None if value is None else float(value),
+            label=label,
+            comment=comment,
+            source=source,
+            author=author,
+            created_at=time.time(),
+        )
+    )
+
+
+def _check_text(argument: str, text: str | None, *, required: bool) -> None:
+    if text is None and not required:
+        return
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{argument}: must be a non-empty string, got {text!r}")
+    limit = _SCORE_TEXT_LIMITS[argument]
+    if len(text) > limit:
+        raise ValueError(f"{argument}: at most {limit} characters, got {len(text)}")
+
+
+def _score_id(argument: str, value: str | uuid.UUID | None) -> uuid.UUID | None:
+    """A trace or span id as given to :func:`score`: a UUID, or its text."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        kind = argument.removesuffix("_id")
+        raise ValueError(f"{argument}: not a {kind} id: {value!r}") from None

@@ -30,8 +30,9 @@ R = TypeVar("R")
 class ActiveTrace:
     """The outermost trace of a context, shared by everything nested in it.
 
-    It is only changed by :func:`link_prompt_version`; the rest is fixed at
-    the start. ``writer`` is ``None`` when the trace is not recorded
+    It is only changed by :func:`link_prompt_version` and by
+    ``update_current_trace`` (user, session, tags, metadata); the rest is
+    fixed at the start. ``writer`` is ``None`` when the trace is not recorded
     (recording off, or the extension not set up), so nothing inside records.
     """
 
@@ -44,6 +45,11 @@ class ActiveTrace:
     #: Whether the SDK's calls are recorded in it (the app's ``LLM_LOGS_AUTO_INSTRUMENT``).
     llm_calls: bool = True
     prompt_version_id: int | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    #: ``LLM_LOGS_ENVIRONMENT``; ``None`` when the trace is not recorded.
+    environment: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

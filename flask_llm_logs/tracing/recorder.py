@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
@@ -19,10 +20,12 @@ from typing import NamedTuple
 from ..log import get_logger
 from ..models.base import new_id
 from ..state import get_state
+from . import request_context
 from .context import ActiveTrace
 from .records import TraceRecord
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from .writer import Writer
 
 #: Prefix of the traces made for LLM calls and spans outside any trace.
@@ -70,10 +73,12 @@ class Recording(NamedTuple):
     #: Whether the app records LLM calls (``LLM_LOGS_AUTO_INSTRUMENT``: the SDK
     #: is patched for the whole process once any app asks for it).
     llm_calls: bool
+    #: The app's settings: environment, user and session, automatic traces.
+    settings: Settings | None
 
 
 #: Recording nothing: recording off, or no app uses the extension.
-NOT_RECORDING = Recording(None, False, False)
+NOT_RECORDING = Recording(None, False, False, None)
 
 
 def recording() -> Recording:
@@ -86,12 +91,22 @@ def recording() -> Recording:
     try:
         if not state.enabled:
             return NOT_RECORDING
-        return Recording(state.writer, state.capture_content, state.settings.auto_instrument)
+        settings = state.settings
+        return Recording(state.writer, state.capture_content, settings.auto_instrument, settings)
     except Exception:
         # A switch set at runtime to a value that is not one: the host's
         # call goes on unrecorded, and the log says which key is wrong.
         log_recorder_error()
         return NOT_RECORDING
+
+
+def tag_list(tags: Iterable[str] | None, argument: str = "tags") -> list[str]:
+    """``tags`` as the list a trace stores, checked: a string alone would become its letters."""
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError(f"{argument}: must be a list of strings, got {tags!r}")
+    return list(tags)
 
 
 def start_trace(
@@ -100,15 +115,21 @@ def start_trace(
     *,
     announce: bool,
     how: Recording | None = None,
+    user_id: str | int | None = None,
+    session_id: str | int | None = None,
+    tags: Iterable[str] | None = None,
 ) -> ActiveTrace:
     """A new outermost trace; ``announce`` sends its ``running`` record now.
 
     Automatic traces are not announced: their only record is sent at the
-    end (an LLM call's span carries it, see ``SpanRecord.trace_name``), so
+    end (an LLM call's span carries it, see ``SpanRecord.automatic``), so
     the LLM call's path builds and queues one record. ``how`` is what
-    :func:`recording` said, when the caller already asked it.
+    :func:`recording` said, when the caller already asked it. Inside a
+    request, the trace takes the request's route, endpoint, user and
+    session (see :mod:`.request_context`); ``user_id`` and ``session_id``
+    given here win over the app's.
     """
-    writer, capture, llm_calls = how or recording()
+    writer, capture, llm_calls, settings = how or recording()
     trace = ActiveTrace(
         id=new_id(),
         name=name,
@@ -117,14 +138,40 @@ def start_trace(
         writer=writer,
         capture_content=capture,
         llm_calls=llm_calls,
+        tags=tag_list(tags),
     )
-    if announce and writer is not None:
-        writer.submit(
-            TraceRecord(
-                id=trace.id, name=name, started_at=trace.started_at, metadata=dict(trace.metadata)
-            )
-        )
+    if writer is not None and settings is not None:
+        trace.environment = settings.environment
+        context = request_context.read(settings)
+        if context is not None:
+            trace.metadata = {**context.attributes, **trace.metadata}
+            trace.user_id, trace.session_id = context.user_id, context.session_id
+    if user_id is not None:
+        trace.user_id = str(user_id)
+    if session_id is not None:
+        trace.session_id = str(session_id)
+    if announce:
+        announce_trace(trace)
     return trace
+
+
+def announce_trace(trace: ActiveTrace) -> None:
+    """Send the ``running`` record of ``trace``, so it shows while it runs."""
+    if trace.writer is not None:
+        trace.writer.submit(_record(trace, metadata=dict(trace.metadata)))
+
+
+def _record(trace: ActiveTrace, **fields: Any) -> TraceRecord:
+    return TraceRecord(
+        id=trace.id,
+        name=trace.name,
+        started_at=trace.started_at,
+        user_id=trace.user_id,
+        session_id=trace.session_id,
+        tags=list(trace.tags),
+        environment=trace.environment,
+        **fields,
+    )
 
 
 def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -> None:
@@ -135,10 +182,8 @@ def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -
     if trace.writer is None:
         return
     trace.writer.submit(
-        TraceRecord(
-            id=trace.id,
-            name=trace.name,
-            started_at=trace.started_at,
+        _record(
+            trace,
             status="completed" if error is None else "error",
             completed_at=time.time(),
             duration_ms=(time.perf_counter() - started) * 1000,

@@ -17,7 +17,26 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
+from typing import Protocol
+
+
+class AutomaticTrace(Protocol):
+    """What an automatic trace's row is made of (``context.ActiveTrace``, read-only)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def environment(self) -> str | None: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -39,6 +58,10 @@ class TraceRecord:
     error: str | None = None
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     prompt_version_id: int | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    tags: Sequence[str] = ()
+    environment: str | None = None
 
     @property
     def trace_id(self) -> uuid.UUID:
@@ -76,22 +99,46 @@ class SpanRecord:
     time_to_first_token_ms: float | None = None
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Set on the span of an automatic trace (an LLM call outside any trace):
-    #: the writer makes the trace's row from this span, which saves building
-    #: and queueing a second record on the host's LLM call.
-    trace_name: str | None = None
+    #: the writer makes the trace's row from this span and this trace (which
+    #: nothing changes once the call ended), which saves building and
+    #: queueing a second record on the host's LLM call.
+    automatic: AutomaticTrace | None = None
 
     def automatic_trace(self) -> TraceRecord:
         """The final record of the automatic trace this span is the whole of."""
+        trace = self.automatic
+        assert trace is not None
         return TraceRecord(
             id=self.trace_id,
-            name=self.trace_name or self.name,
+            name=trace.name,
             started_at=self.started_at,
             status=self.status,
             completed_at=self.completed_at,
             duration_ms=self.duration_ms,
             error=self.error,
+            metadata=trace.metadata,
             prompt_version_id=self.metadata.get("prompt_version_id"),
+            user_id=trace.user_id,
+            session_id=trace.session_id,
+            tags=trace.tags,
+            environment=trace.environment,
         )
 
 
-Record = TraceRecord | SpanRecord
+@dataclasses.dataclass(slots=True)
+class ScoreRecord:
+    """A score of a trace or of one of its spans, checked by ``score()`` before it is made."""
+
+    id: uuid.UUID
+    trace_id: uuid.UUID
+    name: str
+    created_at: float
+    span_id: uuid.UUID | None = None
+    value: float | None = None
+    label: str | None = None
+    comment: str | None = None
+    source: str = "api"
+    author: str | None = None
+
+
+Record = TraceRecord | SpanRecord | ScoreRecord

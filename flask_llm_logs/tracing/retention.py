@@ -28,6 +28,7 @@ from typing import cast
 import sqlalchemy as sa
 
 from ..models import BatchRequest
+from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
@@ -37,6 +38,7 @@ DEFAULT_CHUNK_SIZE = 1000
 
 traces = cast(sa.Table, Trace.__table__)
 spans = cast(sa.Table, Span.__table__)
+scores = cast(sa.Table, Score.__table__)
 batch_requests = cast(sa.Table, BatchRequest.__table__)
 
 
@@ -123,7 +125,7 @@ def purge_old_traces(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete traces started more than ``days`` ago, and their spans.
+    """Delete traces started more than ``days`` ago, and their spans and scores.
 
     Needs an app context; the RQ job is :func:`flask_llm_logs.jobs.purge_traces`.
 
@@ -150,6 +152,7 @@ def purge_old_traces(
             if not ids:
                 return deleted
             connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
+            connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))
             connection.execute(sa.delete(traces).where(traces.c.id.in_(ids)))
         deleted += len(ids)
         if on_chunk is not None:

@@ -24,12 +24,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
 from . import search
 from .limits import cut_content
 from .pricing import cost_of
+from .records import ScoreRecord
 from .records import SpanRecord
 from .records import TraceRecord
 from .serialize import REDACTED
@@ -40,6 +42,7 @@ from .serialize import to_json
 
 traces = cast(sa.Table, Trace.__table__)
 spans = cast(sa.Table, Span.__table__)
+scores = cast(sa.Table, Score.__table__)
 
 #: Rollup columns of a trace: derived from its spans, never sent by the caller.
 _TOKEN_COLUMNS = (
@@ -57,6 +60,10 @@ _TRACE_FIELDS = (
     "metadata",
     "duration_ms",
     "prompt_version_id",
+    "user_id",
+    "session_id",
+    "tags",
+    "environment",
     "started_at",
     "completed_at",
 )
@@ -80,22 +87,25 @@ class ContentPolicy:
 class Rows:
     traces: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     spans: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    scores: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.traces) + len(self.spans)
+        return len(self.traces) + len(self.spans) + len(self.scores)
 
     def halves(self) -> tuple[Rows, Rows]:
         """Two halves, to corner a row the database refuses in few attempts."""
-        rows = [(True, row) for row in self.traces] + [(False, row) for row in self.spans]
+        rows = [
+            (kind, row) for kind in ("traces", "spans", "scores") for row in getattr(self, kind)
+        ]
         middle = len(rows) // 2
         return _rows(rows[:middle]), _rows(rows[middle:])
 
 
-def _rows(tagged: list[tuple[bool, dict[str, Any]]]) -> Rows:
-    return Rows(
-        traces=[row for is_trace, row in tagged if is_trace],
-        spans=[row for is_trace, row in tagged if not is_trace],
-    )
+def _rows(tagged: list[tuple[str, dict[str, Any]]]) -> Rows:
+    rows = Rows()
+    for kind, row in tagged:
+        getattr(rows, kind).append(row)
+    return rows
 
 
 def _content(value: Any, policy: ContentPolicy) -> str | None:
@@ -145,8 +155,27 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "metadata": _metadata(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
+        "user_id": stored_text(record.user_id, 255),
+        "session_id": stored_text(record.session_id, 255),
+        "tags": dumps([stored_text(tag) for tag in record.tags]),
+        "environment": stored_text(record.environment, 50),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
+    }
+
+
+def score_row(record: ScoreRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "trace_id": record.trace_id,
+        "span_id": record.span_id,
+        "name": stored_text(record.name, 255),
+        "value": record.value,
+        "label": stored_text(record.label, 255),
+        "comment": stored_text(record.comment),
+        "source": stored_text(record.source, 50),
+        "author": stored_text(record.author, 255),
+        "created_at": record_time(record.created_at),
     }
 
 
@@ -208,13 +237,15 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
         try:
             if isinstance(record, SpanRecord):
                 rows.spans.append(span_row(record, policy))
-                if record.trace_name is not None:
+                if record.automatic is not None:
                     by_trace[record.trace_id] = trace_row(record.automatic_trace())
             elif isinstance(record, TraceRecord):
                 if record.id not in by_trace or record.status != "running":
                     by_trace[record.id] = trace_row(record)
+            elif isinstance(record, ScoreRecord):
+                rows.scores.append(score_row(record))
             else:
-                raise TypeError(f"not a trace or span record: {record!r}")
+                raise TypeError(f"not a trace, span or score record: {record!r}")
         except Exception:
             rejected += 1
     rows.traces = list(by_trace.values())
@@ -225,6 +256,7 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
 class _Statements:
     upsert_traces: Any
     insert_spans: Any
+    insert_scores: Any
     update_rollups: Any
 
 
@@ -251,7 +283,8 @@ def _statements(dialect_name: str) -> _Statements:
         .values(_json_as_text(spans, dialect_name))
         .on_conflict_do_nothing(index_elements=[spans.c.id])
     )
-    return _Statements(upsert, insert_spans, _rollups(dialect_name))
+    insert_scores = dialect.insert(scores).on_conflict_do_nothing(index_elements=[scores.c.id])
+    return _Statements(upsert, insert_spans, insert_scores, _rollups(dialect_name))
 
 
 def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:
@@ -302,14 +335,19 @@ def write(connection: Connection, rows: Rows) -> None:
     """
     statements = _statements(connection.dialect.name)
     if rows.traces:
-        defaults = {"models": "[]", "tags": "[]", "spans_count": 0, "created_at": utcnow()}
+        defaults = {"models": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
         connection.execute(statements.upsert_traces, [{**defaults, **r} for r in rows.traces])
     if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":
         copy_rows(connection, spans, rows.spans)
     elif rows.spans:
         connection.execute(statements.insert_spans, rows.spans)
+    if rows.scores:
+        # No rollup: a score waits for its trace, whose page reads it by id.
+        connection.execute(statements.insert_scores, rows.scores)
     trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
+    if not trace_ids:
+        return
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
 
 

@@ -139,7 +139,7 @@ class Writer:
         #: Whether the log said the tables need an upgrade (again after a write succeeds).
         self._schema_reported = False
         self._counts = collections.Counter(
-            written_spans=0, written_traces=0, dropped=0, errors=0, retries=0
+            written_spans=0, written_traces=0, written_scores=0, dropped=0, errors=0, retries=0
         )
 
     # -- the caller's side ---------------------------------------------------
@@ -191,7 +191,7 @@ class Writer:
         """Counters since start (or since the fork, in a child process).
 
         ``queued``: records waiting to be stored; ``written_spans``,
-        ``written_traces``: rows stored; ``dropped``: records lost (queue
+        ``written_traces``, ``written_scores``: rows stored; ``dropped``: records lost (queue
         full, rejected by the database, or after close); ``errors``: failed
         write attempts and records that could not be made into rows;
         ``retries``: attempts repeated while the database was unreachable.
@@ -324,7 +324,11 @@ class Writer:
                     self._count(dropped=1)
                     self._warn("flask-llm-logs: the database rejected a record: %s", error)
                 return
-            self._count(written_traces=len(rows.traces), written_spans=len(rows.spans))
+            self._count(
+                written_traces=len(rows.traces),
+                written_spans=len(rows.spans),
+                written_scores=len(rows.scores),
+            )
             self._schema_reported = False
             return
 

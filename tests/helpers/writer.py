@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
@@ -46,9 +47,11 @@ def submit(app: Flask, *records: Any) -> None:
         writer.submit(record)
 
 
-def stored(app: Flask, model: type[Trace] | type[Span], **where: Any) -> list[Any]:
-    """Rows of ``model`` read through a connection of their own (never the writer's)."""
+def stored(app: Flask, model: type[Trace] | type[Span] | type[Score], **where: Any) -> list[Any]:
+    """Rows of ``model``, oldest first, read through a connection of their own (never the
+    writer's)."""
     table = model.__table__
     query = sa.select(table).where(*(table.c[k] == v for k, v in where.items()))
+    oldest_first = table.c.started_at if "started_at" in table.c else table.c.created_at
     with get_state(app).engine.connect() as connection:
-        return list(connection.execute(query.order_by(table.c.started_at)))
+        return list(connection.execute(query.order_by(oldest_first)))

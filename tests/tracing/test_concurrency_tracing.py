@@ -179,7 +179,7 @@ def test_concurrent_requests_to_a_threaded_server(served: tuple[Flask, str]) -> 
     assert len(rows) == 2 * CONCURRENT
     for row in rows:
         children = spans(app, trace_id=row.id)
-        if row.name.startswith("auto:"):
+        if row.name == "GET /auto/<int:i>":  # each request's automatic trace
             [llm] = children
             assert asked(llm).startswith("auto ")
             continue
@@ -190,5 +190,7 @@ def test_concurrent_requests_to_a_threaded_server(served: tuple[Flask, str]) -> 
         assert asked(llm) == f"question {i}"
         assert render.input == {"i": i}
         assert render.output.endswith(f"question {i}")
-    autos = sorted(asked(spans(app, trace_id=r.id)[0]) for r in rows if r.name.startswith("auto:"))
+    autos = sorted(
+        asked(spans(app, trace_id=r.id)[0]) for r in rows if r.name == "GET /auto/<int:i>"
+    )
     assert autos == sorted(f"auto {i}" for i in range(CONCURRENT))

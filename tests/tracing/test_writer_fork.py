@@ -53,6 +53,7 @@ def test_child_writes_through_a_fresh_writer(make_app: Callable[..., Flask]) -> 
             "queued": 0,
             "written_spans": 0,
             "written_traces": 0,
+            "written_scores": 0,
             "dropped": 0,
             "errors": 0,
             "retries": 0,
