@@ -15,37 +15,17 @@ import pytest
 from flask import Flask
 from flask import Response
 from flask import stream_with_context
-from flask_login import LoginManager
-from flask_login import UserMixin
-from flask_login import login_user
 
 import flask_llm_logs
 from flask_llm_logs import copy_context_to
 from flask_llm_logs.testing import FakeOpenAI
+from tests.helpers.login import with_login
 from tests.helpers.tracing import MESSAGES
 from tests.helpers.tracing import one_trace
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
 
 REQUEST_ATTRIBUTES = ("http.request.method", "http.route", "flask.endpoint")
-
-
-class User(UserMixin):  # type: ignore[misc]  # Flask-Login ships no types
-    def __init__(self, user_id: str) -> None:
-        self.id = user_id
-
-
-def with_login(app: Flask) -> Flask:
-    """Flask-Login on ``app``, and ``/login/<name>`` to log in as ``name``."""
-    manager = LoginManager(app)
-    manager.user_loader(User)
-
-    @app.post("/login/<name>")
-    def login(name: str) -> str:
-        login_user(User(name))
-        return "ok"
-
-    return app
 
 
 def ask(client: openai.OpenAI) -> None:

@@ -6,14 +6,22 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask import abort
+from flask import request
+from flask_login import current_user
+from flask_login import login_required
 
 import flask_llm_logs
 from flask_llm_logs.models import Score
+from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.retention import purge_old_traces
+from tests.helpers.login import with_login
+from tests.helpers.tracing import MESSAGES
 from tests.helpers.tracing import flush
 from tests.helpers.tracing import traces
 from tests.helpers.writer import stored
@@ -114,3 +122,52 @@ def test_recording_off_stores_no_score_but_still_checks(make_app: Any) -> None:
         with pytest.raises(ValueError, match=r"^value: must be a finite number"):
             flask_llm_logs.score("helpful", math.nan, trace_id=uuid.uuid4())
         assert scores(app) == []
+
+
+def test_thumbs_up_from_the_page_as_documented(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    """docs/users.rst: the answer hands its trace id to the page, which sends the verdict."""
+    app = with_login(make_app())
+    client = fake_openai.client()
+
+    @app.post("/chat")
+    @login_required  # type: ignore[untyped-decorator]
+    def chat() -> dict[str, Any]:
+        client.chat.completions.create(model="gpt-4.1-mini", messages=MESSAGES)
+        return {"trace_id": flask_llm_logs.current_trace_id()}
+
+    @app.post("/feedback")
+    @login_required  # type: ignore[untyped-decorator]
+    def feedback() -> tuple[str, int]:
+        verdict = request.form["verdict"]
+        try:
+            flask_llm_logs.score(
+                "helpful",
+                1 if verdict == "up" else 0,
+                trace_id=request.form["trace_id"],
+                comment=request.form.get("comment") or None,
+                source="user",
+                author=current_user.get_id(),
+            )
+        except ValueError:
+            abort(400)
+        return "", 204
+
+    http = app.test_client()
+    http.post("/login/ana")
+    trace_id = http.post("/chat").get_json()["trace_id"]
+    form = {"verdict": "up", "trace_id": trace_id, "comment": "thumbs up"}
+    assert http.post("/feedback", data=form).status_code == 204
+    assert http.post("/feedback", data={**form, "trace_id": "forged"}).status_code == 400
+
+    with app.app_context():
+        [trace] = traces(app)
+        [stored_score] = scores(app)
+    assert str(trace.id) == trace_id and trace.user_id == "ana"
+    assert (stored_score.trace_id, stored_score.value, stored_score.author) == (
+        trace.id,
+        1.0,
+        "ana",
+    )
+    assert (stored_score.source, stored_score.comment) == ("user", "thumbs up")
