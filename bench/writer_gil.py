@@ -28,6 +28,7 @@ from flask import Flask
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.state import get_state
+from flask_llm_logs.tracing.context import ActiveTrace
 from flask_llm_logs.tracing.records import SpanRecord
 
 
@@ -80,7 +81,7 @@ def main() -> None:
                     name="big",
                     started_at=time.time(),
                     output=payload,
-                    trace_name="big",
+                    automatic=ActiveTrace(uuid.uuid4(), "big", time.time(), {}, None, False),
                 )
                 time.sleep(0.05)
                 sleeper.worst = 0.0
