@@ -28,9 +28,11 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0004"
+HEAD = "0005"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0003"
+PREVIOUS = "0004"
+#: The tables HEAD creates, gone after a default downgrade.
+TABLES_OF_HEAD = {"llm_logs_scores"}
 
 
 def table_names(url: str) -> set[str]:
@@ -72,7 +74,7 @@ def test_upgrade_current_downgrade_through_the_cli(empty_database_url: str) -> N
     result = runner.invoke(args=["llm-logs", "db", "downgrade"])
     assert result.exit_code == 0, result.output
     assert PREVIOUS in runner.invoke(args=["llm-logs", "db", "current"]).output
-    assert table_names(empty_database_url) >= OWN_TABLES
+    assert table_names(empty_database_url) >= OWN_TABLES - TABLES_OF_HEAD
     app.extensions["llm_logs"].shutdown()
 
 
@@ -192,6 +194,7 @@ def test_host_migrations_before_ours_exist(postgres_server: Any, tmp_path: Path)
 POSTGRESQL_ONLY_INDEXES = {
     "ix_llm_logs_traces_metadata",
     "ix_llm_logs_traces_models",
+    "ix_llm_logs_traces_tags",
     "ix_llm_logs_spans_search",
 }
 SEARCH_INDEX = "ix_llm_logs_spans_search"
@@ -363,6 +366,60 @@ def test_0004_adds_cache_write_tokens_to_existing_rows_and_back(empty_database_u
 
 
 _TOKENS_BEFORE_0004 = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+
+_TRACE_COLUMNS_OF_0005 = {"user_id", "session_id", "tags", "environment"}
+
+
+def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) -> None:
+    """Traces stored before 0005 get no user and no tags; downgrade drops it all, keeps them."""
+    engine = sa.create_engine(empty_database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    columns = ("name", "status", "metadata", "models", "spans_count", "cache_write_tokens")
+    traces = sa.table(
+        "llm_logs_traces",
+        *(sa.column(name) for name in (*columns, *_TOKENS_BEFORE_0004)),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0004")
+            connection.execute(
+                sa.insert(traces).values(
+                    id=uuid.uuid4(),
+                    name="before 0005",
+                    status="completed",
+                    metadata="{}",
+                    models="[]",
+                    spans_count=0,
+                    cache_write_tokens=0,
+                    started_at=now,
+                    created_at=now,
+                    **dict.fromkeys(_TOKENS_BEFORE_0004, 1),
+                )
+            )
+            migrations.upgrade(connection, "0005")
+            old = connection.execute(
+                sa.text("SELECT user_id, session_id, tags, environment FROM llm_logs_traces")
+            ).one()
+            tags = old.tags if postgresql else json.loads(old.tags)
+            assert (old.user_id, old.session_id, tags, old.environment) == (None, None, [], None)
+            inspector = sa.inspect(connection)
+            assert "llm_logs_scores" in inspector.get_table_names()
+            indexes = {index["name"] for index in inspector.get_indexes("llm_logs_traces")}
+            assert ("ix_llm_logs_traces_tags" in indexes) is postgresql
+            assert "ix_llm_logs_traces_user_id_started_at" in indexes
+
+            migrations.downgrade(connection, "0004")
+            inspector = sa.inspect(connection)
+            assert "llm_logs_scores" not in inspector.get_table_names()
+            names = {c["name"] for c in inspector.get_columns("llm_logs_traces")}
+            assert not names & _TRACE_COLUMNS_OF_0005
+            kept = connection.execute(sa.text("SELECT name FROM llm_logs_traces")).scalars()
+            assert list(kept) == ["before 0005"]
+    finally:
+        engine.dispose()
 
 
 #: A replica deploying: it starts up, then runs ``flask llm-logs db upgrade``.

@@ -5,7 +5,17 @@ from .batches import BatchRecord
 from .batches import BatchRequest
 from .prompts import PromptRecord
 from .prompts import PromptVersion
+from .scores import Score
 from .tracing import Span
 from .tracing import Trace
 
-__all__ = ["Base", "BatchRecord", "BatchRequest", "PromptRecord", "PromptVersion", "Span", "Trace"]
+__all__ = [
+    "Base",
+    "BatchRecord",
+    "BatchRequest",
+    "PromptRecord",
+    "PromptVersion",
+    "Score",
+    "Span",
+    "Trace",
+]

@@ -59,6 +59,10 @@ class Trace(Base):
     spans_count: Mapped[int] = mapped_column(Integer, default=0)
     models: Mapped[list[Any]] = mapped_column(default=list)
     prompt_version_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    session_id: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    environment: Mapped[str | None] = mapped_column(String(50))
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -70,6 +74,10 @@ class Trace(Base):
         Index("ix_llm_logs_traces_name_started_at", "name", "started_at"),
         # The traces of a prompt version (UI filter, prompt page), newest first.
         Index("ix_llm_logs_traces_prompt_version_id_started_at", "prompt_version_id", "started_at"),
+        # A user's traces, a session's traces (its conversation), an environment's traces.
+        Index("ix_llm_logs_traces_user_id_started_at", "user_id", "started_at"),
+        Index("ix_llm_logs_traces_session_id_started_at", "session_id", "started_at"),
+        Index("ix_llm_logs_traces_environment_started_at", "environment", "started_at"),
         # Filters on metadata key = value and on model use JSONB containment.
         Index(
             "ix_llm_logs_traces_metadata",
@@ -78,6 +86,9 @@ class Trace(Base):
             postgresql_ops={"metadata": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
         Index("ix_llm_logs_traces_models", "models", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+        Index("ix_llm_logs_traces_tags", "tags", postgresql_using="gin").ddl_if(
             dialect="postgresql"
         ),
     )
