@@ -3,6 +3,9 @@
 The database gets 1,000,000 traces and 5,000,000 spans (five per trace, a
 root and four children, about 400 bytes of chat input and output each),
 plus one trace of 1,000 spans and 10,000 batch requests pointing at traces.
+Traces carry users (5,000), sessions (eight traces each), tags (a common,
+a middling and a rare one) and environments; 101,000 scores judge them
+("helpful" on one trace in ten, the rare "accuracy" on one in a thousand).
 Rows are made by ``INSERT ... SELECT generate_series`` with the secondary
 indexes dropped, which are then rebuilt from the models' own definitions
 (so the benchmark measures the shipped indexes). Filling takes a while;
@@ -36,6 +39,7 @@ from pagetimes import time_pages
 from pagetimes import ui_app
 
 from flask_llm_logs import migrations
+from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 
@@ -50,8 +54,8 @@ RARE_WORD = "quasar"
 FILL_TRACES = """
 INSERT INTO llm_logs_traces (
     id, name, status, error, metadata, input_tokens, output_tokens, cached_tokens,
-    cache_write_tokens, reasoning_tokens, cost, duration_ms, spans_count, models, prompt_version_id,
-    started_at, completed_at, created_at)
+    reasoning_tokens, cost, duration_ms, spans_count, models, prompt_version_id,
+    started_at, completed_at, created_at, tags, cache_write_tokens)
 SELECT
     md5('t' || i)::uuid,
     (ARRAY['strategy_analysis', 'risk_assessment', 'support_reply', 'summarise_report',
@@ -67,7 +71,8 @@ SELECT
     CASE WHEN i % 10 = 0 THEN 1 + i % 20 END,
     now() - i * interval '2.592 seconds',
     now() - i * interval '2.592 seconds' + interval '2 seconds',
-    now() - i * interval '2.592 seconds'
+    now() - i * interval '2.592 seconds',
+    '[]'::jsonb, 0
 FROM generate_series(1, {traces}) AS i
 """
 
@@ -109,11 +114,11 @@ FROM generate_series({per_trace}, ({traces} + 1) * {per_trace} - 1) AS s) AS spa
 FILL_BIG_TRACE = """
 INSERT INTO llm_logs_traces (
     id, name, status, metadata, input_tokens, output_tokens, cached_tokens,
-    cache_write_tokens, reasoning_tokens, cost, duration_ms, spans_count, models, started_at,
-    completed_at, created_at)
-VALUES (:id, 'big_pipeline', 'completed', '{{"user": "bench"}}', 400000, 90000, 64000, 0, 0,
+    reasoning_tokens, cost, duration_ms, spans_count, models, started_at, completed_at,
+    created_at, tags, cache_write_tokens)
+VALUES (:id, 'big_pipeline', 'completed', '{{"user": "bench"}}', 400000, 90000, 64000, 0,
         0.5, 200000, :spans, '["gpt-4.1-mini"]', now() + interval '1 minute',
-        now() + interval '5 minutes', now());
+        now() + interval '5 minutes', now(), '[]', 0);
 INSERT INTO llm_logs_spans (
     id, trace_id, parent_id, name, kind, operation, model, provider, input, output,
     input_tokens, output_tokens, cached_tokens, cost, duration_ms, status, metadata,
@@ -136,6 +141,32 @@ SELECT *, {search_words} FROM (SELECT
     now() + interval '1 minute' + s * interval '0.2 s' + interval '0.15 s',
     now()
 FROM generate_series(0, :spans - 1) AS s) AS spans;
+"""
+
+#: Who and where each trace ran: sessions of eight consecutive traces, each
+#: session one user's; one trace in a thousand tagged "vip" (the rare tag).
+FILL_CONTEXT = """
+UPDATE llm_logs_traces SET
+    user_id = 'user-' || ((i / 8) % 5000),
+    session_id = 'session-' || (i / 8),
+    tags = CASE WHEN i % 1000 = 0 THEN '["vip", "beta"]'::jsonb
+                WHEN i % 10 = 0 THEN '["beta"]'::jsonb
+                WHEN i % 3 = 0 THEN '["support"]'::jsonb
+                ELSE '[]'::jsonb END,
+    environment = CASE WHEN i % 20 = 0 THEN 'staging' ELSE 'production' END
+FROM generate_series(1, {traces}) AS i
+WHERE llm_logs_traces.id = md5('t' || i)::uuid
+"""
+
+FILL_SCORES = """
+INSERT INTO llm_logs_scores (id, trace_id, name, value, comment, source, created_at)
+SELECT md5('helpful' || i)::uuid, md5('t' || i)::uuid, 'helpful', (i / 10) % 2,
+    CASE WHEN i % 20 = 0 THEN 'thumbs up' END, 'user', now() - i * interval '2.592 seconds'
+FROM generate_series(10, {traces}, 10) AS i;
+INSERT INTO llm_logs_scores (id, trace_id, name, value, source, created_at)
+SELECT md5('accuracy' || i)::uuid, md5('t' || i)::uuid, 'accuracy', (i % 7) / 7.0, 'eval',
+    now() - i * interval '2.592 seconds'
+FROM generate_series(5, {traces}, 1000) AS i;
 """
 
 #: The writer cuts a span's search words in Python (``tracing.search``); for
@@ -173,9 +204,12 @@ def fill(url: str, traces: int) -> None:
     with engine.begin() as connection:
         migrations.upgrade(connection)
         if connection.execute(sa.select(Trace.id).limit(1)).first() is not None:
+            if connection.execute(sa.select(Score.id).limit(1)).first() is None:
+                print("database filled before users, sessions and scores; adding them")
+                fill_context(connection, traces)
             print("database already filled; reusing it")
             return
-    indexes = [*Trace.__table__.indexes, *Span.__table__.indexes]
+    indexes = [*Trace.__table__.indexes, *Span.__table__.indexes, *Score.__table__.indexes]
     began = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(sa.text("SET maintenance_work_mem = '1GB'"))
@@ -191,6 +225,8 @@ def fill(url: str, traces: int) -> None:
         big_trace_sql = FILL_BIG_TRACE.format(search_words=SEARCH_WORDS)
         connection.execute(sa.text(big_trace_sql), {"id": BIG_TRACE_ID, "spans": BIG_TRACE_SPANS})
         connection.execute(sa.text(FILL_BATCH_REQUESTS.format(traces=traces)))
+        connection.execute(sa.text(FILL_CONTEXT.format(traces=traces)))
+        connection.execute(sa.text(FILL_SCORES.format(traces=traces)))
         for index in indexes:
             index.create(connection)
             print(f"index {index.name}: {time.perf_counter() - began:.0f} s")
@@ -200,14 +236,21 @@ def fill(url: str, traces: int) -> None:
     engine.dispose()
 
 
-def pages(app: Flask) -> dict[str, str]:
+def fill_context(connection: sa.Connection, traces: int) -> None:
+    """Users, sessions, tags, environments and scores for a database filled without them."""
+    connection.execute(sa.text(FILL_CONTEXT.format(traces=traces)))
+    connection.execute(sa.text(FILL_SCORES.format(traces=traces)))
+    connection.execute(sa.text("ANALYZE"))
+
+
+def pages(app: Flask, traces: int) -> dict[str, str]:
     """The pages to time, by label; the deep page's cursor comes from the data."""
     prefix = app.config["LLM_LOGS_URL_PREFIX"]
     with app.extensions["llm_logs"].engine.connect() as connection:
         deep = connection.execute(
             sa.select(Trace.started_at, Trace.id)
             .order_by(Trace.started_at.desc(), Trace.id.desc())
-            .offset(500_000)
+            .offset(traces // 2)
             .limit(1)
         ).one()
         big_span = connection.execute(
@@ -220,11 +263,23 @@ def pages(app: Flask) -> dict[str, str]:
         "traces, filtered (status=error, model)": (f"{prefix}/traces?status=error&model=gpt-4.1"),
         "traces, filtered (metadata user=u42)": f"{prefix}/traces?meta_key=user&meta_value=u42",
         "traces, filtered (prompt version 11)": f"{prefix}/traces?prompt_version=11",
-        "traces, deep keyset page (row 500,000)": (
+        f"traces, deep keyset page (row {traces // 2:,})": (
             f"{prefix}/traces?after={encode_cursor(deep.started_at, deep.id)}"
         ),
         f"text search ({RARE_WORD!r}, 500 matching spans)": f"{prefix}/traces?q={RARE_WORD}",
         "text search ('momentum', 625,000 matching spans)": f"{prefix}/traces?q=momentum",
+        "traces of a user (~200)": f"{prefix}/traces?user=user-42",
+        "traces of a session (8)": f"{prefix}/traces?session=session-4242",
+        "traces, tag=beta (10%)": f"{prefix}/traces?tag=beta",
+        "traces, tag=vip (0.1%)": f"{prefix}/traces?tag=vip",
+        "traces, environment=staging (5%)": f"{prefix}/traces?environment=staging",
+        "traces, score helpful >= 1 (5%)": f"{prefix}/traces?score=helpful&score_min=1",
+        "traces, score accuracy (0.1%)": f"{prefix}/traces?score=accuracy",
+        "traces, no score named helpful (90%)": f"{prefix}/traces?no_score=helpful",
+        "sessions, first page": f"{prefix}/sessions",
+        "sessions of a user": f"{prefix}/sessions?user=user-42",
+        "a session (8 traces, 32 LLM calls)": f"{prefix}/sessions/session-4242",
+        "a user (~200 traces, 25 sessions)": f"{prefix}/users/user-42",
         "trace page, 1,000 spans": f"{prefix}/traces/{BIG_TRACE_ID}",
         "a span of it opened in the tree": f"{prefix}/traces/{BIG_TRACE_ID}/spans/{big_span}/body",
         "its span page": f"{prefix}/traces/{BIG_TRACE_ID}/spans/{big_span}",
@@ -242,7 +297,7 @@ def main() -> None:
     fill(url, args.traces)
     if not args.fill_only:
         with ui_app("bench_ui", url) as app:
-            time_pages(app, pages(app), args.repeat, label_width=48, size_width=6)
+            time_pages(app, pages(app, args.traces), args.repeat, label_width=48, size_width=6)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_PAGE_SIZE": 50,
     "LLM_LOGS_URL_PREFIX": "/llm_logs",
     "LLM_LOGS_AUTHORIZE": None,
+    #: ``None``: Flask-Login's ``current_user``, see :mod:`.web.authors`.
+    "LLM_LOGS_CURRENT_USER": None,
     "LLM_LOGS_REDIS_URL": None,
     "LLM_LOGS_QUEUE": "llm_logs",
     "LLM_LOGS_BIND_KEY": None,
@@ -108,6 +110,8 @@ class Settings:
     page_size: int
     url_prefix: str
     authorize: Callable[..., bool] | None
+    #: Who uses the UI (``LLM_LOGS_CURRENT_USER``): the author of scores added there.
+    current_user: Callable[[], object] | None
     redis_url: str
     queue: str
     bind_key: str | None
@@ -344,6 +348,7 @@ def load_settings(app: Flask) -> Settings:
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",
         authorize=_optional_callable(config, "LLM_LOGS_AUTHORIZE"),
+        current_user=_optional_callable(config, "LLM_LOGS_CURRENT_USER"),
         redis_url=_redis_url(config),
         queue=config["LLM_LOGS_QUEUE"],
         bind_key=_bind_key(config),

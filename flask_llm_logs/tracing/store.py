@@ -335,7 +335,7 @@ def write(connection: Connection, rows: Rows) -> None:
     """
     statements = _statements(connection.dialect.name)
     if rows.traces:
-        defaults = {"models": "[]", "spans_count": 0, "created_at": utcnow()}
+        defaults = {"models": "[]", "tags": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
         connection.execute(statements.upsert_traces, [{**defaults, **r} for r in rows.traces])
     if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":

@@ -157,6 +157,7 @@ class Format:
 #: The navigation: (label, endpoint, the endpoint prefixes of its section).
 NAVIGATION = [
     ("Traces", "llm_logs.traces", ("llm_logs.trace", "llm_logs.span", "llm_logs.index")),
+    ("Sessions", "llm_logs.sessions", ("llm_logs.session", "llm_logs.user")),
     ("Prompts", "llm_logs.prompts", ("llm_logs.prompt",)),
     ("Batches", "llm_logs.batches", ("llm_logs.batch",)),
 ]

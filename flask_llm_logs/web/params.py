@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import uuid
 from collections.abc import Mapping
 
@@ -97,4 +98,18 @@ def int_arg(args: Mapping[str, str], key: str) -> int | None:
     number = _whole_number(value)
     if number is None:
         raise BadRequest(f"{key}: {value!r} is not an id.")
+    return number
+
+
+def float_arg(args: Mapping[str, str], key: str) -> float | None:
+    """A number query argument (a score bound); 400 if it is not a finite number."""
+    value = text_arg(args, key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise BadRequest(f"{key}: {value!r} is not a number.")
     return number

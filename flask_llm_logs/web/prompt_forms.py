@@ -50,6 +50,9 @@ from ..prompts.validation import check_slug
 from ..prompts.validation import check_template
 from ..state import get_state
 from .forms import Form as BaseForm
+from .forms import blank_to_none
+from .forms import normalize_newlines
+from .forms import number
 
 #: Model parameters with a typed field of their own; any other goes in the JSON field.
 TYPED_PARAMS: dict[str, tuple[type, ...]] = {
@@ -60,29 +63,6 @@ TYPED_PARAMS: dict[str, tuple[type, ...]] = {
 
 #: The editor's buttons besides "save": ``add_message``, ``remove_message-2``...
 _EDITOR_BUTTON = re.compile(r"(add_message)|(remove_message|move_up|move_down)-(\d+)")
-
-
-def normalize_newlines(value: str | None) -> str | None:
-    """Browsers send textarea lines ending in CRLF; stored prompts use LF.
-
-    Without this, saving an untouched prompt from a browser would look like a
-    content change and make a new version.
-    """
-    if value is None:
-        return None
-    return value.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def blank_to_none(value: str | None) -> str | None:
-    return value if value and value.strip() else None
-
-
-def number(form: Form, field: Field) -> None:
-    """Stop at "not a valid number" instead of adding a range error; refuse NaN."""
-    if field.process_errors:
-        raise StopValidation()
-    if not math.isfinite(field.data):
-        raise StopValidation("Enter a finite number.")
 
 
 class TagsField(Field):

@@ -307,3 +307,20 @@ def payload_html(
     if rendered.json is not None:
         return Markup(f'<pre class="json">{_escape(rendered.json or "")}</pre>')
     return Markup('<p class="muted">Nothing recorded.</p>')
+
+
+def last_user_message(value: Any) -> Rendered:
+    """The last message a user wrote in an LLM call's input, ready for :func:`payload_html`.
+
+    A session page shows the conversation, not every call's whole history:
+    each call's input repeats the messages before it. A plain string input
+    (the Responses API's ``input="..."``) is the user's message itself.
+    """
+    renderer = _Renderer()
+    if isinstance(value, str):
+        return Rendered(messages=[Message("user", renderer.parts(value), [])], size=len(value))
+    items, _ = renderer.messages(value)
+    for item in reversed(items or []):
+        if item.get("role") == "user":
+            return Rendered(messages=[renderer.message(item)])
+    return Rendered()

@@ -25,6 +25,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import defer
 from sqlalchemy.orm import scoped_session
@@ -34,12 +35,14 @@ from werkzeug.exceptions import NotFound
 from ..models import BatchRequest
 from ..models import PromptRecord
 from ..models import PromptVersion
+from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..tracing import search
 from .params import datetime_arg
 from .params import decode_cursor
 from .params import encode_cursor
+from .params import float_arg
 from .params import int_arg
 from .params import text_arg
 
@@ -54,6 +57,15 @@ def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     if session.get_bind(Trace).dialect.name == "postgresql":
         return value.replace(tzinfo=dt.timezone.utc)
     return value
+
+
+def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.ColumnElement[bool]:
+    """The traces after the page cursor ``after``: older ones for a list shown newest
+    first, newer ones for one shown oldest first (a session's conversation)."""
+    started_at, row_id = decode_cursor(after)
+    cursor = sa.tuple_(sa.literal(_stored_time(session, started_at)), sa.literal(row_id))
+    position = sa.tuple_(Trace.started_at, Trace.id)
+    return position < cursor if older else position > cursor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +84,17 @@ class TraceFilters:
     until: dt.datetime | None = None
     meta_key: str | None = None
     meta_value: str | None = None
+    user: str | None = None
+    session: str | None = None
+    tag: str | None = None
+    environment: str | None = None
+    #: A score's name: traces that have one; with ``score_min`` and
+    #: ``score_max``, one whose value is in that range.
+    score: str | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    #: A score's name: traces that have none of that name (not reviewed yet).
+    no_score: str | None = None
     q: str | None = None
     after: str | None = None
 
@@ -86,6 +109,12 @@ class TraceFilters:
         since, until = datetime_arg(args, "since"), datetime_arg(args, "until")
         if since and until and since > until:
             raise BadRequest("since: later than until.")
+        score = text_arg(args, "score")
+        score_min, score_max = float_arg(args, "score_min"), float_arg(args, "score_max")
+        if score is None and (score_min is not None or score_max is not None):
+            raise BadRequest("score_min and score_max: give the score's name in score too.")
+        if score_min is not None and score_max is not None and score_min > score_max:
+            raise BadRequest("score_min: greater than score_max.")
         after = text_arg(args, "after")
         if after is not None:
             decode_cursor(after)
@@ -100,6 +129,14 @@ class TraceFilters:
             until=until,
             meta_key=meta_key,
             meta_value=meta_value,
+            user=text_arg(args, "user"),
+            session=text_arg(args, "session"),
+            tag=text_arg(args, "tag"),
+            environment=text_arg(args, "environment"),
+            score=score,
+            score_min=score_min,
+            score_max=score_max,
+            no_score=text_arg(args, "no_score"),
             q=text_arg(args, "q"),
             after=after,
         )
@@ -144,11 +181,33 @@ def _metadata_condition(dialect: str, key: str, value: str) -> sa.ColumnElement[
     return extracted.in_(sqlite_values)
 
 
-def _model_condition(dialect: str, model: str) -> sa.ColumnElement[bool]:
+def _list_condition(
+    dialect: str, column: InstrumentedAttribute[list[Any]], value: str
+) -> sa.ColumnElement[bool]:
+    """``value in column`` for a JSON list column (models, tags): JSONB containment
+    through the column's GIN index on PostgreSQL."""
     if dialect == "postgresql":
-        return sa.type_coerce(Trace.models, JSONB).contains([model])
-    each = sa.func.json_each(Trace.models).table_valued("value")
-    return sa.exists().where(each.c.value == model)
+        return sa.type_coerce(column, JSONB).contains([value])
+    each = sa.func.json_each(column).table_valued("value")
+    return sa.exists().where(each.c.value == value)
+
+
+def _score_condition(filters: TraceFilters) -> sa.ColumnElement[bool]:
+    """Traces with a score named ``filters.score`` (in the range, if one is given).
+
+    Probes ``ix_llm_logs_scores_trace_id`` for each trace walked newest first,
+    or collects the matching trace ids first when the planner finds that cheaper.
+    """
+    conditions = [Score.trace_id == Trace.id, Score.name == filters.score]
+    if filters.score_min is not None:
+        conditions.append(Score.value >= filters.score_min)
+    if filters.score_max is not None:
+        conditions.append(Score.value <= filters.score_max)
+    return sa.exists().where(*conditions)
+
+
+def _no_score_condition(name: str) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(Score.trace_id == Trace.id, Score.name == name)
 
 
 def _provider_condition(provider: str) -> sa.ColumnElement[bool]:
@@ -243,7 +302,7 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
     if filters.name:
         query = query.where(Trace.name == filters.name)
     if filters.model:
-        query = query.where(_model_condition(dialect, filters.model))
+        query = query.where(_list_condition(dialect, Trace.models, filters.model))
     if filters.provider:
         query = query.where(_provider_condition(filters.provider))
     if filters.prompt:
@@ -257,12 +316,22 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
         query = query.where(Trace.started_at <= _stored_time(session, filters.until))
     if filters.meta_key and filters.meta_value is not None:
         query = query.where(_metadata_condition(dialect, filters.meta_key, filters.meta_value))
+    if filters.user:
+        query = query.where(Trace.user_id == filters.user)
+    if filters.session:
+        query = query.where(Trace.session_id == filters.session)
+    if filters.environment:
+        query = query.where(Trace.environment == filters.environment)
+    if filters.tag:
+        query = query.where(_list_condition(dialect, Trace.tags, filters.tag))
+    if filters.score:
+        query = query.where(_score_condition(filters))
+    if filters.no_score:
+        query = query.where(_no_score_condition(filters.no_score))
     if filters.q:
         query = query.where(_search_condition(session, dialect, filters.q))
     if filters.after:
-        started_at, row_id = decode_cursor(filters.after)
-        cursor = sa.tuple_(sa.literal(_stored_time(session, started_at)), sa.literal(row_id))
-        query = query.where(sa.tuple_(Trace.started_at, Trace.id) < cursor)
+        query = query.where(past_cursor(session, filters.after))
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
     traces = list(session.scalars(query))
     next_after = None
@@ -375,6 +444,8 @@ class TraceDetail:
     payloads: dict[uuid.UUID, tuple[Any, Any]] | None
     batch_id: int | None
     prompt_version: tuple[str, int] | None  # (slug, version number)
+    #: The trace's scores and comments, oldest first.
+    scores: list[Score]
 
 
 def _timeline(spans: Sequence[_Timed]) -> tuple[dt.datetime, dt.datetime] | None:
@@ -412,8 +483,8 @@ def _stored_timeline(
 def trace_detail(
     session: DbSession, trace_id: uuid.UUID, shown: int = TRACE_PAGE_SPANS
 ) -> TraceDetail:
-    """A trace with the first ``shown`` spans of its tree: seven queries at most, whatever
-    the span count.
+    """A trace with the first ``shown`` spans of its tree and its scores: eight queries at
+    most, whatever the span count.
 
     A trace whose rollup counts no more spans than that loads them whole.
     A bigger one first reads its outline (ids, parents and times of every
@@ -469,8 +540,13 @@ def trace_detail(
         ).first()
         prompt_version = (row.slug, row.version_number) if row else None
     batch_id = batches_of(session, [trace.id]).get(trace.id)
+    scores = list(
+        session.scalars(
+            sa.select(Score).where(Score.trace_id == trace_id).order_by(Score.created_at, Score.id)
+        )
+    )
     return TraceDetail(
-        trace, nodes, total, timeline, next_span_id, payloads, batch_id, prompt_version
+        trace, nodes, total, timeline, next_span_id, payloads, batch_id, prompt_version, scores
     )
 
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 
@@ -27,7 +28,7 @@ START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 
 
 class Store:
-    """Adds traces and spans the way the writer leaves them in the tables."""
+    """Adds traces, spans and scores the way the writer leaves them in the tables."""
 
     def __init__(self, app: Flask) -> None:
         self.session = app.extensions["llm_logs"].session
@@ -46,6 +47,13 @@ class Store:
         self.session.add(span)
         self.session.commit()
         return span
+
+    def score(self, trace: Trace, name: str = "helpful", **fields: Any) -> Score:
+        fields.setdefault("created_at", trace.started_at)
+        score = Score(trace_id=trace.id, name=name, **fields)
+        self.session.add(score)
+        self.session.commit()
+        return score
 
     def add_all(self, rows: list[Any]) -> None:
         self.session.add_all(rows)

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from flask_llm_logs.models import BatchRecord
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.web.params import encode_cursor
@@ -51,7 +52,7 @@ def test_trace_page_constant(
     small, medium, large = (
         queries_for(client, count_queries, url(f"/traces/{t.id}")) for t in traces
     )
-    assert small == medium <= 5
+    assert small == medium <= 6
     # Over INLINE_PAYLOAD_SPANS the payloads are not loaded at all: one query less.
     assert large == medium - 1
 
@@ -66,7 +67,14 @@ def test_traces_list_constant(
     filtered = queries_for(
         client, count_queries, url("/traces?q=x&model=m&meta_key=a&meta_value=b&prompt=p")
     )
+    context = queries_for(
+        client,
+        count_queries,
+        url("/traces?user=u&session=s&tag=t&environment=e&score=a&score_min=0&no_score=b"),
+    )
     assert few == many <= 3
+    # The new filters run inside the list's query (fewer when nothing matches: no batches).
+    assert context <= many
     # The search's plan estimate on PostgreSQL, the prompt's version ids.
     assert filtered <= many + 2
     # Keyset pagination: no page of the list counts the table.
@@ -103,3 +111,48 @@ def test_batch_pages_constant(
         queries_for(client, count_queries, url(f"/batches/{batch.id}")),
     )
     assert before == after
+
+
+def test_scores_cost_the_trace_page_one_query(
+    client: FlaskClient, url: Url, store: Store, count_queries: CountQueries
+) -> None:
+    trace = store.trace("scored")
+    store.span(trace, "root")
+    none = queries_for(client, count_queries, url(f"/traces/{trace.id}"))
+    store.add_all([Score(trace_id=trace.id, name=f"s{n}", value=n) for n in range(30)])
+    assert queries_for(client, count_queries, url(f"/traces/{trace.id}")) == none
+
+
+def _conversation(store: Store, session_id: str, turns: int, minutes: float) -> None:
+    for n in range(turns):
+        trace = store.trace("chat", minutes=minutes + n, user_id="ana", session_id=session_id)
+        store.add_all(
+            [
+                Span(
+                    trace_id=trace.id,
+                    name="chat",
+                    kind="llm",
+                    input=[{"role": "user", "content": f"question {n}.{k}"}],
+                    output={"role": "assistant", "content": f"answer {n}.{k}"},
+                    started_at=trace.started_at,
+                )
+                for k in range(3)
+            ]
+        )
+
+
+def test_sessions_and_users_pages_constant(
+    client: FlaskClient, url: Url, store: Store, count_queries: CountQueries
+) -> None:
+    _conversation(store, "one", 1, 0)
+    paths = [url("/sessions"), url("/sessions?user=ana"), url("/sessions/one"), url("/users/ana")]
+    few = [queries_for(client, count_queries, path) for path in paths]
+    for n in range(12):
+        _conversation(store, f"s{n}", 4, 10 * n + 10)
+    _conversation(store, "one", 12, 500)
+    many = [queries_for(client, count_queries, path) for path in paths]
+    assert few == many
+    assert many[0] <= 2 and many[2] <= 3 and many[3] <= 5
+    with count_queries() as counter:
+        client.get(url("/sessions?after=" + encode_cursor(START, uuid.uuid4())))
+    assert counter.count <= many[0]

@@ -22,6 +22,7 @@ from ...models import Trace
 from ...state import get_state
 from .. import params
 from .. import trace_queries
+from ..authors import current_author
 from ..blueprint import Format
 from ..blueprint import blueprint
 from ..forms import Form
@@ -30,6 +31,7 @@ from ..rendering import TREE_CONTENT_LIMIT
 from ..rendering import Rendered
 from ..rendering import pretty_json
 from ..rendering import render_payload
+from ..score_forms import ScoreForm
 
 #: Deeper spans are indented like this level (the stylesheet has d0 to d12).
 MAX_INDENT = 12
@@ -131,6 +133,11 @@ def _cache_note(trace: Trace) -> str | None:
 
 @blueprint.get("/traces/<trace_id>")
 def trace(trace_id: str) -> str:
+    return _trace_page(trace_id, ScoreForm())
+
+
+def _trace_page(trace_id: str, score_form: ScoreForm) -> str:
+    """The trace page, with the score form as given (empty, or sent back with its errors)."""
     shown = params.int_arg(request.args, "spans") or trace_queries.TRACE_PAGE_SPANS
     detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id), shown)
     views, total_ms = span_views(detail)
@@ -156,7 +163,26 @@ def trace(trace_id: str) -> str:
         more_url=more_url,
         page_spans=trace_queries.TRACE_PAGE_SPANS,
         delete_form=Form(),
+        score_form=score_form,
     )
+
+
+@blueprint.post("/traces/<trace_id>/scores")
+def trace_score(trace_id: str) -> str | BaseResponse:
+    """Add a score or a comment from the trace page, stored at once (not by the writer)."""
+    require_valid_form()
+    row_id = params.parse_id(trace_id)
+    session = get_state().session
+    if session.get(Trace, row_id) is None:
+        raise NotFound(f"There is no trace {trace_id}.")
+    form = ScoreForm()
+    if not form.validate():
+        return _trace_page(trace_id, form)
+    score = form.score(row_id, current_author())
+    session.add(score)
+    session.commit()
+    flash(f"Added {score.name!r}.", "success")
+    return redirect(url_for("llm_logs.trace", trace_id=row_id, _anchor="scores"))
 
 
 def _span_fields(span: Span) -> dict[str, Any]:

@@ -1,0 +1,173 @@
+"""The UI's reads of sessions and users: traces grouped by ``session_id`` and ``user_id``.
+
+Neither has a table of its own: a session is the traces that share a
+``session_id``, a user the traces that share a ``user_id``. Aggregating
+every session to sort them would read the whole traces table on each page,
+so a page of sessions is found from the traces, newest first: the traces
+that are the last of their session (nothing later in the same session,
+probed through ``ix_llm_logs_traces_session_id_started_at``), keyset-
+paginated on that trace's ``(started_at, id)`` like the traces list. Only
+the sessions on the page are then aggregated. Every function runs a fixed
+number of queries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from werkzeug.exceptions import NotFound
+
+from ..models import Span
+from ..models import Trace
+from .params import encode_cursor
+from .trace_queries import DbSession
+from .trace_queries import past_cursor
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionSummary:
+    session_id: str
+    first_at: dt.datetime
+    last_at: dt.datetime
+    traces: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    #: The session's user (the first by id when several users share it).
+    user_id: str | None
+    users: int
+
+
+@dataclasses.dataclass
+class SessionPage:
+    sessions: list[SessionSummary]
+    next_after: str | None
+
+
+def _summaries(session: DbSession, condition: sa.ColumnElement[bool]) -> dict[str, SessionSummary]:
+    """The sessions of the traces matching ``condition``, aggregated (one query)."""
+    rows = session.execute(
+        sa.select(
+            Trace.session_id.label("session_id"),
+            sa.func.min(Trace.started_at).label("first_at"),
+            sa.func.max(Trace.started_at).label("last_at"),
+            sa.func.count().label("traces"),
+            sa.func.coalesce(sa.func.sum(Trace.input_tokens), 0).label("input_tokens"),
+            sa.func.coalesce(sa.func.sum(Trace.output_tokens), 0).label("output_tokens"),
+            sa.func.sum(Trace.cost).label("cost"),
+            sa.func.min(Trace.user_id).label("user_id"),
+            sa.func.count(sa.distinct(Trace.user_id)).label("users"),
+        )
+        .where(condition)
+        .group_by(Trace.session_id)
+    )
+    return {row.session_id: SessionSummary(**row._asdict()) for row in rows}
+
+
+def list_sessions(
+    session: DbSession, page_size: int, *, user_id: str | None = None, after: str | None = None
+) -> SessionPage:
+    """One page of sessions, the most recently active first: two queries.
+
+    With ``user_id``, the sessions of that user, ordered by that user's last trace.
+    """
+    later = aliased(Trace)
+    newer_in_session = [
+        later.session_id == Trace.session_id,
+        later.started_at >= Trace.started_at,
+        sa.tuple_(later.started_at, later.id) > sa.tuple_(Trace.started_at, Trace.id),
+    ]
+    query = sa.select(Trace.session_id, Trace.started_at, Trace.id).where(
+        Trace.session_id.is_not(None)
+    )
+    if user_id is not None:
+        query = query.where(Trace.user_id == user_id)
+        newer_in_session.append(later.user_id == user_id)
+    query = query.where(~sa.exists().where(*newer_in_session))
+    if after:
+        query = query.where(past_cursor(session, after))
+    query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
+    lasts = list(session.execute(query))
+    next_after = None
+    if len(lasts) > page_size:
+        lasts = lasts[:page_size]
+        next_after = encode_cursor(lasts[-1].started_at, lasts[-1].id)
+    ids = [row.session_id for row in lasts]
+    summaries = _summaries(session, Trace.session_id.in_(ids)) if ids else {}
+    return SessionPage([summaries[i] for i in ids if i in summaries], next_after)
+
+
+@dataclasses.dataclass
+class SessionDetail:
+    summary: SessionSummary
+    #: A page of the session's traces, oldest first.
+    traces: list[Trace]
+    #: Trace id -> its LLM spans in time order, with their input and output.
+    calls: dict[uuid.UUID, list[Span]]
+    next_after: str | None
+
+
+def session_detail(
+    session: DbSession, session_id: str, page_size: int, after: str | None = None
+) -> SessionDetail:
+    """A session as the conversation it was: three queries.
+
+    Its traces oldest first, a page at a time (``after`` continues where the
+    previous page ended), each with its LLM calls.
+    """
+    summary = _summaries(session, Trace.session_id == session_id).get(session_id)
+    if summary is None:
+        raise NotFound(f"There is no session {session_id!r}.")
+    query = sa.select(Trace).where(Trace.session_id == session_id)
+    if after:
+        query = query.where(past_cursor(session, after, older=False))
+    query = query.order_by(Trace.started_at, Trace.id).limit(page_size + 1)
+    traces = list(session.scalars(query))
+    next_after = None
+    if len(traces) > page_size:
+        traces = traces[:page_size]
+        next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
+    calls: dict[uuid.UUID, list[Span]] = {trace.id: [] for trace in traces}
+    if traces:
+        spans = session.scalars(
+            sa.select(Span)
+            .where(Span.trace_id.in_(list(calls)), Span.kind == "llm")
+            .order_by(Span.started_at, Span.id)
+        )
+        for span in spans:
+            calls[span.trace_id].append(span)
+    return SessionDetail(summary, traces, calls, next_after)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserSummary:
+    user_id: str
+    traces: int
+    sessions: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    first_at: dt.datetime
+    last_at: dt.datetime
+
+
+def user_summary(session: DbSession, user_id: str) -> UserSummary:
+    """What one user's traces add up to (one query); a 404 for a user without traces."""
+    row = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(sa.distinct(Trace.session_id)),
+            sa.func.coalesce(sa.func.sum(Trace.input_tokens), 0),
+            sa.func.coalesce(sa.func.sum(Trace.output_tokens), 0),
+            sa.func.sum(Trace.cost),
+            sa.func.min(Trace.started_at),
+            sa.func.max(Trace.started_at),
+        ).where(Trace.user_id == user_id)
+    ).one()
+    if not row[0]:
+        raise NotFound(f"There are no traces of user {user_id!r}.")
+    return UserSummary(user_id, *row)
