@@ -330,30 +330,10 @@ def test_0003_makes_token_counts_64_bit_and_back(empty_database_url: str) -> Non
 def test_0004_adds_cache_write_tokens_to_existing_rows_and_back(empty_database_url: str) -> None:
     """Traces stored before 0004 start at zero cache writes; downgrade drops the column."""
     engine = sa.create_engine(empty_database_url)
-    columns = ("name", "status", "metadata", "models", "spans_count", *_TOKENS_BEFORE_0004)
-    traces = sa.table(
-        "llm_logs_traces",
-        *(sa.column(name) for name in columns),
-        sa.column("id", sa.Uuid()),
-        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
-    )
-    now = dt.datetime.now(dt.timezone.utc)
     try:
         with engine.begin() as connection:
             migrations.upgrade(connection, "0003")
-            connection.execute(
-                sa.insert(traces).values(
-                    id=uuid.uuid4(),
-                    name="before 0004",
-                    status="completed",
-                    metadata="{}",
-                    models="[]",
-                    spans_count=0,
-                    started_at=now,
-                    created_at=now,
-                    **dict.fromkeys(_TOKENS_BEFORE_0004, 1),
-                )
-            )
+            insert_old_trace(connection, "before 0004")
             migrations.upgrade(connection, "0004")
             writes = sa.text("SELECT cache_write_tokens FROM llm_logs_traces")
             assert connection.execute(writes).scalar() == 0
@@ -367,6 +347,31 @@ def test_0004_adds_cache_write_tokens_to_existing_rows_and_back(empty_database_u
 
 _TOKENS_BEFORE_0004 = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
 
+
+def insert_old_trace(connection: sa.Connection, name: str, **columns: object) -> None:
+    """A trace row as an older revision stores it: only the columns it has then."""
+    now = dt.datetime.now(dt.timezone.utc)
+    values: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "status": "completed",
+        "metadata": "{}",
+        "models": "[]",
+        "spans_count": 0,
+        "started_at": now,
+        "created_at": now,
+        **dict.fromkeys(_TOKENS_BEFORE_0004, 1),
+        **columns,
+    }
+    traces = sa.table(
+        "llm_logs_traces",
+        *(sa.column(key) for key in values if key not in ("id", "started_at", "created_at")),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(key, sa.DateTime(timezone=True)) for key in ("started_at", "created_at")),
+    )
+    connection.execute(sa.insert(traces).values(**values))
+
+
 _TRACE_COLUMNS_OF_0005 = {"user_id", "session_id", "tags", "environment"}
 
 
@@ -374,31 +379,10 @@ def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) 
     """Traces stored before 0005 get no user and no tags; downgrade drops it all, keeps them."""
     engine = sa.create_engine(empty_database_url)
     postgresql = engine.dialect.name == "postgresql"
-    columns = ("name", "status", "metadata", "models", "spans_count", "cache_write_tokens")
-    traces = sa.table(
-        "llm_logs_traces",
-        *(sa.column(name) for name in (*columns, *_TOKENS_BEFORE_0004)),
-        sa.column("id", sa.Uuid()),
-        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
-    )
-    now = dt.datetime.now(dt.timezone.utc)
     try:
         with engine.begin() as connection:
             migrations.upgrade(connection, "0004")
-            connection.execute(
-                sa.insert(traces).values(
-                    id=uuid.uuid4(),
-                    name="before 0005",
-                    status="completed",
-                    metadata="{}",
-                    models="[]",
-                    spans_count=0,
-                    cache_write_tokens=0,
-                    started_at=now,
-                    created_at=now,
-                    **dict.fromkeys(_TOKENS_BEFORE_0004, 1),
-                )
-            )
+            insert_old_trace(connection, "before 0005", cache_write_tokens=0)
             migrations.upgrade(connection, "0005")
             old = connection.execute(
                 sa.text("SELECT user_id, session_id, tags, environment FROM llm_logs_traces")

@@ -27,6 +27,7 @@ from tests.helpers.prompts import NEW
 from tests.helpers.prompts import make_greeting
 from tests.helpers.web import Store
 from tests.helpers.web import Url
+from tests.helpers.web import csrf_token
 
 HOSTILE = [
     "<script>window.pwned = 1</script>",
@@ -34,12 +35,6 @@ HOSTILE = [
     "[click me](javascript:window.pwned=3)",
     '<a href="javascript:window.pwned=4">link</a>',
 ]
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def test_closed_without_debug_testing_or_authorize(make_app: Callable[..., Flask]) -> None:
