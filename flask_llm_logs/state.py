@@ -79,22 +79,12 @@ class State:
 
     @property
     def enabled(self) -> bool:
-        """``LLM_LOGS_ENABLED``: whether anything is recorded.
-
-        Read on every LLM call and every record: a plain ``True`` or ``False``
-        is answered without the call to :func:`read_bool`.
-        """
-        value = self.app.config["LLM_LOGS_ENABLED"]
-        if value is True or value is False:
-            return value
+        """``LLM_LOGS_ENABLED``: whether anything is recorded."""
         return read_bool(self.app.config, "LLM_LOGS_ENABLED")
 
     @property
     def capture_content(self) -> bool:
-        """``LLM_LOGS_CAPTURE_CONTENT``: whether inputs and outputs are stored (every call)."""
-        value = self.app.config["LLM_LOGS_CAPTURE_CONTENT"]
-        if value is True or value is False:
-            return value
+        """``LLM_LOGS_CAPTURE_CONTENT``: whether inputs and outputs are stored."""
         return read_bool(self.app.config, "LLM_LOGS_CAPTURE_CONTENT")
 
     @property

@@ -23,6 +23,7 @@ from ..tracing.recorder import snapshot
 from .extract import CallOutcome
 from .extract import ToolCall
 from .extract import assistant_message
+from .extract import int_or_none
 from .extract import offered_tools
 from .extract import parse_json
 
@@ -85,10 +86,6 @@ def messages_wants_json(kwargs: Mapping[str, Any]) -> bool:
     return isinstance(output_format, Mapping) and output_format.get("type") == "json_schema"
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
-
-
 def set_tokens(
     outcome: CallOutcome,
     input_tokens: int | None,
@@ -107,7 +104,9 @@ def set_tokens(
 
 
 def _thinking_tokens(usage: Any) -> int | None:
-    return _int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
+    return int_or_none(
+        getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None)
+    )
 
 
 def _finish_reasons(stop_reason: str | None) -> list[str]:
@@ -140,10 +139,10 @@ def message_outcome(message: Any, wants_json: bool) -> CallOutcome:
     if usage is not None:
         set_tokens(
             outcome,
-            _int(usage.input_tokens),
-            _int(usage.cache_read_input_tokens),
-            _int(usage.cache_creation_input_tokens),
-            _int(usage.output_tokens),
+            int_or_none(usage.input_tokens),
+            int_or_none(usage.cache_read_input_tokens),
+            int_or_none(usage.cache_creation_input_tokens),
+            int_or_none(usage.output_tokens),
             _thinking_tokens(usage),
         )
     outcome.finish_reasons = _finish_reasons(message.stop_reason)

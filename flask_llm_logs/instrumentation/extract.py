@@ -138,32 +138,33 @@ def assistant_message(content: Any, tool_calls: tuple[ToolCall, ...], refusal: A
     return message
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A token count as the SDK gave it, or ``None`` when it is missing or not a count."""
     return value if isinstance(value, int) else None
 
 
 def chat_usage(outcome: CallOutcome, usage: Any) -> None:
     if usage is None:
         return
-    outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
-    outcome.output_tokens = _int(getattr(usage, "completion_tokens", None))
+    outcome.input_tokens = int_or_none(getattr(usage, "prompt_tokens", None))
+    outcome.output_tokens = int_or_none(getattr(usage, "completion_tokens", None))
     details = getattr(usage, "prompt_tokens_details", None)
-    outcome.cached_tokens = _int(getattr(details, "cached_tokens", None))
+    outcome.cached_tokens = int_or_none(getattr(details, "cached_tokens", None))
     details = getattr(usage, "completion_tokens_details", None)
-    outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
+    outcome.reasoning_tokens = int_or_none(getattr(details, "reasoning_tokens", None))
 
 
 def responses_usage(outcome: CallOutcome, usage: Any) -> None:
     if usage is None:
         return
-    outcome.input_tokens = _int(getattr(usage, "input_tokens", None))
-    outcome.output_tokens = _int(getattr(usage, "output_tokens", None))
+    outcome.input_tokens = int_or_none(getattr(usage, "input_tokens", None))
+    outcome.output_tokens = int_or_none(getattr(usage, "output_tokens", None))
     details = getattr(usage, "input_tokens_details", None)
-    outcome.cached_tokens = _int(getattr(details, "cached_tokens", None))
+    outcome.cached_tokens = int_or_none(getattr(details, "cached_tokens", None))
     # Not in every SDK version's model, nor in every compatible server's reply.
-    outcome.cache_write_tokens = _int(getattr(details, "cache_write_tokens", None))
+    outcome.cache_write_tokens = int_or_none(getattr(details, "cache_write_tokens", None))
     details = getattr(usage, "output_tokens_details", None)
-    outcome.reasoning_tokens = _int(getattr(details, "reasoning_tokens", None))
+    outcome.reasoning_tokens = int_or_none(getattr(details, "reasoning_tokens", None))
 
 
 def choices_output(messages: list[Any]) -> Any:
@@ -244,7 +245,7 @@ def responses_outcome(response: Any, wants_json: bool) -> CallOutcome:
 def embeddings_outcome(result: Any, wants_json: bool) -> CallOutcome:
     outcome = CallOutcome(model=result.model)
     usage = result.usage
-    outcome.input_tokens = _int(getattr(usage, "prompt_tokens", None))
+    outcome.input_tokens = int_or_none(getattr(usage, "prompt_tokens", None))
     data = result.data or ()
     dimensions = len(data[0].embedding) if data and isinstance(data[0].embedding, list) else None
     outcome.output = {"embeddings": len(data), "dimensions": dimensions}

@@ -112,6 +112,9 @@ class Writer:
         self, settings: Settings, *, engine: Callable[[], Engine], enabled: Callable[[], bool]
     ) -> None:
         self._settings = settings
+        # Read under the lock on every submit: plain attributes, not look-ups.
+        self._max_queue = settings.max_queue
+        self._batch_size = settings.writer_batch_size
         self._engine_getter = engine
         self._enabled = enabled
         self._engine: Engine | None = None
@@ -211,14 +214,6 @@ class Writer:
                 self._abandon = True
                 self._notify_lanes()
             _join(threads, 1.0)
-
-    @property
-    def _max_queue(self) -> int:
-        return self._settings.max_queue
-
-    @property
-    def _batch_size(self) -> int:
-        return self._settings.writer_batch_size
 
     def _notify_lanes(self) -> None:
         """Wake every lane's thread (the lock held): a flush, close or abandon."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -241,7 +240,7 @@ def span_body(trace_id: str, span_id: str) -> str:
 def span_raw(trace_id: str, span_id: str) -> Response:
     """The span exactly as stored, as a JSON file download."""
     _, span = _get_span(trace_id, span_id)
-    body = json.dumps(_span_fields(span), indent=2, ensure_ascii=False, default=str)
+    body = pretty_json(_span_fields(span))
     return Response(
         body,
         mimetype="application/json",
