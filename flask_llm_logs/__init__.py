@@ -1,5 +1,6 @@
 """Trace every LLM call of a Flask app, manage versioned prompts, run batches."""
 
+from .alerts.rules import AlertRule
 from .batches import Batch
 from .config import ConfigurationError
 from .extension import LlmLogs
@@ -31,6 +32,7 @@ from .tracing.api import update_current_trace
 from .tracing.context import copy_context_to
 
 __all__ = [
+    "AlertRule",
     "Batch",
     "ConfigurationError",
     "InvalidPrompt",

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_AUTO_TRACE": "request",
     #: ``None``: ``"development"`` in debug mode, else ``"production"``.
     "LLM_LOGS_ENVIRONMENT": None,
+    #: Alert rules, validated by :func:`.alerts.rules.load_rules`; see docs/alerts.rst.
+    "LLM_LOGS_ALERTS": [],
 }
 
 #: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.

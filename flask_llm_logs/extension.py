@@ -15,6 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from . import migrations
 from . import process
+from .alerts.rules import load_rules
 from .batches.adapters import check_provider
 from .cli import cli
 from .config import load_settings
@@ -72,12 +73,14 @@ class LlmLogs:
         check_provider(settings.batch_provider)
         check_pricing_provider(settings.pricing_provider)
         sdks = check_sdks(settings.instrument)
+        alert_rules = load_rules(app.config)
         process.install_hooks()
         state = State(
             app=app,
             settings=settings,
             db=self._resolve_db(app),
             batch_handlers=collections.ChainMap({}, self._batch_handlers),
+            alert_rules=alert_rules,
         )
         state.writer = Writer(settings, engine=lambda: state.engine, enabled=lambda: state.enabled)
         state.prompt_store = PromptStore(

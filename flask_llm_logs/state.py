@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import scoped_session
 
+    from .alerts.rules import AlertRule
     from .prompts.store import PromptStore
     from .tracing.writer import Writer
 
@@ -53,6 +54,8 @@ class State:
     batch_handlers: collections.ChainMap[str, Any] = dataclasses.field(
         default_factory=collections.ChainMap
     )
+    #: ``LLM_LOGS_ALERTS``, validated at ``init_app``; see :mod:`.alerts`.
+    alert_rules: tuple[AlertRule, ...] = ()
     #: Called by :meth:`shutdown`, newest first (background threads, pools).
     shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
     #: Stores traces and spans in the background, see :mod:`.tracing.writer`.

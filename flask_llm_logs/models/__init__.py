@@ -1,5 +1,7 @@
 """The extension's tables, on their own metadata (see :mod:`.base`)."""
 
+from .alerts import AlertEvent
+from .alerts import AlertState
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
@@ -10,6 +12,8 @@ from .tracing import Span
 from .tracing import Trace
 
 __all__ = [
+    "AlertEvent",
+    "AlertState",
     "Base",
     "BatchRecord",
     "BatchRequest",
