@@ -160,6 +160,7 @@ NAVIGATION = [
     ("Sessions", "llm_logs.sessions", ("llm_logs.session", "llm_logs.user")),
     ("Prompts", "llm_logs.prompts", ("llm_logs.prompt",)),
     ("Batches", "llm_logs.batches", ("llm_logs.batch",)),
+    ("Alerts", "llm_logs.alerts", ("llm_logs.alert",)),
 ]
 
 

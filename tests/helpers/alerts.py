@@ -124,7 +124,7 @@ class Numbers:
         self.calls.append(arguments)
         group_by = arguments["group_by"]
         return [
-            {key: value for key, value in row.items() if key in EMPTY_ROW or key in group_by}
+            {**{key: row.get(key) for key in group_by}, **{key: row[key] for key in EMPTY_ROW}}
             for row in self.rows
             if all(row.get(key) == value for key, value in arguments["filters"].items())
         ]
