@@ -21,6 +21,7 @@ from .cli import cli
 from .config import load_settings
 from .instrumentation import check_sdks
 from .instrumentation import instrument
+from .jobs import enqueue_alerts_check
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
@@ -146,6 +147,14 @@ class LlmLogs:
         ``flask llm-logs purge`` does; see :doc:`/tracing`.
         """
         return enqueue_purge(get_state(app))
+
+    def enqueue_alerts_check(self, app: Flask | None = None) -> Any:
+        """Queue ``check_alerts()`` unless one is already waiting; the RQ job.
+
+        It evaluates ``LLM_LOGS_ALERTS``, as ``flask llm-logs alerts check``
+        does; see :doc:`/alerts`.
+        """
+        return enqueue_alerts_check(get_state(app))
 
     def _resolve_db(self, app: Flask) -> SQLAlchemy:
         if self._db is not None:

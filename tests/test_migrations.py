@@ -30,7 +30,7 @@ from flask_llm_logs.tracing import search
 OWN_TABLES = set(Base.metadata.tables)
 HEAD = "0009"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0005"
+PREVIOUS = "0006"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD = {"llm_logs_alert_states", "llm_logs_alert_events"}
 

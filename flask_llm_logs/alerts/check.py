@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from ..insights.metrics import metrics
 from ..log import get_logger
 from ..models import AlertEvent
 from ..models import AlertState
@@ -47,7 +48,7 @@ from .rules import AlertRule
 states = cast(sa.Table, AlertState.__table__)
 events = cast(sa.Table, AlertEvent.__table__)
 
-#: ``flask_llm_logs.metrics()``: rows of group keys and aggregates.
+#: What gives the numbers: :func:`flask_llm_logs.metrics` (rows of group keys and aggregates).
 Measure = Callable[..., list[dict[str, Any]]]
 
 
@@ -243,11 +244,14 @@ def check_rule(rule: AlertRule, measure: Measure, now: dt.datetime, result: Chec
             )
 
 
-def check_alerts(measure: Measure, now: dt.datetime | None = None) -> CheckResult:
-    """Evaluate every rule of ``LLM_LOGS_ALERTS``; needs an app context.
+def check_alerts(now: dt.datetime | None = None, *, measure: Measure = metrics) -> CheckResult:
+    """Evaluate every rule of ``LLM_LOGS_ALERTS`` at ``now``; needs an app context.
 
     A rule that cannot be evaluated (the database is down, a bug) is logged
     and reported in the result; the other rules are checked all the same.
+
+    :param now: the end of every rule's window; default now.
+    :param measure: where the numbers come from: :func:`flask_llm_logs.metrics`.
     """
     now = now or utcnow()
     rules = get_state().alert_rules

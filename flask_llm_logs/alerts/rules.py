@@ -179,6 +179,10 @@ def _filters(value: Any) -> dict[str, str]:
             raise _RuleError(
                 f"filters[{dimension!r}]", f"must be a text or a number, got {wanted!r}"
             )
+        if dimension == "prompt_version" and not str(wanted).isdigit():
+            raise _RuleError(
+                "filters['prompt_version']", f"must be a prompt version id, got {wanted!r}"
+            )
         filters[str(dimension)] = str(wanted)
     return filters
 

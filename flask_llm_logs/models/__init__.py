@@ -5,6 +5,7 @@ from .alerts import AlertState
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
+from .metrics import metrics_table
 from .prompts import PromptRecord
 from .prompts import PromptVersion
 from .scores import Score
@@ -22,4 +23,5 @@ __all__ = [
     "Score",
     "Span",
     "Trace",
+    "metrics_table",
 ]

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_llm_logs.alerts.check import check_alerts
-from tests.helpers.alerts import Numbers
 from tests.helpers.alerts import WebhookReceiver
+from tests.helpers.alerts import record_calls
 from tests.helpers.browser import shoot
 from tests.helpers.web import START
 from tests.helpers.web import CountQueries
@@ -66,20 +66,16 @@ def app(make_app: Callable[..., Flask], webhook: WebhookReceiver) -> Iterator[Fl
 
 def run_checks(app: Flask) -> None:
     """Spend fires, then resolves; two users fire."""
-    numbers = Numbers()
-    numbers.set(
-        {"environment": "production", "cost": 7.5, "calls": 3},
-        {"user": "ana", "cost": 2.0},
-        {"user": "bob", "cost": 3.0},
+    record_calls(
+        app,
+        NOW - dt.timedelta(minutes=10),
+        {"environment": "production", "cost": 7.5},
+        {"user_id": "ana", "cost": 2.0},
+        {"user_id": "bob", "cost": 3.0},
     )
     with app.app_context():
-        check_alerts(numbers, NOW - dt.timedelta(minutes=5))
-        numbers.set(
-            {"environment": "production", "cost": 1.0, "calls": 4},
-            {"user": "ana", "cost": 2.0},
-            {"user": "bob", "cost": 3.0},
-        )
-        check_alerts(numbers, NOW)
+        check_alerts(NOW - dt.timedelta(minutes=5))
+        check_alerts(NOW + dt.timedelta(hours=2))
 
 
 def test_no_rules_and_no_history(make_app: Callable[..., Flask]) -> None:
@@ -107,7 +103,7 @@ def test_rules_state_and_history(app: Flask, client: FlaskClient, store: Store) 
     # Newest first, three to a page.
     events = re.findall(r'<tr class="alert-event">(.*?)</tr>', html, re.S)
     assert len(events) == 3
-    assert "resolved" in events[0] and "$1.0000" in events[0]
+    assert "resolved" in events[0] and "$0.0000" in events[0]
     assert [">ana<" in events[2], ">bob<" in events[1]] == [True, True]
     older = re.search(r'href="([^"]+)" rel="next"', html)
     assert older is not None

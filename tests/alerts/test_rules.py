@@ -12,7 +12,9 @@ from flask import Flask
 from flask_llm_logs import AlertRule
 from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
+from flask_llm_logs.alerts.rules import DIMENSIONS
 from flask_llm_logs.alerts.rules import load_rules
+from flask_llm_logs.insights import metrics
 from flask_llm_logs.state import get_state
 
 HOOK = "https://hooks.example.com/services/T000/B000/secret-token"
@@ -103,6 +105,10 @@ def test_no_rules() -> None:
         ({"filters": {"region": "eu"}}, "filters: must be one of model, provider, name"),
         ({"filters": ["model"]}, "filters: must be a dict of dimension -> value"),
         ({"filters": {"model": None}}, "filters['model']: must be a text or a number, got None"),
+        (
+            {"filters": {"prompt_version": "v2"}},
+            "filters['prompt_version']: must be a prompt version id",
+        ),
         ({"per": "customer"}, "per: must be one of model, provider"),
         ({"per": "user", "filters": {"user": "ana"}}, "per: 'user' is also in filters"),
         (
@@ -205,3 +211,7 @@ def test_breached(comparison: str, value: float | None, calls: int, breached: bo
         {"LLM_LOGS_ALERTS": [rule(comparison=comparison, min_calls=10 if calls == 9 else 0)]}
     )
     assert parsed.breached(value, calls) is breached
+
+
+def test_the_dimensions_are_those_of_metrics() -> None:
+    assert tuple(metrics.DIMENSIONS) == DIMENSIONS

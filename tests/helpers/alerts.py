@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import http.server
 import json
 import threading
@@ -16,6 +17,10 @@ from flask import Flask
 
 from flask_llm_logs.models import AlertEvent
 from flask_llm_logs.models import AlertState
+from flask_llm_logs.state import get_state
+from tests.helpers.writer import span_record
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 
 @dataclasses.dataclass
@@ -89,42 +94,26 @@ def states(app: Flask) -> dict[tuple[str, str], str]:
         return found
 
 
-#: A row of ``metrics()`` with nothing in it, to be filled per test.
-EMPTY_ROW: dict[str, Any] = {
-    "calls": 0,
-    "errors": 0,
-    "error_rate": None,
-    "input_tokens": 0,
-    "output_tokens": 0,
-    "cached_tokens": 0,
-    "cache_write_tokens": 0,
-    "cost": 0.0,
-    "duration_ms_sum": 0.0,
-    "p50_ms": None,
-    "p95_ms": None,
-    "p99_ms": None,
-}
+#: The trace fields a recorded call may set (the rest goes on its LLM span).
+TRACE_FIELDS = ("name", "user_id", "environment")
 
 
-@dataclasses.dataclass
-class Numbers:
-    """``metrics()`` as the alert checks call it, answering with rows set by the test.
+def record_calls(app: Flask, at: dt.datetime, *calls: dict[str, Any]) -> None:
+    """One trace per call, each with one LLM span started ``at``, through the writer.
 
-    Stands in for the aggregate table until ``metrics()`` is on main; every
-    call is recorded, so a test can check what the rules asked for.
+    A call's ``name``, ``user_id`` and ``environment`` go on its trace; the
+    rest (``cost``, ``status``, ``duration_ms``, tokens, ``model``) on its span.
     """
-
-    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    calls: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-
-    def set(self, *rows: dict[str, Any]) -> None:
-        self.rows = [{**EMPTY_ROW, **row} for row in rows]
-
-    def __call__(self, **arguments: Any) -> list[dict[str, Any]]:
-        self.calls.append(arguments)
-        group_by = arguments["group_by"]
-        return [
-            {**{key: row.get(key) for key in group_by}, **{key: row[key] for key in EMPTY_ROW}}
-            for row in self.rows
-            if all(row.get(key) == value for key, value in arguments["filters"].items())
-        ]
+    records: list[Any] = []
+    for call in calls:
+        fields = dict(call)
+        trace_fields = {key: fields.pop(key) for key in TRACE_FIELDS if key in fields}
+        trace = trace_record(status="completed", started_at=at.timestamp(), **trace_fields)
+        fields.setdefault("model", "gpt-4.1")
+        fields.setdefault("duration_ms", 100.0)
+        span = span_record(
+            trace.id, kind="llm", provider="openai", started_at=at.timestamp(), **fields
+        )
+        records += [trace, span]
+    submit(app, *records)
+    assert get_state(app).writer.flush(10), "the writer did not store the calls in time"
