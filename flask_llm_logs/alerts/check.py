@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 
 from ..insights.metrics import metrics
 from ..log import get_logger
@@ -203,8 +204,29 @@ def _alert(
     )
 
 
+def _send(rule: AlertRule, alert: Alert, engine: Engine) -> bool:
+    """Deliver ``alert`` and record how it went on its event; whether it was sent."""
+    delivery = deliver(rule, alert)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(events)
+            .where(events.c.id == alert.id)
+            .values(
+                delivery=SENT if delivery.sent else FAILED,
+                attempts=delivery.attempts,
+                error=delivery.error,
+                delivered_at=utcnow() if delivery.sent else None,
+            )
+        )
+    return delivery.sent
+
+
 def check_rule(rule: AlertRule, measure: Measure, now: dt.datetime, result: CheckResult) -> None:
-    """Evaluate one rule, move its states, send its notifications; add to ``result``."""
+    """Evaluate one rule, move its states, send its notifications; add to ``result``.
+
+    Each move is sent as soon as it is committed, so a failure further on
+    (another value's move) leaves no committed event unsent.
+    """
     state = get_state()
     engine = state.engine
     values = _measure_rule(measure, rule, now)
@@ -212,7 +234,6 @@ def check_rule(rule: AlertRule, measure: Measure, now: dt.datetime, result: Chec
     with engine.connect() as connection:
         firing_now = _firing_keys(connection, rule)
     window = (now - rule.window, now)
-    alerts: list[Alert] = []
     # Sorted: two workers take the rows' locks in the same order.
     for key, firing in sorted(
         [(key, True) for key in breaching - firing_now]
@@ -222,26 +243,13 @@ def check_rule(rule: AlertRule, measure: Measure, now: dt.datetime, result: Chec
         with engine.begin() as connection:
             event_id = _move(connection, rule, key, value, firing=firing, window=window)
         if event_id is None:
-            continue
+            continue  # another check moved it first, and sends it
         (result.fired if firing else result.resolved).append(
             f"{rule.name}[{key}]" if rule.per else rule.name
         )
-        alerts.append(_alert(rule, event_id, key, value, firing, window, state.settings.url_prefix))
-    for alert in alerts:
-        delivery = deliver(rule, alert)
-        if not delivery.sent:
+        alert = _alert(rule, event_id, key, value, firing, window, state.settings.url_prefix)
+        if not _send(rule, alert, engine):
             result.failed_notifications += 1
-        with engine.begin() as connection:
-            connection.execute(
-                sa.update(events)
-                .where(events.c.id == alert.id)
-                .values(
-                    delivery=SENT if delivery.sent else FAILED,
-                    attempts=delivery.attempts,
-                    error=delivery.error,
-                    delivered_at=utcnow() if delivery.sent else None,
-                )
-            )
 
 
 def check_alerts(now: dt.datetime | None = None, *, measure: Measure = metrics) -> CheckResult:
