@@ -43,9 +43,9 @@ def alerts() -> str:
 
     return render_template(
         "llm_logs/alerts/index.html",
-        rules=alert_queries.rule_views(state.session, state.alert_rules),
+        rules=alert_queries.rule_views(state.read_session, state.alert_rules),
         page=alert_queries.history(
-            state.session, state.settings.page_size, rule=rule, before=before
+            state.read_session, state.settings.page_size, rule=rule, before=before
         ),
         rule_filter=rule,
         first_page=before is None,
