@@ -74,13 +74,14 @@ def webhook_host(url: str) -> str:
 
 def deliver(rule: AlertRule, alert: Alert) -> Delivery:
     """Send ``alert`` where ``rule`` says; log and return a failure, never raise it."""
-    if rule.webhook is not None:
-        delivery = post_json(rule.webhook, alert.as_dict(), rule.timeout, rule.retries)
-        where = f"webhook at {webhook_host(rule.webhook)}"
+    notify = rule.notify
+    if isinstance(notify, str):
+        delivery = post_json(notify, alert.as_dict(), rule.timeout, rule.retries)
+        where = f"webhook at {webhook_host(notify)}"
     else:
         where = "notify callable"
         try:
-            rule.notify(alert)  # type: ignore[operator]  # a callable when it is no URL
+            notify(alert)
         except Exception as error:
             delivery = Delivery(False, 1, f"{error.__class__.__name__}: {error}")
         else:

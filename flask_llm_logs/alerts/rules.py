@@ -108,12 +108,13 @@ class AlertRule:
 
 def format_window(window: dt.timedelta) -> str:
     """A window in the largest unit that divides it: ``1 day``, ``15 minutes``."""
-    minutes = int(window.total_seconds() // 60)
-    for unit, size in (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60), ("minute", 1)):
-        if minutes % size == 0:
-            count = minutes // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return str(window)  # pragma: no cover - every whole number of minutes divides by 1
+    count = int(window.total_seconds() // 60)
+    unit = "minute"
+    for name, minutes in (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60)):
+        if count % minutes == 0:
+            count, unit = count // minutes, name
+            break
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 class _RuleError(Exception):

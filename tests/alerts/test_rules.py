@@ -215,3 +215,19 @@ def test_breached(comparison: str, value: float | None, calls: int, breached: bo
 
 def test_the_dimensions_are_those_of_metrics() -> None:
     assert tuple(metrics.DIMENSIONS) == DIMENSIONS
+
+
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        ("1w", "1 week"),
+        ("14d", "2 weeks"),
+        ("36h", "36 hours"),
+        ("90m", "90 minutes"),
+        ("1m", "1 minute"),
+        ("1d", "1 day"),
+    ],
+)
+def test_windows_in_words(window: str, words: str) -> None:
+    (parsed,) = load_rules({"LLM_LOGS_ALERTS": [rule(window=window)]})
+    assert parsed.describe() == f"cost above 5 over {words}"
