@@ -3,6 +3,8 @@
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
+from .prompts import PromptLabel
+from .prompts import PromptLabelMove
 from .prompts import PromptRecord
 from .prompts import PromptVersion
 from .scores import Score
@@ -13,6 +15,8 @@ __all__ = [
     "Base",
     "BatchRecord",
     "BatchRequest",
+    "PromptLabel",
+    "PromptLabelMove",
     "PromptRecord",
     "PromptVersion",
     "Score",
