@@ -7,6 +7,7 @@ from .extension import flush
 from .extension import stats
 from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
+from .prompts import LabelNotSet
 from .prompts import MissingVariables
 from .prompts import NoPromptVersion
 from .prompts import OutputTooLarge
@@ -34,6 +35,7 @@ __all__ = [
     "Batch",
     "ConfigurationError",
     "InvalidPrompt",
+    "LabelNotSet",
     "LlmLogs",
     "MissingVariables",
     "NoPromptVersion",

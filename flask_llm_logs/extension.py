@@ -23,6 +23,7 @@ from .instrumentation import instrument
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
+from .prompts.labels import read_label_settings
 from .prompts.rendering import RenderLimits
 from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
@@ -72,6 +73,7 @@ class LlmLogs:
         check_provider(settings.batch_provider)
         check_pricing_provider(settings.pricing_provider)
         sdks = check_sdks(settings.instrument)
+        labels = read_label_settings(app.config)
         process.install_hooks()
         state = State(
             app=app,
@@ -89,6 +91,7 @@ class LlmLogs:
                 max_partial_depth=settings.prompt_max_partial_depth,
                 max_section_depth=settings.prompt_max_section_depth,
             ),
+            labels=labels,
         )
         state.shutdown_hooks.append(state.writer.close)
         register(state)
