@@ -288,7 +288,7 @@ class NewPromptForm(PromptForm):
         except InvalidPrompt as error:
             raise ValidationError(_sentence(str(error))) from None
         try:
-            Prompt.load(field.data, cache=False)
+            Prompt.load(field.data, cache=False, label=None)
         except PromptNotFound:
             return
         raise ValidationError(f"A prompt with slug {field.data!r} already exists.")

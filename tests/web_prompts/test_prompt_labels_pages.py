@@ -16,6 +16,7 @@ from flask_llm_logs.state import get_state
 from flask_llm_logs.web.prompt_results import Figure
 from flask_llm_logs.web.prompt_results import labelled_results
 from tests.helpers.prompts import HOSTILE
+from tests.helpers.prompts import NEW
 from tests.helpers.prompts import make_greeting
 from tests.helpers.web import Store
 from tests.helpers.web import Url
@@ -267,3 +268,21 @@ def test_the_prompt_page_shows_the_comparison(
     assert '<th class="num" scope="col">helpful</th>' in results
     assert '1.00 <span class="muted">n=1</span>' in results
     assert '0.0 % <span class="muted">n=1</span>' in results
+
+
+def test_the_ui_shows_the_latest_version_whatever_the_default_label(
+    make_app: Callable[..., Flask],
+) -> None:
+    """With LLM_LOGS_PROMPT_LABEL set, the UI still edits and shows drafts, released or not."""
+    app = make_app(LLM_LOGS_PROMPT_LABEL="production")
+    client, url = app.test_client(), default_url
+    with app.app_context():
+        make_greeting(versions=2)
+        for path in ("/edit", "/versions", "/versions/2", "/compare", "/labels", "/delete"):
+            html_of(client.get(url("/prompts/greeting" + path)))
+        assert "Hi v2" in html_of(client.get(url("/prompts/greeting")))
+        token = csrf_token(html_of(client.get(url("/prompts/new"))))
+        response = client.post(
+            url("/prompts/new"), data={**NEW, "slug": "greeting", "csrf_token": token}
+        )
+        assert "already exists" in html_of(response)

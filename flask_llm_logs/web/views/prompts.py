@@ -59,7 +59,8 @@ NUMBER = f"<int(max={params.MAX_INTEGER_ID}):number>"
 
 def _load(slug: str) -> Prompt:
     try:
-        return Prompt.load(slug, cache=False)
+        # The latest version, whatever LLM_LOGS_PROMPT_LABEL says: the UI edits drafts.
+        return Prompt.load(slug, cache=False, label=None)
     except (PromptNotFound, InvalidPrompt):  # no prompt can have an invalid slug
         raise NotFound(f"There is no prompt {slug!r}.") from None
 
