@@ -9,6 +9,7 @@ from .extension import stats
 from .insights.metrics import metrics
 from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
+from .prompts import LabelNotSet
 from .prompts import MissingVariables
 from .prompts import NoPromptVersion
 from .prompts import OutputTooLarge
@@ -37,6 +38,7 @@ __all__ = [
     "Batch",
     "ConfigurationError",
     "InvalidPrompt",
+    "LabelNotSet",
     "LlmLogs",
     "MissingVariables",
     "NoPromptVersion",

@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS": 1_000_000,
     "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH": 32,
     "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH": 32,
+    #: ``None``: ``Prompt.load()`` builds the latest version; see :mod:`.prompts.labels`.
+    "LLM_LOGS_PROMPT_LABEL": None,
+    "LLM_LOGS_PROTECTED_LABELS": ["production"],
+    "LLM_LOGS_PROMPT_SPLITS": {},
     "LLM_LOGS_BATCH_ENABLED": True,
     "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),

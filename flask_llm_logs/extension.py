@@ -25,6 +25,7 @@ from .jobs import enqueue_alerts_check
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
+from .prompts.labels import read_label_settings
 from .prompts.rendering import RenderLimits
 from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
@@ -76,6 +77,7 @@ class LlmLogs:
         check_pricing_provider(settings.pricing_provider)
         sdks = check_sdks(settings.instrument)
         alert_rules = load_rules(app.config)
+        labels = read_label_settings(app.config)
         process.install_hooks()
         state = State(
             app=app,
@@ -94,6 +96,7 @@ class LlmLogs:
                 max_partial_depth=settings.prompt_max_partial_depth,
                 max_section_depth=settings.prompt_max_section_depth,
             ),
+            labels=labels,
         )
         state.shutdown_hooks.append(state.writer.close)
         register(state)

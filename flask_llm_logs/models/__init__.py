@@ -6,6 +6,8 @@ from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
 from .metrics import metrics_table
+from .prompts import PromptLabel
+from .prompts import PromptLabelMove
 from .prompts import PromptRecord
 from .prompts import PromptVersion
 from .scores import Score
@@ -18,6 +20,8 @@ __all__ = [
     "Base",
     "BatchRecord",
     "BatchRequest",
+    "PromptLabel",
+    "PromptLabelMove",
     "PromptRecord",
     "PromptVersion",
     "Score",
