@@ -28,11 +28,11 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0005"
+HEAD = "0008"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0004"
+PREVIOUS = "0005"
 #: The tables HEAD creates, gone after a default downgrade.
-TABLES_OF_HEAD = {"llm_logs_scores"}
+TABLES_OF_HEAD: set[str] = set()
 
 
 def table_names(url: str) -> set[str]:
@@ -402,6 +402,34 @@ def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) 
             assert not names & _TRACE_COLUMNS_OF_0005
             kept = connection.execute(sa.text("SELECT name FROM llm_logs_traces")).scalars()
             assert list(kept) == ["before 0005"]
+    finally:
+        engine.dispose()
+
+
+def test_0008_adds_prompt_source_columns_and_back(empty_database_url: str) -> None:
+    """Prompts stored before 0008 come from no file; downgrade drops the columns, keeps them."""
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0005")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO llm_logs_prompts (slug, name, tags, created_at, updated_at)"
+                    " VALUES ('old', 'Old', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            migrations.upgrade(connection, "0008")
+            old = connection.execute(
+                sa.text("SELECT source_path, source_hash FROM llm_logs_prompts")
+            ).one()
+            assert tuple(old) == (None, None)
+            connection.execute(sa.text("UPDATE llm_logs_prompts SET source_path = 'skills/old.md'"))
+
+            migrations.downgrade(connection, "0005")
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("llm_logs_prompts")}
+            assert not columns & {"source_path", "source_hash"}
+            kept = connection.execute(sa.text("SELECT slug FROM llm_logs_prompts")).scalars()
+            assert list(kept) == ["old"]
     finally:
         engine.dispose()
 
