@@ -165,6 +165,19 @@ class Prompt:
         return self._data.created_at
 
     @property
+    def source_path(self) -> str | None:
+        """The file ``sync-prompts`` last read this prompt from (``skills/x.md``), or ``None``.
+
+        The next sync of that file replaces what was edited here.
+        """
+        return self._data.source_path
+
+    @property
+    def source_hash(self) -> str | None:
+        """The SHA-256 (hex) of that file and its body files when the sync read them."""
+        return self._data.source_hash
+
+    @property
     def updated_at(self) -> dt.datetime:
         return self._data.updated_at
 

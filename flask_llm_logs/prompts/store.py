@@ -106,6 +106,9 @@ class PromptData:
     created_at: dt.datetime
     updated_at: dt.datetime
     current: Version | None
+    #: The file ``sync-prompts`` last read the prompt from, and its hash; ``None``: none.
+    source_path: str | None = None
+    source_hash: str | None = None
 
     @classmethod
     def from_rows(cls, record: PromptRecord, current: PromptVersion | None) -> PromptData:
@@ -118,6 +121,8 @@ class PromptData:
             created_at=_aware(record.created_at),
             updated_at=_aware(record.updated_at),
             current=Version.from_row(current) if current is not None else None,
+            source_path=record.source_path,
+            source_hash=record.source_hash,
         )
 
 
