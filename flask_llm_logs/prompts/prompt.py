@@ -30,6 +30,8 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..state import get_state
 from ..tracing.context import link_prompt_version
+from .apis import APIS
+from .apis import arguments
 from .errors import InvalidPrompt
 from .errors import MissingVariables
 from .errors import NoPromptVersion
@@ -321,6 +323,7 @@ class Prompt:
         /,
         *,
         strict: bool | None = None,
+        api: str = "chat",
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Render the current version into keyword arguments for ``chat.completions.create``.
@@ -329,18 +332,27 @@ class Prompt:
         is left out when the version has no model. Variables come from the
         ``variables`` mapping and the keyword arguments (which win), then the
         version's ``default_variables`` for those not passed: a variable named
-        like a parameter (``strict``) is passed in the mapping. Inside a trace,
-        the trace (and its next LLM span) is linked to the version used.
+        like a parameter (``strict``, ``api``) is passed in the mapping. Inside
+        a trace, the trace (and its next LLM span) is linked to the version used.
 
         :param strict: raise :class:`MissingVariables` listing every variable
             that is neither passed nor defaulted, instead of rendering it
             empty. ``None`` uses ``LLM_LOGS_PROMPT_STRICT``.
+        :param api: ``"chat"``; ``"responses"`` for ``responses.create``
+            (``instructions``, ``input``, ``max_output_tokens``...);
+            ``"anthropic"`` for Anthropic's ``messages.create`` (``system``,
+            ``messages``, ``max_tokens``). Model parameters are mapped by name
+            (see :mod:`flask_llm_logs.prompts.apis`).
+        :raises ValueError: ``api`` is unknown, or a model parameter or message
+            has no counterpart in it (named in the message).
         :raises NoPromptVersion: the prompt has no content yet.
         :raises PartialNotFound: an included ``{{> slug}}`` does not exist.
         :raises PartialCycle: partials include each other in a loop.
         :raises RenderLimitExceeded: the output, the partials or the sections
             go past a ``LLM_LOGS_PROMPT_MAX_*`` limit (the subclass says which).
         """
+        if api not in APIS:
+            raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
@@ -370,9 +382,7 @@ class Prompt:
         if missing and strict:
             raise MissingVariables(self.slug, version.version_number, missing)
 
-        params: dict[str, Any] = {} if version.model is None else {"model": version.model}
-        params["messages"] = messages
-        params.update(thaw(version.model_params))
+        params = arguments(api, version.model, messages, thaw(version.model_params))
         link_prompt_version(version.id)
         return params
 
