@@ -351,11 +351,30 @@ class Prompt:
         :raises RenderLimitExceeded: the output, the partials or the sections
             go past a ``LLM_LOGS_PROMPT_MAX_*`` limit (the subclass says which).
         """
-        if api not in APIS:
-            raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
+        values = {**(variables or {}), **kwargs}
+        params = self.render(version, values, strict=strict, api=api)
+        link_prompt_version(version.id, {**version.default_variables, **values})
+        return params
+
+    def render(
+        self,
+        version: Version,
+        variables: Mapping[str, Any],
+        *,
+        strict: bool | None = None,
+        api: str = "chat",
+    ) -> dict[str, Any]:
+        """Render ``version`` (any version of this prompt) as :meth:`build` does, linking nothing.
+
+        For what builds a request now and sends it later or elsewhere: a
+        batch request, the UI's playground and preview. Same arguments,
+        result and errors as :meth:`build`, the variables as one mapping.
+        """
+        if api not in APIS:
+            raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")
         store = self._store
         # Read before rendering, not only when a variable is missing: a bad
         # LLM_LOGS_PROMPT_STRICT set at runtime fails the first build().
@@ -371,7 +390,7 @@ class Prompt:
             if version.includes
             else {}
         )
-        values = {**version.default_variables, **(variables or {}), **kwargs}
+        values = {**version.default_variables, **variables}
         messages, missing = render_messages(
             version.messages,
             values,
@@ -382,9 +401,7 @@ class Prompt:
         if missing and strict:
             raise MissingVariables(self.slug, version.version_number, missing)
 
-        params = arguments(api, version.model, messages, thaw(version.model_params))
-        link_prompt_version(version.id)
-        return params
+        return arguments(api, version.model, messages, thaw(version.model_params))
 
     def _partial_loader(self) -> Callable[[str], str | None]:
         def load(slug: str) -> str | None:
