@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 #: What ``build(api=...)`` accepts.
-APIS = ("chat", "responses", "anthropic")
+APIS = ("chat", "responses", "anthropic", "google")
 
 _Convert = Callable[[Any, dict[str, Any]], None]
 
@@ -185,6 +185,32 @@ ANTHROPIC_PARAMS: dict[str, _Convert] = {
 }
 
 
+def _in_config(name: str) -> _Convert:
+    """Into google-genai's ``config`` (a ``GenerateContentConfig`` as a dict)."""
+    return _merge("config", name)
+
+
+def _google_stop(value: Any, out: dict[str, Any]) -> None:
+    out.setdefault("config", {})["stop_sequences"] = [value] if isinstance(value, str) else value
+
+
+#: Chat Completions parameter -> how it goes into a google-genai ``generate_content`` call.
+GOOGLE_PARAMS: dict[str, _Convert] = {
+    "max_tokens": _in_config("max_output_tokens"),
+    "max_completion_tokens": _in_config("max_output_tokens"),
+    "max_output_tokens": _in_config("max_output_tokens"),
+    "stop": _google_stop,
+    **{
+        same: _in_config(same)
+        for same in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty")
+    },
+}
+
+
+#: Chat roles as google-genai names them (system text goes to ``system_instruction``).
+GOOGLE_ROLES = {"user": "user", "assistant": "model", "system": "user", "developer": "user"}
+
+
 def _split_system(messages: Sequence[Mapping[str, Any]], api: str) -> tuple[str | None, list[Any]]:
     """The leading system (and developer) messages as one text, and the rest as turns."""
     system = []
@@ -244,5 +270,18 @@ def arguments(
         if system is not None:
             head["system"] = system
         head["messages"] = [{"role": m["role"], "content": m["content"]} for m in turns]
+        return {**head, **mapped}
+    if api == "google":
+        system, turns = _split_system(messages, api)
+        mapped = _mapped(params, GOOGLE_PARAMS, api)
+        if system is not None:
+            mapped.setdefault("config", {})["system_instruction"] = system
+        head["contents"] = [
+            {
+                "role": "model" if m["role"] == "assistant" else "user",
+                "parts": [{"text": m["content"]}],
+            }
+            for m in turns
+        ]
         return {**head, **mapped}
     raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")

@@ -341,7 +341,9 @@ class Prompt:
         :param api: ``"chat"``; ``"responses"`` for ``responses.create``
             (``instructions``, ``input``, ``max_output_tokens``...);
             ``"anthropic"`` for Anthropic's ``messages.create`` (``system``,
-            ``messages``, ``max_tokens``). Model parameters are mapped by name
+            ``messages``, ``max_tokens``); ``"google"`` for google-genai's
+            ``models.generate_content`` (``contents``, ``config``). Model
+            parameters are mapped by name
             (see :mod:`flask_llm_logs.prompts.apis`).
         :raises ValueError: ``api`` is unknown, or a model parameter or message
             has no counterpart in it (named in the message).

@@ -123,7 +123,7 @@ def test_a_parameter_without_counterpart_is_named(
 
 def test_bad_api_and_unmappable_messages(app: Flask) -> None:
     prompt = make_prompt(max_tokens=10)
-    with pytest.raises(ValueError, match="api must be one of 'chat', 'responses', 'anthropic'"):
+    with pytest.raises(ValueError, match="api must be one of 'chat', 'responses'"):
         prompt.build(VARIABLES, api="gemini")
     late_system = [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]
     with pytest.raises(ValueError, match="a system message after the first user"):
@@ -188,3 +188,18 @@ def test_anthropic_tools_are_mapped(app: Flask, fake_openai: FakeOpenAI) -> None
     message = client.messages.create(**built)
     client.close()
     assert message.stop_reason == "tool_use"
+
+
+def test_google_arguments_work_with_the_sdk(app: Flask, fake_openai: FakeOpenAI) -> None:
+    prompt = make_prompt(temperature=0.3, max_tokens=100, stop="END")
+    built = prompt.build(VARIABLES, api="google")
+    assert built["config"] == {
+        "temperature": 0.3,
+        "max_output_tokens": 100,
+        "stop_sequences": ["END"],
+        "system_instruction": "You analyze strategies for Tradebot.\n\nBe brief.",
+    }
+    assert [content["role"] for content in built["contents"]] == ["user", "model", "user"]
+    client = fake_openai.gemini_client()
+    response = client.models.generate_content(**{**built, "model": "gemini-2.5-flash"})
+    assert response.text == "Fake reply to: 4h"
