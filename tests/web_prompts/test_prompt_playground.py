@@ -208,3 +208,22 @@ def test_open_in_playground_from_a_past_call(
     html = page(web, 2, f"?trace={recorded.id}&span={span.id}")
     assert ">7</textarea>" in html and ">Desk &lt;C&gt;</textarea>" in html
     assert current_version(Prompt.load("memo", cache=False)).version_number == 2
+
+
+def test_prompts_synced_from_a_file_say_so(playground_app: Flask, tmp_path: Any) -> None:
+    folder = tmp_path / "prompts" / "skills"
+    folder.mkdir(parents=True)
+    (folder / "memo.md").write_text("---\nslug: memo\nname: Memo\n---\nHi {{desk}}.\n")
+    runner = playground_app.test_cli_runner()
+    result = runner.invoke(args=["llm-logs", "sync-prompts", "--path", str(tmp_path / "prompts")])
+    assert result.exit_code == 0, result.output
+    client = playground_app.test_client()
+    html = html_of(client.get(f"{PREFIX}/prompts/memo"))
+    assert "Managed in <code>skills/memo.md</code>" in html
+    assert f'href="{PREFIX}/prompts/memo/versions/1/playground"' in html
+    html = html_of(client.get(f"{PREFIX}/prompts/memo/edit"))
+    assert "the next <code>flask llm-logs sync-prompts</code> replaces what you save here" in html
+    make = Prompt.create_with_content
+    make("other", "Other", messages=[{"role": "user", "content": "x"}])
+    assert "Managed in" not in html_of(client.get(f"{PREFIX}/prompts/other"))
+    assert "replaces what you save" not in html_of(client.get(f"{PREFIX}/prompts/other/edit"))
