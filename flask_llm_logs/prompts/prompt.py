@@ -356,9 +356,9 @@ class Prompt:
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
-        values = {**(variables or {}), **kwargs}
-        params = self.render(version, values, strict=strict, api=api)
-        link_prompt_version(version.id, {**version.default_variables, **values})
+        values = {**version.default_variables, **(variables or {}), **kwargs}
+        params = self._render(version, values, strict, api)
+        link_prompt_version(version.id, values)
         return params
 
     def render(
@@ -375,6 +375,12 @@ class Prompt:
         batch request, the UI's playground and preview. Same arguments,
         result and errors as :meth:`build`, the variables as one mapping.
         """
+        return self._render(version, {**version.default_variables, **variables}, strict, api)
+
+    def _render(
+        self, version: Version, values: Mapping[str, Any], strict: bool | None, api: str
+    ) -> dict[str, Any]:
+        """``version`` rendered with ``values`` (its defaults already filled in)."""
         if api not in APIS:
             raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")
         store = self._store
@@ -392,7 +398,6 @@ class Prompt:
             if version.includes
             else {}
         )
-        values = {**version.default_variables, **variables}
         messages, missing = render_messages(
             version.messages,
             values,
