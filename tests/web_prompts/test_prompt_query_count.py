@@ -30,6 +30,7 @@ PAGES = [
     "/prompts/greeting/versions/1",
     "/prompts/greeting/compare?from=1&to=2",
     "/prompts/greeting/delete",
+    "/prompts/greeting/versions/1/playground",
 ]
 
 
