@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
     "LLM_LOGS_BATCH_LOST_AFTER": dt.timedelta(hours=1),
     "LLM_LOGS_OPENAI_CLIENT": None,
+    "LLM_LOGS_ANTHROPIC_CLIENT": None,
+    "LLM_LOGS_GOOGLE_CLIENT": None,
     "LLM_LOGS_PAGE_SIZE": 50,
     "LLM_LOGS_URL_PREFIX": "/llm_logs",
     "LLM_LOGS_AUTHORIZE": None,
@@ -115,7 +117,11 @@ class Settings:
     prompt_max_partial_depth: int
     prompt_max_section_depth: int
     batch_provider: str
+    #: ``LLM_LOGS_OPENAI_CLIENT``, ``LLM_LOGS_ANTHROPIC_CLIENT``,
+    #: ``LLM_LOGS_GOOGLE_CLIENT``: a factory, or a :class:`SharedClient`.
     openai_client: Callable[[], Any] | None
+    anthropic_client: Callable[[], Any] | None
+    google_client: Callable[[], Any] | None
     page_size: int
     url_prefix: str
     authorize: Callable[..., bool] | None
@@ -212,6 +218,42 @@ def _optional_callable(config: dict[str, Any], key: str) -> Callable[..., Any] |
     if value is not None and not callable(value):
         raise ConfigurationError(key, f"must be a callable or None, got {value!r}")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedClient:
+    """A client object set in the config: every use gets this one, and nothing closes it.
+
+    The ``LLM_LOGS_*_CLIENT`` keys take a zero-argument factory (a fresh
+    client per job, closed after it) or a client object the app already
+    has; the object is wrapped in this so both are called the same way.
+    """
+
+    client: Any
+
+    def __call__(self) -> Any:
+        return self.client
+
+
+#: What a client object of each ``LLM_LOGS_*_CLIENT`` key must have (its API).
+CLIENT_KEYS = {
+    "LLM_LOGS_OPENAI_CLIENT": "chat",
+    "LLM_LOGS_ANTHROPIC_CLIENT": "messages",
+    "LLM_LOGS_GOOGLE_CLIENT": "models",
+}
+
+
+def _client(config: Mapping[str, Any], key: str) -> Callable[[], Any] | None:
+    value: object = config[key]
+    if value is None or callable(value):
+        return value
+    if not hasattr(value, CLIENT_KEYS[key]):
+        raise ConfigurationError(
+            key,
+            f"must be a client (with .{CLIENT_KEYS[key]}), a zero-argument callable returning"
+            f" one, or None; got {value!r}",
+        )
+    return SharedClient(value)
 
 
 def _optional_names(config: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
@@ -357,7 +399,9 @@ def load_settings(app: Flask) -> Settings:
         prompt_max_partial_depth=_render_depth(config, "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH"),
         prompt_max_section_depth=_render_depth(config, "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH"),
         batch_provider=config["LLM_LOGS_BATCH_PROVIDER"],
-        openai_client=_optional_callable(config, "LLM_LOGS_OPENAI_CLIENT"),
+        openai_client=_client(config, "LLM_LOGS_OPENAI_CLIENT"),
+        anthropic_client=_client(config, "LLM_LOGS_ANTHROPIC_CLIENT"),
+        google_client=_client(config, "LLM_LOGS_GOOGLE_CLIENT"),
         page_size=_positive_int(config, "LLM_LOGS_PAGE_SIZE"),
         url_prefix=prefix.rstrip("/") or "/",
         authorize=_optional_callable(config, "LLM_LOGS_AUTHORIZE"),

@@ -15,10 +15,13 @@ from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import Prompt
 from flask_llm_logs.batches import flush as flush_batches
+from flask_llm_logs.batches.adapters import OpenAIResponsesAdapter
 from flask_llm_logs.config import DEFAULTS
+from flask_llm_logs.config import SharedClient
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
+from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing import recorder
 
 SWITCHES = [key for key, value in DEFAULTS.items() if isinstance(value, bool)]
@@ -218,3 +221,33 @@ def test_redis_urls_with_a_scheme_are_accepted(tmp_path: Path, url: str) -> None
     LlmLogs(app)
     assert get_state(app).settings.redis_url == url
     get_state(app).shutdown()
+
+
+@pytest.mark.parametrize(
+    "key", ["LLM_LOGS_OPENAI_CLIENT", "LLM_LOGS_ANTHROPIC_CLIENT", "LLM_LOGS_GOOGLE_CLIENT"]
+)
+def test_a_client_key_takes_a_factory_or_a_client_object(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{key}: must be a client") as caught:
+        LlmLogs(bare_app(tmp_path, **{key: "sk-not-a-client"}))
+    assert "'sk-not-a-client'" in str(caught.value)
+
+    def factory() -> object:
+        return object()
+
+    assert LlmLogs(bare_app(tmp_path, **{key: factory})) is not None
+
+
+def test_a_client_object_is_shared_and_never_closed(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    client = fake_openai.client()
+    app = bare_app(tmp_path, LLM_LOGS_OPENAI_CLIENT=client)
+    LlmLogs(app)
+    settings = get_state(app).settings
+    assert isinstance(settings.openai_client, SharedClient)
+    assert settings.openai_client() is client
+    adapter = OpenAIResponsesAdapter(settings.openai_client)
+    assert adapter.client is client
+    adapter.close()
+    assert not client.is_closed()
+    client.close()

@@ -30,7 +30,7 @@ from flask_llm_logs.tracing import search
 OWN_TABLES = set(Base.metadata.tables)
 HEAD = "0009"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0007"
+PREVIOUS = "0008"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD = {"llm_logs_alert_states", "llm_logs_alert_events"}
 
@@ -408,6 +408,7 @@ def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) 
 
 def test_0007_adds_labels_and_splits_to_existing_prompts_and_back(empty_database_url: str) -> None:
     """Prompts saved before 0007 get no label and no split; downgrade drops them, keeps prompts."""
+    label_tables = {"llm_logs_prompt_labels", "llm_logs_prompt_label_moves"}
     engine = sa.create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
@@ -424,12 +425,40 @@ def test_0007_adds_labels_and_splits_to_existing_prompts_and_back(empty_database
                 None,
             )
             tables = set(sa.inspect(connection).get_table_names())
-            assert tables >= TABLES_OF_HEAD
+            assert tables >= label_tables
 
             migrations.downgrade(connection, "0005")
             inspector = sa.inspect(connection)
-            assert not TABLES_OF_HEAD & set(inspector.get_table_names())
+            assert not label_tables & set(inspector.get_table_names())
             assert "split" not in {c["name"] for c in inspector.get_columns("llm_logs_prompts")}
+            kept = connection.execute(sa.text("SELECT slug FROM llm_logs_prompts")).scalars()
+            assert list(kept) == ["old"]
+    finally:
+        engine.dispose()
+
+
+def test_0008_adds_prompt_source_columns_and_back(empty_database_url: str) -> None:
+    """Prompts stored before 0008 come from no file; downgrade drops the columns, keeps them."""
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0007")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO llm_logs_prompts (slug, name, tags, created_at, updated_at)"
+                    " VALUES ('old', 'Old', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            migrations.upgrade(connection, "0008")
+            old = connection.execute(
+                sa.text("SELECT source_path, source_hash FROM llm_logs_prompts")
+            ).one()
+            assert tuple(old) == (None, None)
+            connection.execute(sa.text("UPDATE llm_logs_prompts SET source_path = 'skills/old.md'"))
+
+            migrations.downgrade(connection, "0007")
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("llm_logs_prompts")}
+            assert not columns & {"source_path", "source_hash"}
             kept = connection.execute(sa.text("SELECT slug FROM llm_logs_prompts")).scalars()
             assert list(kept) == ["old"]
     finally:

@@ -19,6 +19,8 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from ..models import BatchRequest
+from ..prompts import Prompt
+from ..prompts import PromptError
 from ..state import get_state
 
 #: Parameters enqueue builds itself; passing them as extras would be ambiguous.
@@ -62,6 +64,36 @@ def _input(value: Any) -> str | list[Any]:
     raise ValueError(
         f"input must be a string or a list of Responses-API input items, got {type(value).__name__}"
     )
+
+
+def _items(value: Any) -> list[Any]:
+    """``input`` added to a prompt's messages: a string is one more user message."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    return list(_input(value))
+
+
+def _built(slug: Any, variables: Any) -> tuple[dict[str, Any], int]:
+    """The prompt's current version built for the Responses API, and the version's id.
+
+    Rendered without linking the caller's trace: the request is sent later,
+    and its own trace is linked through its routing.
+    """
+    if not isinstance(slug, str):
+        raise ValueError(f"prompt must be a prompt's slug, got {slug!r}")
+    if variables is not None and not isinstance(variables, Mapping):
+        raise ValueError(f"variables must be a dict, got {variables!r}")
+    try:
+        loaded = Prompt.load(slug)
+        version = loaded.current_version
+        if version is None:
+            raise ValueError(f"prompt: {slug!r} has no version yet")
+        built = loaded.render(version, variables or {}, api="responses")
+    except PromptError as error:
+        raise ValueError(f"prompt: {error}") from error
+    return built, version.id
 
 
 def _routing(value: Any) -> dict[str, Any]:
@@ -174,20 +206,31 @@ class Batch:
     def enqueue(
         *,
         purpose: str,
-        model: str,
-        input: str | Sequence[Mapping[str, Any]],
+        model: str | None = None,
+        input: str | Sequence[Mapping[str, Any]] | None = None,
         instructions: str | None = None,
         schema: Any = None,
         routing: Mapping[str, Any] | None = None,
         temperature: float | None = None,
+        prompt: str | None = None,
+        variables: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> BatchRequest:
         """Store a pending request and return it (committed, detached).
 
         :param purpose: groups requests and selects the handler that gets
             their results (:meth:`.LlmLogs.register_batch_handler`).
-        :param model: the model to call, e.g. ``"gpt-4.1-mini"``.
-        :param input: a string, or a Responses-API input list.
+        :param model: the model to call, e.g. ``"gpt-4.1-mini"``; with
+            ``prompt``, the version's model unless given.
+        :param input: a string, or a Responses-API input list; with
+            ``prompt``, added after the prompt's messages.
+        :param prompt: the slug of a prompt to build for the Responses API
+            (:meth:`.Prompt.build` with ``api="responses"``): its system
+            text becomes ``instructions``, its other messages the ``input``,
+            its model parameters the request's. The arguments given here win
+            over the prompt's. The request's trace is linked to the version
+            (``routing["prompt_version_id"]``).
+        :param variables: the prompt's variables.
         :param instructions: the system instructions.
         :param schema: structured output: a Pydantic model class, a JSON
             schema dict, or ``{"name", "schema", "strict"}``. The handler
@@ -200,8 +243,25 @@ class Batch:
         :raises ValueError: an argument is invalid; nothing is stored.
         """
         purpose = _name(purpose, "purpose")
-        model = _name(model, "model")
         checked_routing = _routing(routing)
+        text: dict[str, Any] = {}
+        if prompt is not None:
+            built, version_id = _built(prompt, variables)
+            model = model if model is not None else built.pop("model", None)
+            input = [*built.pop("input", ()), *_items(input)]
+            if instructions is None:
+                instructions = built.pop("instructions", None)
+            if temperature is None:
+                temperature = built.pop("temperature", None)
+            text = built.pop("text", {})
+            options = {
+                **{k: v for k, v in built.items() if k not in RESERVED_PARAMETERS},
+                **options,
+            }
+            checked_routing["prompt_version_id"] = version_id
+        elif variables is not None:
+            raise ValueError("variables: pass them with prompt=")
+        model = _name(model, "model")
         payload = build_payload(
             model=model,
             input=input,
@@ -210,6 +270,8 @@ class Batch:
             temperature=temperature,
             options=options,
         )
+        if text:
+            payload["text"] = {**text, **payload.get("text", {})}
         request = BatchRequest(
             custom_id=new_custom_id(),
             purpose=purpose,

@@ -13,6 +13,7 @@ from .alerts import alerts
 from .batches import batches
 from .batches import worker
 from .db import db
+from .prompts import export_prompts_command
 from .prompts import sync_prompts_command
 from .retention import purge
 
@@ -38,6 +39,7 @@ class LlmLogsGroup(AppGroup):
 cli = LlmLogsGroup("llm-logs", help="Tracing, prompts, batches and alerts of flask-llm-logs.")
 cli.add_command(db)
 cli.add_command(sync_prompts_command)
+cli.add_command(export_prompts_command)
 cli.add_command(purge)
 cli.add_command(batches)
 cli.add_command(worker)

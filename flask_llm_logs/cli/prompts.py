@@ -1,4 +1,4 @@
-"""``flask llm-logs sync-prompts``: Markdown prompt files into versioned prompts."""
+"""``flask llm-logs sync-prompts`` and ``export-prompts``: prompt files and the database."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import click
 from flask.cli import with_appcontext
 
 from ..prompts import FileProblem
+from ..prompts import Prompt
+from ..prompts import PromptError
 from ..prompts import PromptSyncError
+from ..prompts.export import export_prompts
 from ..prompts.sync import SyncChange
+from ..prompts.sync import check_prompts
 from ..prompts.sync import sync_prompts
 from ..state import get_state
 from .output import json_option
@@ -35,6 +39,29 @@ def _warn(warnings: Sequence[FileProblem]) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
+def _check(path: Path | None, as_json: bool) -> None:
+    differences, warnings = check_prompts(path)
+    if not as_json:
+        _warn(warnings)
+        for difference in differences:
+            click.echo(
+                f"differs    {difference.slug} ({', '.join(difference.differs)})"
+                f"  [{difference.path}]"
+            )
+    if differences:
+        text = (
+            f"{plural(len(differences), 'prompt differs', 'prompts differ')} from the files:"
+            " run sync-prompts, or export-prompts to keep the database's."
+        )
+    else:
+        text = "Every prompt is in step with its file."
+    result = {
+        "differences": [dataclasses.asdict(difference) for difference in differences],
+        "warnings": [str(warning) for warning in warnings],
+    }
+    report(result, text, as_json=as_json, failed=bool(differences))
+
+
 @click.command(
     "sync-prompts",
     help=(
@@ -50,12 +77,23 @@ def _warn(warnings: Sequence[FileProblem]) -> None:
     help="The prompts folder (default: LLM_LOGS_PROMPTS_SOURCE_PATH).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help=(
+        "List every prompt whose database content differs from its file and exit with status 1"
+        " if there is one (for CI and deploys); write nothing."
+    ),
+)
 @json_option
 @with_appcontext
-def sync_prompts_command(path: Path | None, dry_run: bool, as_json: bool) -> None:
+def sync_prompts_command(path: Path | None, dry_run: bool, check: bool, as_json: bool) -> None:
     if path is None and get_state().settings.prompts_source_path is None:
         raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")
     try:
+        if check:
+            _check(path, as_json)
+            return
         synced = sync_prompts(path, dry_run=dry_run)
     except PromptSyncError as error:
         problems = [str(problem) for problem in error.problems]
@@ -86,5 +124,60 @@ def sync_prompts_command(path: Path | None, dry_run: bool, as_json: bool) -> Non
         "dry_run": dry_run,
         "changes": [dataclasses.asdict(change) for change in synced.changes],
         "warnings": [str(warning) for warning in synced.warnings],
+    }
+    report(result, text, as_json=as_json)
+
+
+@click.command(
+    "export-prompts",
+    help=(
+        "Write prompts from the database to Markdown files in the format sync-prompts reads,"
+        " so that edits made in the UI can be committed: each prompt goes back to the file it"
+        " was synced from, or to <folder>/<slug>.md. Syncing the files afterwards changes"
+        " nothing. Files already right are not touched."
+    ),
+)
+@click.option(
+    "--path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The prompts folder (default: LLM_LOGS_PROMPTS_SOURCE_PATH).",
+)
+@click.option("--slug", "slugs", multiple=True, help="Export only this prompt (repeatable).")
+@click.option(
+    "--label",
+    help=("Export the version this label names instead of the latest one (needs prompt labels)."),
+)
+@json_option
+@with_appcontext
+def export_prompts_command(
+    path: Path | None, slugs: tuple[str, ...], label: str | None, as_json: bool
+) -> None:
+    settings = get_state().settings
+    root = path if path is not None else settings.prompts_source_path
+    if root is None:
+        raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")
+    if label is not None:
+        # Labels are another change (issue 17, "Labels and drafts"); until
+        # Prompt.load(slug, label=...) exists there is no labelled version to export.
+        raise click.UsageError("--label needs prompt labels, which this version does not have")
+    try:
+        prompts = [Prompt.load(slug, cache=False) for slug in slugs] if slugs else Prompt.all()
+    except PromptError as error:
+        raise click.UsageError(str(error)) from None
+    exported = export_prompts(root, settings.prompt_subfolders, prompts)
+    if not as_json:
+        for warning in exported.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for prompt in exported.exported:
+            action = "written" if prompt.written else "unchanged"
+            click.echo(f"{action:<10} {prompt.slug} (v{prompt.version_number})  [{prompt.path}]")
+    written = sum(prompt.written for prompt in exported.exported)
+    text = (
+        f"Exported {plural(len(exported.exported), 'prompt')} to {root}: {written} written,"
+        f" {len(exported.exported) - written} unchanged."
+    )
+    result = {
+        "exported": [dataclasses.asdict(prompt) for prompt in exported.exported],
+        "warnings": list(exported.warnings),
     }
     report(result, text, as_json=as_json)

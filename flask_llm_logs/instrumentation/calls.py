@@ -18,10 +18,12 @@ from typing import Any
 from ..models.base import new_id
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
+from ..tracing.context import take_prompt_variables
 from ..tracing.context import take_prompt_version
 from ..tracing.recorder import error_message
 from ..tracing.recorder import log_recorder_error
 from ..tracing.recorder import recording
+from ..tracing.records import PROMPT_VARIABLES
 from ..tracing.records import SpanRecord
 from ..tracing.request_trace import automatic_trace
 from . import extract
@@ -151,6 +153,9 @@ class LlmCall:
             metadata["prompt_version_id"] = version
             if trace.prompt_version_id is None:  # built before its trace began
                 trace.prompt_version_id = version
+            variables = take_prompt_variables()
+            if variables is not None and call.capture:
+                metadata[PROMPT_VARIABLES] = variables
         call.metadata = metadata
         call.wants_json = operation.wants_json(kwargs)
         if call.capture:

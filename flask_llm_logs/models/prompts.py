@@ -29,6 +29,11 @@ class PromptRecord(Base):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[Any]] = mapped_column(default=list)
+    #: The file ``sync-prompts`` last read this prompt from, relative to the
+    #: prompts folder (``skills/backtest-evaluation.md``); ``None``: not from a file.
+    source_path: Mapped[str | None] = mapped_column(String(1000))
+    #: SHA-256 (hex) of that file and its body files, as the sync read them.
+    source_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: The A/B split set by ``Prompt.split()``: ``{label: weight}``, or ``None``.

@@ -33,6 +33,8 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..state import get_state
 from ..tracing.context import link_prompt_version
+from .apis import APIS
+from .apis import arguments
 from .errors import InvalidPrompt
 from .errors import LabelNotSet
 from .errors import MissingVariables
@@ -189,6 +191,19 @@ class Prompt:
     @property
     def created_at(self) -> dt.datetime:
         return self._data.created_at
+
+    @property
+    def source_path(self) -> str | None:
+        """The file ``sync-prompts`` last read this prompt from (``skills/x.md``), or ``None``.
+
+        The next sync of that file replaces what was edited here.
+        """
+        return self._data.source_path
+
+    @property
+    def source_hash(self) -> str | None:
+        """The SHA-256 (hex) of that file and its body files when the sync read them."""
+        return self._data.source_hash
 
     @property
     def updated_at(self) -> dt.datetime:
@@ -376,6 +391,7 @@ class Prompt:
         /,
         *,
         strict: bool | None = None,
+        api: str = "chat",
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Render the current version into keyword arguments for ``chat.completions.create``.
@@ -384,12 +400,21 @@ class Prompt:
         is left out when the version has no model. Variables come from the
         ``variables`` mapping and the keyword arguments (which win), then the
         version's ``default_variables`` for those not passed: a variable named
-        like a parameter (``strict``) is passed in the mapping. Inside a trace,
-        the trace (and its next LLM span) is linked to the version used.
+        like a parameter (``strict``, ``api``) is passed in the mapping. Inside
+        a trace, the trace (and its next LLM span) is linked to the version used.
 
         :param strict: raise :class:`MissingVariables` listing every variable
             that is neither passed nor defaulted, instead of rendering it
             empty. ``None`` uses ``LLM_LOGS_PROMPT_STRICT``.
+        :param api: ``"chat"``; ``"responses"`` for ``responses.create``
+            (``instructions``, ``input``, ``max_output_tokens``...);
+            ``"anthropic"`` for Anthropic's ``messages.create`` (``system``,
+            ``messages``, ``max_tokens``); ``"google"`` for google-genai's
+            ``models.generate_content`` (``contents``, ``config``). Model
+            parameters are mapped by name
+            (see :mod:`flask_llm_logs.prompts.apis`).
+        :raises ValueError: ``api`` is unknown, or a model parameter or message
+            has no counterpart in it (named in the message).
         :raises NoPromptVersion: the prompt has no content yet.
         :raises PartialNotFound: an included ``{{> slug}}`` does not exist.
         :raises PartialCycle: partials include each other in a loop.
@@ -399,6 +424,33 @@ class Prompt:
         version = self._data.current
         if version is None:
             raise NoPromptVersion(self.slug)
+        values = {**version.default_variables, **(variables or {}), **kwargs}
+        params = self._render(version, values, strict, api)
+        link_prompt_version(version.id, values)
+        return params
+
+    def render(
+        self,
+        version: Version,
+        variables: Mapping[str, Any],
+        *,
+        strict: bool | None = None,
+        api: str = "chat",
+    ) -> dict[str, Any]:
+        """Render ``version`` (any version of this prompt) as :meth:`build` does, linking nothing.
+
+        For what builds a request now and sends it later or elsewhere: a
+        batch request, the UI's playground and preview. Same arguments,
+        result and errors as :meth:`build`, the variables as one mapping.
+        """
+        return self._render(version, {**version.default_variables, **variables}, strict, api)
+
+    def _render(
+        self, version: Version, values: Mapping[str, Any], strict: bool | None, api: str
+    ) -> dict[str, Any]:
+        """``version`` rendered with ``values`` (its defaults already filled in)."""
+        if api not in APIS:
+            raise ValueError(f"api must be one of {', '.join(map(repr, APIS))}, got {api!r}")
         store = self._store
         # Read before rendering, not only when a variable is missing: a bad
         # LLM_LOGS_PROMPT_STRICT set at runtime fails the first build().
@@ -414,7 +466,6 @@ class Prompt:
             if version.includes
             else {}
         )
-        values = {**version.default_variables, **(variables or {}), **kwargs}
         messages, missing = render_messages(
             version.messages,
             values,
@@ -425,11 +476,7 @@ class Prompt:
         if missing and strict:
             raise MissingVariables(self.slug, version.version_number, missing)
 
-        params: dict[str, Any] = {} if version.model is None else {"model": version.model}
-        params["messages"] = messages
-        params.update(thaw(version.model_params))
-        link_prompt_version(version.id)
-        return params
+        return arguments(api, version.model, messages, thaw(version.model_params))
 
     def _partial_loader(self) -> Callable[[str], str | None]:
         def load(slug: str) -> str | None:

@@ -115,6 +115,9 @@ class PromptData:
     current: Version | None
     #: The split set by ``Prompt.split()``, sorted by label; ``None`` without one.
     split: Weights | None = None
+    #: The file ``sync-prompts`` last read the prompt from, and its hash; ``None``: none.
+    source_path: str | None = None
+    source_hash: str | None = None
 
     @classmethod
     def from_rows(cls, record: PromptRecord, current: PromptVersion | None) -> PromptData:
@@ -128,6 +131,8 @@ class PromptData:
             updated_at=aware(record.updated_at),
             current=Version.from_row(current) if current is not None else None,
             split=tuple(sorted(record.split.items())) if record.split else None,
+            source_path=record.source_path,
+            source_hash=record.source_hash,
         )
 
 

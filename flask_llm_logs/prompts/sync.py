@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -87,6 +88,8 @@ class PromptFile:
     description: str | None
     tags: list[str]
     content: dict[str, Any]  # the CONTENT_FIELDS
+    #: SHA-256 (hex) of the file's bytes, then of each of its body files' bytes.
+    source_hash: str = ""
 
     @property
     def text(self) -> str:
@@ -152,6 +155,7 @@ class _FileReader:
         self.problems: list[FileProblem] = []
         self.warnings: list[FileProblem] = []
         self.templates: Templates | None = None
+        self.hash = hashlib.sha256()
 
     def problem(self, message: str, line: int | None = None, path: str | None = None) -> None:
         self.problems.append(FileProblem(path or self.relative, message, line))
@@ -163,6 +167,7 @@ class _FileReader:
         except (OSError, UnicodeDecodeError) as error:
             self.problem(f"cannot be read: {error}")
             return None
+        self.hash.update(raw.encode())
         stripped = raw.lstrip()
         if not frontmatter.checks(stripped):
             return None
@@ -274,11 +279,12 @@ class _FileReader:
             self.problem(f"{where}: body_file {name!r} not found (looked for {target})", line)
             return None
         try:
-            content = target.read_text(encoding="utf-8").strip()
+            raw = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             self.problem(f"{where}: body_file {name!r} cannot be read: {error}", line)
             return None
-        return content, target.relative_to(self.root).as_posix()
+        self.hash.update(raw.encode())
+        return raw.strip(), target.relative_to(self.root).as_posix()
 
     def _checked(
         self,
@@ -340,6 +346,7 @@ class _FileReader:
             description=fields["description"],
             tags=list(dict.fromkeys([*fields["tags"], self.folder])),
             content={key: fields[key] for key in CONTENT_FIELDS},
+            source_hash=self.hash.hexdigest(),
         )
 
 
@@ -534,7 +541,12 @@ def _apply(
     if row is None:
         if not dry_run:
             record = PromptRecord(
-                slug=prompt.slug, name=prompt.name, description=prompt.description, tags=prompt.tags
+                slug=prompt.slug,
+                name=prompt.name,
+                description=prompt.description,
+                tags=prompt.tags,
+                source_path=prompt.path,
+                source_hash=prompt.source_hash,
             )
             record.versions.append(_new_version(prompt, 1))
             session.add(record)
@@ -548,6 +560,13 @@ def _apply(
     )
     if content_changed:
         changed.append("content")
+    if not dry_run and (record.source_path, record.source_hash) != (
+        prompt.path,
+        prompt.source_hash,
+    ):
+        # Where the prompt comes from is bookkeeping, not a change of the prompt:
+        # a file reformatted (or written by export-prompts) leaves it "unchanged".
+        record.source_path, record.source_hash = prompt.path, prompt.source_hash
     if not changed:
         return SyncChange(prompt.slug, prompt.path, "unchanged")
     number = next_version_number(current)
@@ -606,3 +625,55 @@ def sync_prompts(
     if not dry_run:
         store.cache.invalidate(*(change.slug for change in changes))
     return SyncReport(changes, dry_run, tuple(found.warnings))
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """A prompt whose database content is not what its file says."""
+
+    slug: str
+    path: str
+    #: What differs: fields (name, description, tags, content), ``"not in the
+    #: database"`` for a file never synced, or ``"file missing"``.
+    differs: tuple[str, ...]
+
+
+#: ``Difference.differs`` of a file no prompt was made from yet.
+NOT_IN_DATABASE = "not in the database"
+#: ``Difference.differs`` of a prompt whose recorded source file is gone.
+FILE_MISSING = "file missing"
+
+
+def check_prompts(
+    root: str | os.PathLike[str] | None = None,
+) -> tuple[list[Difference], tuple[FileProblem, ...]]:
+    """Every prompt whose database content differs from its file, and the files' warnings.
+
+    A dry-run sync, plus the prompts synced from a file that is not there any
+    more. Nothing is written (``sync-prompts --check``, for CI and deploys).
+
+    :raises PromptSyncError: a file has problems, as :func:`sync_prompts`.
+    """
+    report = sync_prompts(root, dry_run=True)
+    differences = [
+        Difference(
+            change.slug,
+            change.path,
+            (NOT_IN_DATABASE,) if change.action == "created" else change.changed,
+        )
+        for change in report.changes
+        if change.action != "unchanged"
+    ]
+    synced = {change.slug for change in report.changes}
+    with get_state().prompt_store.sessions() as session:
+        managed = session.execute(
+            select(PromptRecord.slug, PromptRecord.source_path)
+            .where(PromptRecord.source_path.is_not(None))
+            .order_by(PromptRecord.slug)
+        ).all()
+    differences.extend(
+        Difference(slug, path or "", (FILE_MISSING,))
+        for slug, path in managed
+        if slug not in synced
+    )
+    return differences, report.warnings

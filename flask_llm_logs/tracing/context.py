@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import uuid
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ParamSpec
@@ -68,6 +69,10 @@ _frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
 _pending_prompt_version: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "flask_llm_logs_pending_prompt_version", default=None
 )
+#: The variables that version was built with (read only when a version is pending).
+_pending_prompt_variables: contextvars.ContextVar[Mapping[str, Any] | None] = (
+    contextvars.ContextVar("flask_llm_logs_pending_prompt_variables", default=None)
+)
 
 
 def current_frame() -> Frame | None:
@@ -87,26 +92,40 @@ def leave(token: contextvars.Token[Frame | None]) -> None:
         _frame.set(None)
 
 
-def link_prompt_version(prompt_version_id: int) -> None:
+def link_prompt_version(prompt_version_id: int, variables: Mapping[str, Any] | None = None) -> None:
     """Record that the prompt version ``prompt_version_id`` is used from here on.
 
     Called by :meth:`Prompt.build`. Inside a trace it becomes the trace's
     ``prompt_version_id``; in any case the next LLM call made in this
     context stores it in its span's metadata (``prompt_version_id``), and an
-    LLM call outside any trace gives it to its automatic trace.
+    LLM call outside any trace gives it to its automatic trace. That call
+    also stores ``variables`` (``prompt_variables``) if it keeps content, so
+    the UI can run the same build again in its playground.
     """
     frame = _frame.get()
     if frame is not None:
         frame.trace.prompt_version_id = prompt_version_id
     _pending_prompt_version.set(prompt_version_id)
+    _pending_prompt_variables.set(variables)
 
 
 def take_prompt_version() -> int | None:
-    """The prompt version linked since the last LLM call, forgotten once taken."""
+    """The prompt version linked since the last LLM call, forgotten once taken.
+
+    Its variables stay for :func:`take_prompt_variables`, until the next link.
+    """
     version = _pending_prompt_version.get()
     if version is not None:
         _pending_prompt_version.set(None)
     return version
+
+
+def take_prompt_variables() -> Mapping[str, Any] | None:
+    """The variables of the version :func:`take_prompt_version` just gave, forgotten once taken."""
+    variables = _pending_prompt_variables.get()
+    if variables is not None:
+        _pending_prompt_variables.set(None)
+    return variables
 
 
 def forget_prompt_version(error: BaseException | None = None) -> None:
@@ -118,6 +137,7 @@ def forget_prompt_version(error: BaseException | None = None) -> None:
     unrelated LLM call.
     """
     _pending_prompt_version.set(None)
+    _pending_prompt_variables.set(None)
 
 
 def forget_prompt_version_of(trace: ActiveTrace) -> None:
@@ -131,6 +151,7 @@ def forget_prompt_version_of(trace: ActiveTrace) -> None:
     version = _pending_prompt_version.get()
     if version is not None and version == trace.prompt_version_id:
         _pending_prompt_version.set(None)
+        _pending_prompt_variables.set(None)
 
 
 def copy_context_to(fn: Callable[P, R]) -> Callable[P, R]:

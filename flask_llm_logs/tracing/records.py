@@ -39,6 +39,10 @@ class AutomaticTrace(Protocol):
     def environment(self) -> str | None: ...
 
 
+#: Span metadata: the variables a prompt was built with, kept (and redacted) with the content.
+PROMPT_VARIABLES = "prompt_variables"
+
+
 @dataclasses.dataclass(slots=True)
 class TraceRecord:
     """A trace's state; sent when it starts (``running``) and when it ends.

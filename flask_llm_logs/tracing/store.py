@@ -34,6 +34,7 @@ from . import aggregate
 from . import search
 from .limits import cut_content
 from .pricing import cost_of
+from .records import PROMPT_VARIABLES
 from .records import ScoreRecord
 from .records import SpanRecord
 from .records import TraceRecord
@@ -116,16 +117,22 @@ def _rows(tagged: list[tuple[str, dict[str, Any]]], prompt_versions: dict[Any, i
     return rows
 
 
+def _redacted(value: Any, policy: ContentPolicy) -> Any:
+    if policy.redact is None:
+        return value
+    try:
+        return policy.redact(to_json(value))
+    except Exception:
+        # Storing the unredacted value would defeat the redaction.
+        return REDACTED
+
+
 def _content(value: Any, policy: ContentPolicy) -> str | None:
     if value is None:
         return None
     if policy.redact is None:
         return dumps(value)
-    try:
-        value = policy.redact(to_json(value))
-    except Exception:
-        # Storing the unredacted value would defeat the redaction.
-        value = REDACTED
+    value = _redacted(value, policy)
     return None if value is None else dumps(value)
 
 
@@ -204,6 +211,10 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         cut_content(record.output, limit),
     )
     metadata = record.metadata
+    if PROMPT_VARIABLES in metadata:
+        # Content like the input they render into: cut and redacted the same way.
+        variables, _ = cut_content(metadata[PROMPT_VARIABLES], limit)
+        metadata = {**metadata, PROMPT_VARIABLES: _redacted(variables, policy)}
     if input_cut or output_cut:
         cut = [name for name, was_cut in (("input", input_cut), ("output", output_cut)) if was_cut]
         metadata = {**metadata, TRUNCATED_KEY: cut}

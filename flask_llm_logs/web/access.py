@@ -5,11 +5,13 @@ unless the app runs in debug or testing mode or ``LLM_LOGS_AUTHORIZE`` says
 yes for this request. The callable is the host's: it can check Flask-Login's
 ``current_user``, HTTP basic auth, an IP allow-list, anything.
 
-Some buttons do more than others (moving the ``production`` label changes
-what every user gets). An ``LLM_LOGS_AUTHORIZE`` that takes a second
-argument is asked about those too, with the action's name (``"view"`` for
-opening the UI); one that takes only the request keeps its meaning: whoever
-may open the UI may do everything in it.
+Some buttons do more than others: moving the ``production`` label changes
+what every user gets, running a prompt through the provider spends money.
+They name an action (``"prompts.publish"``, ``"prompts.run"``). An
+``LLM_LOGS_AUTHORIZE`` that takes a second argument is asked about those
+too, with the action's name (``"view"`` for opening the UI); one that takes
+only the request keeps its meaning: whoever may open the UI may do
+everything in it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ..state import get_state
 VIEW = "view"
 #: Moving a protected label (``LLM_LOGS_PROTECTED_LABELS``).
 PUBLISH = "prompts.publish"
+#: Running a prompt in the playground (the provider is paid).
+RUN = "prompts.run"
 
 
 class ActionRefused(Forbidden):

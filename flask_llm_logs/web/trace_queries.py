@@ -531,14 +531,7 @@ def trace_detail(
             sa.select(Span.id, Span.input, Span.output).where(Span.trace_id == trace_id)
         )
         payloads = {row.id: (row.input, row.output) for row in rows_with_content}
-    prompt_version = None
-    if trace.prompt_version_id is not None:
-        row = session.execute(
-            sa.select(PromptRecord.slug, PromptVersion.version_number)
-            .join(PromptVersion.prompt)
-            .where(PromptVersion.id == trace.prompt_version_id)
-        ).first()
-        prompt_version = (row.slug, row.version_number) if row else None
+    prompt_version = prompt_version_of(session, trace.prompt_version_id)
     batch_id = batches_of(session, [trace.id]).get(trace.id)
     scores = list(
         session.scalars(
@@ -556,3 +549,15 @@ def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tup
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
     return trace, span
+
+
+def prompt_version_of(session: DbSession, version_id: Any) -> tuple[str, int] | None:
+    """The (slug, version number) of a prompt version's id, if it still exists."""
+    if not isinstance(version_id, int) or isinstance(version_id, bool):
+        return None
+    row = session.execute(
+        sa.select(PromptRecord.slug, PromptVersion.version_number)
+        .join(PromptVersion.prompt)
+        .where(PromptVersion.id == version_id)
+    ).first()
+    return (row.slug, row.version_number) if row else None

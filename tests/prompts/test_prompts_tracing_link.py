@@ -6,6 +6,8 @@ the background writer stores the trace, as in production.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from flask_llm_logs import span
 from flask_llm_logs import trace
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 
 
@@ -138,4 +141,38 @@ def test_a_build_in_a_trace_without_llm_call_links_no_later_call(
         ("auto:chat gpt-4.1-mini", None),
         ("auto:retrieve", None),
         ("auto:chat gpt-4.1-mini", version.id),
+    ]
+
+
+def test_the_variables_of_a_build_are_kept_with_the_content(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    """They let the UI's playground run the same build again; redacted like the content."""
+    app = make_app(
+        LLM_LOGS_REDACT=lambda value: json.loads(json.dumps(value).replace("secret", "[x]"))
+    )
+    with app.app_context():
+        session = get_state(app).session
+        Prompt.create(slug="greeting", name="Greeting").update_content(
+            messages=[{"role": "user", "content": "{{greeting}} {{name}}"}],
+            model="gpt-4.1-mini",
+            default_variables={"greeting": "Hello"},
+        )
+        client = fake_openai.client()
+        client.chat.completions.create(
+            **Prompt.load("greeting").build({"name": "Ada", "note": "secret"})
+        )
+        app.config["LLM_LOGS_CAPTURE_CONTENT"] = False
+        client.chat.completions.create(**Prompt.load("greeting").build(name="Bob"))
+        app.config["LLM_LOGS_CAPTURE_CONTENT"] = True
+        client.chat.completions.create(
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "Unrelated"}]
+        )
+        assert flush(timeout=10)
+        client.close()
+        kept = session.scalars(sa.select(Span.metadata_).order_by(Span.started_at)).all()
+    assert [metadata.get("prompt_variables") for metadata in kept] == [
+        {"greeting": "Hello", "name": "Ada", "note": "[x]"},
+        None,
+        None,
     ]

@@ -35,6 +35,7 @@ PAGES = [
     "/prompts/greeting/compare?from=1&to=2",
     "/prompts/greeting/delete",
     "/prompts/greeting/labels",
+    "/prompts/greeting/versions/1/playground",
 ]
 
 

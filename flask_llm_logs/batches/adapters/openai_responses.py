@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 
+from ...config import SharedClient
 from .base import BatchAdapter
 from .base import BatchNotFound
 from .base import Message
@@ -154,7 +155,9 @@ class OpenAIResponsesAdapter(BatchAdapter):
         )
 
     def close(self) -> None:
-        if self._client is not None and hasattr(self._client, "close"):
+        # A client object of the app's (SharedClient) serves other uses: not ours to close.
+        shared = isinstance(self._make_client, SharedClient)
+        if self._client is not None and not shared and hasattr(self._client, "close"):
             self._client.close()
         self._client = None
 

@@ -213,10 +213,14 @@ def _get_span(trace_id: str, span_id: str) -> tuple[Trace, Span]:
 @blueprint.get("/traces/<trace_id>/spans/<span_id>")
 def span(trace_id: str, span_id: str) -> str:
     trace, span = _get_span(trace_id, span_id)
+    built_from = trace_queries.prompt_version_of(
+        get_state().session, (span.metadata_ or {}).get("prompt_version_id")
+    )
     return render_template(
         "llm_logs/traces/span.html",
         trace=trace,
         span=span,
+        built_from=built_from,
         input=render_payload(span.input),
         output=render_payload(span.output),
         metadata=pretty_json(span.metadata_) if span.metadata_ else None,
