@@ -1,0 +1,41 @@
+"""What the OpenTelemetry tests share: the fake collector and reading what it got."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+import flask_llm_logs
+from flask_llm_logs.testing.otlp import FakeCollector
+from flask_llm_logs.testing.otlp import ReceivedSpan
+
+
+@pytest.fixture
+def collector() -> Iterator[FakeCollector]:
+    """A started fake OTLP/HTTP collector, stopped after the test."""
+    with FakeCollector() as collector:
+        yield collector
+
+
+@pytest.fixture
+def export_app(make_app: Callable[..., Flask], collector: FakeCollector) -> Iterator[Flask]:
+    """An app that stores and exports to ``collector``, in an app context."""
+    app = make_app(LLM_LOGS_OTLP_ENDPOINT=collector.endpoint)
+    with app.app_context():
+        yield app
+
+
+def exported(collector: FakeCollector, **where: Any) -> list[ReceivedSpan]:
+    """The spans ``collector`` got once everything recorded so far is stored and exported."""
+    assert flask_llm_logs.flush(timeout=10), "not stored and exported in time"
+    return collector.received(**where)
+
+
+def by_name(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
+    named = {span.name: span for span in spans}
+    assert len(named) == len(spans), f"two spans share a name: {[s.name for s in spans]}"
+    return named
