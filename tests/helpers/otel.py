@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from opentelemetry.sdk.trace import TracerProvider
 
 import flask_llm_logs
+from flask_llm_logs.instrumentation import uninstrument
+from flask_llm_logs.otel import LlmLogsSpanProcessor
 from flask_llm_logs.testing.otlp import FakeCollector
 from flask_llm_logs.testing.otlp import ReceivedSpan
+from flask_llm_logs.tracing import apm
 
 
 @pytest.fixture
@@ -39,3 +43,24 @@ def by_name(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
     named = {span.name: span for span in spans}
     assert len(named) == len(spans), f"two spans share a name: {[s.name for s in spans]}"
     return named
+
+
+@pytest.fixture
+def provider(app: Flask) -> Iterator[TracerProvider]:
+    """The host's provider, feeding our processor."""
+    provider = TracerProvider()
+    provider.add_span_processor(LlmLogsSpanProcessor(app))
+    yield provider
+    apm.ingest = None  # the processor registered itself for our own calls
+    provider.shutdown()
+
+
+@pytest.fixture
+def only_theirs(app: Flask) -> None:
+    """Our own instrumentation off (``reinstrumented`` puts it back): the other one alone."""
+    uninstrument()
+
+
+def instrumented(instrumentor: Any, provider: TracerProvider) -> Any:
+    instrumentor.instrument(tracer_provider=provider)
+    return instrumentor
