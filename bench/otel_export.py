@@ -9,7 +9,8 @@ feeds (1 KB in, 1 KB out, ten spans a trace) through the real writer:
 * export only (``LLM_LOGS_STORE_TRACES = False``): spans exported per second.
 
 Each rate counts from the first submit until every span is stored and
-received. Usage::
+received. The collector (the fake one, which decodes every request) runs in
+a process of its own, as a real one does. Usage::
 
     python bench/otel_export.py [--spans 20000] [--database-url postgresql+psycopg2://...]
 
@@ -21,8 +22,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from benchdb import create_tables
@@ -35,8 +42,33 @@ import flask_llm_logs
 from flask_llm_logs import LlmLogs
 from flask_llm_logs.models.base import new_id
 from flask_llm_logs.state import get_state
-from flask_llm_logs.testing.otlp import FakeCollector
 from flask_llm_logs.tracing.records import TraceRecord
+
+
+@contextlib.contextmanager
+def collector_process() -> Iterator[str]:
+    """A fake collector in a process of its own; its endpoint."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "flask_llm_logs.testing.otlp", str(port)]
+    process = subprocess.Popen(command)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                received(endpoint)
+                break
+            time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def received(endpoint: str) -> int:
+    with urllib.request.urlopen(endpoint, timeout=5) as response:
+        return int(json.load(response)["spans"])
 
 
 def make_app(name: str, url: str, **config: Any) -> Flask:
@@ -82,14 +114,14 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = args.database_url or stack.enter_context(throwaway_database())
         create_tables(url)
-        collector = stack.enter_context(FakeCollector())
+        endpoint = stack.enter_context(collector_process())
         apps = {
             "database only": make_app("db", url),
-            "database + export": make_app("both", url, LLM_LOGS_OTLP_ENDPOINT=collector.endpoint),
+            "database + export": make_app("both", url, LLM_LOGS_OTLP_ENDPOINT=endpoint),
             "export only": make_app(
                 "export",
                 url,
-                LLM_LOGS_OTLP_ENDPOINT=collector.endpoint,
+                LLM_LOGS_OTLP_ENDPOINT=endpoint,
                 LLM_LOGS_STORE_TRACES=False,
             ),
         }
@@ -99,10 +131,10 @@ def main() -> None:
             drive(app, 1_000)  # warm-up: connections, caches
         seconds = {}
         for setup, app in apps.items():
-            received = len(collector.spans)
+            before = received(endpoint)
             seconds[setup] = drive(app, args.spans)
             if setup != "database only":
-                assert len(collector.spans) - received == exported, "spans lost on the way"
+                assert received(endpoint) - before == exported, "spans lost on the way"
 
     print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, spans: {args.spans}")
     for setup, elapsed in seconds.items():

@@ -185,6 +185,8 @@ class _Trace:
     nodes: dict[int, _Node] = dataclasses.field(default_factory=dict)
     #: Spans our own LLM calls joined: they have LLM work under them.
     joined: set[int] = dataclasses.field(default_factory=set)
+    #: Spans not ended yet with a meaningful span under them.
+    pending: set[int] = dataclasses.field(default_factory=set)
 
 
 class LlmLogsSpanProcessor(SpanProcessor):
@@ -270,9 +272,10 @@ class LlmLogsSpanProcessor(SpanProcessor):
                 parent=None if local_root or parent is None else parent.span_id,
                 record=_record(span, kind, capture),
                 meaningful=kind is not None,
+                below=context.span_id in waiting.pending,
             )
             waiting.nodes[context.span_id] = node
-            if node.meaningful or context.span_id in waiting.joined:
+            if node.meaningful or node.below or context.span_id in waiting.joined:
                 self._mark_above(waiting, node)
             if not local_root:
                 return
@@ -286,7 +289,7 @@ class LlmLogsSpanProcessor(SpanProcessor):
         while parent is not None:
             above = waiting.nodes.get(parent)
             if above is None:  # not ended yet: it finds its mark when it ends
-                waiting.joined.add(parent)
+                waiting.pending.add(parent)
                 return
             above.below = True
             parent = above.parent

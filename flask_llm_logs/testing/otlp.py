@@ -10,6 +10,8 @@ collector that goes away and comes back.
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -116,6 +118,15 @@ class FakeCollector:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:
+                """How many spans arrived: for a collector run in a process of its own."""
+                body = json.dumps({"spans": len(collector.spans)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -144,3 +155,10 @@ class FakeCollector:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":
+    # ``python -m flask_llm_logs.testing.otlp PORT``: a collector in a process of
+    # its own, as a real one is (the benchmark's, so decoding does not share our GIL).
+    FakeCollector(int(sys.argv[1])).start()
+    threading.Event().wait()

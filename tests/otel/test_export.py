@@ -326,3 +326,20 @@ def test_bad_settings_name_their_key(
     with pytest.raises(ConfigurationError) as raised:
         make_app(**config)
     assert raised.value.key == key
+
+
+def test_litellm_call(export_app: Flask, fake_openai: FakeOpenAI, collector: FakeCollector) -> None:
+    import litellm
+
+    litellm.completion(
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        api_base=fake_openai.base_url,
+        api_key="test",
+        max_retries=0,
+    )
+    [span] = exported(collector)
+    [row] = spans(export_app)
+    assert (span.name, span.kind) == (row.name, "CLIENT")
+    assert span.attributes["gen_ai.provider.name"] == row.provider
+    assert span.attributes["gen_ai.usage.input_tokens"] == row.input_tokens

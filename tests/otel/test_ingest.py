@@ -154,3 +154,36 @@ def test_langchain_chain_with_a_tool(
 def test_processor_has_our_name() -> None:
     assert os.path.basename(__file__) == "test_ingest.py"
     assert LlmLogsSpanProcessor.__module__ == "flask_llm_logs.otel.ingest"
+
+
+def test_openllmetry_attributes(app: Flask, provider: TracerProvider) -> None:
+    """OpenLLMetry's names: traceloop.span.kind, llm.request.type, gen_ai.prompt.N.*."""
+    tracer = provider.get_tracer("opentelemetry.instrumentation.langchain")
+    with tracer.start_as_current_span(
+        "workflow.task", attributes={"traceloop.span.kind": "workflow"}
+    ):
+        tracer.start_span(
+            "openai.chat",
+            attributes={
+                "llm.request.type": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4.1-mini",
+                "gen_ai.usage.prompt_tokens": 7,
+                "gen_ai.usage.completion_tokens": 3,
+                "gen_ai.prompt.0.role": "user",
+                "gen_ai.prompt.0.content": "hi",
+            },
+        ).end()
+    [row] = traces(app)
+    by_name = {s.name: s for s in spans(app)}
+    llm = by_name["openai.chat"]
+    assert (llm.kind, llm.operation, llm.model, llm.provider) == (
+        "llm",
+        "chat",
+        "gpt-4.1-mini",
+        "openai",
+    )
+    assert (llm.input_tokens, llm.output_tokens) == (7, 3)
+    assert llm.input == {"0.role": "user", "0.content": "hi"}
+    assert by_name["workflow.task"].metadata["otel.kind"] == "workflow"
+    assert llm.parent_id == by_name["workflow.task"].id and row.name == "workflow.task"
