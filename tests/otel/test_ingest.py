@@ -8,6 +8,7 @@ classes, which each test undoes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
@@ -199,3 +200,18 @@ def test_openllmetry_attributes(app: Flask, provider: TracerProvider) -> None:
     assert llm.input == {"0.role": "user", "0.content": "hi"}
     assert by_name["workflow.task"].metadata["otel.kind"] == "workflow"
     assert llm.parent_id == by_name["workflow.task"].id and row.name == "workflow.task"
+
+
+def test_our_export_through_the_same_provider_is_not_taken_back_in(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    """An app giving us the provider that also feeds the processor: no loop, no double."""
+    provider = TracerProvider()
+    app = make_app(LLM_LOGS_OTEL_TRACER_PROVIDER=provider)
+    provider.add_span_processor(LlmLogsSpanProcessor(app))
+    try:
+        with app.app_context():
+            fake_openai.client().embeddings.create(model="text-embedding-3-small", input="x")
+            assert len(spans(app)) == 1 and len(traces(app)) == 1
+    finally:
+        apm.ingest = None
