@@ -72,6 +72,15 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_METRICS": True,
     #: Alert rules, validated by :func:`.alerts.rules.load_rules`; see docs/alerts.rst.
     "LLM_LOGS_ALERTS": [],
+    #: OpenTelemetry export, see docs/opentelemetry.rst: a collector's OTLP/HTTP
+    #: endpoint and its headers, or a ``TracerProvider`` the app built.
+    "LLM_LOGS_OTLP_ENDPOINT": None,
+    "LLM_LOGS_OTLP_HEADERS": None,
+    "LLM_LOGS_OTEL_TRACER_PROVIDER": None,
+    #: ``False``: traces and spans are exported only, not written to the database.
+    "LLM_LOGS_STORE_TRACES": True,
+    #: A link to the host's APM for a trace recorded inside one: ``...{trace_id}...``.
+    "LLM_LOGS_APM_TRACE_URL": None,
 }
 
 #: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.
@@ -147,6 +156,19 @@ class Settings:
     environment: str
     #: ``LLM_LOGS_METRICS``: the writer adds each LLM span to the metrics table.
     metrics: bool
+    #: ``LLM_LOGS_OTLP_ENDPOINT``: the full URL spans are posted to (``.../v1/traces``).
+    otlp_endpoint: str | None = None
+    otlp_headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: ``LLM_LOGS_OTEL_TRACER_PROVIDER``: the app's own provider, used instead of ours.
+    otel_tracer_provider: Any = None
+    #: ``LLM_LOGS_STORE_TRACES``: whether traces and spans are written to the database.
+    store_traces: bool = True
+    apm_trace_url: str | None = None
+
+    @property
+    def exports(self) -> bool:
+        """Whether traces and spans are exported over OpenTelemetry."""
+        return self.otlp_endpoint is not None or self.otel_tracer_provider is not None
 
 
 #: What a switch may be given as, beside ``True`` and ``False`` (environment
@@ -355,6 +377,84 @@ def _environment(app: Flask) -> str:
     return value
 
 
+#: Where OTLP/HTTP takes spans, appended to an endpoint given without a path
+#: (as ``OTEL_EXPORTER_OTLP_ENDPOINT`` is read).
+OTLP_TRACES_PATH = "/v1/traces"
+
+
+def _otlp_endpoint(config: Mapping[str, Any]) -> str | None:
+    key = "LLM_LOGS_OTLP_ENDPOINT"
+    value = config[key]
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            key, f"must be an http:// or https:// URL (http://collector:4318), got {value!r}"
+        )
+    if parts.path.strip("/"):
+        return str(value)
+    return str(value).rstrip("/") + OTLP_TRACES_PATH
+
+
+def _otlp_headers(config: Mapping[str, Any]) -> dict[str, str]:
+    """``LLM_LOGS_OTLP_HEADERS``: a dict, or ``"key=value,key2=value2"`` as OpenTelemetry's
+    ``OTEL_EXPORTER_OTLP_HEADERS`` writes them."""
+    key = "LLM_LOGS_OTLP_HEADERS"
+    value = config[key]
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        pairs = [pair.partition("=") for pair in value.split(",") if pair.strip()]
+        if not all(sep and name.strip() for name, sep, _ in pairs):
+            raise ConfigurationError(key, f'must be "name=value,name2=value2", got {value!r}')
+        unquote = urllib.parse.unquote
+        value = {unquote(name).strip(): unquote(text).strip() for name, _, text in pairs}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(name, str) and isinstance(text, str) for name, text in value.items()
+    ):
+        raise ConfigurationError(key, f"must be a dict of strings, got {value!r}")
+    return dict(value)
+
+
+def _otel_tracer_provider(config: Mapping[str, Any]) -> Any:
+    key = "LLM_LOGS_OTEL_TRACER_PROVIDER"
+    value = config[key]
+    if value is not None and not callable(getattr(value, "get_tracer", None)):
+        raise ConfigurationError(key, f"must be an OpenTelemetry TracerProvider, got {value!r}")
+    if value is not None and config["LLM_LOGS_OTLP_ENDPOINT"] is not None:
+        raise ConfigurationError(
+            key, "set either it or LLM_LOGS_OTLP_ENDPOINT (the app's provider has its exporters)"
+        )
+    return value
+
+
+def _store_traces(config: Mapping[str, Any]) -> bool:
+    """``LLM_LOGS_STORE_TRACES``; ``False`` only with an export, else every trace is lost."""
+    key = "LLM_LOGS_STORE_TRACES"
+    value = read_bool(config, key)
+    exports = config["LLM_LOGS_OTLP_ENDPOINT"] or config["LLM_LOGS_OTEL_TRACER_PROVIDER"]
+    if not value and not exports:
+        raise ConfigurationError(
+            key,
+            "False keeps traces out of the database: set LLM_LOGS_OTLP_ENDPOINT or"
+            " LLM_LOGS_OTEL_TRACER_PROVIDER so they go somewhere",
+        )
+    return value
+
+
+def _apm_trace_url(config: Mapping[str, Any]) -> str | None:
+    key = "LLM_LOGS_APM_TRACE_URL"
+    value = config[key]
+    if value is None:
+        return None
+    if not isinstance(value, str) or "{trace_id}" not in value:
+        raise ConfigurationError(
+            key, f"must be a URL template with {{trace_id}} in it, got {value!r}"
+        )
+    return value
+
+
 def _warn_about_unknown_keys(config: Mapping[str, Any]) -> None:
     """A misspelt key is otherwise silently ignored, its default used instead."""
     for key in config:
@@ -422,4 +522,9 @@ def load_settings(app: Flask) -> Settings:
         trace_per_request=_auto_trace(config),
         environment=_environment(app),
         metrics=read_bool(config, "LLM_LOGS_METRICS"),
+        otlp_endpoint=_otlp_endpoint(config),
+        otlp_headers=_otlp_headers(config),
+        otel_tracer_provider=_otel_tracer_provider(config),
+        store_traces=_store_traces(config),
+        apm_trace_url=_apm_trace_url(config),
     )

@@ -8,6 +8,8 @@ find the app's state in :mod:`.state`.
 from __future__ import annotations
 
 import collections
+import time
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
@@ -18,6 +20,8 @@ from . import process
 from .alerts.rules import load_rules
 from .batches.adapters import check_provider
 from .cli import cli
+from .config import ConfigurationError
+from .config import Settings
 from .config import load_settings
 from .instrumentation import check_sdks
 from .instrumentation import instrument
@@ -39,6 +43,9 @@ from .tracing.request_trace import end_request_trace
 from .tracing.request_trace import end_with_streamed_response
 from .tracing.writer import Writer
 from .web import register as register_ui
+
+if TYPE_CHECKING:
+    from .otel.export import Exporter
 
 
 class LlmLogs:
@@ -86,7 +93,13 @@ class LlmLogs:
             batch_handlers=collections.ChainMap({}, self._batch_handlers),
             alert_rules=alert_rules,
         )
-        state.writer = Writer(settings, engine=lambda: state.engine, enabled=lambda: state.enabled)
+        state.exporter = _exporter(settings)
+        state.writer = Writer(
+            settings,
+            engine=lambda: state.engine,
+            enabled=lambda: state.enabled,
+            export=None if state.exporter is None else state.exporter.export,
+        )
         state.prompt_store = PromptStore(
             lambda: state.engine,
             cache_ttl=lambda: state.prompt_cache_ttl,
@@ -98,6 +111,8 @@ class LlmLogs:
             ),
             labels=labels,
         )
+        if state.exporter is not None:
+            state.shutdown_hooks.append(state.exporter.close)
         state.shutdown_hooks.append(state.writer.close)
         register(state)
         app.teardown_request(forget_prompt_version)
@@ -175,8 +190,24 @@ class LlmLogs:
         return db
 
 
+def _exporter(settings: Settings) -> Exporter | None:
+    """The OpenTelemetry export the settings ask for; its packages are imported only then."""
+    if not settings.exports:
+        return None
+    try:
+        from .otel.export import Exporter
+    except ImportError as error:
+        key = "LLM_LOGS_OTLP_ENDPOINT"
+        if settings.otlp_endpoint is None:
+            key = "LLM_LOGS_OTEL_TRACER_PROVIDER"
+        raise ConfigurationError(
+            key, f"needs OpenTelemetry: pip install 'flask-llm-logs[otel]' ({error})"
+        ) from None
+    return Exporter(settings)
+
+
 def flush(timeout: float | None = None) -> bool:
-    """Wait until the traces and spans recorded so far are stored.
+    """Wait until the traces and spans recorded so far are stored (and exported).
 
     Uses the current app, or the app initialised last. Call it before a
     short-lived process exits without ``atexit`` (``os._exit``), or in tests.
@@ -184,13 +215,24 @@ def flush(timeout: float | None = None) -> bool:
     :param timeout: seconds to wait at most; ``None`` waits as long as it takes.
     :return: whether everything was stored in time.
     """
-    return get_state().writer.flush(timeout)
+    state = get_state()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    stored = state.writer.flush(timeout)
+    if state.exporter is None:
+        return stored
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    return state.exporter.flush(left) and stored
 
 
 def stats() -> dict[str, int]:
     """The background writer's counters for the current (or last initialised) app.
 
     ``queued``, ``written_spans``, ``written_traces``, ``written_scores``, ``dropped``,
-    ``errors`` and ``retries``; see :meth:`.Writer.stats`.
+    ``errors`` and ``retries``; see :meth:`.Writer.stats`. With an OpenTelemetry
+    export, ``exported`` and ``export_dropped`` too (see :doc:`/opentelemetry`).
     """
-    return get_state().writer.stats()
+    state = get_state()
+    counts = state.writer.stats()
+    if state.exporter is not None:
+        counts.update(state.exporter.stats())
+    return counts

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import scoped_session
 
     from .alerts.rules import AlertRule
+    from .otel.export import Exporter
     from .prompts.store import PromptStore
     from .tracing.writer import Writer
 
@@ -75,6 +76,8 @@ class State:
     writer: Writer = dataclasses.field(init=False)
     #: The app's prompts: database access and the per-process cache.
     prompt_store: PromptStore = dataclasses.field(init=False)
+    #: Exports traces and spans over OpenTelemetry, when the app asks for it.
+    exporter: Exporter | None = None
 
     def shutdown(self) -> None:
         """Stop what the extension started for this app (tests, app teardown)."""

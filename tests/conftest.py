@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.helpers.web",
     "tests.helpers.browser",
     "tests.helpers.alerts",
+    "tests.helpers.otel",
 ]
 
 

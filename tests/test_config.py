@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from opentelemetry.sdk.trace import TracerProvider
 
 import flask_llm_logs
 from flask_llm_logs import ConfigurationError
@@ -41,6 +42,7 @@ def test_every_switch_is_a_live_or_start_up_switch() -> None:
         "LLM_LOGS_ENABLED",
         "LLM_LOGS_METRICS",
         "LLM_LOGS_PROMPT_STRICT",
+        "LLM_LOGS_STORE_TRACES",
     ]
 
 
@@ -61,7 +63,10 @@ def test_every_switch_is_a_live_or_start_up_switch() -> None:
 def test_switches_read_strings_as_environment_variables_give_them(
     tmp_path: Path, key: str, value: str, expected: bool
 ) -> None:
-    app = bare_app(tmp_path, **{key: value})
+    config: dict[str, Any] = {key: value}
+    if key == "LLM_LOGS_STORE_TRACES":  # off only with an export to send them to
+        config["LLM_LOGS_OTEL_TRACER_PROVIDER"] = TracerProvider()
+    app = bare_app(tmp_path, **config)
     LlmLogs(app)
     state = get_state(app)
     readers: dict[str, Callable[[], bool]] = {
@@ -71,6 +76,7 @@ def test_switches_read_strings_as_environment_variables_give_them(
         "LLM_LOGS_PROMPT_STRICT": lambda: state.prompt_strict,
         "LLM_LOGS_BATCH_ENABLED": lambda: state.batch_enabled,
         "LLM_LOGS_METRICS": lambda: state.settings.metrics,
+        "LLM_LOGS_STORE_TRACES": lambda: state.settings.store_traces,
     }
     assert readers[key]() is expected
     state.shutdown()

@@ -28,11 +28,11 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0009"
+HEAD = "0010"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0008"
+PREVIOUS = "0009"
 #: The tables HEAD creates, gone after a default downgrade.
-TABLES_OF_HEAD = {"llm_logs_alert_states", "llm_logs_alert_events"}
+TABLES_OF_HEAD: set[str] = set()
 
 
 def table_names(url: str) -> set[str]:
@@ -461,6 +461,27 @@ def test_0008_adds_prompt_source_columns_and_back(empty_database_url: str) -> No
             assert not columns & {"source_path", "source_hash"}
             kept = connection.execute(sa.text("SELECT slug FROM llm_logs_prompts")).scalars()
             assert list(kept) == ["old"]
+    finally:
+        engine.dispose()
+
+
+def test_0010_adds_apm_ids_to_traces_and_back(empty_database_url: str) -> None:
+    """Traces stored before 0010 have no APM trace; downgrade drops the columns, keeps them."""
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0009")
+            insert_old_trace(connection, "before 0010", cache_write_tokens=0, tags="[]")
+            migrations.upgrade(connection, "0010")
+            old = connection.execute(
+                sa.text("SELECT apm_trace_id, apm_span_id FROM llm_logs_traces")
+            ).one()
+            assert tuple(old) == (None, None)
+            migrations.downgrade(connection, "0009")
+            names = {c["name"] for c in sa.inspect(connection).get_columns("llm_logs_traces")}
+            assert not names & {"apm_trace_id", "apm_span_id"}
+            kept = connection.execute(sa.text("SELECT name FROM llm_logs_traces")).scalars()
+            assert list(kept) == ["before 0010"]
     finally:
         engine.dispose()
 

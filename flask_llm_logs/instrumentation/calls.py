@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..models.base import new_id
+from ..tracing import apm
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
 from ..tracing.context import take_prompt_variables
@@ -135,8 +136,15 @@ class LlmCall:
             how = recording()
             if how.writer is None or not how.llm_calls:
                 return None
-            trace, owns_trace = automatic_trace(name, how)
-            parent_id = None
+            joined = None
+            if apm.ingest is not None:
+                environment = None if how.settings is None else how.settings.environment
+                joined = apm.joined_trace(name, how.writer, how.capture_content, environment)
+            if joined is not None:  # inside another instrumentation's span: its trace
+                (trace, parent_id), owns_trace = joined, False
+            else:
+                trace, owns_trace = automatic_trace(name, how)
+                parent_id = None
         else:
             trace, owns_trace, parent_id = frame.trace, False, frame.span_id
             if trace.writer is None or not trace.llm_calls:

@@ -63,6 +63,9 @@ class Trace(Base):
     session_id: Mapped[str | None] = mapped_column(String(255))
     tags: Mapped[list[Any]] = mapped_column(default=list)
     environment: Mapped[str | None] = mapped_column(String(50))
+    #: The host's OpenTelemetry trace and span the trace started in (hex).
+    apm_trace_id: Mapped[str | None] = mapped_column(String(32))
+    apm_span_id: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

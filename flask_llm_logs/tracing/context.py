@@ -51,6 +51,9 @@ class ActiveTrace:
     tags: list[str] = dataclasses.field(default_factory=list)
     #: ``LLM_LOGS_ENVIRONMENT``; ``None`` when the trace is not recorded.
     environment: str | None = None
+    #: The host's OpenTelemetry span active when the trace started, see :mod:`.apm`.
+    apm_trace_id: str | None = None
+    apm_span_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

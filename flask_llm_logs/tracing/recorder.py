@@ -10,6 +10,7 @@ failure. Private: nothing here is public API.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import NamedTuple
 from ..log import get_logger
 from ..models.base import new_id
 from ..state import get_state
+from . import apm
 from . import request_context
 from .context import ActiveTrace
 from .records import TraceRecord
@@ -142,6 +144,8 @@ def start_trace(
     )
     if writer is not None and settings is not None:
         trace.environment = settings.environment
+        if apm.OPENTELEMETRY in sys.modules:  # the host uses OpenTelemetry: a dict look-up
+            trace.apm_trace_id, trace.apm_span_id = apm.current_span()
         context = request_context.read(settings)
         if context is not None:
             trace.metadata = {**context.attributes, **trace.metadata}
@@ -170,6 +174,8 @@ def _record(trace: ActiveTrace, **fields: Any) -> TraceRecord:
         session_id=trace.session_id,
         tags=list(trace.tags),
         environment=trace.environment,
+        apm_trace_id=trace.apm_trace_id,
+        apm_span_id=trace.apm_span_id,
         **fields,
     )
 

@@ -37,6 +37,10 @@ class AutomaticTrace(Protocol):
     def tags(self) -> Sequence[str]: ...
     @property
     def environment(self) -> str | None: ...
+    @property
+    def apm_trace_id(self) -> str | None: ...
+    @property
+    def apm_span_id(self) -> str | None: ...
 
 
 #: Span metadata: the variables a prompt was built with, kept (and redacted) with the content.
@@ -66,6 +70,10 @@ class TraceRecord:
     session_id: str | None = None
     tags: Sequence[str] = ()
     environment: str | None = None
+    #: The host's OpenTelemetry span the trace started in (hex, as W3C
+    #: ``traceparent`` writes them): the export makes the trace its child.
+    apm_trace_id: str | None = None
+    apm_span_id: str | None = None
 
     @property
     def trace_id(self) -> uuid.UUID:
@@ -126,6 +134,8 @@ class SpanRecord:
             session_id=trace.session_id,
             tags=trace.tags,
             environment=trace.environment,
+            apm_trace_id=trace.apm_trace_id,
+            apm_span_id=trace.apm_span_id,
         )
 
 

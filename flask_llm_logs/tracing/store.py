@@ -68,6 +68,8 @@ _TRACE_FIELDS = (
     "session_id",
     "tags",
     "environment",
+    "apm_trace_id",
+    "apm_span_id",
     "started_at",
     "completed_at",
 )
@@ -127,7 +129,8 @@ def _redacted(value: Any, policy: ContentPolicy) -> Any:
         return REDACTED
 
 
-def _content(value: Any, policy: ContentPolicy) -> str | None:
+def content_json(value: Any, policy: ContentPolicy) -> str | None:
+    """``value`` as stored (and exported): redacted, as JSON text; ``None`` if left out."""
     if value is None:
         return None
     if policy.redact is None:
@@ -140,7 +143,8 @@ def _metadata(value: Any) -> str:
     return dumps(scrub_secrets(to_json(dict(value))))
 
 
-def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
+def span_cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
+    """The span's cost: the one recorded, else priced from its tokens (``None``: unknown)."""
     if record.cost is not None:
         return record.cost
     try:
@@ -174,6 +178,8 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "session_id": stored_text(record.session_id, 255),
         "tags": dumps([stored_text(tag) for tag in record.tags]),
         "environment": stored_text(record.environment, 50),
+        "apm_trace_id": record.apm_trace_id,
+        "apm_span_id": record.apm_span_id,
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
     }
@@ -218,7 +224,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
     if input_cut or output_cut:
         cut = [name for name, was_cut in (("input", input_cut), ("output", output_cut)) if was_cut]
         metadata = {**metadata, TRUNCATED_KEY: cut}
-    input_json, output_json = _content(input, policy), _content(output, policy)
+    input_json, output_json = content_json(input, policy), content_json(output, policy)
     return {
         "id": record.id,
         "trace_id": record.trace_id,
@@ -236,7 +242,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "cached_tokens": record.cached_tokens,
         "cache_write_tokens": record.cache_write_tokens,
         "reasoning_tokens": record.reasoning_tokens,
-        "cost": _cost(record, policy),
+        "cost": span_cost(record, policy),
         "duration_ms": record.duration_ms,
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "status": stored_text(record.status, 20),

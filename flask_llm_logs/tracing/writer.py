@@ -37,6 +37,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,7 @@ from ..log import get_logger
 from ..migrations.status import describe
 from . import store
 from .records import Record
+from .records import ScoreRecord
 
 #: Backoff between attempts while the database is unreachable, in seconds.
 RETRY_FIRST_DELAY = 0.1
@@ -109,9 +111,17 @@ class Writer:
     """
 
     def __init__(
-        self, settings: Settings, *, engine: Callable[[], Engine], enabled: Callable[[], bool]
+        self,
+        settings: Settings,
+        *,
+        engine: Callable[[], Engine],
+        enabled: Callable[[], bool],
+        export: Callable[[Sequence[Record]], None] | None = None,
     ) -> None:
         self._settings = settings
+        #: Given each batch before it is stored (OpenTelemetry, see ``otel.export``);
+        #: it only queues spans, and never raises.
+        self._export = export
         # Read under the lock on every submit: plain attributes, not look-ups.
         self._max_queue = settings.max_queue
         self._batch_size = settings.writer_batch_size
@@ -232,6 +242,8 @@ class Writer:
             batch = self._next_batch(lane)
             if batch is None:
                 return
+            if self._export is not None:
+                self._export(batch)
             try:
                 self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
@@ -275,6 +287,8 @@ class Writer:
                 lane.has_work.wait(deadline - now)
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
+        if not self._settings.store_traces:  # exported only (scores are not)
+            batch = [record for record in batch if isinstance(record, ScoreRecord)]
         policy = store.ContentPolicy(
             redact=self._settings.redact,
             pricing_provider=self._settings.pricing_provider,

@@ -163,7 +163,16 @@ def _trace_page(trace_id: str, score_form: ScoreForm) -> str:
         page_spans=trace_queries.TRACE_PAGE_SPANS,
         delete_form=Form(),
         score_form=score_form,
+        apm_url=_apm_url(trace),
     )
+
+
+def _apm_url(trace: Trace) -> str | None:
+    """The host APM's page of the trace ``trace`` ran in (``LLM_LOGS_APM_TRACE_URL``)."""
+    template = get_state().settings.apm_trace_url
+    if template is None or trace.apm_trace_id is None:
+        return None
+    return template.replace("{trace_id}", trace.apm_trace_id)
 
 
 @blueprint.post("/traces/<trace_id>/scores")
