@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from flask_llm_logs.tracing import aggregate
 
@@ -109,8 +108,7 @@ def _fill() -> None:
     bind = op.get_bind()
     metrics = sa.Table("llm_logs_metrics", sa.MetaData(), *_columns())
     metrics.append_constraint(sa.PrimaryKeyConstraint(*_KEY))
-    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-    upsert = aggregate.upsert_statement(dialect.insert, metrics)
+    upsert = aggregate.upsert(bind.dialect.name, metrics)
     llm = spans.c.kind == "llm"
     total = bind.execute(sa.select(sa.func.count()).select_from(spans).where(llm)).scalar_one()
     read = (
@@ -148,8 +146,9 @@ def _fill() -> None:
             for row in rows
         }
         versions = {row["id"]: row["prompt_version_id"] for row in rows if row["prompt_version_id"]}
-        grains = aggregate.all_grains(aggregate.minute_sums(rows, dims, versions))
-        bind.execute(upsert, aggregate.parameters(grains))
+        aggregate.write_rows(
+            bind, upsert, aggregate.all_grains(aggregate.minute_sums(rows, dims, versions))
+        )
         done += len(rows)
         last_id = rows[-1]["id"]
         _say(f"llm_logs_metrics: {done:,} of {total:,} LLM spans added")
