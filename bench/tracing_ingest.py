@@ -228,6 +228,8 @@ def compare_metrics(url: str, args: argparse.Namespace) -> None:
     print(f"with the metrics table:    {kept:,.0f} spans/s (median; {rates[True]})")
     print(f"without (LLM_LOGS_METRICS=False): {without:,.0f} spans/s (median; {rates[False]})")
     print(f"with / without: {kept / without:.3f} ({(1 - kept / without) * 100:.1f}% fewer spans/s)")
+    paired = statistics.median(a / b for a, b in zip(rates[True], rates[False], strict=True))
+    print(f"median of the rounds' ratios: {paired:.3f}")
 
 
 def main() -> None:
