@@ -5,8 +5,8 @@ It reads the metrics table the writer keeps (see
 into the coarsest buckets that fit it: whole days from day rows, the hours
 at either end from hour rows, the minutes at either end from minute rows.
 When at most one dimension is asked for (grouped by or filtered on), the
-day rows that keep only that dimension are read, a few rows per bucket
-(and the hour totals, for none); otherwise those that keep every dimension.
+hour and day rows that keep only that dimension are read, a few rows per
+bucket; otherwise those that keep every dimension.
 
 The range covers every minute that starts in ``[since, until)``, minutes
 being the finest bucket: ``since`` is rounded down to its minute and the
@@ -183,7 +183,7 @@ class Query:
         projected = len(columns) <= 1
         key = next(iter(columns), None)
         coarse = {
-            "hour": aggregate.HOUR_TOTAL if not columns else aggregate.HOUR,
+            "hour": aggregate.HOUR_BY[key] if projected else aggregate.HOUR,
             "day": aggregate.DAY_BY[key] if projected else aggregate.DAY,
         }
         widths = {None: ("hour", "day"), "day": ("hour", "day"), "hour": ("hour",)}

@@ -17,12 +17,12 @@ move that call. Its prompt version is the one its own call was built from
 are calls; tool and custom spans are not counted.
 
 The grains (bucket width and dimensions kept) are stored as numbers: never
-renumber them. Minute, hour and day rows keep every dimension; day rows
-that keep one dimension (or none) make "a month of cost by user" a scan of
-30 rows per user rather than of every minute of every route; hour totals
-make a day's chart 24 rows. Each grain costs the writer rows to upsert
-(those that keep the user, one per user and batch): hours by one
-dimension are left out, the hour rows that keep every dimension serve.
+renumber them. Minute, hour and day rows keep every dimension; hour and day
+rows that keep one dimension (or none) make "a month of cost by user" a
+scan of 30 rows per user (and of the hours at either end) rather than of
+every minute of every route. Each grain costs the writer rows to upsert:
+those keeping every dimension or the user, one per combination or user in
+the batch; the others a handful.
 """
 
 from __future__ import annotations
@@ -64,11 +64,18 @@ HOUR = Grain(2, "hour", DIMENSIONS)
 DAY = Grain(3, "day", DIMENSIONS)
 
 
-#: An hour's totals; a day's totals (key ``None``) and by each dimension.
-HOUR_TOTAL = Grain(20, "hour", ())
-DAY_BY: dict[str | None, Grain] = {None: Grain(30, "day", ())}
-DAY_BY.update({name: Grain(31 + n, "day", (name,)) for n, name in enumerate(DIMENSIONS)})
-GRAINS = (MINUTE, HOUR, DAY, HOUR_TOTAL, *DAY_BY.values())
+def _projections(width: str, first: int) -> dict[str | None, Grain]:
+    """The grains of ``width`` keeping no dimension (key ``None``) or one."""
+    grains: dict[str | None, Grain] = {None: Grain(first, width, ())}
+    for offset, name in enumerate(DIMENSIONS, start=1):
+        grains[name] = Grain(first + offset, width, (name,))
+    return grains
+
+
+#: An hour's and a day's totals (key ``None``), and by each dimension.
+HOUR_BY = _projections("hour", 20)
+DAY_BY = _projections("day", 30)
+GRAINS = (MINUTE, HOUR, DAY, *HOUR_BY.values(), *DAY_BY.values())
 
 #: What a dimension not kept (or not recorded) is stored as.
 EMPTY: dict[str, Any] = {name: "" for name in DIMENSIONS} | {"prompt_version_id": 0}
