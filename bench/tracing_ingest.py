@@ -1,18 +1,18 @@
 """How many spans per second the background writer stores in PostgreSQL.
 
 Every span carries about 1 KB of input and 1 KB of output; every trace has
-ten spans. The producer submits as fast as it can and only pauses when the
-writer's queue is half full (so nothing is dropped and the number is the
-writer's sustained rate, not the queue's). In the same run the synchronous
-design the Rails engine uses -- insert the span and update its trace's
-totals through the ORM on the caller's thread, one transaction per span --
-is measured for comparison.
+ten LLM spans (and, with ``--users N``, one of N users). The producer
+submits as fast as it can and only pauses when the writer's queue is half
+full (so nothing is dropped and the number is the writer's sustained rate,
+not the queue's). In the same run the synchronous design the Rails engine
+uses -- insert the span and update its trace's totals through the ORM on
+the caller's thread, one transaction per span -- is measured for comparison.
 
 Usage::
 
     python bench/tracing_ingest.py [--spans 100000] [--sync-spans 3000]
         [--database-url postgresql+psycopg2://...] [--without-search-index]
-        [--threads N]
+        [--threads N] [--users N] [--compare-metrics ROUNDS]
 
 Without ``--database-url`` a throw-away database is created on the local
 server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
@@ -20,6 +20,9 @@ dropped afterwards. ``--without-search-index`` drops the spans' full-text
 index first, to show what that index costs at ingest (the writer still
 cuts and stores the search words). ``--threads`` sets
 ``LLM_LOGS_WRITER_THREADS`` (default: the extension's, 2 on PostgreSQL).
+``--compare-metrics`` measures instead the writer with the metrics table
+kept (``LLM_LOGS_METRICS = True``, the default) against without, in
+``ROUNDS`` alternating rounds of ``--spans`` each, and prints the medians.
 """
 
 from __future__ import annotations
@@ -52,13 +55,14 @@ PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
 ANSWER = "Revenue grew four percent while costs stayed flat. " * 20  # ~1 KB
 
 
-def make_app(url: str, batch_size: int, threads: int | None) -> Flask:
-    app = Flask("bench")
+def make_app(url: str, batch_size: int, threads: int | None, *, metrics: bool = True) -> Flask:
+    app = Flask("bench" if metrics else "bench_without_metrics")
     app.config.update(
         SQLALCHEMY_DATABASE_URI=url,
         LLM_LOGS_AUTO_INSTRUMENT=False,
         LLM_LOGS_WRITER_BATCH_SIZE=batch_size,
         LLM_LOGS_WRITER_THREADS=threads,
+        LLM_LOGS_METRICS=metrics,
     )
     LlmLogs(app)
     return app
@@ -111,7 +115,7 @@ def count_spans(app: Flask) -> int:
         return connection.execute(sa.select(sa.func.count()).select_from(Span)).scalar_one()
 
 
-def bench_writer(app: Flask, spans: int) -> dict[str, float]:
+def bench_writer(app: Flask, spans: int, users: int = 0) -> dict[str, float]:
     writer = get_state(app).writer
     high_water = app.config["LLM_LOGS_MAX_QUEUE"] // 2
     submit_times: list[float] = []
@@ -121,14 +125,21 @@ def bench_writer(app: Flask, spans: int) -> dict[str, float]:
     for number in range(spans):
         if number % SPANS_PER_TRACE == 0:
             trace_id = new_id()
-            writer.submit(TraceRecord(id=trace_id, name="report", started_at=time.time()))
+            user = f"user-{number // SPANS_PER_TRACE % users}" if users else None
+            writer.submit(
+                TraceRecord(id=trace_id, name="report", started_at=time.time(), user_id=user)
+            )
         record = span_record(trace_id, number)
         tick = time.perf_counter()
         writer.submit(record)
         submit_times.append(time.perf_counter() - tick)
         if number % SPANS_PER_TRACE == SPANS_PER_TRACE - 1:
             end = TraceRecord(
-                id=trace_id, name="report", started_at=time.time(), status="completed"
+                id=trace_id,
+                name="report",
+                started_at=time.time(),
+                status="completed",
+                user_id=user,
             )
             writer.submit(end)
         while number % 100 == 0 and writer.stats()["queued"] > high_water:
@@ -194,6 +205,33 @@ def bench_synchronous(app: Flask, spans: int) -> dict[str, float]:
     }
 
 
+def compare_metrics(url: str, args: argparse.Namespace) -> None:
+    """The writer with the metrics table kept and without, in alternating rounds."""
+    apps = {
+        keep: make_app(url, args.batch_size, args.threads, metrics=keep) for keep in (True, False)
+    }
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for app in apps.values():
+            bench_writer(app, 2_000, args.users)  # warm-up: connections, caches
+        for _ in range(args.compare_metrics):
+            for keep, app in apps.items():
+                rates[keep].append(bench_writer(app, args.spans, args.users)["spans_per_s"])
+    finally:
+        for app in apps.values():
+            get_state(app).shutdown()
+            get_state(app).engine.dispose()
+    kept, without = (statistics.median(rates[keep]) for keep in (True, False))
+    print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}, spans per round: {args.spans}")
+    print(f"LLM_LOGS_WRITER_BATCH_SIZE: {args.batch_size}, rounds: {args.compare_metrics}")
+    print(f"users: {args.users or 'none'}")
+    print(f"with the metrics table:    {kept:,.0f} spans/s (median; {rates[True]})")
+    print(f"without (LLM_LOGS_METRICS=False): {without:,.0f} spans/s (median; {rates[False]})")
+    print(f"with / without: {kept / without:.3f} ({(1 - kept / without) * 100:.1f}% fewer spans/s)")
+    paired = statistics.median(a / b for a, b in zip(rates[True], rates[False], strict=True))
+    print(f"median of the rounds' ratios: {paired:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000)
@@ -202,7 +240,14 @@ def main() -> None:
     parser.add_argument("--without-search-index", action="store_true")
     parser.add_argument("--batch-size", type=int, default=500, help="LLM_LOGS_WRITER_BATCH_SIZE")
     parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
+    parser.add_argument("--users", type=int, default=0, help="users the traces belong to")
+    parser.add_argument("--compare-metrics", type=int, metavar="ROUNDS")
     args = parser.parse_args()
+    if args.compare_metrics:
+        with throwaway_database() as url:
+            create_tables(url)
+            compare_metrics(url, args)
+        return
 
     with contextlib.ExitStack() as stack:
         url = args.database_url or stack.enter_context(throwaway_database())
@@ -213,8 +258,8 @@ def main() -> None:
         if args.without_search_index:
             with get_state(app).engine.begin() as connection:
                 connection.execute(sa.text("DROP INDEX IF EXISTS ix_llm_logs_spans_search"))
-        bench_writer(app, 2_000)  # warm-up: connections, caches
-        writer = bench_writer(app, args.spans)
+        bench_writer(app, 2_000, args.users)  # warm-up: connections, caches
+        writer = bench_writer(app, args.spans, args.users)
         sync = bench_synchronous(app, args.sync_spans)
         max_queue = app.config["LLM_LOGS_MAX_QUEUE"]
         queue_mib = full_queue_mib(max_queue)

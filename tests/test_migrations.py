@@ -406,6 +406,84 @@ def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) 
         engine.dispose()
 
 
+def test_0006_fills_the_metrics_from_the_spans_stored_before_and_back(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Existing LLM spans are summed under their trace's name, user and environment."""
+    engine = sa.create_engine(empty_database_url)
+    span_columns = ("name", "kind", "status", "metadata", "model", "provider", "input_tokens")
+    spans = sa.table(
+        "llm_logs_spans",
+        *(sa.column(name) for name in (*span_columns, "cost", "duration_ms")),
+        *(sa.column(name, sa.Uuid()) for name in ("id", "trace_id")),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
+    )
+    noon = dt.datetime(2026, 12, 2, 12, 0, 30, tzinfo=dt.timezone.utc)
+    trace_id = uuid.uuid4()
+    old_spans = [
+        ("llm", "gpt-4.1", "completed", 100, 0.25, 400.0, '{"prompt_version_id": 3}'),
+        ("llm", "gpt-4.1", "error", 50, 0.5, 1200.0, "{}"),
+        ("llm", "gpt-4.1-mini", "completed", 7, None, 90.0, "{}"),
+        ("tool", None, "completed", None, None, 5.0, "{}"),
+    ]
+    grain_one = sa.text(
+        "SELECT model, prompt_version_id, name, user_id, environment, calls, errors,"
+        " input_tokens, cost, duration_ms_sum FROM llm_logs_metrics WHERE grain = 1"
+        " ORDER BY model, prompt_version_id"
+    )
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0005")
+            insert_old_trace(
+                connection,
+                "report",
+                id=trace_id,
+                cache_write_tokens=0,
+                tags="[]",
+                user_id="alice",
+                environment="production",
+            )
+            for kind, model, status, tokens, cost, duration, metadata in old_spans:
+                connection.execute(
+                    sa.insert(spans).values(
+                        id=uuid.uuid4(),
+                        trace_id=trace_id,
+                        name="call",
+                        kind=kind,
+                        status=status,
+                        metadata=metadata,
+                        model=model,
+                        provider="openai",
+                        input_tokens=tokens,
+                        cost=cost,
+                        duration_ms=duration,
+                        started_at=noon,
+                        created_at=noon,
+                    )
+                )
+            migrations.upgrade(connection, "0006")
+            rows = [tuple(row) for row in connection.execute(grain_one)]
+            assert [row[:8] for row in rows] == [
+                ("gpt-4.1", 0, "report", "alice", "production", 1, 1, 50),
+                ("gpt-4.1", 3, "report", "alice", "production", 1, 0, 100),
+                ("gpt-4.1-mini", 0, "report", "alice", "production", 1, 0, 7),
+            ]
+            assert [float(row[8]) for row in rows] == [0.5, 0.25, 0.0]
+            assert [row[9] for row in rows] == [1200.0, 400.0, 90.0]
+            totals = sa.text("SELECT bucket, calls, errors FROM llm_logs_metrics WHERE grain = 30")
+            [(bucket, calls, errors)] = connection.execute(totals).all()
+            assert (calls, errors) == (3, 1)
+            assert str(bucket).startswith("2026-12-02 00:00:00")
+            assert "llm_logs_metrics: 3 of 3 LLM spans added" in capsys.readouterr().err
+
+            migrations.downgrade(connection, "0005")
+            assert "llm_logs_metrics" not in sa.inspect(connection).get_table_names()
+            kept = connection.execute(sa.text("SELECT count(*) FROM llm_logs_spans")).scalar()
+            assert kept == len(old_spans)
+    finally:
+        engine.dispose()
+
+
 def test_0007_adds_labels_and_splits_to_existing_prompts_and_back(empty_database_url: str) -> None:
     """Prompts saved before 0007 get no label and no split; downgrade drops them, keeps prompts."""
     label_tables = {"llm_logs_prompt_labels", "llm_logs_prompt_label_moves"}

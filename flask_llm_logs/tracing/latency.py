@@ -18,6 +18,8 @@ what make the histograms of two rows addable in SQL, column by column.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -57,15 +59,22 @@ def estimate(number: int) -> float:
     return float(GROWTH ** (number - 0.5))
 
 
-def percentile(counts: Sequence[int], fraction: float) -> float | None:
-    """The nearest-rank ``fraction`` percentile (0.5 for p50) of a histogram; ``None`` if empty."""
-    total = sum(counts)
+def percentiles(counts: Sequence[int], fractions: Sequence[float]) -> list[float | None]:
+    """The nearest-rank percentiles (0.5 for p50) of a histogram; ``None`` if it is empty.
+
+    One pass over the bins for all of them: ``metrics()`` reads three per row, for
+    thousands of rows.
+    """
+    cumulative = list(itertools.accumulate(counts))
+    total = cumulative[-1] if cumulative else 0
     if total <= 0:
-        return None
-    rank = max(1, math.ceil(fraction * total))
-    seen = 0
-    for number, count in enumerate(counts):
-        seen += count
-        if seen >= rank:
-            return estimate(number)
-    raise AssertionError("unreachable: the ranks add up to the total")
+        return [None] * len(fractions)
+    return [
+        estimate(bisect.bisect_left(cumulative, max(1, math.ceil(fraction * total))))
+        for fraction in fractions
+    ]
+
+
+def percentile(counts: Sequence[int], fraction: float) -> float | None:
+    """The nearest-rank ``fraction`` percentile of a histogram; ``None`` if it is empty."""
+    return percentiles(counts, (fraction,))[0]

@@ -3,7 +3,9 @@ marking traces whose end never arrived.
 
 Each chunk of traces (oldest first) is deleted with its spans in a short
 transaction of its own, so the writer and the UI keep working while a purge
-runs, and an interrupted purge keeps what it already did.
+runs, and an interrupted purge keeps what it already did. The metrics
+table's rows whose buckets ended before the cutoff go too; a bucket the
+cutoff falls in is kept whole.
 
 A trace that a batch request links to (``BatchRequest.trace_id``) is kept,
 whatever its age: the request's result stays where it is, and its link to the
@@ -32,8 +34,10 @@ from ..models import BatchRequest
 from ..models import Score
 from ..models import Span
 from ..models import Trace
+from ..models import metrics_table as metrics
 from ..models.base import utcnow
 from ..state import get_state
+from . import aggregate
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -102,6 +106,19 @@ def mark_incomplete(after: dt.timedelta | None = None) -> int:
         return result.rowcount
 
 
+def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
+    """The metrics rows of buckets that ended before ``cutoff``."""
+    return sa.or_(
+        *(
+            sa.and_(
+                metrics.c.grain.in_([g.number for g in aggregate.GRAINS if g.width == width]),
+                metrics.c.bucket < aggregate.truncate(cutoff, width),
+            )
+            for width in aggregate.WIDTHS
+        )
+    )
+
+
 def plan_purge(days: int | None = None) -> PurgePlan:
     """Count what :func:`purge_old_traces` would delete, deleting nothing."""
     cutoff = cutoff_for(days)
@@ -127,7 +144,8 @@ def purge_old_traces(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete traces started more than ``days`` ago, their spans and scores, and older alert events.
+    """Delete traces started more than ``days`` ago, their spans and scores, older alert
+    events, and the metrics rows of buckets that ended before then.
 
     Needs an app context; the RQ job is :func:`flask_llm_logs.jobs.purge_traces`.
 
@@ -156,6 +174,7 @@ def purge_old_traces(
         with engine.begin() as connection:
             ids = list(connection.scalars(next_chunk))
             if not ids:
+                connection.execute(sa.delete(metrics).where(_ended_metrics(cutoff)))
                 return deleted
             connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
             connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))

@@ -325,7 +325,7 @@ def _statements(dialect_name: str) -> _Statements:
         insert_spans,
         insert_scores,
         _rollups(dialect_name),
-        aggregate.upsert_statement(dialect.insert),
+        aggregate.upsert(dialect_name),
     )
 
 

@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 import flask_llm_logs
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models import metrics_table
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
@@ -33,6 +35,33 @@ def make_traces(app: Flask, days_ago: int, count: int, spans_each: int = 2) -> l
         ids.append(trace.id)
     assert flask_llm_logs.flush(10)
     return ids
+
+
+def test_purge_trims_the_metrics_by_bucket(app: Flask) -> None:
+    now = time.time()
+    trace = trace_record(started_at=now - 40 * 86400, status="completed")
+    submit(
+        app,
+        trace,
+        *(
+            span_record(trace.id, kind="llm", model="m", duration_ms=1.0, started_at=now - days)
+            for days in (40 * 86400, 31 * 86400, 2 * 86400)
+        ),
+    )
+    assert flask_llm_logs.flush(10)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
+    assert sum(row["calls"] for row in flask_llm_logs.metrics(since=since)) == 3
+
+    purge_old_traces(30)
+
+    [row] = flask_llm_logs.metrics(since=since)
+    assert row["calls"] == 1
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)
+    with get_state(app).engine.connect() as connection:
+        buckets = connection.execute(sa.select(metrics_table.c.bucket)).scalars().all()
+    assert buckets
+    for bucket in buckets:
+        assert (bucket if bucket.tzinfo else bucket.replace(tzinfo=dt.timezone.utc)) > cutoff
 
 
 def link_to_batch_request(app: Flask, trace_id: uuid.UUID) -> None:

@@ -3,7 +3,8 @@
 The writer keeps it from now on (see ``flask_llm_logs.tracing.aggregate``);
 here the LLM spans stored so far are added to it, a chunk of
 :data:`CHUNK` spans at a time, with the same code the writer uses, saying
-how far it got after each chunk. On a large table it takes a while: the
+how far it got after each chunk on stderr (stdout may be the JSON of
+``flask llm-logs db upgrade --json``). On a large table it takes a while: the
 spans are read once, in id order, in the migration's transaction.
 
 Revision ID: 0006
@@ -12,14 +13,13 @@ Create Date: 2026-12-05 22:00:00
 
 """
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import context
 from alembic import op
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from flask_llm_logs.tracing import aggregate
 
@@ -93,7 +93,8 @@ def _fill() -> None:
         *(sa.column(name) for name in ("kind", "model", "provider", "status")),
         *(sa.column(name) for name in ("input_tokens", "output_tokens", "cached_tokens")),
         *(sa.column(name) for name in ("cache_write_tokens", "duration_ms")),
-        sa.column("cost", COST),
+        # Read as float, as the writer has it (a Decimal would not add to a float).
+        sa.column("cost", sa.Numeric(precision=18, scale=10, asdecimal=False)),
         sa.column("metadata", json),
         sa.column("id", sa.Uuid()),
         sa.column("trace_id", sa.Uuid()),
@@ -107,8 +108,7 @@ def _fill() -> None:
     bind = op.get_bind()
     metrics = sa.Table("llm_logs_metrics", sa.MetaData(), *_columns())
     metrics.append_constraint(sa.PrimaryKeyConstraint(*_KEY))
-    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-    upsert = aggregate.upsert_statement(dialect.insert, metrics)
+    upsert = aggregate.upsert(bind.dialect.name, metrics)
     llm = spans.c.kind == "llm"
     total = bind.execute(sa.select(sa.func.count()).select_from(spans).where(llm)).scalar_one()
     read = (
@@ -128,8 +128,8 @@ def _fill() -> None:
         .order_by(spans.c.id)
         .limit(CHUNK)
     )
-    say = context.config.print_stdout
-    say(f"llm_logs_metrics: adding {total:,} LLM spans")
+    if total:
+        _say(f"llm_logs_metrics: adding {total:,} LLM spans")
     done = 0
     last_id = None
     while True:
@@ -146,11 +146,16 @@ def _fill() -> None:
             for row in rows
         }
         versions = {row["id"]: row["prompt_version_id"] for row in rows if row["prompt_version_id"]}
-        grains = aggregate.all_grains(aggregate.minute_sums(rows, dims, versions))
-        bind.execute(upsert, aggregate.parameters(grains))
+        aggregate.write_rows(
+            bind, upsert, aggregate.all_grains(aggregate.minute_sums(rows, dims, versions))
+        )
         done += len(rows)
         last_id = rows[-1]["id"]
-        say(f"llm_logs_metrics: {done:,} of {total:,} LLM spans added")
+        _say(f"llm_logs_metrics: {done:,} of {total:,} LLM spans added")
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def downgrade() -> None:
