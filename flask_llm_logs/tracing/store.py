@@ -36,7 +36,7 @@ from .records import SpanRecord
 from .records import TraceRecord
 from .serialize import REDACTED
 from .serialize import dumps
-from .serialize import scrub_secrets
+from .serialize import metadata_json
 from .serialize import stored_text
 from .serialize import to_json
 
@@ -121,10 +121,6 @@ def _content(value: Any, policy: ContentPolicy) -> str | None:
     return None if value is None else dumps(value)
 
 
-def _metadata(value: Any) -> str:
-    return dumps(scrub_secrets(to_json(dict(value))))
-
-
 def _cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
     if record.cost is not None:
         return record.cost
@@ -152,7 +148,7 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "name": stored_text(record.name, 255),
         "status": stored_text(record.status, 20),
         "error": stored_text(record.error),
-        "metadata": _metadata(record.metadata),
+        "metadata": metadata_json(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
         "user_id": stored_text(record.user_id, 255),
@@ -217,7 +213,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "status": stored_text(record.status, 20),
         "error": stored_text(record.error),
-        "metadata": _metadata(metadata),
+        "metadata": metadata_json(metadata),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
         "created_at": utcnow(),
@@ -351,11 +347,29 @@ def write(connection: Connection, rows: Rows) -> None:
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
 
 
-def _csv_field(value: Any) -> str:
-    """A field of ``COPY .. (FORMAT csv)``: quoted, or empty for NULL."""
-    if value is None:
-        return ""
-    return '"' + str(value).replace('"', '""') + '"'
+def copy_text(rows: list[dict[str, Any]]) -> str:
+    """``rows`` as ``COPY .. (FORMAT csv)`` text: strings quoted, NULL as nothing.
+
+    UUIDs, numbers and times hold no comma or quote and go unquoted. One
+    expression per value, with no function call: quoting through a helper
+    per value cost 10 µs a span, a fifth of the writer's work.
+    """
+    return "".join(
+        [
+            ",".join(
+                [
+                    ""
+                    if value is None
+                    else '"' + value.replace('"', '""') + '"'
+                    if value.__class__ is str
+                    else str(value)
+                    for value in row.values()
+                ]
+            )
+            + "\n"
+            for row in rows
+        ]
+    )
 
 
 def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -368,11 +382,7 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
     four (backslash, tab, newline, carriage return).
     """
     columns = list(rows[0])
-    data = io.StringIO()
-    for row in rows:
-        data.write(",".join(map(_csv_field, row.values())))
-        data.write("\n")
-    data.seek(0)
+    data = io.StringIO(copy_text(rows))
     quote = connection.dialect.identifier_preparer.quote
     statement = (
         f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN (FORMAT csv)"
