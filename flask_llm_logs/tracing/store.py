@@ -179,7 +179,7 @@ def score_row(record: ScoreRecord) -> dict[str, Any]:
 TRUNCATED_KEY = "llm_logs.truncated"
 
 
-def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
+def span_row(record: SpanRecord, policy: ContentPolicy, created_at: dt.datetime) -> dict[str, Any]:
     # Cut before anything encodes them: see ``limits``.
     limit = policy.max_content_bytes
     (input, input_cut), (output, output_cut) = (
@@ -216,7 +216,7 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "metadata": metadata_json(metadata),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
-        "created_at": utcnow(),
+        "created_at": created_at,
     }
 
 
@@ -229,10 +229,11 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
     rows = Rows()
     by_trace: dict[Any, dict[str, Any]] = {}
     rejected = 0
+    created_at = utcnow()  # the batch's rows are stored together
     for record in records:
         try:
             if isinstance(record, SpanRecord):
-                rows.spans.append(span_row(record, policy))
+                rows.spans.append(span_row(record, policy, created_at))
                 if record.automatic is not None:
                     by_trace[record.trace_id] = trace_row(record.automatic_trace())
             elif isinstance(record, TraceRecord):
@@ -347,29 +348,51 @@ def write(connection: Connection, rows: Rows) -> None:
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
 
 
-def copy_text(rows: list[dict[str, Any]]) -> str:
-    """``rows`` as ``COPY .. (FORMAT csv)`` text: strings quoted, NULL as nothing.
+def _text_field(values: tuple[Any, ...]) -> list[str]:
+    return ["" if value is None else '"' + value.replace('"', '""') + '"' for value in values]
 
-    UUIDs, numbers and times hold no comma or quote and go unquoted. One
-    expression per value, with no function call: quoting through a helper
-    per value cost 10 µs a span, a fifth of the writer's work.
+
+def _uuid_field(values: tuple[Any, ...]) -> list[str]:
+    # 32 hex digits, which PostgreSQL reads as it reads the dashed form, in
+    # a third of ``str``'s time.
+    return ["" if value is None else value.hex for value in values]
+
+
+def _plain_field(values: tuple[Any, ...]) -> list[str]:
+    first = values[0]
+    if first is values[-1] and values.count(first) == len(values):
+        # One value for the batch (``created_at``, zero tokens): converted once.
+        return ["" if first is None else str(first)] * len(values)
+    return ["" if value is None else str(value) for value in values]
+
+
+@functools.cache
+def _field_writers(table: sa.Table, columns: tuple[str, ...]) -> list[Callable[..., list[str]]]:
+    """How each of ``columns`` is written: UUIDs as hex, numbers and times (no comma,
+    no quote) as ``str``, text (and any other type) quoted."""
+    writers: list[Callable[..., list[str]]] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.Uuid):
+            writers.append(_uuid_field)
+        elif isinstance(column_type, (sa.Integer, sa.Float, sa.Numeric, sa.DateTime)):
+            writers.append(_plain_field)
+        else:
+            writers.append(_text_field)
+    return writers
+
+
+def copy_text(table: sa.Table, rows: list[dict[str, Any]]) -> str:
+    """``rows`` as ``COPY .. (FORMAT csv)`` text: text quoted, NULL as nothing.
+
+    Written column by column, each with the one conversion its type needs:
+    quoting field by field through one helper cost a Python call per value,
+    10 µs a span, a fifth of the writer's work.
     """
-    return "".join(
-        [
-            ",".join(
-                [
-                    ""
-                    if value is None
-                    else '"' + value.replace('"', '""') + '"'
-                    if value.__class__ is str
-                    else str(value)
-                    for value in row.values()
-                ]
-            )
-            + "\n"
-            for row in rows
-        ]
-    )
+    writers = _field_writers(table, tuple(rows[0]))
+    columns = zip(*[row.values() for row in rows], strict=True)
+    fields = [write(values) for write, values in zip(writers, columns, strict=True)]
+    return "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
 
 
 def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -382,7 +405,7 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
     four (backslash, tab, newline, carriage return).
     """
     columns = list(rows[0])
-    data = io.StringIO(copy_text(rows))
+    data = io.StringIO(copy_text(table, rows))
     quote = connection.dialect.identifier_preparer.quote
     statement = (
         f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN (FORMAT csv)"
