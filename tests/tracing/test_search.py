@@ -65,7 +65,7 @@ def test_document_reads_json_escapes(content: str, expected: set[str]) -> None:
         "ctrl\x01inside \x1c\x1dsplit\x1e\x1f del\x7fword nul\x00cut",
         "gpt-4.1-mini lookup_price(symbol='AAPL') {a: [1, 2.5]}",
         "keep " + "x" * 600 + " this " + "y" * 511,
-        "Zürich “quoted” — ÉTÉ 25°C, \u0041 下午，你好",
+        "Zürich \u201cquoted\u201d \u2014 ÉTÉ 25°C, \\u0041 下午\uff0c你好",
     ],
 )
 def test_document_cuts_json_as_words_cuts_its_text(content: str) -> None:

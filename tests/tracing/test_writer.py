@@ -338,8 +338,7 @@ def test_empty_text_stays_empty_and_none_stays_null(app: Flask) -> None:
     """In COPY's CSV an empty field is NULL: an empty string must arrive as one."""
     trace_id = trace_record().id
     records = [
-        span_record(trace_id, model="", error="", operation=None, cached_tokens=0)
-        for _ in range(3)
+        span_record(trace_id, model="", error="", operation=None, cached_tokens=0) for _ in range(3)
     ]
     submit(app, *records)
     assert flask_llm_logs.flush(10)
