@@ -15,6 +15,9 @@ of the backends ``pg_stat_activity`` lists for it), each divided by the
 spans stored. The server's shared processes (WAL writer, checkpointer,
 autovacuum) serve every database on the server and are printed apart.
 
+The WAL the server wrote during the run is printed per span too (all
+databases of the server: an upper bound when others write beside it).
+
 ``--processes N`` runs N writer processes, as N gunicorn workers would, each
 with its own app, writer and producer, into the one database; they start
 together and the aggregate rate is all their spans over the time from the
@@ -172,14 +175,20 @@ class ServerCpu:
                     " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
                 )
             ).all()
-        return {pid: (kind, process_cpu_s(pid)) for pid, kind in rows if kind}
+            wal = connection.execute(
+                sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')")
+            ).scalar_one()
+        snapshot = {pid: (kind, process_cpu_s(pid)) for pid, kind in rows if kind}
+        snapshot[0] = ("wal", float(wal))  # bytes of WAL written so far, as pid 0
+        return snapshot
 
     @staticmethod
     def used(
         before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
     ) -> dict[str, float]:
-        """CPU seconds by kind between two snapshots (a process new since ``before``: all)."""
-        used = {"database": 0.0, "shared": 0.0}
+        """CPU seconds by kind between two snapshots (a process new since ``before``: all),
+        and the bytes of WAL written (``wal``)."""
+        used = {"database": 0.0, "shared": 0.0, "wal": 0.0}
         for pid, (kind, cpu) in after.items():
             used[kind] += cpu - before.get(pid, (kind, 0.0))[1]
         return used
@@ -338,6 +347,7 @@ def print_server_cpu(used: dict[str, float], spans: int) -> None:
     database, shared = (used[kind] / spans * 1e6 for kind in ("database", "shared"))
     print(f"  CPU per span, PostgreSQL backends of the database: {database:.1f} µs")
     print(f"  CPU per span, PostgreSQL shared processes: {shared:.1f} µs")
+    print(f"  WAL per span (the whole server's): {used['wal'] / spans:,.0f} bytes")
 
 
 def main() -> None:
