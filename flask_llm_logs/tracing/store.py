@@ -360,8 +360,8 @@ def _uuid_field(values: tuple[Any, ...]) -> list[str]:
 
 def _plain_field(values: tuple[Any, ...]) -> list[str]:
     first = values[0]
-    if first is values[-1] and values.count(first) == len(values):
-        # One value for the batch (``created_at``, zero tokens): converted once.
+    if first is values[-1] and len(set(map(id, values))) == 1:
+        # One object for the batch (``created_at``, small ints): converted once.
         return ["" if first is None else str(first)] * len(values)
     return ["" if value is None else str(value) for value in values]
 
