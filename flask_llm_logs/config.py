@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_REDIS_URL": None,
     "LLM_LOGS_QUEUE": "llm_logs",
     "LLM_LOGS_BIND_KEY": None,
+    "LLM_LOGS_READ_BIND": None,
     "LLM_LOGS_CAPTURE_CONTENT": True,
     "LLM_LOGS_PRICING_PROVIDER": None,
     "LLM_LOGS_REDACT": None,
@@ -61,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_AUTO_TRACE": "request",
     #: ``None``: ``"development"`` in debug mode, else ``"production"``.
     "LLM_LOGS_ENVIRONMENT": None,
+    #: Whether the writer keeps the metrics table (see :mod:`.tracing.aggregate`).
+    "LLM_LOGS_METRICS": True,
 }
 
 #: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.
@@ -115,6 +118,8 @@ class Settings:
     redis_url: str
     queue: str
     bind_key: str | None
+    #: ``LLM_LOGS_READ_BIND``: the bind of a read replica for the UI and ``metrics()``.
+    read_bind: str | None
     redact: Callable[[Any], Any] | None
     max_content_bytes: int
     pricing_provider: str | None
@@ -128,6 +133,8 @@ class Settings:
     #: ``LLM_LOGS_AUTO_TRACE`` is ``"request"``.
     trace_per_request: bool
     environment: str
+    #: ``LLM_LOGS_METRICS``: the writer adds each LLM span to the metrics table.
+    metrics: bool
 
 
 #: What a switch may be given as, beside ``True`` and ``False`` (environment
@@ -258,12 +265,12 @@ def _redis_url(config: Mapping[str, Any]) -> str:
     return "redis://127.0.0.1:6379/0"
 
 
-def _bind_key(config: Mapping[str, Any]) -> str | None:
-    """``LLM_LOGS_BIND_KEY``, which must name one of ``SQLALCHEMY_BINDS``.
+def _bind_name(config: Mapping[str, Any], key: str) -> str | None:
+    """A key of ``SQLALCHEMY_BINDS`` (``LLM_LOGS_BIND_KEY``, ``LLM_LOGS_READ_BIND``).
 
-    An unknown key would fail only at the first write, dropping every record.
+    An unknown key would fail only at the first write or page, dropping
+    every record or every page.
     """
-    key = "LLM_LOGS_BIND_KEY"
     value = config[key]
     if value is None:
         return None
@@ -351,7 +358,8 @@ def load_settings(app: Flask) -> Settings:
         current_user=_optional_callable(config, "LLM_LOGS_CURRENT_USER"),
         redis_url=_redis_url(config),
         queue=config["LLM_LOGS_QUEUE"],
-        bind_key=_bind_key(config),
+        bind_key=_bind_name(config, "LLM_LOGS_BIND_KEY"),
+        read_bind=_bind_name(config, "LLM_LOGS_READ_BIND"),
         redact=_optional_callable(config, "LLM_LOGS_REDACT"),
         max_content_bytes=_positive_int(config, "LLM_LOGS_MAX_CONTENT_BYTES"),
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],
@@ -363,4 +371,5 @@ def load_settings(app: Flask) -> Settings:
         session_id=_optional_callable(config, "LLM_LOGS_SESSION_ID"),
         trace_per_request=_auto_trace(config),
         environment=_environment(app),
+        metrics=read_bool(config, "LLM_LOGS_METRICS"),
     )

@@ -27,6 +27,7 @@ from .prompts.rendering import RenderLimits
 from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
 from .state import State
+from .state import close_read_session
 from .state import get_state
 from .state import register
 from .tracing.context import forget_prompt_version
@@ -94,6 +95,7 @@ class LlmLogs:
         register(state)
         app.teardown_request(forget_prompt_version)
         app.teardown_request(end_request_trace)
+        app.teardown_appcontext(close_read_session)
         app.after_request(end_with_streamed_response)
 
         migrations.hide_tables_from_host_migrations(app)

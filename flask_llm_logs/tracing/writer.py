@@ -156,8 +156,8 @@ class Writer:
             try:
                 # One trace, one lane; a UUID 7 ends in random bits, so the
                 # traces spread evenly (and ``.int`` is cheaper than ``hash``).
-                lane = lanes[record.trace_id.int % len(lanes)]
-            except AttributeError:  # not a record: the lane's thread drops it
+                lane = lanes[record.trace_id.int % len(lanes)]  # type: ignore[union-attr]
+            except AttributeError:  # not a record (dropped), or a span's score with no trace yet
                 lane = lanes[0]
             with self._lock:
                 if self._closing or self._accepted - self._finished >= self._max_queue:
@@ -295,7 +295,7 @@ class Writer:
         while True:
             try:
                 with self._get_engine().begin() as connection:
-                    store.write(connection, rows)
+                    store.write(connection, rows, metrics=self._settings.metrics)
             except Exception as error:
                 schema_problem = describe(error, self._get_engine())
                 if schema_problem is not None or _is_transient(error):
