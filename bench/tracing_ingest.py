@@ -8,11 +8,27 @@ not the queue's). In the same run the synchronous design the Rails engine
 uses -- insert the span and update its trace's totals through the ORM on
 the caller's thread, one transaction per span -- is measured for comparison.
 
+CPU time is counted where it is spent: the writer's threads (their own
+CPU clocks, ``time.pthread_getcpuclockid``), the producer's thread, and the
+PostgreSQL server processes of the benchmark's database (``/proc/<pid>/stat``
+of the backends ``pg_stat_activity`` lists for it), each divided by the
+spans stored. The server's shared processes (WAL writer, checkpointer,
+autovacuum) serve every database on the server and are printed apart.
+
+The WAL the server wrote during the run is printed per span too (all
+databases of the server: an upper bound when others write beside it).
+
+``--processes N`` runs N writer processes, as N gunicorn workers would, each
+with its own app, writer and producer, into the one database; they start
+together and the aggregate rate is all their spans over the time from the
+start until the last one has flushed (the synchronous comparison is left
+out). Without it, everything runs in this process.
+
 Usage::
 
     python bench/tracing_ingest.py [--spans 100000] [--sync-spans 3000]
         [--database-url postgresql+psycopg2://...] [--without-search-index]
-        [--threads N] [--users N] [--compare-metrics ROUNDS]
+        [--threads N] [--users N] [--compare-metrics ROUNDS] [--processes N]
 
 Without ``--database-url`` a throw-away database is created on the local
 server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
@@ -29,11 +45,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import statistics
+import threading
 import time
 import tracemalloc
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from benchdb import create_tables
@@ -51,6 +70,8 @@ from flask_llm_logs.tracing.records import TraceRecord
 from flask_llm_logs.tracing.store import record_time
 
 SPANS_PER_TRACE = 10
+#: Spans stored before the measured run: connections, caches.
+WARM_UP_SPANS = 2_000
 PROMPT = "Summarise the quarterly figures for the board. " * 21  # ~1 KB
 ANSWER = "Revenue grew four percent while costs stayed flat. " * 20  # ~1 KB
 
@@ -110,6 +131,73 @@ def full_queue_mib(max_queue: int) -> float:
     return size / 2**20
 
 
+#: The writer names its threads so (``tracing/writer.py``).
+WRITER_THREAD_PREFIX = "flask-llm-logs-writer-"
+
+
+def writer_cpu_s() -> float:
+    """CPU seconds the writer's threads of this process have used so far.
+
+    Each thread's own CPU clock, read from this (the producer's) thread.
+    """
+    total = 0.0
+    for thread in threading.enumerate():
+        if thread.name.startswith(WRITER_THREAD_PREFIX) and thread.ident and thread.is_alive():
+            total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return total
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` (``/proc/<pid>/stat``); 0 once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime are fields 14 and 15; the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerCpu:
+    """CPU seconds of the PostgreSQL server's processes, read from ``/proc``.
+
+    ``database``: the backends of the benchmark's database (the writers'
+    connections, autovacuum workers on its tables); ``shared``: the
+    processes that serve every database (WAL writer, checkpointer,
+    background writer). The server must run on this machine.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+    def snapshot(self) -> dict[int, tuple[str, float]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT pid, CASE WHEN datname = current_database() THEN 'database'"
+                    " WHEN datname IS NULL THEN 'shared' END"
+                    " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                )
+            ).all()
+            wal = connection.execute(
+                sa.text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')")
+            ).scalar_one()
+        snapshot = {pid: (kind, process_cpu_s(pid)) for pid, kind in rows if kind}
+        snapshot[0] = ("wal", float(wal))  # bytes of WAL written so far, as pid 0
+        return snapshot
+
+    @staticmethod
+    def used(
+        before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+    ) -> dict[str, float]:
+        """CPU seconds by kind between two snapshots (a process new since ``before``: all),
+        and the bytes of WAL written (``wal``)."""
+        used = {"database": 0.0, "shared": 0.0, "wal": 0.0}
+        for pid, (kind, cpu) in after.items():
+            used[kind] += cpu - before.get(pid, (kind, 0.0))[1]
+        return used
+
+
 def count_spans(app: Flask) -> int:
     with get_state(app).engine.connect() as connection:
         return connection.execute(sa.select(sa.func.count()).select_from(Span)).scalar_one()
@@ -119,8 +207,9 @@ def bench_writer(app: Flask, spans: int, users: int = 0) -> dict[str, float]:
     writer = get_state(app).writer
     high_water = app.config["LLM_LOGS_MAX_QUEUE"] // 2
     submit_times: list[float] = []
-    before = count_spans(app)
+    written_before = writer.stats()["written_spans"]
     rss_before = rss_mib()
+    writer_cpu_before, producer_cpu_before = writer_cpu_s(), time.thread_time()
     began = time.perf_counter()
     for number in range(spans):
         if number % SPANS_PER_TRACE == 0:
@@ -146,16 +235,71 @@ def bench_writer(app: Flask, spans: int, users: int = 0) -> dict[str, float]:
             time.sleep(0.001)
     assert writer.flush(120), "the writer did not catch up"
     elapsed = time.perf_counter() - began
+    writer_cpu = writer_cpu_s() - writer_cpu_before
+    producer_cpu = time.thread_time() - producer_cpu_before
     stats = writer.stats()
     assert stats["dropped"] == 0 and stats["errors"] == 0, stats
-    assert count_spans(app) - before == spans
+    assert stats["written_spans"] - written_before == spans, stats
     return {
+        "spans": spans,
         "spans_per_s": spans / elapsed,
         "elapsed_s": elapsed,
         "submit_median_us": statistics.median(submit_times) * 1e6,
+        "writer_cpu_us": writer_cpu / spans * 1e6,
+        "producer_cpu_us": producer_cpu / spans * 1e6,
         "rss_before_mib": rss_before,
         "rss_peak_mib": rss_mib("VmHWM"),
         "batches": stats["written_spans"] / app.config["LLM_LOGS_WRITER_BATCH_SIZE"],
+    }
+
+
+def writer_process(
+    url: str,
+    args: argparse.Namespace,
+    ready: Any,
+    go: Any,
+    results: Any,
+    done: Any,
+) -> None:
+    """One of ``--processes``: warm up, wait for the others, store ``--spans``, report."""
+    app = make_app(url, args.batch_size, args.threads)
+    bench_writer(app, WARM_UP_SPANS)
+    ready.wait()
+    go.wait()
+    results.put(bench_writer(app, args.spans))
+    done.wait()  # the backends stay until the server's CPU is read
+    get_state(app).shutdown()
+    get_state(app).engine.dispose()
+
+
+def bench_processes(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--processes`` writers at once; the aggregate rate and the server's CPU."""
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Barrier(args.processes + 1), context.Barrier(args.processes + 1)
+    go, results = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=writer_process, args=(url, args, ready, go, results, done))
+        for _ in range(args.processes)
+    ]
+    for worker in workers:
+        worker.start()
+    server = ServerCpu(url)
+    ready.wait()
+    before = server.snapshot()
+    began = time.perf_counter()
+    go.set()
+    each = [results.get() for _ in workers]
+    elapsed = time.perf_counter() - began
+    after = server.snapshot()
+    done.wait()
+    for worker in workers:
+        worker.join()
+    spans = sum(result["spans"] for result in each)
+    return {
+        "each": each,
+        "spans": spans,
+        "spans_per_s": spans / elapsed,
+        "server_cpu_s": ServerCpu.used(before, after),
     }
 
 
@@ -232,6 +376,18 @@ def compare_metrics(url: str, args: argparse.Namespace) -> None:
     print(f"median of the rounds' ratios: {paired:.3f}")
 
 
+def print_cpu(result: dict[str, Any]) -> None:
+    print(f"  CPU per span, writer threads: {result['writer_cpu_us']:.1f} µs")
+    print(f"  CPU per span, producer thread: {result['producer_cpu_us']:.1f} µs")
+
+
+def print_server_cpu(used: dict[str, float], spans: int) -> None:
+    database, shared = (used[kind] / spans * 1e6 for kind in ("database", "shared"))
+    print(f"  CPU per span, PostgreSQL backends of the database: {database:.1f} µs")
+    print(f"  CPU per span, PostgreSQL shared processes: {shared:.1f} µs")
+    print(f"  WAL per span (the whole server's): {used['wal'] / spans:,.0f} bytes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000)
@@ -242,7 +398,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
     parser.add_argument("--users", type=int, default=0, help="users the traces belong to")
     parser.add_argument("--compare-metrics", type=int, metavar="ROUNDS")
+    parser.add_argument("--processes", type=int, help="writer processes into one database")
     args = parser.parse_args()
+    load = os.getloadavg()
     if args.compare_metrics:
         with throwaway_database() as url:
             create_tables(url)
@@ -258,17 +416,36 @@ def main() -> None:
         if args.without_search_index:
             with get_state(app).engine.begin() as connection:
                 connection.execute(sa.text("DROP INDEX IF EXISTS ix_llm_logs_spans_search"))
-        bench_writer(app, 2_000, args.users)  # warm-up: connections, caches
-        writer = bench_writer(app, args.spans, args.users)
-        sync = bench_synchronous(app, args.sync_spans)
-        max_queue = app.config["LLM_LOGS_MAX_QUEUE"]
-        queue_mib = full_queue_mib(max_queue)
+        before = count_spans(app)
+        if args.processes:
+            together = bench_processes(url, args)
+            stored = args.processes * (WARM_UP_SPANS + args.spans)
+            assert count_spans(app) - before == stored, "spans missing"
+        else:
+            server = ServerCpu(url)
+            bench_writer(app, WARM_UP_SPANS, args.users)  # warm-up: connections, caches
+            server_before = server.snapshot()
+            writer = bench_writer(app, args.spans, args.users)
+            used = ServerCpu.used(server_before, server.snapshot())
+            assert count_spans(app) - before == WARM_UP_SPANS + args.spans, "spans missing"
+            sync = bench_synchronous(app, args.sync_spans)
+            max_queue = app.config["LLM_LOGS_MAX_QUEUE"]
+            queue_mib = full_queue_mib(max_queue)
 
-    print(f"cpus: {os.cpu_count()}, spans: {args.spans}, synchronous spans: {args.sync_spans}")
-    print(f"LLM_LOGS_WRITER_BATCH_SIZE: {args.batch_size}")
+    print(f"cpus: {os.cpu_count()}, load average at the start: {load[0]:.2f} {load[1]:.2f}")
+    print(f"spans: {args.spans} per process, LLM_LOGS_WRITER_BATCH_SIZE: {args.batch_size}")
     print(f"writer threads (lanes): {get_state(app).writer.threads}")
     print(f"full-text search index on spans: {'dropped' if args.without_search_index else 'yes'}")
+    if args.processes:
+        print(f"{args.processes} writer processes: {together['spans_per_s']:,.0f} spans/s stored")
+        print_server_cpu(together["server_cpu_s"], together["spans"])
+        for number, result in enumerate(together["each"], 1):
+            print(f"process {number}: {result['spans_per_s']:,.0f} spans/s")
+            print_cpu(result)
+        return
     print(f"background writer: {writer['spans_per_s']:,.0f} spans/s stored")
+    print_cpu(writer)
+    print_server_cpu(used, args.spans)
     print(f"  caller's thread, median submit: {writer['submit_median_us']:.1f} µs")
     print(f"  RSS before {writer['rss_before_mib']:.0f} MiB, peak {writer['rss_peak_mib']:.0f} MiB")
     print(f"  a full queue ({max_queue:,} records) holds {queue_mib:.0f} MiB (tracemalloc)")

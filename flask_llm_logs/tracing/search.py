@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
+from typing import AnyStr
 
 #: Besides white space, these separate words: ASCII punctuation (quotes and
 #: backslashes among them, which lets a word go into a ``tsvector`` literal
@@ -57,6 +59,29 @@ def words(text: str) -> set[str]:
     return found
 
 
+#: :func:`words` for ASCII text as one byte table: upper case to lower case,
+#: separators and the white space ``str.split`` knows beyond ``bytes.split``'s
+#: (``\x1c`` to ``\x1f``) to a space.
+_ASCII_WORDS = bytes(
+    32 if chr(byte) in SEPARATORS or chr(byte).isspace() else ord(chr(byte).lower())
+    for byte in range(128)
+) + bytes(range(128, 256))
+#: In JSON, every escape but ``\uXXXX`` stands for a separator.
+_ASCII_ESCAPE = re.compile(rb"\\.")
+
+
+def _ascii_words(text: bytes) -> set[bytes]:
+    """:func:`words` of ASCII text: one pass in C to lower and separate, no dict look-ups.
+
+    Three times cheaper than ``str.lower``, ``str.translate`` and
+    ``str.split``; the search words were a third of the writer's CPU time.
+    """
+    found = set(text.translate(_ASCII_WORDS).split())
+    if found and max(map(len, found)) > MAX_WORD_LENGTH:
+        found = {word for word in found if len(word) <= MAX_WORD_LENGTH}
+    return found
+
+
 def _unescape(escape: re.Match[str]) -> str:
     code = escape.group(1)
     if code is None:
@@ -71,28 +96,42 @@ def document(*texts: str | None) -> str | None:
     """The ``tsvector`` literal of the words of ``texts`` (JSON text), or ``None``.
 
     Each text is cut on its own, so a huge input leaves the output its words.
+    ASCII text without ``\\u`` escapes, the usual JSON of a span, is cut as bytes.
     """
     text = " ".join(text[:MAX_TEXT_LENGTH] for text in texts if text)
-    if "\\" in text:
-        text = _JSON_ESCAPE.sub(_unescape, text)
-    found: set[str] = set()
-    start = 0
-    while start < len(text):
-        # Pieces ending at a space (never inside a word): splitting a
-        # megabyte at once held the interpreter lock for 20 ms.
-        end = text.find(" ", start + WORDS_CHUNK)
-        end = len(text) if end < 0 else end
-        found |= words(text[start:end])
-        start = end
-    if not found:
-        return None
-    literal = "'" + "' '".join(found) + "'"
-    if len(literal) * 4 > MAX_DOCUMENT_BYTES:  # may be too long once encoded
+    literal: str | None
+    if text.isascii() and "\\u" not in text:
+        data = text.encode("ascii")
+        if b"\\" in data:
+            data = _ASCII_ESCAPE.sub(b" ", data)
+        found_bytes = _words_of(data, b" ", _ascii_words)
+        literal = (b"'" + b"' '".join(found_bytes) + b"'").decode() if found_bytes else None
+    else:
+        if "\\" in text:
+            text = _JSON_ESCAPE.sub(_unescape, text)
+        found = _words_of(text, " ", words)
+        literal = "'" + "' '".join(found) + "'" if found else None
+    if literal is not None and len(literal) * 4 > MAX_DOCUMENT_BYTES:  # may be too long
         encoded = literal.encode()
         if len(encoded) > MAX_DOCUMENT_BYTES:
             cut = encoded.rfind(b"' '", 0, MAX_DOCUMENT_BYTES)
             literal = encoded[: cut + 1].decode()
     return literal
+
+
+def _words_of(text: AnyStr, space: AnyStr, words: Callable[[AnyStr], set[AnyStr]]) -> set[AnyStr]:
+    """``words`` of ``text``, in pieces ending at a ``space`` (never inside a word).
+
+    Splitting a megabyte at once held the interpreter lock for 20 ms.
+    """
+    found: set[AnyStr] = set()
+    start = 0
+    while start < len(text):
+        end = text.find(space, start + WORDS_CHUNK)
+        end = len(text) if end < 0 else end
+        found |= words(text[start:end])
+        start = end
+    return found
 
 
 def like_patterns(text: str) -> list[str]:

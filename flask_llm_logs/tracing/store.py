@@ -40,7 +40,7 @@ from .records import SpanRecord
 from .records import TraceRecord
 from .serialize import REDACTED
 from .serialize import dumps
-from .serialize import scrub_secrets
+from .serialize import metadata_json
 from .serialize import stored_text
 from .serialize import to_json
 
@@ -139,10 +139,6 @@ def content_json(value: Any, policy: ContentPolicy) -> str | None:
     return None if value is None else dumps(value)
 
 
-def _metadata(value: Any) -> str:
-    return dumps(scrub_secrets(to_json(dict(value))))
-
-
 def span_cost(record: SpanRecord, policy: ContentPolicy) -> float | None:
     """The span's cost: the one recorded, else priced from its tokens (``None``: unknown)."""
     if record.cost is not None:
@@ -171,7 +167,7 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "name": stored_text(record.name, 255),
         "status": stored_text(record.status, 20),
         "error": stored_text(record.error),
-        "metadata": _metadata(record.metadata),
+        "metadata": metadata_json(record.metadata),
         "duration_ms": record.duration_ms,
         "prompt_version_id": record.prompt_version_id,
         "user_id": stored_text(record.user_id, 255),
@@ -209,7 +205,7 @@ def score_row(record: ScoreRecord) -> dict[str, Any]:
 TRUNCATED_KEY = "llm_logs.truncated"
 
 
-def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
+def span_row(record: SpanRecord, policy: ContentPolicy, created_at: dt.datetime) -> dict[str, Any]:
     # Cut before anything encodes them: see ``limits``.
     limit = policy.max_content_bytes
     (input, input_cut), (output, output_cut) = (
@@ -247,10 +243,10 @@ def span_row(record: SpanRecord, policy: ContentPolicy) -> dict[str, Any]:
         "time_to_first_token_ms": record.time_to_first_token_ms,
         "status": stored_text(record.status, 20),
         "error": stored_text(record.error),
-        "metadata": _metadata(metadata),
+        "metadata": metadata_json(metadata),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
-        "created_at": utcnow(),
+        "created_at": created_at,
     }
 
 
@@ -263,10 +259,11 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
     rows = Rows()
     by_trace: dict[Any, dict[str, Any]] = {}
     rejected = 0
+    created_at = utcnow()  # the batch's rows are stored together
     for record in records:
         try:
             if isinstance(record, SpanRecord):
-                rows.spans.append(span_row(record, policy))
+                rows.spans.append(span_row(record, policy, created_at))
                 version = record.metadata.get("prompt_version_id")
                 if type(version) is int:
                     rows.prompt_versions[record.id] = version
@@ -432,11 +429,51 @@ def _find_traces_of_scored_spans(connection: Connection, rows: Rows) -> None:
     rows.scores = kept
 
 
-def _csv_field(value: Any) -> str:
-    """A field of ``COPY .. (FORMAT csv)``: quoted, or empty for NULL."""
-    if value is None:
-        return ""
-    return '"' + str(value).replace('"', '""') + '"'
+def _text_field(values: tuple[Any, ...]) -> list[str]:
+    return ["" if value is None else '"' + value.replace('"', '""') + '"' for value in values]
+
+
+def _uuid_field(values: tuple[Any, ...]) -> list[str]:
+    # 32 hex digits, which PostgreSQL reads as it reads the dashed form, in
+    # a third of ``str``'s time.
+    return ["" if value is None else value.hex for value in values]
+
+
+def _plain_field(values: tuple[Any, ...]) -> list[str]:
+    first = values[0]
+    if first is values[-1] and len(set(map(id, values))) == 1:
+        # One object for the batch (``created_at``, small ints): converted once.
+        return ["" if first is None else str(first)] * len(values)
+    return ["" if value is None else str(value) for value in values]
+
+
+@functools.cache
+def _field_writers(table: sa.Table, columns: tuple[str, ...]) -> list[Callable[..., list[str]]]:
+    """How each of ``columns`` is written: UUIDs as hex, numbers and times (no comma,
+    no quote) as ``str``, text (and any other type) quoted."""
+    writers: list[Callable[..., list[str]]] = []
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.Uuid):
+            writers.append(_uuid_field)
+        elif isinstance(column_type, (sa.Integer, sa.Float, sa.Numeric, sa.DateTime)):
+            writers.append(_plain_field)
+        else:
+            writers.append(_text_field)
+    return writers
+
+
+def copy_text(table: sa.Table, rows: list[dict[str, Any]]) -> str:
+    """``rows`` as ``COPY .. (FORMAT csv)`` text: text quoted, NULL as nothing.
+
+    Written column by column, each with the one conversion its type needs:
+    quoting field by field through one helper cost a Python call per value,
+    10 µs a span, a fifth of the writer's work.
+    """
+    writers = _field_writers(table, tuple(rows[0]))
+    columns = zip(*[row.values() for row in rows], strict=True)
+    fields = [write(values) for write, values in zip(writers, columns, strict=True)]
+    return "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
 
 
 def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -449,11 +486,7 @@ def copy_rows(connection: Connection, table: sa.Table, rows: list[dict[str, Any]
     four (backslash, tab, newline, carriage return).
     """
     columns = list(rows[0])
-    data = io.StringIO()
-    for row in rows:
-        data.write(",".join(map(_csv_field, row.values())))
-        data.write("\n")
-    data.seek(0)
+    data = io.StringIO(copy_text(table, rows))
     quote = connection.dialect.identifier_preparer.quote
     statement = (
         f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN (FORMAT csv)"

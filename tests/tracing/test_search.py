@@ -57,6 +57,28 @@ def test_document_reads_json_escapes(content: str, expected: set[str]) -> None:
     assert {word.strip("'") for word in literal.split()} == expected
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Summarise THE Quarterly figures, for the board.",
+        'line one\nline two\tend \\theta "quoted" C:\\new',
+        "ctrl\x01inside \x1c\x1dsplit\x1e\x1f del\x7fword nul\x00cut",
+        "gpt-4.1-mini lookup_price(symbol='AAPL') {a: [1, 2.5]}",
+        "keep " + "x" * 600 + " this " + "y" * 511,
+        "Zürich \u201cquoted\u201d \u2014 ÉTÉ 25°C, \\u0041 下午\uff0c你好",
+    ],
+)
+def test_document_cuts_json_as_words_cuts_its_text(content: str) -> None:
+    """The writer's JSON (``ensure_ascii=False``), ASCII or not: the same words as the text.
+
+    Control characters other than white space are JSON escapes, and so separators.
+    """
+    literal = search.document(json.dumps({"content": content}, ensure_ascii=False))
+    assert literal is not None
+    text = "content " + "".join(" " if c < " " and not c.isspace() else c for c in content)
+    assert {word[1:-1] for word in literal.split(" ")} == search.words(text)
+
+
 def test_words_leave_out_runs_too_long_for_postgresql() -> None:
     blob = "x" * (search.MAX_WORD_LENGTH + 1)
     assert search.words(f"keep {blob} this") == {"keep", "this"}

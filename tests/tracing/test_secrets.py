@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -112,3 +113,22 @@ def test_exception_in_a_trace_quoting_the_header(app: Flask, scrubbing_threads: 
 def test_scrub_text(text: str, scrubbed: str) -> None:
     assert serialize.scrub_text(text) == scrubbed
     assert serialize.scrub_secrets({"note": text}) == {"note": scrubbed}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"gen_ai.request.model": "gpt-4.1-mini", "gen_ai.request.temperature": 0.2},
+        {"api_key": SECRET, "note": ECHO, "count": 3, "ok": True, "none": None},
+        {"nan": float("nan"), "inf": float("inf"), "nul\x00key": "nul\x00value"},
+        {"long": "x" * 300 + f" Bearer {SECRET}", "X-Api-Key": "k"},
+        {"nested": {"Authorization": "Bearer abc", "list": [SECRET, 1]}},
+        {1: "not a text key", "tags": ("a", "b")},
+        {},
+    ],
+)
+def test_metadata_json_is_scrubbed_json_of_the_metadata(metadata: dict[Any, Any]) -> None:
+    """The one-walk path for flat metadata gives what the three walks give."""
+    three_walks = serialize.dumps(serialize.scrub_secrets(serialize.to_json(dict(metadata))))
+    assert serialize.metadata_json(metadata) == three_walks
+    assert SECRET not in three_walks

@@ -334,6 +334,21 @@ def test_text_with_separators_and_quotes_round_trips(app: Flask) -> None:
         assert (row.model, row.parent_id, row.cost) == (None, None, None)
 
 
+def test_empty_text_stays_empty_and_none_stays_null(app: Flask) -> None:
+    """In COPY's CSV an empty field is NULL: an empty string must arrive as one."""
+    trace_id = trace_record().id
+    records = [
+        span_record(trace_id, model="", error="", operation=None, cached_tokens=0) for _ in range(3)
+    ]
+    submit(app, *records)
+    assert flask_llm_logs.flush(10)
+    rows = stored(app, Span, trace_id=trace_id)
+    assert {row.id for row in rows} == {record.id for record in records}
+    for row in rows:
+        assert (row.model, row.error, row.operation, row.cached_tokens) == ("", "", None, 0)
+        assert row.created_at == rows[0].created_at  # one batch, one time
+
+
 def test_rollups_pass_two_to_the_31_tokens(app: Flask) -> None:
     """A long pipeline's totals outgrow 32 bits; its later spans are still stored."""
     start = trace_record()
