@@ -63,7 +63,7 @@ SELECT
     CASE WHEN i % 50 = 0 THEN 'error' WHEN i % 997 = 0 THEN 'running' ELSE 'completed' END,
     CASE WHEN i % 50 = 0 THEN 'RateLimitError: slow down' END,
     jsonb_build_object('user', 'u' || (i % 1000), 'strategy_id', i % 500),
-    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0, 0,
+    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0,
     0.0004 + (i % 100) * 0.00001, 800 + i % 3000, {spans},
     CASE WHEN i % 3 = 0 THEN '["gpt-4.1-mini"]'::jsonb
          WHEN i % 3 = 1 THEN '["gpt-4.1"]'::jsonb
