@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...models import Span
 from ...models import Trace
 from ...state import get_state
+from .. import exports
 from .. import params
 from .. import trace_queries
 from ..authors import current_author
@@ -43,13 +44,21 @@ MAX_INDENT = 12
 def traces() -> str:
     filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
-    page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
+    page = trace_queries.list_traces(state.session, filters, state.settings.page_size, totals=True)
     return render_template(
         "llm_logs/traces/index.html",
         page=page,
         filters=filters,
         statuses=trace_queries.TRACE_STATUSES,
     )
+
+
+@blueprint.get("/traces.csv")
+def traces_csv() -> Response:
+    """Every trace of the list's filter (whatever page the link was on), as CSV."""
+    filters = trace_queries.TraceFilters.from_args(request.args)
+    rows = trace_queries.export_traces(get_state().session, filters)
+    return exports.csv_response("traces.csv", trace_queries.EXPORT_COLUMNS, rows)
 
 
 @dataclasses.dataclass(slots=True)
