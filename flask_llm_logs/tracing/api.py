@@ -430,14 +430,20 @@ def score(
     span = _score_id("span_id", span_id)
     trace = _score_id("trace_id", trace_id)
     writer = recording().writer
+    # A span named without its trace (a reviewer's label, long after the call):
+    # the writer reads the trace from the stored span. The current trace, if
+    # any, is its guess for a span not stored yet, and routes the score to the
+    # writer thread that stores that trace's spans, in order.
+    span_decides = trace is None and span is not None
     if trace is None:
         current = current_trace()
-        if current is None:
+        if current is None and not span_decides:
             raise ValueError(
                 "trace_id: no current trace to score; pass the trace_id"
                 " (flask_llm_logs.current_trace_id() inside the trace)"
             )
-        trace, writer = current.id, current.writer
+        if current is not None:
+            trace, writer = current.id, current.writer
     if writer is None:
         return
     writer.submit(
@@ -445,6 +451,7 @@ def score(
             id=new_id(),
             trace_id=trace,
             span_id=span,
+            span_decides=span_decides,
             name=name,
             value=None if value is None else float(value),
             label=label,

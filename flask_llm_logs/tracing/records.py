@@ -130,10 +130,14 @@ class ScoreRecord:
     """A score of a trace or of one of its spans, checked by ``score()`` before it is made."""
 
     id: uuid.UUID
-    trace_id: uuid.UUID
+    #: ``None`` only for a span scored outside any trace (see ``span_decides``).
+    trace_id: uuid.UUID | None
     name: str
     created_at: float
     span_id: uuid.UUID | None = None
+    #: The span was scored without its trace: the stored span's trace wins over
+    #: ``trace_id`` (the trace current when scoring, a guess).
+    span_decides: bool = False
     value: float | None = None
     label: str | None = None
     comment: str | None = None

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from ..log import get_logger
 from ..models import Score
 from ..models import Span
 from ..models import Trace
@@ -164,8 +165,13 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
     }
 
 
+#: A score row's mark that its span's trace wins (see ``ScoreRecord.span_decides``).
+SPAN_DECIDES = "span_decides"
+
+
 def score_row(record: ScoreRecord) -> dict[str, Any]:
     return {
+        SPAN_DECIDES: record.span_decides,
         "id": record.id,
         "trace_id": record.trace_id,
         "span_id": record.span_id,
@@ -342,6 +348,7 @@ def write(connection: Connection, rows: Rows) -> None:
         copy_rows(connection, spans, rows.spans)
     elif rows.spans:
         connection.execute(statements.insert_spans, rows.spans)
+    _find_traces_of_scored_spans(connection, rows)
     if rows.scores:
         # No rollup: a score waits for its trace, whose page reads it by id.
         connection.execute(statements.insert_scores, rows.scores)
@@ -349,6 +356,36 @@ def write(connection: Connection, rows: Rows) -> None:
     if not trace_ids:
         return
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
+
+
+def _find_traces_of_scored_spans(connection: Connection, rows: Rows) -> None:
+    """Give each score of a span sent without its trace the span's trace.
+
+    The span is in this batch or already stored; failing both, the trace
+    current when it was scored (a span of it not stored yet). A score with
+    neither is dropped with a warning: it could never show on a trace page.
+    """
+    scored = {row["span_id"] for row in rows.scores if row.pop(SPAN_DECIDES, False)}
+    if not scored:
+        return
+    trace_of = {row["id"]: row["trace_id"] for row in rows.spans if row["id"] in scored}
+    if scored - trace_of.keys():
+        query = sa.select(spans.c.id, spans.c.trace_id).where(
+            spans.c.id.in_(scored - trace_of.keys())
+        )
+        trace_of.update({span_id: trace_id for span_id, trace_id in connection.execute(query)})
+    kept = []
+    for row in rows.scores:
+        row["trace_id"] = trace_of.get(row["span_id"], row["trace_id"])
+        if row["trace_id"] is None:
+            get_logger().warning(
+                "flask-llm-logs: score %r of span %s dropped: no such span is stored",
+                row["name"],
+                row["span_id"],
+            )
+        else:
+            kept.append(row)
+    rows.scores = kept
 
 
 def _csv_field(value: Any) -> str:

@@ -156,8 +156,8 @@ class Writer:
             try:
                 # One trace, one lane; a UUID 7 ends in random bits, so the
                 # traces spread evenly (and ``.int`` is cheaper than ``hash``).
-                lane = lanes[record.trace_id.int % len(lanes)]
-            except AttributeError:  # not a record: the lane's thread drops it
+                lane = lanes[record.trace_id.int % len(lanes)]  # type: ignore[union-attr]
+            except AttributeError:  # not a record (dropped), or a span's score with no trace yet
                 lane = lanes[0]
             with self._lock:
                 if self._closing or self._accepted - self._finished >= self._max_queue:

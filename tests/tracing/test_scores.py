@@ -103,6 +103,39 @@ def test_a_score_sent_before_its_trace_shows_once_the_trace_arrives(app: Flask) 
     assert [s.value for s in scores(app, trace_id=trace.id)] == [0.0]
 
 
+def test_a_span_scored_without_its_trace_is_scored_on_the_span_s_trace(app: Flask) -> None:
+    """The issue's reviewer example: only the span's id, outside any trace."""
+    with flask_llm_logs.trace("answer") as answer, flask_llm_logs.span("draft") as draft:
+        pass
+    flush()
+    with flask_llm_logs.trace("review queue"):  # another trace is current: not the one scored
+        flask_llm_logs.score("tone", label="too formal", span_id=str(draft.id), author="ana")
+    flask_llm_logs.score("length", 3, span_id=draft.id, source="review")
+
+    stored_scores = scores(app)
+    assert {(s.name, s.trace_id, s.span_id) for s in stored_scores} == {
+        ("tone", answer.trace_id, draft.id),
+        ("length", answer.trace_id, draft.id),
+    }
+
+
+def test_a_span_of_the_current_trace_scored_before_it_is_stored(app: Flask) -> None:
+    with flask_llm_logs.trace("answer") as answer:
+        with flask_llm_logs.span("draft") as draft:
+            pass
+        flask_llm_logs.score("helpful", 1, span_id=draft.id)  # the span waits in the queue
+    assert [(s.trace_id, s.span_id) for s in scores(app)] == [(answer.trace_id, draft.id)]
+
+
+def test_a_score_of_an_unknown_span_is_dropped_with_a_warning(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    unknown = uuid.uuid4()
+    flask_llm_logs.score("helpful", 1, span_id=unknown)
+    assert scores(app) == []
+    assert f"score 'helpful' of span {unknown} dropped: no such span is stored" in caplog.text
+
+
 def test_the_purge_removes_a_trace_with_its_scores(app: Flask) -> None:
     old = trace_record(status="completed", started_at=time.time() - 40 * 86400)
     recent = trace_record(status="completed")
