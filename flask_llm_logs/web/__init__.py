@@ -9,6 +9,7 @@ from .blueprint import blueprint
 
 # Importing a view module adds its routes to the blueprint.
 from .views import batches  # noqa: F401
+from .views import dashboard  # noqa: F401
 from .views import prompts  # noqa: F401
 from .views import sessions  # noqa: F401
 from .views import traces  # noqa: F401

@@ -182,7 +182,7 @@ def _metadata_condition(dialect: str, key: str, value: str) -> sa.ColumnElement[
     return extracted.in_(sqlite_values)
 
 
-def _list_condition(
+def list_condition(
     dialect: str, column: InstrumentedAttribute[list[Any]], value: str
 ) -> sa.ColumnElement[bool]:
     """``value in column`` for a JSON list column (models, tags): JSONB containment
@@ -309,7 +309,7 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
     if filters.name:
         conditions.append(Trace.name == filters.name)
     if filters.model:
-        conditions.append(_list_condition(dialect, Trace.models, filters.model))
+        conditions.append(list_condition(dialect, Trace.models, filters.model))
     if filters.provider:
         conditions.append(_provider_condition(filters.provider))
     if filters.prompt:
@@ -330,7 +330,7 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
     if filters.environment:
         conditions.append(Trace.environment == filters.environment)
     if filters.tag:
-        conditions.append(_list_condition(dialect, Trace.tags, filters.tag))
+        conditions.append(list_condition(dialect, Trace.tags, filters.tag))
     if filters.score:
         conditions.append(_score_condition(filters))
     if filters.no_score:
