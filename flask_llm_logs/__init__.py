@@ -5,6 +5,7 @@ from .config import ConfigurationError
 from .extension import LlmLogs
 from .extension import flush
 from .extension import stats
+from .insights.metrics import metrics
 from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
 from .prompts import MissingVariables
@@ -53,6 +54,7 @@ __all__ = [
     "copy_context_to",
     "current_trace_id",
     "flush",
+    "metrics",
     "score",
     "span",
     "stats",

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_AUTO_TRACE": "request",
     #: ``None``: ``"development"`` in debug mode, else ``"production"``.
     "LLM_LOGS_ENVIRONMENT": None,
+    #: Whether the writer keeps the metrics table (see :mod:`.tracing.aggregate`).
+    "LLM_LOGS_METRICS": True,
 }
 
 #: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.
@@ -128,6 +130,8 @@ class Settings:
     #: ``LLM_LOGS_AUTO_TRACE`` is ``"request"``.
     trace_per_request: bool
     environment: str
+    #: ``LLM_LOGS_METRICS``: the writer adds each LLM span to the metrics table.
+    metrics: bool
 
 
 #: What a switch may be given as, beside ``True`` and ``False`` (environment
@@ -363,4 +367,5 @@ def load_settings(app: Flask) -> Settings:
         session_id=_optional_callable(config, "LLM_LOGS_SESSION_ID"),
         trace_per_request=_auto_trace(config),
         environment=_environment(app),
+        metrics=read_bool(config, "LLM_LOGS_METRICS"),
     )

@@ -103,6 +103,8 @@ def test_nothing_below_the_extension_imports_it() -> None:
         ("flask_llm_logs.prompts", "flask_llm_logs.web"),
         ("flask_llm_logs.batches", "flask_llm_logs.web"),
         ("flask_llm_logs.batches", "flask_llm_logs.cli"),
+        ("flask_llm_logs.tracing", "flask_llm_logs.insights"),
+        ("flask_llm_logs.insights", "flask_llm_logs.web"),
     ],
 )
 def test_layers_point_one_way(lower: str, higher: str) -> None:

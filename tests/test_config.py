@@ -36,6 +36,7 @@ def test_every_switch_is_a_live_or_start_up_switch() -> None:
         "LLM_LOGS_BATCH_ENABLED",
         "LLM_LOGS_CAPTURE_CONTENT",
         "LLM_LOGS_ENABLED",
+        "LLM_LOGS_METRICS",
         "LLM_LOGS_PROMPT_STRICT",
     ]
 
@@ -66,6 +67,7 @@ def test_switches_read_strings_as_environment_variables_give_them(
         "LLM_LOGS_CAPTURE_CONTENT": lambda: state.capture_content,
         "LLM_LOGS_PROMPT_STRICT": lambda: state.prompt_strict,
         "LLM_LOGS_BATCH_ENABLED": lambda: state.batch_enabled,
+        "LLM_LOGS_METRICS": lambda: state.settings.metrics,
     }
     assert readers[key]() is expected
     state.shutdown()

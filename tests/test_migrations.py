@@ -28,11 +28,11 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0005"
+HEAD = "0006"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0004"
+PREVIOUS = "0005"
 #: The tables HEAD creates, gone after a default downgrade.
-TABLES_OF_HEAD = {"llm_logs_scores"}
+TABLES_OF_HEAD = {"llm_logs_metrics"}
 
 
 def table_names(url: str) -> set[str]:

@@ -3,6 +3,7 @@
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
+from .metrics import metrics_table
 from .prompts import PromptRecord
 from .prompts import PromptVersion
 from .scores import Score
@@ -18,4 +19,5 @@ __all__ = [
     "Score",
     "Span",
     "Trace",
+    "metrics_table",
 ]

@@ -5,7 +5,8 @@ Everything here runs on the writer's thread. :func:`prepare` makes the rows
 column, missing costs priced) once per batch; :func:`write` stores them in
 one transaction and recomputes the rollups of every trace it touched from
 the stored spans, so the totals stay right whatever order spans and trace
-updates arrive in.
+updates arrive in; in the same transaction it adds the LLM spans it stored
+to the metrics table (see :mod:`.aggregate`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
+from . import aggregate
 from . import search
 from .limits import cut_content
 from .pricing import cost_of
@@ -89,6 +91,8 @@ class Rows:
     traces: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     spans: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     scores: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: The prompt version each LLM span was built from, by span id (for the metrics).
+    prompt_versions: dict[Any, int] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.traces) + len(self.spans) + len(self.scores)
@@ -99,11 +103,14 @@ class Rows:
             (kind, row) for kind in ("traces", "spans", "scores") for row in getattr(self, kind)
         ]
         middle = len(rows) // 2
-        return _rows(rows[:middle]), _rows(rows[middle:])
+        return (
+            _rows(rows[:middle], self.prompt_versions),
+            _rows(rows[middle:], self.prompt_versions),
+        )
 
 
-def _rows(tagged: list[tuple[str, dict[str, Any]]]) -> Rows:
-    rows = Rows()
+def _rows(tagged: list[tuple[str, dict[str, Any]]], prompt_versions: dict[Any, int]) -> Rows:
+    rows = Rows(prompt_versions=prompt_versions)
     for kind, row in tagged:
         getattr(rows, kind).append(row)
     return rows
@@ -243,6 +250,9 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
         try:
             if isinstance(record, SpanRecord):
                 rows.spans.append(span_row(record, policy))
+                version = record.metadata.get("prompt_version_id")
+                if type(version) is int:
+                    rows.prompt_versions[record.id] = version
                 if record.automatic is not None:
                     by_trace[record.trace_id] = trace_row(record.automatic_trace())
             elif isinstance(record, TraceRecord):
@@ -264,6 +274,7 @@ class _Statements:
     insert_spans: Any
     insert_scores: Any
     update_rollups: Any
+    upsert_metrics: Any
 
 
 @functools.cache
@@ -284,13 +295,21 @@ def _statements(dialect_name: str) -> _Statements:
         # (insertmanyvalues) instead of one round trip per row.
     ).returning(traces.c.id)
     # A retry after a lost commit acknowledgement must not fail on duplicates.
+    # RETURNING: only the spans stored now are added to the metrics.
     insert_spans = (
         dialect.insert(spans)
         .values(_json_as_text(spans, dialect_name))
         .on_conflict_do_nothing(index_elements=[spans.c.id])
+        .returning(spans.c.id)
     )
     insert_scores = dialect.insert(scores).on_conflict_do_nothing(index_elements=[scores.c.id])
-    return _Statements(upsert, insert_spans, insert_scores, _rollups(dialect_name))
+    return _Statements(
+        upsert,
+        insert_spans,
+        insert_scores,
+        _rollups(dialect_name),
+        aggregate.upsert_statement(dialect.insert),
+    )
 
 
 def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:
@@ -333,21 +352,26 @@ def _rollups(dialect_name: str) -> Any:
     )
 
 
-def write(connection: Connection, rows: Rows) -> None:
+def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     """Store ``rows`` and refresh the rollups of their traces, in the caller's transaction.
 
     The rollups of every trace the rows touch are recomputed from the stored
     spans, so they are right whatever order spans and trace records arrive in.
+    With ``metrics`` (``LLM_LOGS_METRICS``) the LLM spans stored now are added
+    to the metrics table.
     """
     statements = _statements(connection.dialect.name)
     if rows.traces:
         defaults = {"models": "[]", "tags": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
         connection.execute(statements.upsert_traces, [{**defaults, **r} for r in rows.traces])
+    stored_spans = rows.spans
     if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":
         copy_rows(connection, spans, rows.spans)
     elif rows.spans:
-        connection.execute(statements.insert_spans, rows.spans)
+        new = set(connection.scalars(statements.insert_spans, rows.spans))
+        if len(new) < len(rows.spans):  # some were stored before: a retry
+            stored_spans = [row for row in rows.spans if row["id"] in new]
     _find_traces_of_scored_spans(connection, rows)
     if rows.scores:
         # No rollup: a score waits for its trace, whose page reads it by id.
@@ -356,6 +380,9 @@ def write(connection: Connection, rows: Rows) -> None:
     if not trace_ids:
         return
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
+    if metrics and stored_spans:
+        # Last: the metrics rows stay locked only until the commit that follows.
+        aggregate.add(connection, statements.upsert_metrics, stored_spans, rows.prompt_versions)
 
 
 def _find_traces_of_scored_spans(connection: Connection, rows: Rows) -> None:

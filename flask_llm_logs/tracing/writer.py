@@ -295,7 +295,7 @@ class Writer:
         while True:
             try:
                 with self._get_engine().begin() as connection:
-                    store.write(connection, rows)
+                    store.write(connection, rows, metrics=self._settings.metrics)
             except Exception as error:
                 schema_problem = describe(error, self._get_engine())
                 if schema_problem is not None or _is_transient(error):

@@ -1,0 +1,1 @@
+"""What the stored traces add up to: the metrics of LLM calls over time."""

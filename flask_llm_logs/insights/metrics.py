@@ -1,0 +1,323 @@
+"""``metrics()``: calls, errors, tokens, cost and latency percentiles, grouped and bucketed.
+
+It reads the metrics table the writer keeps (see
+:mod:`flask_llm_logs.tracing.aggregate`), never the spans. A range is cut
+into the coarsest buckets that fit it: whole days from day rows, the hours
+at either end from hour rows, the minutes at either end from minute rows.
+When at most one dimension is asked for (grouped by or filtered on), the
+hour and day rows that keep only that dimension are read, a few rows per
+bucket; otherwise those that keep every dimension.
+
+The range covers every minute that starts in ``[since, until)``, minutes
+being the finest bucket: ``since`` is rounded down to its minute and the
+minute ``until`` falls in is counted too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import PromptRecord
+from ..models import PromptVersion
+from ..models.base import utcnow
+from ..models.metrics import MEASURES
+from ..models.metrics import metrics_table as table
+from ..state import get_state
+from ..tracing import aggregate
+from ..tracing import latency
+
+#: The dimensions of ``group_by`` and ``filters``, and their columns.
+DIMENSIONS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "name": "name",
+    "prompt": "prompt_version_id",
+    "prompt_version": "prompt_version_id",
+    "user": "user_id",
+    "environment": "environment",
+    "status": "status",
+}
+#: ``bucket``: ``None`` for one row per group over the whole range.
+BUCKETS = (None, *aggregate.WIDTHS)
+#: The percentiles of each row: its key, and the fraction.
+PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
+
+_UNIT = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1)}
+
+versions = cast(sa.Table, PromptVersion.__table__)
+prompts = cast(sa.Table, PromptRecord.__table__)
+
+
+def metrics(
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    group_by: Iterable[str] = ("model",),
+    filters: Mapping[str, Any] | None = None,
+    bucket: str | None = None,
+) -> list[dict[str, Any]]:
+    """The metrics of the LLM calls that started from ``since`` to ``until``, one dict per group.
+
+    ::
+
+        flask_llm_logs.metrics(since=now - timedelta(days=30), group_by=("user",))
+        # [{"user": "42", "calls": 310, "cost": 1.92, "p95_ms": 2480.3, ...}, ...]
+
+    Needs an app context (or an app initialised in the process).
+
+    :param since: aware, or naive in UTC.
+    :param until: aware, or naive in UTC; default now.
+    :param group_by: dimension names among ``model``, ``provider``, ``name``
+        (the trace's), ``prompt`` (the prompt's slug), ``prompt_version``,
+        ``user``, ``environment``, ``status``; ``()`` for the totals.
+    :param filters: dimension name to the one value to count (``None``
+        for "not recorded"); ``prompt`` takes a slug, ``prompt_version`` an id.
+    :param bucket: ``None``, ``"minute"``, ``"hour"`` or ``"day"``: one row
+        per group and bucket, with the bucket's start (aware, UTC) under ``"bucket"``.
+    :return: dicts with the ``group_by`` keys (a missing value is ``None``;
+        grouped by ``prompt_version``, also ``prompt``, the slug, and
+        ``version``, its number), then ``calls``, ``errors``, ``error_rate``,
+        ``input_tokens``, ``output_tokens``, ``cached_tokens``,
+        ``cache_write_tokens``, ``cost``, ``duration_ms_sum`` and ``p50_ms``,
+        ``p95_ms``, ``p99_ms`` (from the latency histogram, within 9.6%, see
+        :mod:`flask_llm_logs.tracing.latency`). Ordered by bucket, then by
+        calls, most first.
+    :raises ValueError: naming the argument, for an unknown dimension or
+        bucket, or a time that is not a datetime.
+    """
+    query = Query.parse(since, until, group_by, filters, bucket)
+    with get_state().engine.connect() as connection:
+        return query.run(connection)
+
+
+def _utc(argument: str, value: object) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"{argument}: must be a datetime, got {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def _dimension(argument: str, name: object) -> str:
+    if name not in DIMENSIONS:
+        known = ", ".join(DIMENSIONS)
+        raise ValueError(f"{argument}: unknown dimension {name!r} (known: {known})")
+    return name
+
+
+def _filter_value(name: str, value: object) -> object:
+    """A filter's value as stored: ``''`` (``0``) for "not recorded"."""
+    if value is None:
+        return 0 if name in ("prompt", "prompt_version") else ""
+    if name == "prompt_version":
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"filters: prompt_version must be a version id, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"filters: {name} must be a string or None, got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    since: dt.datetime
+    until: dt.datetime
+    group_by: tuple[str, ...]
+    filters: dict[str, object]
+    bucket: str | None
+
+    @classmethod
+    def parse(
+        cls,
+        since: object,
+        until: object,
+        group_by: Iterable[str],
+        filters: Mapping[str, Any] | None,
+        bucket: object,
+    ) -> Query:
+        """The arguments of :func:`metrics`, checked; ``ValueError`` names the wrong one."""
+        start = _utc("since", since)
+        end = utcnow() if until is None else _utc("until", until)
+        if end <= start:
+            raise ValueError(f"until: must be after since ({start.isoformat()})")
+        if isinstance(group_by, str):
+            raise ValueError(f"group_by: must be a tuple of dimension names, got {group_by!r}")
+        names = tuple(dict.fromkeys(_dimension("group_by", name) for name in group_by))
+        if filters is not None and not isinstance(filters, Mapping):
+            raise ValueError(f"filters: must be a mapping of dimension to value, got {filters!r}")
+        checked = {
+            _dimension("filters", name): _filter_value(name, value)
+            for name, value in (filters or {}).items()
+        }
+        if bucket not in BUCKETS:
+            raise ValueError(f"bucket: must be one of None, minute, hour, day; got {bucket!r}")
+        return cls(start, end, names, checked, bucket)
+
+    # -- which rows -------------------------------------------------------------
+
+    def columns(self) -> set[str]:
+        """The table's dimension columns this query groups by or filters on."""
+        return {DIMENSIONS[name] for name in (*self.group_by, *self.filters)}
+
+    def segments(self) -> list[tuple[aggregate.Grain, dt.datetime, dt.datetime]]:
+        """The range, cut into spans of the coarsest grain that fits (and the bucket allows)."""
+        start = aggregate.truncate(self.since, "minute")
+        end = aggregate.truncate(self.until, "minute")
+        if end < self.until:
+            end += _UNIT["minute"]
+        columns = self.columns()
+        projected = len(columns) <= 1
+        key = next(iter(columns), None)
+        coarse = {
+            "hour": aggregate.HOUR_BY[key] if projected else aggregate.HOUR,
+            "day": aggregate.DAY_BY[key] if projected else aggregate.DAY,
+        }
+        widths = {None: ("hour", "day"), "day": ("hour", "day"), "hour": ("hour",)}
+        segments = [(aggregate.MINUTE, start, end)]
+        for width in widths.get(self.bucket, ()):
+            finer, low, high = segments.pop()
+            inner_low = _ceil(low, width)
+            inner_high = aggregate.truncate(high, width)
+            if inner_low >= inner_high:
+                segments.append((finer, low, high))
+                break
+            if low < inner_low:
+                segments.append((finer, low, inner_low))
+            if inner_high < high:
+                segments.append((finer, inner_high, high))
+            segments.append((coarse[width], inner_low, inner_high))
+        return segments
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        bucket = table.c.bucket
+        clauses = [
+            sa.or_(
+                *(
+                    sa.and_(table.c.grain == grain.number, bucket >= low, bucket < high)
+                    for grain, low, high in self.segments()
+                )
+            )
+        ]
+        for name, value in self.filters.items():
+            column = table.c[DIMENSIONS[name]]
+            if name == "prompt" and value:
+                slug_versions = (
+                    sa.select(versions.c.id)
+                    .join(prompts, prompts.c.id == versions.c.prompt_id)
+                    .where(prompts.c.slug == value)
+                )
+                clauses.append(column.in_(slug_versions.scalar_subquery()))
+            else:
+                clauses.append(column == value)
+        return clauses
+
+    # -- reading ------------------------------------------------------------------
+
+    def run(self, connection: Connection) -> list[dict[str, Any]]:
+        keys = sorted({DIMENSIONS[name] for name in self.group_by})
+        group = [table.c[column] for column in keys]
+        if self.bucket is not None:
+            group.insert(0, table.c.bucket)
+        sums = [sa.func.sum(table.c[name]) for name in (*MEASURES, *latency.COLUMNS)]
+        query = sa.select(*group, *sums).where(*self.where())
+        if group:
+            query = query.group_by(*group)
+        rows = connection.execute(query).all()
+        first_key = len(group) - len(keys)
+        dimensions = [dict(zip(keys, row[first_key : len(group)], strict=True)) for row in rows]
+        prompt_names = self._prompt_names(connection, dimensions)
+        merged: dict[tuple[Any, ...], list[Any]] = {}
+        for row, values in zip(rows, dimensions, strict=True):
+            if row[len(group)] is None:  # SUM over no rows at all
+                continue
+            key = self._key(values, prompt_names)
+            if self.bucket is not None:
+                key = (_bucket(row[0], self.bucket), *key)
+            numbers = [0 if value is None else value for value in row[len(group) :]]
+            total = merged.get(key)
+            if total is not None:
+                numbers = [a + b for a, b in zip(total, numbers, strict=True)]
+            merged[key] = numbers
+        results = [self._result(key, numbers, prompt_names) for key, numbers in merged.items()]
+        results.sort(key=lambda result: (result.get("bucket") or 0, -result["calls"]))
+        return results
+
+    @staticmethod
+    def _prompt_names(
+        connection: Connection, dimensions: list[dict[str, Any]]
+    ) -> dict[int, tuple[str, int]]:
+        """Slug and number of the prompt versions grouped by, by id."""
+        ids = {values.get("prompt_version_id") for values in dimensions} - {0, None}
+        if not ids:
+            return {}
+        query = (
+            sa.select(versions.c.id, prompts.c.slug, versions.c.version_number)
+            .join(prompts, prompts.c.id == versions.c.prompt_id)
+            .where(versions.c.id.in_(ids))
+        )
+        return {row.id: (row.slug, row.version_number) for row in connection.execute(query)}
+
+    def _key(
+        self, values: dict[str, Any], prompt_names: dict[int, tuple[str, int]]
+    ) -> tuple[Any, ...]:
+        """The group a row of the query adds to: one value per ``group_by`` name."""
+        key = []
+        for name in self.group_by:
+            value = values[DIMENSIONS[name]]
+            if name == "prompt":
+                value = prompt_names.get(value, (None, None))[0]
+            key.append(value or None)
+        return tuple(key)
+
+    def _result(
+        self, key: tuple[Any, ...], numbers: list[Any], prompt_names: dict[int, tuple[str, int]]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if self.bucket is not None:
+            result["bucket"], key = key[0], key[1:]
+        for name, value in zip(self.group_by, key, strict=True):
+            result[name] = value
+            if name == "prompt_version":
+                slug, number = prompt_names.get(value, (None, None))
+                result.setdefault("prompt", slug)
+                result["version"] = number
+        measures = dict(zip(MEASURES, numbers[: len(MEASURES)], strict=True))
+        calls = int(measures["calls"])
+        errors = int(measures["errors"])
+        result.update(
+            calls=calls,
+            errors=errors,
+            error_rate=errors / calls if calls else 0.0,
+            input_tokens=int(measures["input_tokens"]),
+            output_tokens=int(measures["output_tokens"]),
+            cached_tokens=int(measures["cached_tokens"]),
+            cache_write_tokens=int(measures["cache_write_tokens"]),
+            cost=float(measures["cost"]),
+            duration_ms_sum=float(measures["duration_ms_sum"]),
+        )
+        histogram = [int(count) for count in numbers[len(MEASURES) :]]
+        for name, fraction in PERCENTILES:
+            result[name] = latency.percentile(histogram, fraction)
+        return result
+
+
+def _ceil(moment: dt.datetime, width: str) -> dt.datetime:
+    start = aggregate.truncate(moment, width)
+    if start == moment:
+        return start
+    return start + (_UNIT[width] if width in _UNIT else dt.timedelta(days=1))
+
+
+def _bucket(value: dt.datetime, width: str) -> dt.datetime:
+    """A row's bucket, in UTC (SQLite gives it back naive), truncated to ``width``."""
+    value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return aggregate.truncate(value.astimezone(dt.timezone.utc), width)

@@ -1,0 +1,282 @@
+"""The metrics table kept by the writer, read back through ``flask_llm_logs.metrics()``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+import flask_llm_logs
+from flask_llm_logs.models import PromptRecord
+from flask_llm_logs.models import PromptVersion
+from flask_llm_logs.models import metrics_table
+from flask_llm_logs.state import get_state
+from tests.helpers.metrics import assert_matches
+from tests.helpers.metrics import expected
+from tests.helpers.metrics import random_trace
+from tests.helpers.metrics import raw_llm_spans
+from tests.helpers.tracing import flush
+from tests.helpers.writer import span_record
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
+
+UTC = dt.timezone.utc
+#: A Wednesday noon: a range around it crosses minutes, hours and days.
+NOON = dt.datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+LONG_AGO = NOON - dt.timedelta(days=30)
+
+
+def metric_rows(app: Flask) -> int:
+    with get_state(app).engine.connect() as connection:
+        query = sa.select(sa.func.count()).select_from(metrics_table)
+        return int(connection.execute(query).scalar_one())
+
+
+def test_llm_spans_are_summed_by_model_and_the_rest_is_not_counted(app: Flask) -> None:
+    start = trace_record(name="report", user_id="alice", environment="production")
+    at = NOON.timestamp()
+    llm: dict[str, Any] = {"kind": "llm", "provider": "openai", "started_at": at}
+    submit(
+        app,
+        start,
+        span_record(
+            start.id,
+            model="gpt-4.1",
+            input_tokens=100,
+            output_tokens=10,
+            cached_tokens=5,
+            cache_write_tokens=2,
+            cost=0.25,
+            duration_ms=400.0,
+            **llm,
+        ),
+        span_record(
+            start.id,
+            model="gpt-4.1",
+            input_tokens=50,
+            output_tokens=5,
+            cost=0.5,
+            duration_ms=1200.0,
+            status="error",
+            **llm,
+        ),
+        span_record(start.id, model="gpt-4.1-mini", input_tokens=7, duration_ms=90.0, **llm),
+        span_record(start.id, kind="tool", name="tool.lookup", duration_ms=5.0, started_at=at),
+        span_record(start.id, kind="custom", name="retrieve", duration_ms=7.0, started_at=at),
+    )
+    flush()
+
+    rows = flask_llm_logs.metrics(since=LONG_AGO)
+    assert [row["model"] for row in rows] == ["gpt-4.1", "gpt-4.1-mini"]  # most calls first
+    big = rows[0]
+    assert {key: big[key] for key in ("calls", "errors", "error_rate")} == {
+        "calls": 2,
+        "errors": 1,
+        "error_rate": 0.5,
+    }
+    assert (big["input_tokens"], big["output_tokens"]) == (150, 15)
+    assert (big["cached_tokens"], big["cache_write_tokens"]) == (5, 2)
+    assert big["cost"] == pytest.approx(0.75)
+    assert big["duration_ms_sum"] == pytest.approx(1600.0)
+    assert big["p50_ms"] == pytest.approx(400.0, rel=0.1)
+    assert big["p95_ms"] == big["p99_ms"] == pytest.approx(1200.0, rel=0.1)
+    assert isinstance(big["cost"], float)
+
+    [total] = flask_llm_logs.metrics(since=LONG_AGO, group_by=())
+    assert total["calls"] == 3 and total["input_tokens"] == 157
+    [by_trace] = flask_llm_logs.metrics(
+        since=LONG_AGO, group_by=("name", "user", "environment", "provider")
+    )
+    assert (by_trace["name"], by_trace["user"], by_trace["environment"]) == (
+        "report",
+        "alice",
+        "production",
+    )
+    assert by_trace["provider"] == "openai" and by_trace["calls"] == 3
+    by_status = flask_llm_logs.metrics(since=LONG_AGO, group_by=("status",))
+    assert {row["status"]: row["calls"] for row in by_status} == {"completed": 2, "error": 1}
+
+
+def test_filters_narrow_and_missing_values_are_none(app: Flask) -> None:
+    known = trace_record(name="report", user_id="alice")
+    anonymous = trace_record(name="report")
+    at = NOON.timestamp()
+    submit(
+        app,
+        known,
+        anonymous,
+        span_record(known.id, kind="llm", model="gpt-4.1", duration_ms=10.0, started_at=at),
+        span_record(anonymous.id, kind="llm", model="gpt-4.1", duration_ms=10.0, started_at=at),
+        span_record(anonymous.id, kind="llm", duration_ms=10.0, started_at=at),
+    )
+    flush()
+
+    by_user = flask_llm_logs.metrics(since=LONG_AGO, group_by=("user",))
+    assert {row["user"]: row["calls"] for row in by_user} == {None: 2, "alice": 1}
+    only_alice = flask_llm_logs.metrics(since=LONG_AGO, filters={"user": "alice"})
+    assert [(row["model"], row["calls"]) for row in only_alice] == [("gpt-4.1", 1)]
+    no_user = flask_llm_logs.metrics(since=LONG_AGO, group_by=(), filters={"user": None})
+    assert [row["calls"] for row in no_user] == [2]
+    no_model = flask_llm_logs.metrics(since=LONG_AGO, filters={"model": None, "name": "report"})
+    assert [(row["model"], row["calls"]) for row in no_model] == [(None, 1)]
+    assert flask_llm_logs.metrics(since=LONG_AGO, filters={"user": "nobody"}) == []
+
+
+def test_any_range_and_bucket_adds_up_to_the_spans_in_it(app: Flask) -> None:
+    """Minute, hour and day rows are combined at the edges of a range as the spans would be."""
+    rng = random.Random(7)
+    moments = [NOON + dt.timedelta(minutes=rng.uniform(-3 * 1440, 3 * 1440)) for _ in range(120)]
+    start = trace_record(name="report", user_id="alice")
+    spans = [
+        span_record(
+            start.id,
+            kind="llm",
+            model=rng.choice(["a", "b"]),
+            duration_ms=rng.uniform(1, 5000),
+            started_at=moment.timestamp(),
+        )
+        for moment in moments
+    ]
+    submit(app, start, *spans)
+    flush()
+
+    def minute(moment: dt.datetime) -> dt.datetime:
+        return moment.replace(second=0, microsecond=0)
+
+    ranges: list[tuple[dt.datetime, dt.datetime | None]] = [(LONG_AGO, None)]
+    for _ in range(12):
+        low, high = sorted(rng.sample(moments, 2))
+        ranges.append((low - dt.timedelta(minutes=rng.choice([0, 1, 61, 1500])), high))
+    for since, until in ranges:
+        end = until or dt.datetime.now(UTC)
+        last = minute(end) if minute(end) == end else minute(end) + dt.timedelta(minutes=1)
+        inside = [m for m in moments if minute(since) <= minute(m) < last]
+        for bucket in (None, "minute", "hour", "day"):
+            group_by = ("user", "model") if bucket == "hour" else ("model",)
+            rows = flask_llm_logs.metrics(
+                since=since, until=until, group_by=group_by, bucket=bucket
+            )
+            assert sum(row["calls"] for row in rows) == len(inside), (since, until, bucket)
+            if bucket is not None:
+                width = {"minute": 60, "hour": 3600, "day": 86400}[bucket]
+                for row in rows:
+                    assert row["bucket"].tzinfo is not None
+                    assert row["bucket"].timestamp() % width == 0
+                per_bucket: dict[Any, int] = {}
+                for m in inside:
+                    floored = dt.datetime.fromtimestamp(m.timestamp() // width * width, UTC)
+                    per_bucket[floored] = per_bucket.get(floored, 0) + 1
+                counted: dict[Any, int] = {}
+                for row in rows:
+                    counted[row["bucket"]] = counted.get(row["bucket"], 0) + row["calls"]
+                assert counted == per_bucket, (since, until, bucket)
+
+
+def test_randomized_workload_matches_the_raw_spans(app: Flask) -> None:
+    rng = random.Random(16)
+    for _ in range(30):
+        submit(app, *random_trace(rng, spans=rng.randrange(1, 9)))
+    flush()
+    rows = raw_llm_spans(app)
+    for group_by in (("model",), ("user", "model"), ("name", "status"), ()):
+        actual = flask_llm_logs.metrics(since=LONG_AGO, group_by=group_by)
+        assert_matches(actual, expected(rows, group_by), group_by)
+
+
+def test_prompt_versions_are_named_and_grouped_by_prompt(app: Flask) -> None:
+    session = get_state(app).session
+    prompt = PromptRecord(slug="support", name="Support")
+    prompt.versions = [PromptVersion(version_number=1), PromptVersion(version_number=2)]
+    session.add(prompt)
+    session.commit()
+    first, second = (version.id for version in prompt.versions)
+    start = trace_record()
+    at = NOON.timestamp()
+
+    def call(version: int | None, duration: float) -> Any:
+        metadata = {} if version is None else {"prompt_version_id": version}
+        return span_record(
+            start.id,
+            kind="llm",
+            model="m",
+            metadata=metadata,
+            duration_ms=duration,
+            cost=0.1,
+            started_at=at,
+        )
+
+    submit(app, start, call(first, 100), call(second, 200), call(second, 300), call(None, 1))
+    flush()
+
+    rows = flask_llm_logs.metrics(since=LONG_AGO, group_by=("prompt_version",))
+    versions = {row["prompt_version"]: row for row in rows}
+    assert (versions[second]["prompt"], versions[second]["version"]) == ("support", 2)
+    assert (versions[first]["prompt"], versions[first]["version"]) == ("support", 1)
+    assert versions[second]["calls"] == 2 and versions[first]["calls"] == 1
+    assert versions[None]["prompt"] is None and versions[None]["version"] is None
+    by_prompt = flask_llm_logs.metrics(since=LONG_AGO, group_by=("prompt",))
+    assert {row["prompt"]: row["calls"] for row in by_prompt} == {"support": 3, None: 1}
+    only = flask_llm_logs.metrics(since=LONG_AGO, group_by=(), filters={"prompt": "support"})
+    assert [row["calls"] for row in only] == [3]
+    one = flask_llm_logs.metrics(
+        since=LONG_AGO, group_by=(), filters={"prompt_version": str(second)}
+    )
+    assert [row["calls"] for row in one] == [2]
+
+
+def test_a_span_stored_twice_counts_once(app: Flask) -> None:
+    start = trace_record()
+    span = span_record(start.id, kind="llm", model="m", duration_ms=5.0)
+    submit(app, start, span)
+    flush()
+    submit(app, span, span_record(start.id, kind="llm", model="m", duration_ms=5.0))
+    flush()
+    [row] = flask_llm_logs.metrics(since=LONG_AGO)
+    assert row["calls"] == 2
+
+
+def test_metrics_can_be_turned_off(make_app: Callable[..., Flask]) -> None:
+    app = make_app(LLM_LOGS_METRICS=False)
+    with app.app_context():
+        start = trace_record()
+        submit(app, start, span_record(start.id, kind="llm", model="m", duration_ms=5.0))
+        flush()
+        assert metric_rows(app) == 0
+        assert flask_llm_logs.metrics(since=LONG_AGO) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"since": "yesterday"}, "since: must be a datetime"),
+        ({"since": NOON, "until": NOON}, "until: must be after since"),
+        ({"since": NOON, "group_by": ("route",)}, "group_by: unknown dimension 'route'"),
+        ({"since": NOON, "group_by": "model"}, "group_by: must be a tuple"),
+        ({"since": NOON, "filters": {"route": "x"}}, "filters: unknown dimension 'route'"),
+        ({"since": NOON, "filters": {"model": 3}}, "filters: model must be a string"),
+        ({"since": NOON, "filters": {"prompt_version": "v2"}}, "filters: prompt_version"),
+        ({"since": NOON, "bucket": "week"}, "bucket: must be one of"),
+    ],
+)
+def test_bad_arguments_are_named(app: Flask, arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        flask_llm_logs.metrics(**arguments)
+
+
+def test_naive_times_are_utc(app: Flask) -> None:
+    start = trace_record()
+    at = NOON.timestamp()
+    submit(app, start, span_record(start.id, kind="llm", model="m", started_at=at, duration_ms=1.0))
+    flush()
+    naive = NOON.replace(tzinfo=None)
+    assert flask_llm_logs.metrics(since=naive, until=naive + dt.timedelta(minutes=1))
+    assert not flask_llm_logs.metrics(since=naive + dt.timedelta(minutes=1))
+    later = dt.timezone(dt.timedelta(hours=2))
+    assert flask_llm_logs.metrics(since=NOON.astimezone(later), until=naive.replace(hour=13))
+    assert time.time() > at
