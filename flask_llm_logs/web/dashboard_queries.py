@@ -2,8 +2,8 @@
 
 Every number comes from :func:`read_metrics`, the numbers of
 ``flask_llm_logs.metrics()``: totals and one row per bucket for the charts,
-then one query per breakdown, so the page runs the same number of queries
-whatever the range or the data (nine, see ``BREAKDOWNS``).
+then one read per breakdown, so the page runs the same number of queries
+whatever the range or the data (see ``BREAKDOWNS``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from werkzeug.exceptions import BadRequest
 
+from ..insights.metrics import metrics
 from ..models.base import utcnow
 from .charts import Chart
 from .charts import Series
@@ -131,17 +132,13 @@ def read_metrics(
 ) -> list[dict[str, Any]]:
     """The metrics of the range, narrowed by the filters: what ``metrics()`` returns.
 
-    Read from the spans of the range (see :mod:`.span_metrics`), which the
-    tag filter needs; the metrics table will serve the tag-less filters.
+    From the metrics table, except with a tag: the table keeps no tags, so
+    the tagged traces' spans are read instead (see :mod:`.span_metrics`).
     """
+    if filters.tag is None:
+        return metrics(span.start, span.end, group_by, filters.dimensions, bucket)
     return span_metrics(
-        session,
-        span.start,
-        span.end,
-        group_by,
-        filters.dimensions,
-        bucket,
-        tag=filters.tag,
+        session, span.start, span.end, group_by, filters.dimensions, bucket, tag=filters.tag
     )
 
 
