@@ -93,7 +93,8 @@ def _fill() -> None:
         *(sa.column(name) for name in ("kind", "model", "provider", "status")),
         *(sa.column(name) for name in ("input_tokens", "output_tokens", "cached_tokens")),
         *(sa.column(name) for name in ("cache_write_tokens", "duration_ms")),
-        sa.column("cost", COST),
+        # Read back as float: the sums are floats (Decimal + float raises).
+        sa.column("cost", sa.Numeric(precision=18, scale=10, asdecimal=False)),
         sa.column("metadata", json),
         sa.column("id", sa.Uuid()),
         sa.column("trace_id", sa.Uuid()),
