@@ -277,8 +277,6 @@ class TracePage:
     #: Trace id -> batch id, for traces that came from a batch.
     batches: dict[uuid.UUID, int]
     next_after: str | None
-    #: The whole filter's totals, when asked for.
-    totals: TraceTotals | None = None
 
 
 def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
@@ -351,12 +349,15 @@ class TraceTotals:
     cost: float
 
 
-def trace_totals(session: DbSession, conditions: Sequence[sa.ColumnElement[bool]]) -> TraceTotals:
-    """The totals of the traces matching ``conditions``: one aggregate query.
+def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
+    """The totals of every trace ``filters`` select (the page cursor aside): one aggregate
+    query, one more for a search on PostgreSQL or the prompt filter.
 
-    It reads every matching trace (the list itself stops at a page), so it
-    costs what the filter selects: see docs/performance.rst.
+    It reads every matching trace where the list stops at a page: a million
+    traces take hundreds of milliseconds (docs/performance.rst), which is why
+    the list's page loads them in a request of their own.
     """
+    conditions = trace_conditions(session, filters)
     sums = (Trace.input_tokens, Trace.output_tokens, Trace.cached_tokens, Trace.cost)
     count, *totals = session.execute(
         sa.select(sa.func.count(), *(sa.func.sum(column) for column in sums)).where(*conditions)
@@ -367,13 +368,10 @@ def trace_totals(session: DbSession, conditions: Sequence[sa.ColumnElement[bool]
     )
 
 
-def list_traces(
-    session: DbSession, filters: TraceFilters, page_size: int, *, totals: bool = False
-) -> TracePage:
+def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries, one more for a search on
-    PostgreSQL, one more for the prompt filter and one for the ``totals``."""
-    conditions = trace_conditions(session, filters)
-    query = sa.select(Trace).where(*conditions)
+    PostgreSQL and one more for the prompt filter."""
+    query = sa.select(Trace).where(*trace_conditions(session, filters))
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
@@ -382,12 +380,7 @@ def list_traces(
     if len(traces) > page_size:
         traces = traces[:page_size]
         next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
-    return TracePage(
-        traces,
-        batches_of(session, [t.id for t in traces]),
-        next_after,
-        trace_totals(session, conditions) if totals else None,
-    )
+    return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
 
 
 #: The columns of the traces' CSV download, in the order of

@@ -44,13 +44,23 @@ MAX_INDENT = 12
 def traces() -> str:
     filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
-    page = trace_queries.list_traces(state.session, filters, state.settings.page_size, totals=True)
+    page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
     return render_template(
         "llm_logs/traces/index.html",
         page=page,
         filters=filters,
         statuses=trace_queries.TRACE_STATUSES,
     )
+
+
+@blueprint.get("/traces/totals")
+def traces_totals() -> str:
+    """The totals of the list's filter: a page, or the list's totals section (``part=1``,
+    which ui.js loads into the list so that the list never waits for them)."""
+    filters = trace_queries.TraceFilters.from_args(request.args)
+    totals = trace_queries.trace_totals(get_state().session, filters)
+    template = "_totals.html" if request.args.get("part") else "totals.html"
+    return render_template(f"llm_logs/traces/{template}", totals=totals, filters=filters)
 
 
 @blueprint.get("/traces.csv")
