@@ -8,17 +8,21 @@ a middling and a rare one) and environments; 101,000 scores judge them
 ("helpful" on one trace in ten, the rare "accuracy" on one in a thousand).
 Rows are made by ``INSERT ... SELECT generate_series`` with the secondary
 indexes dropped, which are then rebuilt from the models' own definitions
-(so the benchmark measures the shipped indexes). Filling takes a while;
-a filled database is detected and reused.
+(so the benchmark measures the shipped indexes). The metrics table (what
+the writer would have added for these LLM spans) is summed from them in
+SQL, minute rows first and every coarser grain from those. Filling takes a
+while; a filled database is detected and reused.
 
 Each page is rendered through Flask's test client (server time: queries,
 Python and Jinja, no network) ``--repeat`` times after one warm-up; the
-table shows medians.
+table shows medians. The dashboard's ranges end at the newest trace (the
+rows are as old as the fill), as custom ranges that get the presets'
+buckets. ``--export`` then downloads every trace as CSV, streamed.
 
 Usage::
 
     python bench/ui_pages.py [--database-url postgresql+psycopg2://...]
-        [--traces 1000000] [--fill-only] [--repeat 7]
+        [--traces 1000000] [--fill-only] [--repeat 7] [--only dashboard] [--export]
 
 Without ``--database-url`` the database ``llm_logs_bench_ui`` is created
 (once) on the local server (``LLM_LOGS_BENCH_POSTGRES``, default
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import resource
 import time
 import uuid
 
@@ -406,6 +411,28 @@ def dashboard_pages(prefix: str, newest: dt.datetime) -> dict[str, str]:
     return pages
 
 
+def time_export(app: Flask, path: str) -> None:
+    """Download ``path`` (a CSV) whole, streamed: time to the first chunk, in all, and how
+    much the process's peak memory grew meanwhile."""
+    client = app.test_client()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    began = time.perf_counter()
+    response = client.get(path, buffered=False)
+    first = None
+    size = lines = 0
+    for chunk in response.response:
+        if first is None:
+            first = time.perf_counter() - began
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    total = time.perf_counter() - began
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(
+        f"\n{path}: {lines - 1:,} rows, {size / 2**20:,.0f} MiB, first chunk after"
+        f" {(first or 0) * 1000:.0f} ms, all in {total:.1f} s, peak memory grew {grown:.0f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
@@ -413,6 +440,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--fill-only", action="store_true")
     parser.add_argument("--only", help="time only the pages whose label contains this")
+    parser.add_argument("--export", action="store_true", help="download every trace as CSV")
     args = parser.parse_args()
     url = args.database_url or default_database_url()
     fill(url, args.traces)
@@ -424,6 +452,8 @@ def main() -> None:
                 if args.only is None or args.only in label
             }
             time_pages(app, chosen, args.repeat, label_width=48, size_width=6)
+            if args.export:
+                time_export(app, app.config["LLM_LOGS_URL_PREFIX"] + "/traces.csv")
 
 
 if __name__ == "__main__":
