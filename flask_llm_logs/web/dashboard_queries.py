@@ -232,14 +232,21 @@ def with_previous_versions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Rows a breakdown shows on the page, after sorting; its CSV has them all. Thousands
+#: of users made a page of megabytes that took seconds to render.
+SHOWN_ROWS = 25
+
+
 @dataclasses.dataclass
 class Dashboard:
     range: DashboardRange
     filters: DashboardFilters
     totals: dict[str, Any]
     charts: list[Chart]
-    #: Breakdown key -> its rows, sorted as asked.
+    #: Breakdown key -> its first :data:`SHOWN_ROWS` rows, sorted as asked.
     tables: dict[str, list[dict[str, Any]]]
+    #: Breakdown key -> how many rows it has in all.
+    counts: dict[str, int]
     sorts: dict[str, str]
 
 
@@ -358,6 +365,7 @@ def dashboard(
         filters,
         _with_cost_per_call(dict(totals[0] if totals else EMPTY_TOTALS)),
         charts(span, series),
-        tables,
+        {key: rows[:SHOWN_ROWS] for key, rows in tables.items()},
+        {key: len(rows) for key, rows in tables.items()},
         sorts,
     )

@@ -18,6 +18,7 @@ from flask_llm_logs.models import PromptRecord
 from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing.records import TraceRecord
+from flask_llm_logs.web import dashboard_queries
 from flask_llm_logs.web.dashboard_queries import DashboardRange
 from flask_llm_logs.web.span_metrics import span_metrics
 from tests.helpers.tracing import flush
@@ -392,3 +393,16 @@ def test_the_spans_say_what_the_metrics_table_says(
                 assert from_spans[key] == pytest.approx(value)
             else:
                 assert from_spans[key] == value, key
+
+
+def test_a_long_breakdown_shows_its_first_rows(
+    client: FlaskClient, url: Url, calls: dict[str, Any], app: Flask, monkeypatch: Any
+) -> None:
+    """Thousands of users would make a page of megabytes: the page shows the first rows
+    (the top spenders), the CSV every one."""
+    monkeypatch.setattr(dashboard_queries, "SHOWN_ROWS", 1)
+    html = html_of(client.get(url("/dashboard")))
+    assert [row[0] for row in table(html, "user")] == ["bob"]
+    assert "The first 1 of 2; the CSV has them all." in html
+    rows = client.get(url("/dashboard/user.csv")).get_data(as_text=True).splitlines()
+    assert len(rows) == 3
