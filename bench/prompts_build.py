@@ -6,7 +6,9 @@ variables and two model parameters. Each call is timed on its own with
 calls after a warm-up. Cached calls are served from the per-process cache
 (the TTL is set long enough that no entry expires during the run); uncached
 calls pass ``cache=False`` and so read the prompt and its current version
-from PostgreSQL (one query over loopback) on every call.
+from PostgreSQL (one query over loopback) on every call. The labelled rows
+load by ``label="production"`` and by a split (``assign_by``, a new key each
+call), both cached.
 
 Usage::
 
@@ -66,6 +68,18 @@ def run(database_url: str, calls: int, uncached_calls: int) -> None:
             model_params={"temperature": 0.3, "max_tokens": 2048},
         )
         cached = timings_us(lambda: Prompt.load("strategy-analysis").build(**VARIABLES), calls)
+        prompt = Prompt.load("strategy-analysis")
+        prompt.set_label("production", version=1)
+        prompt.set_label("candidate", version=1)
+        prompt.split({"production": 90, "candidate": 10})
+        labelled = timings_us(
+            lambda: Prompt.load("strategy-analysis", label="production").build(**VARIABLES), calls
+        )
+        keys = iter(range(10**9))
+        split = timings_us(
+            lambda: Prompt.load("strategy-analysis", assign_by=next(keys)).build(**VARIABLES),
+            calls,
+        )
         uncached = timings_us(
             lambda: Prompt.load("strategy-analysis", cache=False).build(**VARIABLES),
             uncached_calls,
@@ -73,6 +87,8 @@ def run(database_url: str, calls: int, uncached_calls: int) -> None:
     print(f"{'load + build':<34} {'calls':>7} {'median µs':>10} {'p99 µs':>10}")
     for label, samples in (
         ("cached (per-process cache)", cached),
+        ("cached, label=production", labelled),
+        ("cached, assign_by (a split)", split),
         ("uncached (cache=False, PostgreSQL)", uncached),
     ):
         print(

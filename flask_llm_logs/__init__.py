@@ -1,5 +1,6 @@
 """Trace every LLM call of a Flask app, manage versioned prompts, run batches."""
 
+from .alerts.rules import AlertRule
 from .batches import Batch
 from .config import ConfigurationError
 from .extension import LlmLogs
@@ -8,6 +9,7 @@ from .extension import stats
 from .insights.metrics import metrics
 from .instrumentation import uninstrument
 from .prompts import InvalidPrompt
+from .prompts import LabelNotSet
 from .prompts import MissingVariables
 from .prompts import NoPromptVersion
 from .prompts import OutputTooLarge
@@ -32,9 +34,11 @@ from .tracing.api import update_current_trace
 from .tracing.context import copy_context_to
 
 __all__ = [
+    "AlertRule",
     "Batch",
     "ConfigurationError",
     "InvalidPrompt",
+    "LabelNotSet",
     "LlmLogs",
     "MissingVariables",
     "NoPromptVersion",

@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_PROMPT_MAX_OUTPUT_CHARS": 1_000_000,
     "LLM_LOGS_PROMPT_MAX_PARTIAL_DEPTH": 32,
     "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH": 32,
+    #: ``None``: ``Prompt.load()`` builds the latest version; see :mod:`.prompts.labels`.
+    "LLM_LOGS_PROMPT_LABEL": None,
+    "LLM_LOGS_PROTECTED_LABELS": ["production"],
+    "LLM_LOGS_PROMPT_SPLITS": {},
     "LLM_LOGS_BATCH_ENABLED": True,
     "LLM_LOGS_BATCH_PROVIDER": "openai_responses",
     "LLM_LOGS_BATCH_STALE_CLAIM_AFTER": dt.timedelta(minutes=15),
@@ -46,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_REDIS_URL": None,
     "LLM_LOGS_QUEUE": "llm_logs",
     "LLM_LOGS_BIND_KEY": None,
+    "LLM_LOGS_READ_BIND": None,
     "LLM_LOGS_CAPTURE_CONTENT": True,
     "LLM_LOGS_PRICING_PROVIDER": None,
     "LLM_LOGS_REDACT": None,
@@ -63,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_ENVIRONMENT": None,
     #: Whether the writer keeps the metrics table (see :mod:`.tracing.aggregate`).
     "LLM_LOGS_METRICS": True,
+    #: Alert rules, validated by :func:`.alerts.rules.load_rules`; see docs/alerts.rst.
+    "LLM_LOGS_ALERTS": [],
 }
 
 #: What ``LLM_LOGS_AUTO_TRACE`` may be: one automatic trace per request, or per call.
@@ -117,6 +124,8 @@ class Settings:
     redis_url: str
     queue: str
     bind_key: str | None
+    #: ``LLM_LOGS_READ_BIND``: the bind of a read replica for the UI and ``metrics()``.
+    read_bind: str | None
     redact: Callable[[Any], Any] | None
     max_content_bytes: int
     pricing_provider: str | None
@@ -262,12 +271,12 @@ def _redis_url(config: Mapping[str, Any]) -> str:
     return "redis://127.0.0.1:6379/0"
 
 
-def _bind_key(config: Mapping[str, Any]) -> str | None:
-    """``LLM_LOGS_BIND_KEY``, which must name one of ``SQLALCHEMY_BINDS``.
+def _bind_name(config: Mapping[str, Any], key: str) -> str | None:
+    """A key of ``SQLALCHEMY_BINDS`` (``LLM_LOGS_BIND_KEY``, ``LLM_LOGS_READ_BIND``).
 
-    An unknown key would fail only at the first write, dropping every record.
+    An unknown key would fail only at the first write or page, dropping
+    every record or every page.
     """
-    key = "LLM_LOGS_BIND_KEY"
     value = config[key]
     if value is None:
         return None
@@ -355,7 +364,8 @@ def load_settings(app: Flask) -> Settings:
         current_user=_optional_callable(config, "LLM_LOGS_CURRENT_USER"),
         redis_url=_redis_url(config),
         queue=config["LLM_LOGS_QUEUE"],
-        bind_key=_bind_key(config),
+        bind_key=_bind_name(config, "LLM_LOGS_BIND_KEY"),
+        read_bind=_bind_name(config, "LLM_LOGS_READ_BIND"),
         redact=_optional_callable(config, "LLM_LOGS_REDACT"),
         max_content_bytes=_positive_int(config, "LLM_LOGS_MAX_CONTENT_BYTES"),
         pricing_provider=config["LLM_LOGS_PRICING_PROVIDER"],

@@ -1,4 +1,4 @@
-"""An ``rq cron`` configuration: flush and poll batches, purge old traces.
+"""An ``rq cron`` configuration: flush and poll batches, purge old traces, check alerts.
 
 Run one cron process next to the workers::
 
@@ -7,7 +7,8 @@ Run one cron process next to the workers::
 It queues ``flush_batches()`` (every purpose) every
 ``LLM_LOGS_FLUSH_INTERVAL`` seconds (default 300) and ``poll_batches()``
 every ``LLM_LOGS_POLL_INTERVAL`` seconds (default 60), and ``purge_traces()``
-every ``LLM_LOGS_PURGE_INTERVAL`` seconds (default 86400, daily) on the queue
+every ``LLM_LOGS_PURGE_INTERVAL`` seconds (default 86400, daily), and
+``check_alerts()`` every ``LLM_LOGS_ALERTS_INTERVAL`` seconds (default 60) on the queue
 named by ``LLM_LOGS_QUEUE`` (default ``llm_logs``), each under its trigger's
 job id (see :mod:`.unique_cron`): while no worker runs, at most one of each
 waits. The jobs are safe to overlap. Copy this file into your app to change
@@ -22,6 +23,7 @@ from rq import cron
 
 from . import unique_cron
 from .jobs import JOB_TIMEOUT
+from .jobs import check_alerts
 from .jobs import flush_batches
 from .jobs import poll_batches
 from .jobs import purge_traces
@@ -45,5 +47,11 @@ cron.register(
     purge_traces,
     queue_name=QUEUE,
     interval=int(os.environ.get("LLM_LOGS_PURGE_INTERVAL", "86400")),
+    job_timeout=JOB_TIMEOUT,
+)
+cron.register(
+    check_alerts,
+    queue_name=QUEUE,
+    interval=int(os.environ.get("LLM_LOGS_ALERTS_INTERVAL", "60")),
     job_timeout=JOB_TIMEOUT,
 )

@@ -15,18 +15,22 @@ from flask_sqlalchemy import SQLAlchemy
 
 from . import migrations
 from . import process
+from .alerts.rules import load_rules
 from .batches.adapters import check_provider
 from .cli import cli
 from .config import load_settings
 from .instrumentation import check_sdks
 from .instrumentation import instrument
+from .jobs import enqueue_alerts_check
 from .jobs import enqueue_flush
 from .jobs import enqueue_poll
 from .jobs import enqueue_purge
+from .prompts.labels import read_label_settings
 from .prompts.rendering import RenderLimits
 from .prompts.store import PromptStore
 from .state import EXTENSION_KEY
 from .state import State
+from .state import close_read_session
 from .state import get_state
 from .state import register
 from .tracing.context import forget_prompt_version
@@ -72,12 +76,15 @@ class LlmLogs:
         check_provider(settings.batch_provider)
         check_pricing_provider(settings.pricing_provider)
         sdks = check_sdks(settings.instrument)
+        alert_rules = load_rules(app.config)
+        labels = read_label_settings(app.config)
         process.install_hooks()
         state = State(
             app=app,
             settings=settings,
             db=self._resolve_db(app),
             batch_handlers=collections.ChainMap({}, self._batch_handlers),
+            alert_rules=alert_rules,
         )
         state.writer = Writer(settings, engine=lambda: state.engine, enabled=lambda: state.enabled)
         state.prompt_store = PromptStore(
@@ -89,11 +96,13 @@ class LlmLogs:
                 max_partial_depth=settings.prompt_max_partial_depth,
                 max_section_depth=settings.prompt_max_section_depth,
             ),
+            labels=labels,
         )
         state.shutdown_hooks.append(state.writer.close)
         register(state)
         app.teardown_request(forget_prompt_version)
         app.teardown_request(end_request_trace)
+        app.teardown_appcontext(close_read_session)
         app.after_request(end_with_streamed_response)
 
         migrations.hide_tables_from_host_migrations(app)
@@ -143,6 +152,14 @@ class LlmLogs:
         ``flask llm-logs purge`` does; see :doc:`/tracing`.
         """
         return enqueue_purge(get_state(app))
+
+    def enqueue_alerts_check(self, app: Flask | None = None) -> Any:
+        """Queue ``check_alerts()`` unless one is already waiting; the RQ job.
+
+        It evaluates ``LLM_LOGS_ALERTS``, as ``flask llm-logs alerts check``
+        does; see :doc:`/alerts`.
+        """
+        return enqueue_alerts_check(get_state(app))
 
     def _resolve_db(self, app: Flask) -> SQLAlchemy:
         if self._db is not None:

@@ -1,4 +1,5 @@
-"""RQ entry points: ``flush_batches``, ``poll_batches``, ``purge_traces``, and a Flask-aware worker.
+"""RQ entry points: ``flush_batches``, ``poll_batches``, ``purge_traces``, ``check_alerts``,
+and a Flask-aware worker.
 
 The jobs need an app context. Under ``flask llm-logs worker`` (or ``rq
 worker -w flask_llm_logs.jobs.Worker``) the worker provides one around every
@@ -149,6 +150,17 @@ def purge_traces(days: int | None = None) -> int:
         return purge_old_traces(days)
 
 
+def check_alerts() -> dict[str, Any]:
+    """RQ job: evaluate ``LLM_LOGS_ALERTS``, notify what started or ended; see :doc:`/alerts`.
+
+    Safe to overlap with another check: each alert is sent once.
+    """
+    from .alerts.check import check_alerts
+
+    with app_context():
+        return check_alerts().as_dict()
+
+
 def _id_part(name: str) -> str:
     """``name`` as part of an RQ job id, which allows ``[A-Za-z0-9_-]`` only.
 
@@ -181,6 +193,11 @@ def poll_job_id(queue_name: str) -> str:
 def purge_job_id(queue_name: str) -> str:
     """``<queue>-purge``: one queued purge per queue."""
     return f"{_id_part(queue_name)}-purge"
+
+
+def alerts_job_id(queue_name: str) -> str:
+    """``<queue>-alerts``: one queued alert check per queue."""
+    return f"{_id_part(queue_name)}-alerts"
 
 
 #: Rounds of enqueue / replace a finished job before a trigger gives up.
@@ -323,6 +340,12 @@ def enqueue_purge(state: State) -> rq.job.Job:
     """Queue :func:`purge_traces` unless one is already waiting."""
     queue = queue_for(state)
     return enqueue_unique(queue, purge_job_id(queue.name), purge_traces)
+
+
+def enqueue_alerts_check(state: State) -> rq.job.Job:
+    """Queue :func:`check_alerts` unless one is already waiting."""
+    queue = queue_for(state)
+    return enqueue_unique(queue, alerts_job_id(queue.name), check_alerts)
 
 
 class Worker(rq.Worker):

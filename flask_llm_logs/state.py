@@ -12,13 +12,18 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
 from flask import current_app
+from flask import g
 from flask import has_app_context
+from flask import has_request_context
+from flask import session as browser_session
+from sqlalchemy.orm import Session
 
 from .config import Settings
 from .config import read_bool
@@ -30,11 +35,20 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import scoped_session
 
+    from .alerts.rules import AlertRule
     from .prompts.store import PromptStore
     from .tracing.writer import Writer
 
 #: Where the state lives: ``app.extensions["llm_logs"]``.
 EXTENSION_KEY = "llm_logs"
+
+#: After a UI user changed something, their pages read the primary this many
+#: seconds, longer than a healthy replica lags: nobody sees their change vanish.
+READ_YOUR_WRITES_SECONDS = 10.0
+#: When the browser last wrote, in its (signed) Flask session cookie.
+_WROTE_AT = "llm_logs_wrote_at"
+#: The request's replica session, in ``g``.
+_READ_SESSION = "_llm_logs_read_session"
 
 
 @dataclasses.dataclass(eq=False)
@@ -53,6 +67,8 @@ class State:
     batch_handlers: collections.ChainMap[str, Any] = dataclasses.field(
         default_factory=collections.ChainMap
     )
+    #: ``LLM_LOGS_ALERTS``, validated at ``init_app``; see :mod:`.alerts`.
+    alert_rules: tuple[AlertRule, ...] = ()
     #: Called by :meth:`shutdown`, newest first (background threads, pools).
     shutdown_hooks: list[Callable[[], None]] = dataclasses.field(default_factory=list)
     #: Stores traces and spans in the background, see :mod:`.tracing.writer`.
@@ -74,6 +90,28 @@ class State:
         """The engine the logs tables live on (the bind key's, or the default)."""
         with self.app.app_context():
             return self.db.engines[self.settings.bind_key]
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine pages and :func:`~flask_llm_logs.metrics` read from: the replica of
+        ``LLM_LOGS_READ_BIND``, unless this browser wrote a moment ago."""
+        if self.settings.read_bind is None or _wrote_recently():
+            return self.engine
+        with self.app.app_context():
+            return self.db.engines[self.settings.read_bind]
+
+    @property
+    def read_session(self) -> Session | scoped_session[Any]:
+        """The session the UI's pages read with: on the replica (one per request, closed
+        at teardown), or the app's own session when there is none or the browser
+        wrote a moment ago. Writes always go through :attr:`session`."""
+        if self.settings.read_bind is None or _wrote_recently():
+            return self.session
+        found: Session | None = g.get(_READ_SESSION)
+        if found is None:
+            found = Session(bind=self.read_engine)
+            setattr(g, _READ_SESSION, found)
+        return found
 
     # -- keys read live, so tests and admin tools can change them at runtime --
 
@@ -141,3 +179,22 @@ def get_state(app: Flask | None = None) -> State:
     if _last_state is None:
         raise RuntimeError("flask-llm-logs is not initialised: call LlmLogs(app) first")
     return _last_state
+
+
+def note_write() -> None:
+    """Have this browser read the primary for a while: it just changed something there."""
+    browser_session[_WROTE_AT] = time.time()
+
+
+def _wrote_recently() -> bool:
+    if not has_request_context():
+        return False
+    wrote_at = browser_session.get(_WROTE_AT)
+    return isinstance(wrote_at, float) and time.time() - wrote_at < READ_YOUR_WRITES_SECONDS
+
+
+def close_read_session(error: BaseException | None = None) -> None:
+    """Close the request's replica session (an app-context teardown)."""
+    session: Session | None = g.pop(_READ_SESSION, None)
+    if session is not None:
+        session.close()

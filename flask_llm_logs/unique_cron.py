@@ -1,7 +1,7 @@
 """``rq cron`` jobs queued under the ids of the ``enqueue_*`` triggers.
 
 rq 3.0's ``cron.register`` takes no job id: ``rq cron`` queued a new flush,
-poll or purge at every interval whatever waited already (7 jobs in 8 s with
+poll, purge or alert check at every interval whatever waited already (7 jobs in 8 s with
 no worker running). After :func:`install`, rq's scheduler queues the
 functions of :data:`JOB_IDS` through :func:`.jobs.enqueue_unique`, so at
 most one of each waits and a trigger finds the cron's job; it queues any
@@ -17,6 +17,8 @@ import rq
 from redis import Redis
 from rq import cron
 
+from .jobs import alerts_job_id
+from .jobs import check_alerts
 from .jobs import enqueue_unique
 from .jobs import flush_batches
 from .jobs import flush_job_id
@@ -30,6 +32,7 @@ JOB_IDS: dict[Callable[..., Any], Callable[[str], str]] = {
     flush_batches: lambda queue_name: flush_job_id(queue_name, None),
     poll_batches: poll_job_id,
     purge_traces: purge_job_id,
+    check_alerts: alerts_job_id,
 }
 
 

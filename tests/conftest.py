@@ -40,6 +40,7 @@ pytest_plugins = [
     "tests.helpers.recorder_errors",
     "tests.helpers.web",
     "tests.helpers.browser",
+    "tests.helpers.alerts",
 ]
 
 

@@ -28,11 +28,11 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0006"
+HEAD = "0009"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0005"
+PREVIOUS = "0007"
 #: The tables HEAD creates, gone after a default downgrade.
-TABLES_OF_HEAD = {"llm_logs_metrics"}
+TABLES_OF_HEAD = {"llm_logs_alert_states", "llm_logs_alert_events"}
 
 
 def table_names(url: str) -> set[str]:
@@ -402,6 +402,36 @@ def test_0005_adds_users_sessions_tags_scores_and_back(empty_database_url: str) 
             assert not names & _TRACE_COLUMNS_OF_0005
             kept = connection.execute(sa.text("SELECT name FROM llm_logs_traces")).scalars()
             assert list(kept) == ["before 0005"]
+    finally:
+        engine.dispose()
+
+
+def test_0007_adds_labels_and_splits_to_existing_prompts_and_back(empty_database_url: str) -> None:
+    """Prompts saved before 0007 get no label and no split; downgrade drops them, keeps prompts."""
+    engine = sa.create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0005")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO llm_logs_prompts (slug, name, tags, created_at, updated_at)"
+                    " VALUES ('old', 'Old', '[]', :now, :now)"
+                ),
+                {"now": dt.datetime.now(dt.timezone.utc)},
+            )
+            migrations.upgrade(connection, "0007")
+            assert connection.execute(sa.text("SELECT split FROM llm_logs_prompts")).one() == (
+                None,
+            )
+            tables = set(sa.inspect(connection).get_table_names())
+            assert tables >= TABLES_OF_HEAD
+
+            migrations.downgrade(connection, "0005")
+            inspector = sa.inspect(connection)
+            assert not TABLES_OF_HEAD & set(inspector.get_table_names())
+            assert "split" not in {c["name"] for c in inspector.get_columns("llm_logs_prompts")}
+            kept = connection.execute(sa.text("SELECT slug FROM llm_logs_prompts")).scalars()
+            assert list(kept) == ["old"]
     finally:
         engine.dispose()
 

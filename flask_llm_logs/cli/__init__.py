@@ -9,6 +9,7 @@ from flask.cli import ScriptInfo
 
 from ..migrations.status import describe
 from ..state import get_state
+from .alerts import alerts
 from .batches import batches
 from .batches import worker
 from .db import db
@@ -34,9 +35,10 @@ class LlmLogsGroup(AppGroup):
             raise click.ClickException(problem) from None
 
 
-cli = LlmLogsGroup("llm-logs", help="Tracing, prompts and batches of flask-llm-logs.")
+cli = LlmLogsGroup("llm-logs", help="Tracing, prompts, batches and alerts of flask-llm-logs.")
 cli.add_command(db)
 cli.add_command(sync_prompts_command)
 cli.add_command(purge)
 cli.add_command(batches)
 cli.add_command(worker)
+cli.add_command(alerts)

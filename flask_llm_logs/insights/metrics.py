@@ -93,7 +93,7 @@ def metrics(
         bucket, or a time that is not a datetime.
     """
     query = Query.parse(since, until, group_by, filters, bucket)
-    with get_state().engine.connect() as connection:
+    with get_state().read_engine.connect() as connection:
         return query.run(connection)
 
 

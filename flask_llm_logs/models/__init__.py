@@ -1,9 +1,13 @@
 """The extension's tables, on their own metadata (see :mod:`.base`)."""
 
+from .alerts import AlertEvent
+from .alerts import AlertState
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
 from .metrics import metrics_table
+from .prompts import PromptLabel
+from .prompts import PromptLabelMove
 from .prompts import PromptRecord
 from .prompts import PromptVersion
 from .scores import Score
@@ -11,9 +15,13 @@ from .tracing import Span
 from .tracing import Trace
 
 __all__ = [
+    "AlertEvent",
+    "AlertState",
     "Base",
     "BatchRecord",
     "BatchRequest",
+    "PromptLabel",
+    "PromptLabelMove",
     "PromptRecord",
     "PromptVersion",
     "Score",

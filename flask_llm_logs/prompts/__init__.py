@@ -2,6 +2,7 @@
 
 from .errors import FileProblem
 from .errors import InvalidPrompt
+from .errors import LabelNotSet
 from .errors import MissingVariables
 from .errors import NoPromptVersion
 from .errors import OutputTooLarge
@@ -16,6 +17,7 @@ from .errors import RenderLimitExceeded
 from .errors import SectionsTooDeep
 from .errors import TemplateSyntaxError
 from .errors import VersionNotFound
+from .labels import LabelMove
 from .prompt import Prompt
 from .prompt import clear_cache
 from .store import Version
@@ -23,6 +25,8 @@ from .store import Version
 __all__ = [
     "FileProblem",
     "InvalidPrompt",
+    "LabelMove",
+    "LabelNotSet",
     "MissingVariables",
     "NoPromptVersion",
     "OutputTooLarge",

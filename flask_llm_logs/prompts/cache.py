@@ -4,6 +4,10 @@ A hit is a dict lookup and a clock read, which is what lets a cached
 ``Prompt.load(slug).build(...)`` stay in the tens of microseconds. Other
 processes learn about a save only when their entry expires, so they serve the
 previous version for at most ``LLM_LOGS_PROMPT_CACHE_TTL`` seconds.
+
+A slug may have several snapshots, one per *variant* (``None`` for the
+latest version, a label's name for the version it names): invalidating the
+slug drops all of them, so a save and a label move reach every variant.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ T = TypeVar("T")
 
 
 class SnapshotCache(Generic[T]):
-    """Maps a slug to a snapshot for ``ttl()`` seconds; a TTL of 0 turns caching off.
+    """Maps a slug (and a variant of it) to a snapshot for ``ttl()`` seconds; a TTL of 0
+    turns caching off.
 
     ``ttl`` is called on every :meth:`put`, so a changed setting applies to
     every entry cached from then on.
@@ -30,12 +35,13 @@ class SnapshotCache(Generic[T]):
 
     def __init__(self, ttl: Callable[[], float]) -> None:
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, T]] = {}
+        self._entries: dict[str, dict[str | None, tuple[float, T]]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> T | None:
-        entry = self._entries.get(key)
+    def get(self, key: str, variant: str | None = None) -> T | None:
+        variants = self._entries.get(key)
+        entry = None if variants is None else variants.get(variant)
         if entry is None or entry[0] <= time.monotonic():
             return None
         return entry[1]
@@ -43,13 +49,14 @@ class SnapshotCache(Generic[T]):
     def generation(self) -> int:
         return self._generation
 
-    def put(self, key: str, value: T, generation: int) -> None:
+    def put(self, key: str, value: T, generation: int, variant: str | None = None) -> None:
         ttl = self.ttl()
         if ttl <= 0:
             return
         with self._lock:
             if generation == self._generation:
-                self._entries[key] = (time.monotonic() + ttl, value)
+                variants = self._entries.setdefault(key, {})
+                variants[variant] = (time.monotonic() + ttl, value)
 
     def invalidate(self, *keys: str) -> None:
         with self._lock:

@@ -169,3 +169,19 @@ class SectionsTooDeep(RenderLimitExceeded, InvalidPrompt):
     """
 
     key = "LLM_LOGS_PROMPT_MAX_SECTION_DEPTH"
+
+
+class LabelNotSet(PromptError, LookupError):
+    """``load(label=...)`` or a split asked for a label that names no version of the prompt.
+
+    ``production`` and ``staging`` exist for every prompt but name no version
+    until one is set: ``load()`` refuses rather than guess which to build.
+    """
+
+    def __init__(self, slug: str, label: str) -> None:
+        super().__init__(
+            f"prompt {slug!r} has no version labelled {label!r}: set one with"
+            f" Prompt.load({slug!r}).set_label({label!r}, version=N) or from its versions page"
+        )
+        self.slug = slug
+        self.label = label

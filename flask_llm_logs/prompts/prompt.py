@@ -15,6 +15,7 @@ race retries with the next number.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -26,11 +27,14 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from ..models import PromptLabel
+from ..models import PromptLabelMove
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..state import get_state
 from ..tracing.context import link_prompt_version
 from .errors import InvalidPrompt
+from .errors import LabelNotSet
 from .errors import MissingVariables
 from .errors import NoPromptVersion
 from .errors import PromptAlreadyExists
@@ -38,6 +42,17 @@ from .errors import PromptNotFound
 from .errors import VersionNotFound
 from .frozen import FrozenList
 from .frozen import thaw
+from .labels import LabelMove
+from .labels import Weights
+from .labels import check_label
+from .labels import check_weights
+from .labels import pick_label
+from .releases import check_by
+from .releases import check_split_labels
+from .releases import labels_of
+from .releases import move_label
+from .releases import moves_of
+from .releases import version_row
 from .rendering import collect_partials
 from .rendering import render_messages
 from .store import PromptData
@@ -72,6 +87,9 @@ def clear_cache() -> None:
 
 
 _UNSET: Any = object()
+
+#: ``load()``'s label when none is given: ``LLM_LOGS_PROMPT_LABEL``.
+_DEFAULT_LABEL: Any = object()
 
 
 def _checked_record(
@@ -125,12 +143,20 @@ class Prompt:
     save on their next uncached :meth:`load`.
     """
 
-    __slots__ = ("_cached", "_data", "_store", "_versions")
+    __slots__ = ("_cached", "_data", "_label", "_store", "_versions")
 
-    def __init__(self, data: PromptData, store: PromptStore, *, cached: bool = True) -> None:
+    def __init__(
+        self,
+        data: PromptData,
+        store: PromptStore,
+        *,
+        cached: bool = True,
+        label: str | None = None,
+    ) -> None:
         self._data = data
         self._store = store
         self._cached = cached
+        self._label = label
         self._versions: list[Version] | None = None
 
     def __repr__(self) -> str:
@@ -172,7 +198,10 @@ class Prompt:
 
     @property
     def current_version(self) -> Version | None:
-        """The latest version, or ``None`` before the first :meth:`update_content`."""
+        """The version :meth:`build` renders: the latest, or the one :attr:`label` names.
+
+        ``None`` before the first :meth:`update_content`.
+        """
         return self._data.current
 
     @property
@@ -274,22 +303,61 @@ class Prompt:
         return cls(data, store)
 
     @classmethod
-    def load(cls, slug: str, cache: bool = True) -> Prompt:
-        """The prompt with this slug and its current version.
+    def load(
+        cls,
+        slug: str,
+        cache: bool = True,
+        *,
+        label: str | None = _DEFAULT_LABEL,
+        assign_by: object = None,
+    ) -> Prompt:
+        """The prompt with this slug, and the version it builds.
+
+        Which version: the one ``label`` names (``"production"``...), the
+        latest with ``label=None``; without ``label``, ``LLM_LOGS_PROMPT_LABEL``
+        says (by default ``None``: the latest). ``assign_by`` (a user id, an
+        account id...) picks the label by the prompt's split instead, the same
+        label for the same key every time (see ``docs/prompts.rst``, Splits);
+        a prompt without a split ignores it.
 
         With ``cache=True`` a snapshot up to ``LLM_LOGS_PROMPT_CACHE_TTL``
         seconds old may be returned; ``cache=False`` reads the database (and
-        so do the partials its :meth:`build` includes).
+        so do the partials its :meth:`build` includes, at their latest version).
 
         :raises PromptNotFound: no prompt has this slug.
-        :raises InvalidPrompt: no prompt can have this slug (a NUL character, a space...).
+        :raises LabelNotSet: the label names no version of this prompt.
+        :raises InvalidPrompt: no prompt can have this slug or label (a NUL
+            character, a space...), or both ``label`` and ``assign_by`` were given.
         """
         check_slug(slug)
         store = current_store()
-        data = store.load(slug, cache=cache)
+        if assign_by is not None:
+            if label is not _DEFAULT_LABEL:
+                raise InvalidPrompt(
+                    "label, assign_by: give one or the other (assign_by picks the label)"
+                )
+            label = cls._assigned_label(store, slug, str(assign_by), cache)
+        if label is _DEFAULT_LABEL:
+            label = store.labels.default
+        elif label is not None:
+            check_label(label)
+        data = store.load(slug, cache=cache, label=label)
         if data is None:
             raise PromptNotFound(slug)
-        return cls(data, store, cached=cache)
+        if label is not None and data.current is None:
+            raise LabelNotSet(slug, label)
+        return cls(data, store, cached=cache, label=label)
+
+    @staticmethod
+    def _assigned_label(store: PromptStore, slug: str, key: str, cache: bool) -> Any:
+        """The label ``key`` gets by the prompt's split; ``load()``'s default without a split."""
+        weights = store.labels.splits.get(slug)
+        if weights is None:
+            data = store.load(slug, cache=cache)
+            if data is None:
+                raise PromptNotFound(slug)
+            weights = data.split
+        return _DEFAULT_LABEL if weights is None else pick_label(slug, key, weights)
 
     @classmethod
     def all(cls, *, tag: str | None = None) -> list[Prompt]:
@@ -383,11 +451,17 @@ class Prompt:
         model_params: Mapping[str, Any] | None = None,
         default_variables: Mapping[str, Any] | None = None,
         changelog: str | None = None,
+        *,
+        label: str | None = None,
+        by: str | None = None,
     ) -> Version:
         """Save a new version and make it current; committed on return.
 
         ``model``, ``model_params`` and ``default_variables`` left as ``None``
         keep the previous version's values (pass ``{}`` to clear the dicts).
+        No label moves, unless ``label`` is given: it is pointed at the new
+        version in the same transaction (the editor's "publish as
+        production"), recorded as moved ``by``.
 
         :raises InvalidPrompt: malformed messages or parameters.
         :raises TemplateSyntaxError: a message does not parse as Mustache.
@@ -397,7 +471,9 @@ class Prompt:
         given = _checked_content(
             self.slug, messages, model, model_params, default_variables, changelog, self._store
         )
-        return self._save(lambda latest: _filled_in(given, latest))
+        if label is not None:
+            check_label(label)
+        return self._save(lambda latest: _filled_in(given, latest), label, check_by(by))
 
     def rollback_to(self, number: int, changelog: str | None = None) -> Version:
         """Save a new version with the content of version ``number``; committed on return.
@@ -417,7 +493,12 @@ class Prompt:
             }
         )
 
-    def _save(self, content: Callable[[PromptVersion | None], Mapping[str, Any]]) -> Version:
+    def _save(
+        self,
+        content: Callable[[PromptVersion | None], Mapping[str, Any]],
+        label: str | None = None,
+        by: str | None = None,
+    ) -> Version:
         store = self._store
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             try:
@@ -432,6 +513,8 @@ class Prompt:
                     )
                     session.add(row)
                     session.flush()
+                    if label is not None:
+                        move_label(session, self.id, label, row, by)
                     record = session.get_one(PromptRecord, self.id)
                     data = PromptData.from_rows(record, row)
             except IntegrityError:
@@ -441,6 +524,7 @@ class Prompt:
             break
         store.cache.invalidate(self.slug)
         self._data = data
+        self._label = label
         self._versions = None
         assert data.current is not None
         return data.current
@@ -501,6 +585,12 @@ class Prompt:
                     f"version {number} is the current version of prompt {self.slug!r}"
                     " and cannot be deleted; save a new version or roll back first"
                 )
+            named_by = [name for name, at in labels_of(session, self.id).items() if at == number]
+            if named_by:
+                raise InvalidPrompt(
+                    f"version {number} of prompt {self.slug!r} is labelled"
+                    f" {', '.join(map(repr, named_by))} and cannot be deleted; move the label first"
+                )
             result = session.execute(
                 delete(PromptVersion).where(
                     PromptVersion.prompt_id == self.id, PromptVersion.version_number == number
@@ -519,6 +609,85 @@ class Prompt:
         store = self._store
         with store.sessions.begin() as session:
             touch(session, self.id)
-            session.execute(delete(PromptVersion).where(PromptVersion.prompt_id == self.id))
+            for table in (PromptLabelMove, PromptLabel, PromptVersion):
+                session.execute(delete(table).where(table.prompt_id == self.id))
             session.execute(delete(PromptRecord).where(PromptRecord.id == self.id))
         store.cache.invalidate(self.slug)
+
+    # Labels and splits --------------------------------------------------------
+
+    @property
+    def label(self) -> str | None:
+        """The label this handle was loaded by (``None``: the latest version)."""
+        return self._label
+
+    @property
+    def labels(self) -> dict[str, int | None]:
+        """Every label and the version number it names (``None``: none yet), read now.
+
+        ``production`` and ``staging`` are always there, first.
+        """
+        with self._store.sessions() as session:
+            return labels_of(session, self.id)
+
+    def label_moves(self, limit: int | None = None) -> list[LabelMove]:
+        """The history of the prompt's labels, newest move first."""
+        with self._store.sessions() as session:
+            return moves_of(session, self.id, limit)
+
+    def set_label(self, label: str, version: int, *, by: str | None = None) -> None:
+        """Point ``label`` at ``version`` (a number); committed on return.
+
+        The move is recorded in :meth:`label_moves` with ``by`` (who moved
+        it) and the version it named before; every process serves the new
+        version after at most ``LLM_LOGS_PROMPT_CACHE_TTL`` seconds, this
+        one at once. Setting a label where it already is records nothing.
+
+        :raises VersionNotFound: there is no such version.
+        :raises InvalidPrompt: ``label`` or ``by`` is malformed.
+        """
+        check_label(label)
+        by = check_by(by)
+        store = self._store
+        with store.sessions.begin() as session:
+            if not touch(session, self.id):
+                raise PromptNotFound(self.slug, " (it was deleted)")
+            move_label(
+                session, self.id, label, version_row(session, self.id, self.slug, version), by
+            )
+        store.cache.invalidate(self.slug)
+
+    @property
+    def split_weights(self) -> dict[str, int] | None:
+        """The split ``load(assign_by=...)`` follows: ``LLM_LOGS_PROMPT_SPLITS``, else
+        :meth:`split`'s, as loaded; ``None`` without one."""
+        weights = self._store.labels.splits.get(self.slug) or self._data.split
+        return None if weights is None else dict(weights)
+
+    def split(self, weights: Mapping[str, int] | None) -> None:
+        """Share ``load(assign_by=...)`` between labels by weight, such as
+        ``{"production": 90, "candidate": 10}``; ``None`` removes the split. Committed on return.
+
+        :raises InvalidPrompt: a weight is not a positive integer, or the
+            prompt's split is set by ``LLM_LOGS_PROMPT_SPLITS`` (which wins).
+        :raises LabelNotSet: a label names no version of the prompt.
+        """
+        checked: Weights | None = None if weights is None else check_weights(weights)
+        store = self._store
+        if self.slug in store.labels.splits:
+            raise InvalidPrompt(
+                f"prompt {self.slug!r}: its split is set by LLM_LOGS_PROMPT_SPLITS; change it there"
+            )
+        with store.sessions.begin() as session:
+            if not touch(session, self.id):
+                raise PromptNotFound(self.slug, " (it was deleted)")
+            if checked is not None:
+                check_split_labels(session, self.id, self.slug, checked)
+            session.execute(
+                update(PromptRecord)
+                .where(PromptRecord.id == self.id)
+                .values(split=None if checked is None else dict(checked))
+                .execution_options(synchronize_session=False)
+            )
+        store.cache.invalidate(self.slug)
+        self._data = dataclasses.replace(self._data, split=checked)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from ..models import PromptLabel
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models.base import utcnow
@@ -31,13 +32,15 @@ from .cache import SnapshotCache
 from .frozen import FrozenDict
 from .frozen import FrozenList
 from .frozen import freeze
+from .labels import LabelSettings
+from .labels import Weights
 from .rendering import RenderLimits
 from .rendering import parse
 from .rendering import partial_text
 from .rendering import variables_of
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def aware(value: dt.datetime) -> dt.datetime:
     """SQLite returns naive datetimes; every stored time is UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
@@ -79,7 +82,7 @@ class Version:
             model_params=freeze(row.model_params or {}),
             default_variables=freeze(row.default_variables or {}),
             changelog=row.changelog,
-            created_at=_aware(row.created_at),
+            created_at=aware(row.created_at),
             includes=tuple(includes),
         )
 
@@ -96,7 +99,11 @@ class Version:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PromptData:
-    """What the cache holds for one slug: the prompt's fields and its current version."""
+    """What the cache holds for one slug: the prompt's fields and its current version.
+
+    ``current`` is the latest version, or the labelled one in a snapshot
+    loaded by label (``None`` if the label names no version).
+    """
 
     id: int
     slug: str
@@ -106,6 +113,8 @@ class PromptData:
     created_at: dt.datetime
     updated_at: dt.datetime
     current: Version | None
+    #: The split set by ``Prompt.split()``, sorted by label; ``None`` without one.
+    split: Weights | None = None
 
     @classmethod
     def from_rows(cls, record: PromptRecord, current: PromptVersion | None) -> PromptData:
@@ -115,9 +124,10 @@ class PromptData:
             name=record.name,
             description=record.description,
             tags=freeze(record.tags or []),
-            created_at=_aware(record.created_at),
-            updated_at=_aware(record.updated_at),
+            created_at=aware(record.created_at),
+            updated_at=aware(record.updated_at),
             current=Version.from_row(current) if current is not None else None,
+            split=tuple(sorted(record.split.items())) if record.split else None,
         )
 
 
@@ -138,29 +148,35 @@ class PromptStore:
         cache_ttl: Callable[[], float],
         strict: Callable[[], bool],
         limits: RenderLimits,
+        labels: LabelSettings | None = None,
     ) -> None:
         self._engine = engine
         self.cache: SnapshotCache[PromptData] = SnapshotCache(cache_ttl)
         self.strict = strict
         self.limits = limits
+        self.labels = labels or LabelSettings()
 
     @functools.cached_property
     def sessions(self) -> sessionmaker[Session]:
         """Sessions of the store's own, never the caller's ``db.session``."""
         return sessionmaker(self._engine(), expire_on_commit=False)
 
-    def load(self, slug: str, *, cache: bool) -> PromptData | None:
+    def load(self, slug: str, *, cache: bool, label: str | None = None) -> PromptData | None:
+        """The prompt with its latest version, or with the version ``label`` names."""
         if cache:
-            data = self.cache.get(slug)
+            data = self.cache.get(slug, label)
             if data is not None:
                 return data
         generation = self.cache.generation()
         with self.sessions() as session:
-            row = session.execute(_load_statement(), {"slug": slug}).first()
+            if label is None:
+                row = session.execute(_load_statement(), {"slug": slug}).first()
+            else:
+                row = session.execute(_labelled_statement(), {"slug": slug, "label": label}).first()
         if row is None:
             return None
         data = PromptData.from_rows(*row)
-        self.cache.put(slug, data, generation)
+        self.cache.put(slug, data, generation, label)
         return data
 
 
@@ -173,6 +189,20 @@ def _load_statement() -> Any:
         .where(PromptRecord.slug == bindparam("slug"))
         .order_by(PromptVersion.version_number.desc())
         .limit(1)
+    )
+
+
+@functools.cache
+def _labelled_statement() -> Any:
+    """One prompt by slug with the version a label names (``None`` if it names none)."""
+    return (
+        select(PromptRecord, PromptVersion)
+        .outerjoin(
+            PromptLabel,
+            and_(PromptLabel.prompt_id == PromptRecord.id, PromptLabel.name == bindparam("label")),
+        )
+        .outerjoin(PromptVersion, PromptVersion.id == PromptLabel.version_id)
+        .where(PromptRecord.slug == bindparam("slug"))
     )
 
 

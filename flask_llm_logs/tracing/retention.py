@@ -27,6 +27,7 @@ from typing import cast
 
 import sqlalchemy as sa
 
+from ..models import AlertEvent
 from ..models import BatchRequest
 from ..models import Score
 from ..models import Span
@@ -40,6 +41,7 @@ traces = cast(sa.Table, Trace.__table__)
 spans = cast(sa.Table, Span.__table__)
 scores = cast(sa.Table, Score.__table__)
 batch_requests = cast(sa.Table, BatchRequest.__table__)
+alert_events = cast(sa.Table, AlertEvent.__table__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +127,7 @@ def purge_old_traces(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_chunk: Callable[[int], None] | None = None,
 ) -> int:
-    """Delete traces started more than ``days`` ago, and their spans and scores.
+    """Delete traces started more than ``days`` ago, their spans and scores, and older alert events.
 
     Needs an app context; the RQ job is :func:`flask_llm_logs.jobs.purge_traces`.
 
@@ -145,6 +147,10 @@ def purge_old_traces(
         .limit(chunk_size)
     )
     engine = get_state().engine
+    with engine.begin() as connection:
+        # The alert history goes with the traces its links lead to; a few
+        # rows a day, deleted in one statement.
+        connection.execute(sa.delete(alert_events).where(alert_events.c.created_at < cutoff))
     deleted = 0
     while True:
         with engine.begin() as connection:

@@ -8,8 +8,10 @@ from ..config import Settings
 from .blueprint import blueprint
 
 # Importing a view module adds its routes to the blueprint.
+from .views import alerts  # noqa: F401
 from .views import batches  # noqa: F401
 from .views import dashboard  # noqa: F401
+from .views import prompt_labels  # noqa: F401
 from .views import prompts  # noqa: F401
 from .views import sessions  # noqa: F401
 from .views import traces  # noqa: F401

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from ..migrations.status import describe
 from ..state import get_state
+from .access import ActionRefused
 from .access import is_allowed
 from .rendering import json_text
 from .rendering import payload_html
@@ -89,8 +90,10 @@ def error_page(error: HTTPException) -> Any:
     code = error.code or 500
     if code not in ERROR_TITLES:
         return error
+    refused = isinstance(error, ActionRefused)
+    title = "Not allowed" if refused else ERROR_TITLES[code]
     return render_template(
-        "llm_logs/error.html", error=error, code=code, title=ERROR_TITLES[code]
+        "llm_logs/error.html", error=error, code=code, title=title, refused=refused
     ), code
 
 
@@ -168,6 +171,7 @@ NAVIGATION = [
     ("Sessions", "llm_logs.sessions", ("llm_logs.session", "llm_logs.user")),
     ("Prompts", "llm_logs.prompts", ("llm_logs.prompt",)),
     ("Batches", "llm_logs.batches", ("llm_logs.batch",)),
+    ("Alerts", "llm_logs.alerts", ("llm_logs.alert",)),
 ]
 
 

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField
 from wtforms import Field
 from wtforms import FieldList
 from wtforms import FloatField
@@ -33,6 +34,7 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
+from wtforms.validators import Regexp
 from wtforms.validators import StopValidation
 from wtforms.validators import ValidationError
 from wtforms.widgets import TextArea
@@ -44,6 +46,7 @@ from ..prompts import PromptNotFound
 from ..prompts import SectionsTooDeep
 from ..prompts import TemplateSyntaxError
 from ..prompts import Version
+from ..prompts.labels import LABEL_PATTERN
 from ..prompts.validation import RESERVED_PARAMS
 from ..prompts.validation import ROLES
 from ..prompts.validation import check_slug
@@ -176,6 +179,11 @@ class PromptForm(BaseForm):
         filters=[normalize_newlines, blank_to_none],
         description="What changed, shown in the version history.",
     )
+    #: Shown when editing, to users who may move the ``production`` label.
+    publish = BooleanField(
+        "Publish as production",
+        description="Point the production label at this version as it is saved.",
+    )
 
     @classmethod
     def data_of(cls, prompt: Prompt) -> dict[str, Any]:
@@ -280,7 +288,7 @@ class NewPromptForm(PromptForm):
         except InvalidPrompt as error:
             raise ValidationError(_sentence(str(error))) from None
         try:
-            Prompt.load(field.data, cache=False)
+            Prompt.load(field.data, cache=False, label=None)
         except PromptNotFound:
             return
         raise ValidationError(f"A prompt with slug {field.data!r} already exists.")
@@ -325,3 +333,18 @@ def _swap(first: FormField[MessageForm], second: FormField[MessageForm]) -> None
 
 def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+#: What the label field says when refused.
+LABEL_RULE = (
+    "Use 1 to 50 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit."
+)
+
+
+class LabelForm(BaseForm):
+    """Point a label at a version, from the version list."""
+
+    label = StringField(
+        "Label",
+        validators=[InputRequired(), Regexp(LABEL_PATTERN.pattern + r"\Z", message=LABEL_RULE)],
+    )

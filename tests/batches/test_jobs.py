@@ -23,6 +23,8 @@ from rq.executions import Execution
 
 from flask_llm_logs import Batch
 from flask_llm_logs import LlmLogs
+from flask_llm_logs.jobs import alerts_job_id
+from flask_llm_logs.jobs import check_alerts
 from flask_llm_logs.jobs import flush_batches
 from flask_llm_logs.jobs import flush_job_id
 from flask_llm_logs.jobs import poll_batches
@@ -270,7 +272,7 @@ def test_a_work_horse_stores_the_traces_of_the_apps_own_job(
     assert stored_rows(app, query) == [("completed", "llm", "gpt-4.1-mini")]
 
 
-def test_cron_config_registers_flush_poll_and_purge(redis_url: str) -> None:
+def test_cron_config_registers_flush_poll_purge_and_alerts(redis_url: str) -> None:
     from redis import Redis
     from rq.cron import CronScheduler
 
@@ -278,9 +280,9 @@ def test_cron_config_registers_flush_poll_and_purge(redis_url: str) -> None:
     scheduler = CronScheduler(connection=connection)
     scheduler.load_config_from_file("flask_llm_logs.cron")
     jobs = {job.func: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {flush_batches, poll_batches, purge_traces}
+    assert set(jobs) == {flush_batches, poll_batches, purge_traces, check_alerts}
     assert jobs[poll_batches].interval == 60 and jobs[flush_batches].interval == 300
-    assert jobs[purge_traces].interval == 86400
+    assert jobs[purge_traces].interval == 86400 and jobs[check_alerts].interval == 60
     assert {job.queue_name for job in jobs.values()} == {"llm_logs"}
     assert all(isinstance(job, UniqueCronJob) for job in jobs.values())
     connection.close()
@@ -405,6 +407,7 @@ def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) 
             LLM_LOGS_FLUSH_INTERVAL="1",
             LLM_LOGS_POLL_INTERVAL="1",
             LLM_LOGS_PURGE_INTERVAL="1",
+            LLM_LOGS_ALERTS_INTERVAL="1",
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -415,15 +418,22 @@ def test_cron_jobs_have_the_triggers_unique_ids(job_app: Flask, redis_url: str) 
     finally:
         cron.terminate()
         _, stderr = cron.communicate(timeout=30)
-    ids = [flush_job_id(queue.name, None), poll_job_id(queue.name), purge_job_id(queue.name)]
+    ids = [
+        flush_job_id(queue.name, None),
+        poll_job_id(queue.name),
+        purge_job_id(queue.name),
+        alerts_job_id(queue.name),
+    ]
     assert sorted(queue.get_job_ids()) == sorted(ids), stderr
     # The triggers find the cron's jobs waiting.
     assert LlmLogs().enqueue_poll(job_app).id == poll_job_id(queue.name)
     assert LlmLogs().enqueue_flush(app=job_app).id == flush_job_id(queue.name, None)
-    assert queue.count == 3
+    assert LlmLogs().enqueue_alerts_check(job_app).id == alerts_job_id(queue.name)
+    assert queue.count == 4
     jobs = [queue.fetch_job(job_id) for job_id in ids]
     assert {job.func for job in jobs if job is not None} == {
         flush_batches,
         poll_batches,
         purge_traces,
+        check_alerts,
     }

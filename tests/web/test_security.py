@@ -213,6 +213,7 @@ class TestCsrfWhenTheHostTurnsItOff:
                 "messages-0-content": "Changed",
             },
             "/prompts/greeting/versions/1/restore": {},
+            "/prompts/greeting/versions/1/label": {"label": "staging"},
             "/prompts/greeting/versions/2/delete": {},
             "/prompts/greeting/delete": {},
             f"/batches/{batch.id}/retry": {},

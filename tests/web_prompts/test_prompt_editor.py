@@ -24,8 +24,9 @@ from tests.helpers.web import html_of
 def edit_data(html: str) -> dict[str, str]:
     """What a browser would submit from the edit page, untouched."""
     data = {}
-    for name, value in re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
-        data[name] = value
+    for tag, name, value in re.findall(r'(<input [^>]*name="([^"]+)"[^>]*value="([^"]*)")', html):
+        if 'type="checkbox"' not in tag or " checked" in tag:  # as a browser sends them
+            data[name] = value
     for attributes, text in re.findall(r"<textarea ([^>]*)>\r?\n?(.*?)</textarea>", html, re.S):
         name = re.search(r'name="([^"]+)"', attributes)
         if name:

@@ -41,10 +41,10 @@ def batches() -> str:
     filters = batch_queries.BatchFilters.from_args(request.args)
     return render_template(
         "llm_logs/batches/index.html",
-        page=batch_queries.list_batches(state.session, filters, state.settings.page_size),
+        page=batch_queries.list_batches(state.read_session, filters, state.settings.page_size),
         filters=filters,
-        choices=batch_queries.filter_choices(state.session),
-        waiting=batch_queries.waiting_requests(state.session, filters.purpose),
+        choices=batch_queries.filter_choices(state.read_session),
+        waiting=batch_queries.waiting_requests(state.read_session, filters.purpose),
     )
 
 
@@ -53,7 +53,7 @@ def batch(batch_id: str) -> str:
     state = get_state()
     after = params.int_arg(request.args, "after")
     detail = batch_queries.batch_detail(
-        state.session, params.parse_batch_id(batch_id), after, state.settings.page_size
+        state.read_session, params.parse_batch_id(batch_id), after, state.settings.page_size
     )
     return render_template(
         "llm_logs/batches/show.html",

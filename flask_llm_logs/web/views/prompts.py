@@ -32,11 +32,16 @@ from ...prompts import VersionNotFound
 from ...state import get_state
 from .. import params
 from .. import prompt_queries
+from .. import prompt_results
+from ..access import PUBLISH
+from ..access import may_move_label
+from ..authors import current_author
 from ..blueprint import blueprint
 from ..diff import compare
 from ..forms import Form
 from ..mustache import pieces
 from ..posting import require_valid_form
+from ..prompt_forms import LabelForm
 from ..prompt_forms import NewPromptForm
 from ..prompt_forms import PromptForm
 from ..prompt_forms import version_content
@@ -46,13 +51,16 @@ SORT_LABELS = {"updated": "Last update", "name": "Name", "slug": "Slug"}
 RECENT = 5
 #: Preview fields are ``?var-<variable>=value``.
 PREVIEW_PREFIX = "var-"
+#: The label the editor's "Publish as production" moves.
+PUBLISHED = "production"
 #: A version number in a URL; larger numbers than the column holds are a 404, not a 500.
 NUMBER = f"<int(max={params.MAX_INTEGER_ID}):number>"
 
 
 def _load(slug: str) -> Prompt:
     try:
-        return Prompt.load(slug, cache=False)
+        # The latest version, whatever LLM_LOGS_PROMPT_LABEL says: the UI edits drafts.
+        return Prompt.load(slug, cache=False, label=None)
     except (PromptNotFound, InvalidPrompt):  # no prompt can have an invalid slug
         raise NotFound(f"There is no prompt {slug!r}.") from None
 
@@ -152,6 +160,7 @@ def _preview(prompt: Prompt, args: Mapping[str, str]) -> Preview:
 def prompt(slug: str) -> Any:
     prompt = _load(slug)
     session = get_state().session
+    results = prompt_results.labelled_results(session, prompt.id)
     return _render(
         "show.html",
         prompt=prompt,
@@ -160,6 +169,11 @@ def prompt(slug: str) -> Any:
         traces=prompt_queries.recent_traces(session, prompt.id, RECENT),
         preview=_preview(prompt, request.args),
         preview_prefix=PREVIEW_PREFIX,
+        labels=prompt_results.labels_of(results),
+        moves=prompt.label_moves(RECENT),
+        results=results,
+        score_names=prompt_results.score_names(results),
+        percentiles=prompt_results.PERCENTILES,
     )
 
 
@@ -176,7 +190,9 @@ def _refuse_nul(form: MultiDict[str, str]) -> None:
 def _editor(form: PromptForm, prompt: Prompt | None) -> tuple[str, int]:
     """The editor page, shown again with its errors as Flask forms are (200); 400 for CSRF."""
     status = 400 if "csrf_token" in form.errors else 200
-    return _render("form.html", status, form=form, prompt=prompt)
+    return _render(
+        "form.html", status, form=form, prompt=prompt, may_publish=may_move_label(PUBLISHED)
+    )
 
 
 @blueprint.route("/prompts/new", methods=["GET", "POST"])
@@ -205,13 +221,24 @@ def prompt_new() -> Any:
 
 
 def _save(prompt: Prompt, form: PromptForm) -> str:
-    """Save what changed; only a change of content makes a version. Returns the flash text."""
+    """Save what changed; only a change of content makes a version. Returns the flash text.
+
+    "Publish as production" moves the label in the save's transaction, or
+    to the current version if the content did not change.
+    """
     content = form.content()
     current = prompt.current_version
+    publish = PUBLISHED if form.publish.data else None
     saved = []
     if current is None or content != version_content(current):
-        version = prompt.update_content(**content, changelog=form.changelog.data)
+        version = prompt.update_content(
+            **content, changelog=form.changelog.data, label=publish, by=current_author()
+        )
         saved.append(f"version {version.version_number}")
+    elif publish is not None:
+        prompt.set_label(publish, current.version_number, by=current_author())
+    if publish is not None:
+        saved.append(f"{publish} now names version {prompt.labels[publish]}")
     metadata = form.metadata()
     if metadata != {"name": prompt.name, "description": prompt.description, "tags": prompt.tags}:
         prompt.update(**metadata)
@@ -230,6 +257,9 @@ def prompt_edit(slug: str) -> Any:
     _refuse_nul(request.form)
     form = PromptForm()
     if form.apply_editor_action(request.form) or not form.validate():
+        return _editor(form, prompt)
+    if form.publish.data and not may_move_label(PUBLISHED):
+        form.publish.errors = [f"Publishing needs the permission {PUBLISH!r}."]
         return _editor(form, prompt)
     try:
         message = _save(prompt, form)
@@ -253,6 +283,7 @@ def prompt_versions(slug: str) -> Any:
     rows = prompt_queries.version_rows(get_state().session, prompt.id, page_size + 1, before)
     next_before = rows[page_size - 1].version_number if len(rows) > page_size else None
     current = prompt.current_version
+    labels = prompt.labels
     return _render(
         "versions.html",
         prompt=prompt,
@@ -261,6 +292,9 @@ def prompt_versions(slug: str) -> Any:
         next_before=next_before,
         before=before,
         action_form=Form(),
+        label_form=LabelForm(),
+        labels=labels,
+        protected=sorted(get_state().prompt_store.labels.protected),
     )
 
 

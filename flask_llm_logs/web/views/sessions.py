@@ -39,7 +39,7 @@ def sessions() -> str:
     user_id = text_arg(request.args, "user")
     after = _after()
     page = session_queries.list_sessions(
-        state.session, state.settings.page_size, user_id=user_id, after=after
+        state.read_session, state.settings.page_size, user_id=user_id, after=after
     )
     return render_template(
         "llm_logs/sessions/index.html", page=page, user_id=user_id, first_page=after is None
@@ -74,7 +74,7 @@ def session(session_id: str) -> str:
     state = get_state()
     after = _after()
     detail = session_queries.session_detail(
-        state.session, session_id, state.settings.page_size, after
+        state.read_session, session_id, state.settings.page_size, after
     )
     turns = {trace.id: _turns(trace.id, detail.calls[trace.id]) for trace in detail.traces}
     return render_template(
@@ -89,10 +89,10 @@ def session(session_id: str) -> str:
 @blueprint.get("/users/<path:user_id>")
 def user(user_id: str) -> str:
     state = get_state()
-    summary = session_queries.user_summary(state.session, user_id)
+    summary = session_queries.user_summary(state.read_session, user_id)
     filters = trace_queries.TraceFilters(user=user_id, after=_after())
-    traces = trace_queries.list_traces(state.session, filters, state.settings.page_size)
-    recent = session_queries.list_sessions(state.session, USER_PAGE_SESSIONS, user_id=user_id)
+    traces = trace_queries.list_traces(state.read_session, filters, state.settings.page_size)
+    recent = session_queries.list_sessions(state.read_session, USER_PAGE_SESSIONS, user_id=user_id)
     return render_template(
         "llm_logs/users/show.html",
         summary=summary,

@@ -44,7 +44,7 @@ MAX_INDENT = 12
 def traces() -> str:
     filters = trace_queries.TraceFilters.from_args(request.args)
     state = get_state()
-    page = trace_queries.list_traces(state.session, filters, state.settings.page_size)
+    page = trace_queries.list_traces(state.read_session, filters, state.settings.page_size)
     return render_template(
         "llm_logs/traces/index.html",
         page=page,
@@ -157,7 +157,7 @@ def trace(trace_id: str) -> str:
 def _trace_page(trace_id: str, score_form: ScoreForm) -> str:
     """The trace page, with the score form as given (empty, or sent back with its errors)."""
     shown = params.int_arg(request.args, "spans") or trace_queries.TRACE_PAGE_SPANS
-    detail = trace_queries.trace_detail(get_state().session, params.parse_id(trace_id), shown)
+    detail = trace_queries.trace_detail(get_state().read_session, params.parse_id(trace_id), shown)
     views, total_ms = span_views(detail)
     trace = detail.trace
     models = trace.models or sorted({n.span.model for n in detail.nodes if n.span.model})
@@ -225,7 +225,7 @@ def _span_fields(span: Span) -> dict[str, Any]:
 def _get_span(trace_id: str, span_id: str) -> tuple[Trace, Span]:
     """The span and its trace from a span URL's ids; a 404 if either is wrong."""
     return trace_queries.get_span(
-        get_state().session, params.parse_id(trace_id), params.parse_id(span_id)
+        get_state().read_session, params.parse_id(trace_id), params.parse_id(span_id)
     )
 
 
