@@ -8,17 +8,21 @@ a middling and a rare one) and environments; 101,000 scores judge them
 ("helpful" on one trace in ten, the rare "accuracy" on one in a thousand).
 Rows are made by ``INSERT ... SELECT generate_series`` with the secondary
 indexes dropped, which are then rebuilt from the models' own definitions
-(so the benchmark measures the shipped indexes). Filling takes a while;
-a filled database is detected and reused.
+(so the benchmark measures the shipped indexes). The metrics table (what
+the writer would have added for these LLM spans) is summed from them in
+SQL, minute rows first and every coarser grain from those. Filling takes a
+while; a filled database is detected and reused.
 
 Each page is rendered through Flask's test client (server time: queries,
 Python and Jinja, no network) ``--repeat`` times after one warm-up; the
-table shows medians.
+table shows medians. The dashboard's ranges end at the newest trace (the
+rows are as old as the fill), as custom ranges that get the presets'
+buckets. ``--export`` then downloads every trace as CSV, streamed.
 
 Usage::
 
     python bench/ui_pages.py [--database-url postgresql+psycopg2://...]
-        [--traces 1000000] [--fill-only] [--repeat 7]
+        [--traces 1000000] [--fill-only] [--repeat 7] [--only dashboard] [--export]
 
 Without ``--database-url`` the database ``llm_logs_bench_ui`` is created
 (once) on the local server (``LLM_LOGS_BENCH_POSTGRES``, default
@@ -28,10 +32,13 @@ postgres@127.0.0.1:5432) and kept for the next run.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import resource
 import time
 import uuid
 
 import sqlalchemy as sa
+from alembic import command
 from benchdb import SERVER
 from benchdb import database_url
 from flask import Flask
@@ -42,6 +49,10 @@ from flask_llm_logs import migrations
 from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models import metrics_table
+from flask_llm_logs.models.metrics import MEASURES
+from flask_llm_logs.tracing import aggregate
+from flask_llm_logs.tracing import latency
 
 DATABASE = "llm_logs_bench_ui"
 SPANS_PER_TRACE = 5
@@ -63,7 +74,7 @@ SELECT
     CASE WHEN i % 50 = 0 THEN 'error' WHEN i % 997 = 0 THEN 'running' ELSE 'completed' END,
     CASE WHEN i % 50 = 0 THEN 'RateLimitError: slow down' END,
     jsonb_build_object('user', 'u' || (i % 1000), 'strategy_id', i % 500),
-    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0, 0,
+    1200 + i % 800, 300 + i % 200, (i % 4) * 256, 0,
     0.0004 + (i % 100) * 0.00001, 800 + i % 3000, {spans},
     CASE WHEN i % 3 = 0 THEN '["gpt-4.1-mini"]'::jsonb
          WHEN i % 3 = 1 THEN '["gpt-4.1"]'::jsonb
@@ -186,6 +197,61 @@ FROM generate_series(1, {traces}, 100) AS i;
 """
 
 
+#: The metrics table's dimensions as the writer derives them from a span and its trace.
+METRIC_DIMENSIONS = {
+    "model": "coalesce(s.model, '')",
+    "provider": "coalesce(s.provider, '')",
+    "name": "coalesce(t.name, '')",
+    "prompt_version_id": "coalesce(CAST(s.metadata ->> 'prompt_version_id' AS integer), 0)",
+    "user_id": "coalesce(t.user_id, '')",
+    "environment": "coalesce(t.environment, '')",
+    "status": "coalesce(s.status, '')",
+}
+#: ``latency.bin_of`` in SQL.
+LATENCY_BIN = (
+    "CASE WHEN s.duration_ms IS NULL THEN NULL WHEN s.duration_ms < 1 THEN 0"
+    f" ELSE least(CAST(floor(ln(s.duration_ms) / ln({latency.GROWTH})) AS integer) + 1,"
+    f" {latency.TOP_BIN}) END"
+)
+
+
+def fill_metrics(connection: sa.Connection) -> None:
+    """The metrics table from the stored LLM spans, in SQL: what the writer adds as it
+    stores them (the rows here bypass the writer). Minute rows first, every coarser
+    grain summed from them."""
+    dimensions = list(METRIC_DIMENSIONS)
+    measures = ", ".join([*MEASURES, *latency.COLUMNS])
+    into = f"INSERT INTO llm_logs_metrics (grain, bucket, {', '.join(dimensions)}, {measures})"
+    connection.execute(sa.text("SET LOCAL TIME ZONE 'UTC'"))
+    bins = ", ".join(f"count(*) FILTER (WHERE bin = {n})" for n in range(latency.BINS))
+    sums = ", ".join(f"coalesce(sum({name}), 0)" for name in MEASURES[2:])
+    connection.execute(
+        sa.text(
+            f"{into} SELECT {aggregate.MINUTE.number}, date_trunc('minute', started_at),"
+            f" {', '.join(dimensions)}, count(*), count(*) FILTER (WHERE status = 'error'),"
+            f" {sums}, {bins} FROM (SELECT s.started_at, s.input_tokens, s.output_tokens,"
+            " s.cached_tokens, s.cache_write_tokens, s.cost, s.duration_ms AS duration_ms_sum,"
+            f" {LATENCY_BIN} AS bin,"
+            f" {', '.join(f'{sql} AS {name}' for name, sql in METRIC_DIMENSIONS.items())}"
+            " FROM llm_logs_spans s LEFT JOIN llm_logs_traces t ON t.id = s.trace_id"
+            " WHERE s.kind = 'llm') AS calls"
+            f" GROUP BY date_trunc('minute', started_at), {', '.join(dimensions)}"
+        )
+    )
+    summed = ", ".join(f"sum({name})" for name in (*MEASURES, *latency.COLUMNS))
+    for grain in aggregate.GRAINS[1:]:
+        kept = [name for name in dimensions if name in grain.keeps]
+        values = [name if name in kept else repr(aggregate.EMPTY[name]) for name in dimensions]
+        connection.execute(
+            sa.text(
+                f"{into} SELECT {grain.number}, date_trunc('{grain.width}', bucket),"
+                f" {', '.join(values)}, {summed} FROM llm_logs_metrics"
+                f" WHERE grain = {aggregate.MINUTE.number}"
+                f" GROUP BY {', '.join([f'date_trunc({grain.width!r}, bucket)', *kept])}"
+            )
+        )
+
+
 def default_database_url() -> str:
     server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
@@ -200,17 +266,28 @@ def default_database_url() -> str:
 
 def fill(url: str, traces: int) -> None:
     """Make the rows unless a previous run already did."""
+    began = time.perf_counter()
     engine = sa.create_engine(url)
     with engine.begin() as connection:
+        filled = sa.inspect(connection).has_table(Trace.__tablename__) and (
+            connection.execute(sa.select(Trace.id).limit(1)).first() is not None
+        )
+        if filled and not sa.inspect(connection).has_table(metrics_table.name):
+            # The migration's backfill adds spans through Python, a few thousand a
+            # minute on the loaded bench machine: hours for these 4,000,000.
+            print("database filled before the metrics table; adding it by SQL")
+            metrics_table.create(connection)
+            command.stamp(migrations.alembic_config(connection), "0006")
+            fill_metrics(connection)
+            print(f"metrics: {time.perf_counter() - began:.0f} s")
         migrations.upgrade(connection)
-        if connection.execute(sa.select(Trace.id).limit(1)).first() is not None:
+        if filled:
             if connection.execute(sa.select(Score.id).limit(1)).first() is None:
                 print("database filled before users, sessions and scores; adding them")
                 fill_context(connection, traces)
             print("database already filled; reusing it")
             return
     indexes = [*Trace.__table__.indexes, *Span.__table__.indexes, *Score.__table__.indexes]
-    began = time.perf_counter()
     with engine.begin() as connection:
         connection.execute(sa.text("SET maintenance_work_mem = '1GB'"))
         for index in indexes:
@@ -227,6 +304,8 @@ def fill(url: str, traces: int) -> None:
         connection.execute(sa.text(FILL_BATCH_REQUESTS.format(traces=traces)))
         connection.execute(sa.text(FILL_CONTEXT.format(traces=traces)))
         connection.execute(sa.text(FILL_SCORES.format(traces=traces)))
+        fill_metrics(connection)
+        print(f"metrics: {time.perf_counter() - began:.0f} s")
         for index in indexes:
             index.create(connection)
             print(f"index {index.name}: {time.perf_counter() - began:.0f} s")
@@ -256,9 +335,13 @@ def pages(app: Flask, traces: int) -> dict[str, str]:
         big_span = connection.execute(
             sa.select(Span.id).where(Span.trace_id == BIG_TRACE_ID).order_by(Span.id).limit(1)
         ).scalar_one()
+        newest = connection.execute(
+            sa.select(sa.func.max(Trace.started_at)).where(Trace.id != BIG_TRACE_ID)
+        ).scalar_one()
     from flask_llm_logs.web.params import encode_cursor
 
     return {
+        **dashboard_pages(prefix, newest),
         "traces, first page": f"{prefix}/traces",
         "traces, filtered (status=error, model)": (f"{prefix}/traces?status=error&model=gpt-4.1"),
         "traces, filtered (metadata user=u42)": f"{prefix}/traces?meta_key=user&meta_value=u42",
@@ -286,18 +369,91 @@ def pages(app: Flask, traces: int) -> dict[str, str]:
     }
 
 
+#: The dashboard's ranges, as custom ranges ending at the newest trace (the rows were
+#: made at fill time, not now); each gets the bucket its preset has.
+DASHBOARD_RANGES = {
+    "last hour": dt.timedelta(hours=1),
+    "24 hours": dt.timedelta(days=1),
+    "7 days": dt.timedelta(days=7),
+    "30 days": dt.timedelta(days=30),
+}
+BREAKDOWN_KEYS = ("model", "provider", "name", "prompt", "prompt_version", "user", "environment")
+
+
+def dashboard_pages(prefix: str, newest: dt.datetime) -> dict[str, str]:
+    """The dashboard at every range, narrowed by each filter, and every breakdown's CSV;
+    the traces list's totals."""
+    until = newest.astimezone(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=1)
+
+    def ranged(length: dt.timedelta) -> str:
+        return f"range=custom&since={(until - length).isoformat()}&until={until.isoformat()}"
+
+    month = ranged(DASHBOARD_RANGES["30 days"])
+    pages = {
+        f"dashboard, {label}": f"{prefix}/dashboard?{ranged(length)}"
+        for label, length in DASHBOARD_RANGES.items()
+    }
+    for query in (
+        "environment=staging",
+        "user=user-42",
+        "name=rag_answer",
+        "model=gpt-4.1-mini",
+        "tag=vip",
+        "tag=beta",
+    ):
+        pages[f"dashboard, 30 days, {query}"] = f"{prefix}/dashboard?{month}&{query}"
+    for key in BREAKDOWN_KEYS:
+        pages[f"breakdown CSV, 30 days, {key}"] = f"{prefix}/dashboard/{key}.csv?{month}"
+    for query in ("", "status=error", "user=user-42", "tag=beta", "q=quasar"):
+        pages[f"traces list totals {query or '(no filter)'}"] = (
+            f"{prefix}/traces/totals?part=1&{query}"
+        )
+    return pages
+
+
+def time_export(app: Flask, path: str) -> None:
+    """Download ``path`` (a CSV) whole, streamed: time to the first chunk, in all, and how
+    much the process's peak memory grew meanwhile."""
+    client = app.test_client()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    began = time.perf_counter()
+    response = client.get(path, buffered=False)
+    first = None
+    size = lines = 0
+    for chunk in response.response:
+        if first is None:
+            first = time.perf_counter() - began
+        size += len(chunk)
+        lines += chunk.count(b"\n")
+    total = time.perf_counter() - began
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(
+        f"\n{path}: {lines - 1:,} rows, {size / 2**20:,.0f} MiB, first chunk after"
+        f" {(first or 0) * 1000:.0f} ms, all in {total:.1f} s, peak memory grew {grown:.0f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--fill-only", action="store_true")
+    parser.add_argument("--only", help="time only the pages whose label contains this")
+    parser.add_argument("--export", action="store_true", help="download every trace as CSV")
     args = parser.parse_args()
     url = args.database_url or default_database_url()
     fill(url, args.traces)
     if not args.fill_only:
         with ui_app("bench_ui", url) as app:
-            time_pages(app, pages(app, args.traces), args.repeat, label_width=48, size_width=6)
+            chosen = {
+                label: path
+                for label, path in pages(app, args.traces).items()
+                if args.only is None or args.only in label
+            }
+            time_pages(app, chosen, args.repeat, label_width=48, size_width=6)
+            if args.export:
+                time_export(app, app.config["LLM_LOGS_URL_PREFIX"] + "/traces.csv")
 
 
 if __name__ == "__main__":

@@ -628,3 +628,41 @@ def test_upgrades_at_once_all_succeed(postgres_server: Any) -> None:
     app = make_plain_app(url)
     assert f"{HEAD} (head)" in invoke(app, "llm-logs", "db", "current")
     app.extensions["llm_logs"].shutdown()
+
+
+def test_0006_adds_the_llm_spans_stored_before_it_to_the_metrics(
+    empty_database_url: str,
+) -> None:
+    """The backfill sums existing spans' costs (PostgreSQL reads them back as Decimal)."""
+    engine = sa.create_engine(empty_database_url)
+    spans = sa.table(
+        "llm_logs_spans",
+        *(sa.column(name) for name in ("name", "kind", "status", "metadata", "model")),
+        sa.column("cost", sa.Numeric(18, 10)),
+        sa.column("duration_ms", sa.Float()),
+        *(sa.column(name, sa.Uuid()) for name in ("id", "trace_id")),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("started_at", "created_at")),
+    )
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0005")
+            for cost in (0.25, 0.5):
+                fields: dict[str, object] = {"name": "chat", "kind": "llm", "model": "m"}
+                fields.update(status="completed", metadata="{}", cost=cost)
+                connection.execute(
+                    sa.insert(spans).values(
+                        id=uuid.uuid4(),
+                        trace_id=uuid.uuid4(),
+                        duration_ms=100.0,
+                        started_at=now,
+                        created_at=now,
+                        **fields,
+                    )
+                )
+            migrations.upgrade(connection, "0006")
+            totals = sa.text("SELECT sum(calls), sum(cost) FROM llm_logs_metrics WHERE grain = 1")
+            calls, cost = connection.execute(totals).one()
+            assert (calls, float(cost)) == (2, 0.75)
+    finally:
+        engine.dispose()

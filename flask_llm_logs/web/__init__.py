@@ -10,6 +10,7 @@ from .blueprint import blueprint
 # Importing a view module adds its routes to the blueprint.
 from .views import alerts  # noqa: F401
 from .views import batches  # noqa: F401
+from .views import dashboard  # noqa: F401
 from .views import metrics_api  # noqa: F401
 from .views import playground  # noqa: F401
 from .views import prompt_labels  # noqa: F401

@@ -130,6 +130,13 @@ class Format:
         return f"${value:.{max(len(decimals), 4)}f}"
 
     @staticmethod
+    def percent(share: float | None) -> str:
+        """A share from 0 to 1 (an error rate) as a percentage."""
+        if share is None:
+            return Format.MISSING
+        return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else f"{share * 100:.2f}%"
+
+    @staticmethod
     def duration(ms: float | None) -> str:
         if ms is None:
             return Format.MISSING
@@ -159,6 +166,7 @@ class Format:
 
 #: The navigation: (label, endpoint, the endpoint prefixes of its section).
 NAVIGATION = [
+    ("Dashboard", "llm_logs.dashboard", ("llm_logs.dashboard",)),
     ("Traces", "llm_logs.traces", ("llm_logs.trace", "llm_logs.span", "llm_logs.index")),
     ("Sessions", "llm_logs.sessions", ("llm_logs.session", "llm_logs.user")),
     ("Prompts", "llm_logs.prompts", ("llm_logs.prompt",)),

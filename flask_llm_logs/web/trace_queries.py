@@ -15,6 +15,7 @@ import json
 import math
 import uuid
 from collections.abc import Hashable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -181,7 +182,7 @@ def _metadata_condition(dialect: str, key: str, value: str) -> sa.ColumnElement[
     return extracted.in_(sqlite_values)
 
 
-def _list_condition(
+def list_condition(
     dialect: str, column: InstrumentedAttribute[list[Any]], value: str
 ) -> sa.ColumnElement[bool]:
     """``value in column`` for a JSON list column (models, tags): JSONB containment
@@ -292,44 +293,85 @@ def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
     )
 
 
+def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.ColumnElement[bool]]:
+    """The ``WHERE`` of the traces that ``filters`` select, without the page cursor.
+
+    Made once per request and shared by the page, its totals and the CSV
+    pages: a search estimates its plan (a query on PostgreSQL) and the prompt
+    filter reads the prompt's version ids (another) while this is built.
+    """
+    dialect = session.get_bind(Trace).dialect.name
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.status:
+        conditions.append(Trace.status == filters.status)
+    if filters.name:
+        conditions.append(Trace.name == filters.name)
+    if filters.model:
+        conditions.append(list_condition(dialect, Trace.models, filters.model))
+    if filters.provider:
+        conditions.append(_provider_condition(filters.provider))
+    if filters.prompt:
+        version_ids = _prompt_version_ids(session, filters.prompt)
+        conditions.append(Trace.prompt_version_id.in_(version_ids))
+    if filters.prompt_version is not None:
+        conditions.append(Trace.prompt_version_id == filters.prompt_version)
+    if filters.since:
+        conditions.append(Trace.started_at >= _stored_time(session, filters.since))
+    if filters.until:
+        conditions.append(Trace.started_at <= _stored_time(session, filters.until))
+    if filters.meta_key and filters.meta_value is not None:
+        conditions.append(_metadata_condition(dialect, filters.meta_key, filters.meta_value))
+    if filters.user:
+        conditions.append(Trace.user_id == filters.user)
+    if filters.session:
+        conditions.append(Trace.session_id == filters.session)
+    if filters.environment:
+        conditions.append(Trace.environment == filters.environment)
+    if filters.tag:
+        conditions.append(list_condition(dialect, Trace.tags, filters.tag))
+    if filters.score:
+        conditions.append(_score_condition(filters))
+    if filters.no_score:
+        conditions.append(_no_score_condition(filters.no_score))
+    if filters.q:
+        conditions.append(_search_condition(session, dialect, filters.q))
+    return conditions
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceTotals:
+    """What the traces a filter selects add up to (their rollups), over every page."""
+
+    traces: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost: float
+
+
+def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
+    """The totals of every trace ``filters`` select (the page cursor aside): one aggregate
+    query, one more for a search on PostgreSQL or the prompt filter.
+
+    It reads every matching trace where the list stops at a page: a million
+    traces take hundreds of milliseconds (docs/performance.rst), which is why
+    the list's page loads them in a request of their own.
+    """
+    conditions = trace_conditions(session, filters)
+    sums = (Trace.input_tokens, Trace.output_tokens, Trace.cached_tokens, Trace.cost)
+    count, *totals = session.execute(
+        sa.select(sa.func.count(), *(sa.func.sum(column) for column in sums)).where(*conditions)
+    ).one()
+    input_tokens, output_tokens, cached_tokens, cost = (value or 0 for value in totals)
+    return TraceTotals(
+        int(count), int(input_tokens), int(output_tokens), int(cached_tokens), float(cost)
+    )
+
+
 def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries, one more for a search on
     PostgreSQL and one more for the prompt filter."""
-    dialect = session.get_bind(Trace).dialect.name
-    query = sa.select(Trace)
-    if filters.status:
-        query = query.where(Trace.status == filters.status)
-    if filters.name:
-        query = query.where(Trace.name == filters.name)
-    if filters.model:
-        query = query.where(_list_condition(dialect, Trace.models, filters.model))
-    if filters.provider:
-        query = query.where(_provider_condition(filters.provider))
-    if filters.prompt:
-        version_ids = _prompt_version_ids(session, filters.prompt)
-        query = query.where(Trace.prompt_version_id.in_(version_ids))
-    if filters.prompt_version is not None:
-        query = query.where(Trace.prompt_version_id == filters.prompt_version)
-    if filters.since:
-        query = query.where(Trace.started_at >= _stored_time(session, filters.since))
-    if filters.until:
-        query = query.where(Trace.started_at <= _stored_time(session, filters.until))
-    if filters.meta_key and filters.meta_value is not None:
-        query = query.where(_metadata_condition(dialect, filters.meta_key, filters.meta_value))
-    if filters.user:
-        query = query.where(Trace.user_id == filters.user)
-    if filters.session:
-        query = query.where(Trace.session_id == filters.session)
-    if filters.environment:
-        query = query.where(Trace.environment == filters.environment)
-    if filters.tag:
-        query = query.where(_list_condition(dialect, Trace.tags, filters.tag))
-    if filters.score:
-        query = query.where(_score_condition(filters))
-    if filters.no_score:
-        query = query.where(_no_score_condition(filters.no_score))
-    if filters.q:
-        query = query.where(_search_condition(session, dialect, filters.q))
+    query = sa.select(Trace).where(*trace_conditions(session, filters))
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
@@ -339,6 +381,93 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
         traces = traces[:page_size]
         next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
+
+
+#: The columns of the traces' CSV download, in the order of
+#: :func:`export_traces`' rows. Times are UTC.
+EXPORT_COLUMNS = (
+    "id",
+    "name",
+    "status",
+    "started_at_utc",
+    "completed_at_utc",
+    "duration_ms",
+    "spans",
+    "models",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "user_id",
+    "session_id",
+    "environment",
+    "tags",
+    "prompt_version_id",
+    "error",
+    "metadata",
+)
+_EXPORTED = (
+    Trace.id,
+    Trace.name,
+    Trace.status,
+    Trace.started_at,
+    Trace.completed_at,
+    Trace.duration_ms,
+    Trace.spans_count,
+    Trace.models,
+    Trace.input_tokens,
+    Trace.output_tokens,
+    Trace.cached_tokens,
+    Trace.cache_write_tokens,
+    Trace.reasoning_tokens,
+    Trace.cost,
+    Trace.user_id,
+    Trace.session_id,
+    Trace.environment,
+    Trace.tags,
+    Trace.prompt_version_id,
+    Trace.error,
+    Trace.metadata_,
+)
+
+#: Rows read per keyset page of a CSV download.
+EXPORT_PAGE_ROWS = 1000
+
+
+def export_traces(
+    session: DbSession, filters: TraceFilters, page_rows: int = EXPORT_PAGE_ROWS
+) -> Iterator[tuple[Any, ...]]:
+    """Every trace ``filters`` select (the page cursor aside), newest first, as rows of
+    :data:`EXPORT_COLUMNS`: one query per ``page_rows`` rows.
+
+    Pages follow the list's keyset (``started_at``, ``id``), so each costs the
+    same however deep, and only one page is in memory at a time. The read
+    transaction ends after each page: a slow download holds no snapshot open
+    (which would keep VACUUM from cleaning up) and no connection idle in a
+    transaction.
+    """
+    conditions = trace_conditions(session, filters)
+    position = sa.tuple_(Trace.started_at, Trace.id)
+    query = (
+        sa.select(*_EXPORTED)
+        .where(*conditions)
+        .order_by(Trace.started_at.desc(), Trace.id.desc())
+        .limit(page_rows)
+    )
+    page = query
+    while True:
+        rows = [tuple(row) for row in session.execute(page)]
+        session.rollback()
+        yield from rows
+        if len(rows) < page_rows:
+            return
+        started_at, row_id = rows[-1][3], rows[-1][0]
+        last = sa.tuple_(
+            sa.literal(started_at, Trace.started_at.type), sa.literal(row_id, Trace.id.type)
+        )
+        page = query.where(position < last)
 
 
 def batches_of(session: DbSession, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...models import Span
 from ...models import Trace
 from ...state import get_state
+from .. import exports
 from .. import params
 from .. import trace_queries
 from ..authors import current_author
@@ -50,6 +51,24 @@ def traces() -> str:
         filters=filters,
         statuses=trace_queries.TRACE_STATUSES,
     )
+
+
+@blueprint.get("/traces/totals")
+def traces_totals() -> str:
+    """The totals of the list's filter: a page, or the list's totals section (``part=1``,
+    which ui.js loads into the list so that the list never waits for them)."""
+    filters = trace_queries.TraceFilters.from_args(request.args)
+    totals = trace_queries.trace_totals(get_state().session, filters)
+    template = "_totals.html" if request.args.get("part") else "totals.html"
+    return render_template(f"llm_logs/traces/{template}", totals=totals, filters=filters)
+
+
+@blueprint.get("/traces.csv")
+def traces_csv() -> Response:
+    """Every trace of the list's filter (whatever page the link was on), as CSV."""
+    filters = trace_queries.TraceFilters.from_args(request.args)
+    rows = trace_queries.export_traces(get_state().session, filters)
+    return exports.csv_response("traces.csv", trace_queries.EXPORT_COLUMNS, rows)
 
 
 @dataclasses.dataclass(slots=True)

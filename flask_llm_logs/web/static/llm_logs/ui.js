@@ -1,7 +1,8 @@
 // The UI's only script: confirmation before destructive posts, "expand all /
 // collapse all" for the span tree, and loading the input and output of a span
-// of a very large trace when it is opened. No inline handlers anywhere; every
-// page works without it (a span's own page shows everything).
+// of a very large trace when it is opened, and the traces list's totals. No
+// inline handlers anywhere; every page works without it (a span's own page
+// shows everything, a link opens the totals).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("form[data-confirm]");
@@ -35,3 +36,15 @@ document.addEventListener("toggle", (event) => {
       body.dataset.state = "";
     });
 }, true);
+// The traces list's totals read every trace of its filter: loaded after the
+// page, so the list never waits for them (without script, a link opens them).
+document.querySelectorAll("section[data-totals-url]").forEach((section) => {
+  fetch(section.dataset.totalsUrl, { credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((html) => {
+      // Server-rendered and escaped like the page itself.
+      section.innerHTML = html;
+      section.dataset.state = "loaded";
+    })
+    .catch(() => {});
+});
