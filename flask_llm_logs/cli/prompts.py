@@ -14,6 +14,8 @@ from ..prompts import Prompt
 from ..prompts import PromptError
 from ..prompts import PromptSyncError
 from ..prompts.export import export_prompts
+from ..prompts.labels import check_label
+from ..prompts.store import Version
 from ..prompts.sync import SyncChange
 from ..prompts.sync import check_prompts
 from ..prompts.sync import sync_prompts
@@ -145,7 +147,7 @@ def sync_prompts_command(path: Path | None, dry_run: bool, check: bool, as_json:
 @click.option("--slug", "slugs", multiple=True, help="Export only this prompt (repeatable).")
 @click.option(
     "--label",
-    help=("Export the version this label names instead of the latest one (needs prompt labels)."),
+    help="Export the version this label names (production, staging...) instead of the latest.",
 )
 @json_option
 @with_appcontext
@@ -156,15 +158,23 @@ def export_prompts_command(
     root = path if path is not None else settings.prompts_source_path
     if root is None:
         raise click.UsageError("no prompts folder: pass --path or set LLM_LOGS_PROMPTS_SOURCE_PATH")
-    if label is not None:
-        # Labels are another change (issue 17, "Labels and drafts"); until
-        # Prompt.load(slug, label=...) exists there is no labelled version to export.
-        raise click.UsageError("--label needs prompt labels, which this version does not have")
     try:
+        if label is not None:
+            check_label(label, "--label")
         prompts = [Prompt.load(slug, cache=False) for slug in slugs] if slugs else Prompt.all()
     except PromptError as error:
         raise click.UsageError(str(error)) from None
-    exported = export_prompts(root, settings.prompt_subfolders, prompts)
+
+    def labelled(prompt: Prompt) -> Version | None:
+        number = prompt.labels.get(str(label))
+        return None if number is None else prompt.version(number)
+
+    exported = export_prompts(
+        root,
+        settings.prompt_subfolders,
+        prompts,
+        version_of=labelled if label is not None else lambda prompt: prompt.current_version,
+    )
     if not as_json:
         for warning in exported.warnings:
             click.echo(f"warning: {warning}", err=True)

@@ -226,7 +226,7 @@ def export_prompts(
     for prompt in prompts:
         version = version_of(prompt)
         if version is None:
-            warnings.append(f"prompt {prompt.slug!r} has no version; not exported")
+            warnings.append(f"prompt {prompt.slug!r} has no version to export; not exported")
             continue
         path = prompt.source_path
         if path is None:

@@ -242,7 +242,7 @@ def test_export_warns_about_what_it_cannot_keep(
         in result.output
     )
     assert "message 1 has a name, which prompt files cannot hold" in result.output
-    assert "prompt 'empty' has no version" in result.output
+    assert "prompt 'empty' has no version to export" in result.output
     assert "skills/taken.md holds prompt 'other'" in result.output
     assert (target / "skills" / "taken.md").read_text().startswith("---\nslug: other")
     assert not (target / "skills" / "named.md").exists()
@@ -260,8 +260,29 @@ def test_export_options(sync_app: Flask, run_sync: RunSync, tmp_path: Path) -> N
 
     result = export(sync_app, "--path", tmp_path, "--slug", "nope")
     assert result.exit_code == 2 and "nope" in result.output
-    result = export(sync_app, "--path", tmp_path, "--label", "production")
-    assert result.exit_code == 2 and "--label needs prompt labels" in result.output
+    result = export(sync_app, "--path", tmp_path, "--label", "Not A Label")
+    assert result.exit_code == 2 and "--label: invalid label 'Not A Label'" in result.output
+
+
+def test_export_a_label_writes_the_version_it_names(
+    sync_app: Flask, run_sync: RunSync, tmp_path: Path
+) -> None:
+    """A release is committed as files: the labelled version, not the latest draft."""
+    run_sync()
+    prompt = Prompt.load("output-format", cache=False)
+    released = current_version(prompt)
+    prompt.set_label("production", version=released.version_number)
+    prompt.update_content(messages=[{"role": "user", "content": "A draft, not released."}])
+
+    result = export(sync_app, "--path", tmp_path / "out", "--label", "production", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    [exported] = [p for p in report["exported"] if p["slug"] == "output-format"]
+    assert exported["version_number"] == released.version_number
+    text = (tmp_path / "out" / exported["files"][0]).read_text()
+    assert "A draft, not released." not in text
+    # Prompts the label names no version of are left out, with a warning.
+    assert any("has no version to export" in w for w in report["warnings"])
 
 
 def test_export_needs_a_folder(make_app: Callable[..., Flask]) -> None:
