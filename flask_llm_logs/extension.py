@@ -79,7 +79,7 @@ class LlmLogs:
             db=self._resolve_db(app),
             batch_handlers=collections.ChainMap({}, self._batch_handlers),
         )
-        state.writer = Writer(settings, engine=lambda: state.engine, enabled=lambda: state.enabled)
+        state.writer = Writer(settings, engine=lambda: state.engine, enabled=state.is_enabled)
         state.prompt_store = PromptStore(
             lambda: state.engine,
             cache_ttl=lambda: state.prompt_cache_ttl,
