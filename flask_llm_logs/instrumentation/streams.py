@@ -68,9 +68,14 @@ def _forward() -> None:
 
 
 def _ensure_forwarder() -> None:
-    """Start the daemon that runs deferred endings (from ordinary code only)."""
+    """Start the daemon that runs deferred endings (from ordinary code only).
+
+    Asked on every stream: only whether it was started, since it never ends
+    (its loop survives any ending's failure) and a forked child forgets it.
+    ``Thread.is_alive()`` costs three Python calls on the host's LLM call.
+    """
     global _forwarder
-    if _forwarder is None or not _forwarder.is_alive():
+    if _forwarder is None:
         _forwarder = threading.Thread(target=_forward, name="flask-llm-logs-streams", daemon=True)
         _forwarder.start()
 
@@ -242,6 +247,7 @@ class StreamRecorder:
         self.reading = False
 
     def add(self, item: Any) -> None:
+        """Take ``item`` in (async streams; :func:`_observe` does the same inline)."""
         try:
             if self.accumulator.add(item) and self.first_token_at is None:
                 self.first_token_at = time.perf_counter()
@@ -305,6 +311,9 @@ class ReadingNext:
 
 
 def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    # Runs once per chunk between two of the SDK's: ``StreamRecorder.add``
+    # is inlined (one call fewer per chunk, ten or more per stream).
+    add = recorder.accumulator.add
     try:
         while True:
             recorder.reading = True
@@ -314,7 +323,11 @@ def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]
                 break
             finally:
                 recorder.reading = False
-            recorder.add(item)
+            try:
+                if add(item) and recorder.first_token_at is None:
+                    recorder.first_token_at = time.perf_counter()
+            except Exception:
+                log_recorder_error()
             yield item
     except GeneratorExit:
         recorder.finish(how="abandoned")
