@@ -68,14 +68,9 @@ def _forward() -> None:
 
 
 def _ensure_forwarder() -> None:
-    """Start the daemon that runs deferred endings (from ordinary code only).
-
-    Asked on every stream: only whether it was started, since it never ends
-    (its loop survives any ending's failure) and a forked child forgets it.
-    ``Thread.is_alive()`` costs three Python calls on the host's LLM call.
-    """
+    """Start the daemon that runs deferred endings (from ordinary code only)."""
     global _forwarder
-    if _forwarder is None:
+    if _forwarder is None or not _forwarder.is_alive():
         _forwarder = threading.Thread(target=_forward, name="flask-llm-logs-streams", daemon=True)
         _forwarder.start()
 
