@@ -7,6 +7,14 @@ through the instrumented method and one through the SDK's own; calls
 alternate one by one (instrumented, plain, instrumented, ...) so drift in
 the machine's speed hits both sides alike, and the medians and their ratio
 come from one run.
+
+``--in-request request`` (or ``call``) makes every call, on both sides,
+inside a Flask request of its own (``POST /chat/<int:conversation>``) with
+``LLM_LOGS_AUTO_TRACE`` set so: the automatic trace reads the request's
+route, endpoint and user. The request is entered before the clock starts
+and left after it stops, so its teardown (which ends a request's trace) is
+not in the LLM call's time. ``--stream`` (scripts that have it) reads a
+streamed answer to its end.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from contextlib import contextmanager
+from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,8 +73,17 @@ def fake_server() -> Iterator[str]:
         child.communicate("", timeout=10)
 
 
+#: The route of the requests ``--in-request`` makes its calls in.
+ROUTE = "/chat/<int:conversation>"
+
+
 def make_app(
-    name: str, database_url: str, threads: int | None, enabled: bool, pricing_provider: str
+    name: str,
+    database_url: str,
+    threads: int | None,
+    enabled: bool,
+    pricing_provider: str,
+    auto_trace: str = "request",
 ) -> Flask:
     create_tables(database_url)
     app = Flask(name)
@@ -74,9 +92,16 @@ def make_app(
         LLM_LOGS_PRICING_PROVIDER=pricing_provider,
         LLM_LOGS_WRITER_THREADS=threads,
         LLM_LOGS_ENABLED=enabled,
+        LLM_LOGS_AUTO_TRACE=auto_trace,
     )
+    app.add_url_rule(ROUTE, "chat", lambda conversation: "", methods=["POST"])
     LlmLogs(app)
     return app
+
+
+def request_contexts(app: Flask) -> Callable[[], AbstractContextManager[object]]:
+    """A new request to ``ROUTE`` each time it is called (``--in-request``)."""
+    return lambda: app.test_request_context("/chat/7", method="POST")
 
 
 def timed(call: Call) -> float:
@@ -85,17 +110,27 @@ def timed(call: Call) -> float:
     return time.perf_counter() - start
 
 
-def measure(calls: int, instrumented_call: Call, plain_call: Call) -> dict[str, Any]:
-    """Interleave the two calls ``calls`` times each (after a warm-up) in an app context."""
+def measure(
+    calls: int,
+    instrumented_call: Call,
+    plain_call: Call,
+    around: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> dict[str, Any]:
+    """Interleave the two calls ``calls`` times each (after a warm-up) in an app
+    context, each inside a context of its own from ``around`` (a request)."""
     instrumented: list[float] = []
     plain: list[float] = []
     for _ in range(WARM_UP):
-        instrumented_call()
-        plain_call()
+        with around():
+            instrumented_call()
+        with around():
+            plain_call()
     flask_llm_logs.flush()
     for _ in range(calls):
-        instrumented.append(timed(instrumented_call))
-        plain.append(timed(plain_call))
+        with around():
+            instrumented.append(timed(instrumented_call))
+        with around():
+            plain.append(timed(plain_call))
     assert flask_llm_logs.flush(timeout=60), "the writer did not catch up"
     with_median = statistics.median(instrumented)
     without_median = statistics.median(plain)
@@ -115,7 +150,7 @@ def measure(calls: int, instrumented_call: Call, plain_call: Call) -> dict[str, 
     }
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *, can_stream: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--calls", type=int, default=3000, help="calls per side (>= 2000)")
     where = parser.add_mutually_exclusive_group()
@@ -123,6 +158,13 @@ def parse_args(description: str) -> argparse.Namespace:
     where.add_argument("--database-url", help="where the spans go (default: SQLite file)")
     parser.add_argument("--threads", type=int, help="LLM_LOGS_WRITER_THREADS")
     parser.add_argument("--disabled", action="store_true", help="LLM_LOGS_ENABLED = False")
+    parser.add_argument(
+        "--in-request",
+        choices=["request", "call"],
+        help="each call in a Flask request of its own, with this LLM_LOGS_AUTO_TRACE",
+    )
+    if can_stream:
+        parser.add_argument("--stream", action="store_true", help="a streamed answer, read fully")
     return parser.parse_args()
 
 
@@ -139,11 +181,15 @@ def database(args: argparse.Namespace) -> Iterator[str]:
             yield f"sqlite:///{os.path.join(folder, 'bench.sqlite3')}"
 
 
-def report(sdk: str, url: str, result: dict[str, Any]) -> None:
+def report(sdk: str, url: str, result: dict[str, Any], args: argparse.Namespace) -> None:
     backend = sa.make_url(url).get_backend_name()
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"{sdk} {sys.modules[sdk].__version__}, spans stored in {backend}")
-    print(f"{result['calls']} calls per side, interleaved")
+    where = "outside any request"
+    if args.in_request:
+        where = f"each in a request, LLM_LOGS_AUTO_TRACE = {args.in_request!r}"
+    streamed = ", streamed" if getattr(args, "stream", False) else ""
+    print(f"{result['calls']} calls per side{streamed}, interleaved, {where}")
     print(f"median without instrumentation: {result['without_us']:8.1f} us")
     print(f"median with instrumentation:    {result['with_us']:8.1f} us")
     print(
@@ -169,10 +215,18 @@ def run(
 ) -> dict[str, Any]:
     """One measurement: the app and the instrumentation first, so the SDK's
     client that ``sides`` builds is the patched one, then the calls."""
-    app = make_app(name, database_url, args.threads, not args.disabled, pricing_provider)
+    app = make_app(
+        name,
+        database_url,
+        args.threads,
+        not args.disabled,
+        pricing_provider,
+        auto_trace=args.in_request or "request",
+    )
     instrument(sdks)
+    around = request_contexts(app) if args.in_request else nullcontext
     with fake_server() as url, app.app_context(), sides(url) as (instrumented, plain):
-        result = measure(args.calls, instrumented, plain)
+        result = measure(args.calls, instrumented, plain, around)
     app.extensions["llm_logs"].shutdown()
     return result
 
@@ -186,14 +240,19 @@ def main(
     sides: Sides,
     reported_sdk: str,
     note: str | None = None,
+    stream_sides: Sides | None = None,
 ) -> None:
     """What each script's ``__main__`` does: options, database, run, report
-    (``note`` first, when the measured call is not the reported SDK's)."""
-    args = parse_args(description)
+    (``note`` first, when the measured call is not the reported SDK's).
+    ``stream_sides``, when the script has them, are measured with ``--stream``."""
+    args = parse_args(description, can_stream=stream_sides is not None)
+    if getattr(args, "stream", False):
+        assert stream_sides is not None
+        sides = stream_sides
     with database(args) as url:
         result = run(
             args, url, name=name, sdks=sdks, pricing_provider=pricing_provider, sides=sides
         )
     if note is not None:
         print(note)
-    report(reported_sdk, url, result)
+    report(reported_sdk, url, result, args)

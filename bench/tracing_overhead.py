@@ -12,7 +12,7 @@ come from this one run.
 Usage::
 
     python bench/tracing_overhead.py [--calls 3000] [--postgres | --database-url URL]
-        [--threads N] [--disabled]
+        [--threads N] [--disabled] [--in-request {request,call}] [--stream]
 
 By default the spans go to a throw-away SQLite file; with ``--postgres`` to
 a throw-away database made on the local server (``LLM_LOGS_BENCH_POSTGRES``,
@@ -20,6 +20,8 @@ default postgres@127.0.0.1:5432) and dropped afterwards; with
 ``--database-url`` to that database, migrated first. ``--disabled`` sets
 ``LLM_LOGS_ENABLED = False``: the patched method returns at its first check,
 so the difference is the method's noise floor plus the patch's wrapper.
+``--stream`` asks for a streamed answer (``stream=True``, with its usage
+chunk) and reads it to its end; ``--in-request``: see :mod:`overhead`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from contextlib import contextmanager
+from typing import Any
 
 import openai
 import overhead
@@ -39,7 +42,8 @@ MESSAGES = [
 
 
 @contextmanager
-def sides(url: str) -> Iterator[tuple[Call, Call]]:
+def completions_of(url: str) -> Iterator[Any]:
+    """``client.chat.completions`` of a client of the fake server, closed at the end."""
     client = openai.OpenAI(
         base_url=f"{url}/v1",
         api_key="bench",
@@ -47,7 +51,12 @@ def sides(url: str) -> Iterator[tuple[Call, Call]]:
         http_client=openai.DefaultHttpxClient(verify=False),
     )
     with closing(client):
-        completions = client.chat.completions
+        yield client.chat.completions
+
+
+@contextmanager
+def sides(url: str) -> Iterator[tuple[Call, Call]]:
+    with completions_of(url) as completions:
         # The SDK's own method, as uninstrumented code calls it. Switching
         # the patch on and off between calls instead would reset the
         # interpreter's attribute caches for the class every time.
@@ -62,6 +71,26 @@ def sides(url: str) -> Iterator[tuple[Call, Call]]:
         yield create, create_unpatched
 
 
+@contextmanager
+def stream_sides(url: str) -> Iterator[tuple[Call, Call]]:
+    """The same request streamed with its usage chunk, each stream read to its
+    end (where its span ends)."""
+    with completions_of(url) as completions:
+        unpatched = type(completions).create.__wrapped__
+        options: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
+
+        def create() -> None:
+            for _chunk in completions.create(model="gpt-4.1-mini", messages=MESSAGES, **options):
+                pass
+
+        def create_unpatched() -> None:
+            stream = unpatched(completions, model="gpt-4.1-mini", messages=MESSAGES, **options)
+            for _chunk in stream:
+                pass
+
+        yield create, create_unpatched
+
+
 if __name__ == "__main__":
     overhead.main(
         __doc__.splitlines()[0],
@@ -70,4 +99,5 @@ if __name__ == "__main__":
         pricing_provider="openai",
         sides=sides,
         reported_sdk="openai",
+        stream_sides=stream_sides,
     )

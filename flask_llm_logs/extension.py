@@ -97,7 +97,7 @@ class LlmLogs:
         state.writer = Writer(
             settings,
             engine=lambda: state.engine,
-            enabled=lambda: state.enabled,
+            enabled=state.is_enabled,
             export=None if state.exporter is None else state.exporter.export,
         )
         state.prompt_store = PromptStore(

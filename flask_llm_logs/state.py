@@ -118,10 +118,16 @@ class State:
 
     # -- keys read live, so tests and admin tools can change them at runtime --
 
-    @property
-    def enabled(self) -> bool:
-        """``LLM_LOGS_ENABLED``: whether anything is recorded."""
+    def is_enabled(self) -> bool:
+        """``LLM_LOGS_ENABLED``: whether anything is recorded.
+
+        A method as well as the :attr:`enabled` property: the writer asks it
+        for every record on the host's thread, and holds it bound (one call
+        fewer than a ``lambda`` reading the property).
+        """
         return read_bool(self.app.config, "LLM_LOGS_ENABLED")
+
+    enabled = property(is_enabled)
 
     @property
     def capture_content(self) -> bool:

@@ -145,10 +145,7 @@ def _record_when_parsed(response: Any, call: LlmCall) -> None:
 class _AnthropicHooks:
     """How one call of the ``anthropic`` SDK becomes a span."""
 
-    def start(
-        self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> LlmCall | None:
-        return start_call(resource, operation, kwargs)
+    start = staticmethod(start_call)
 
     def succeeded(self, call: LlmCall, result: Any) -> None:
         if isinstance(result, APIResponse):

@@ -62,7 +62,12 @@ def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         if attribute is not None and isinstance(value, _PLAIN):
             metadata[attribute] = list(value) if isinstance(value, tuple) else value
     thinking = kwargs.get("thinking")
-    if isinstance(thinking, Mapping) and isinstance(thinking.get("budget_tokens"), int):
+    # ``None`` first, here and below: ``isinstance`` against an ABC runs Python code.
+    if (
+        thinking is not None
+        and isinstance(thinking, Mapping)
+        and isinstance(thinking.get("budget_tokens"), int)
+    ):
         metadata["anthropic.request.thinking.budget_tokens"] = thinking["budget_tokens"]
     return metadata
 
@@ -82,7 +87,9 @@ def messages_wants_json(kwargs: Mapping[str, Any]) -> bool:
     if isinstance(kwargs.get("output_format"), type):
         return True
     config = kwargs.get("output_config")
-    output_format = config.get("format") if isinstance(config, Mapping) else None
+    if config is None or not isinstance(config, Mapping):
+        return False
+    output_format = config.get("format")
     return isinstance(output_format, Mapping) and output_format.get("type") == "json_schema"
 
 

@@ -71,8 +71,14 @@ EMBEDDINGS = Operation(
 
 
 def provider_of(resource: Any) -> str:
-    """The provider behind the client of ``resource``; see :mod:`.providers`."""
-    return provider_of_url(resource._client._base_url)  # the property, without its call
+    """The provider behind the client of ``resource``; see :mod:`.providers`.
+
+    Recent ``openai`` SDKs keep the URL in ``_configured_base_url`` behind two
+    properties and an import run on every read of ``_base_url``; read it
+    directly when it is there (``anthropic``'s ``_base_url`` is the attribute).
+    """
+    client = resource._client
+    return provider_of_url(client.__dict__.get("_configured_base_url") or client._base_url)
 
 
 class LlmCall:

@@ -76,7 +76,11 @@ def request_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(encoding, str):
         metadata["gen_ai.request.encoding_formats"] = [encoding]
     reasoning = kwargs.get("reasoning")
-    if isinstance(reasoning, Mapping) and isinstance(reasoning.get("effort"), str):
+    if (
+        reasoning is not None
+        and isinstance(reasoning, Mapping)
+        and isinstance(reasoning.get("effort"), str)
+    ):
         metadata["openai.request.reasoning_effort"] = reasoning["effort"]
     return metadata
 
@@ -105,7 +109,12 @@ def embeddings_input(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_json_format(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get("type") in ("json_schema", "json_object")
+    # ``None`` first: ``isinstance`` against an ABC runs Python code.
+    return (
+        value is not None
+        and isinstance(value, Mapping)
+        and value.get("type") in ("json_schema", "json_object")
+    )
 
 
 def chat_wants_json(kwargs: Mapping[str, Any]) -> bool:

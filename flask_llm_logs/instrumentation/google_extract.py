@@ -54,6 +54,10 @@ FINISH_REASONS = {
 
 _PLAIN = (str, int, float, bool, list, tuple)
 
+#: Whether a config of this type is a ``Mapping``, by type: ``isinstance``
+#: against the ABC runs Python code, and each call reads its config three times.
+_MAPPING_TYPES: dict[type, bool] = {}
+
 
 def config_fields(config: Any) -> Mapping[str, Any]:
     """The fields of ``config``, a dict or a ``GenerateContentConfig`` (or ``None``).
@@ -64,8 +68,12 @@ def config_fields(config: Any) -> Mapping[str, Any]:
     """
     if config is None:
         return {}
-    if isinstance(config, Mapping):
-        return config
+    is_mapping = _MAPPING_TYPES.get(type(config))
+    if is_mapping is None:
+        is_mapping = _MAPPING_TYPES[type(config)] = isinstance(config, Mapping)
+    if is_mapping:
+        mapping: Mapping[str, Any] = config
+        return mapping
     fields = getattr(config, "__dict__", None)
     return fields if isinstance(fields, dict) else {}
 

@@ -47,10 +47,7 @@ PATCH_POINTS: tuple[PatchPoint[Operation], ...] = (
 class _OpenAIHooks:
     """How one call of the ``openai`` SDK becomes a span."""
 
-    def start(
-        self, resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> LlmCall | None:
-        return start_call(resource, operation, kwargs)
+    start = staticmethod(start_call)
 
     def succeeded(self, call: LlmCall, result: Any) -> None:
         """Record ``result``; a stream is watched in place and recorded when it ends."""

@@ -17,8 +17,14 @@ from .calls import Operation
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
 
-def start_call(resource: Any, operation: Operation, kwargs: dict[str, Any]) -> LlmCall | None:
-    """The call's span, started; ``None`` for ``with_streaming_response``."""
+def start_call(
+    resource: Any, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> LlmCall | None:
+    """The call's span, started; ``None`` for ``with_streaming_response``.
+
+    A ``Hooks.start`` as it is (``openai``'s and ``anthropic``'s): the
+    integrations bind it, rather than call it from a method of their own.
+    """
     headers = kwargs.get("extra_headers")
     if headers and headers.get(RAW_RESPONSE_HEADER) == "stream":
         return None

@@ -103,6 +103,11 @@ process.after_fork_in_child(_random.seed)
 #: the 80 low bits are random.
 _VERSION_7 = (0x7 << 76) | (0x2 << 62)
 _RANDOM_BITS = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
+#: How ``UUID`` sets its read-only slots itself; the enum member read once
+#: (each read of ``SafeUUID.unknown`` runs the enum's descriptor).
+_make_uuid = object.__new__
+_set_slot = object.__setattr__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 def new_id() -> uuid.UUID:
@@ -120,4 +125,9 @@ def new_id() -> uuid.UUID:
     workers forked from one parent do not repeat each other's ids.
     """
     millis = time.time_ns() // 1_000_000
-    return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
+    # ``UUID(int=...)`` checks its arguments in Python code (several microseconds
+    # between two calls of an SDK); the value here is a valid UUID by construction.
+    new = _make_uuid(uuid.UUID)
+    _set_slot(new, "int", (millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
+    _set_slot(new, "is_safe", _UNKNOWN_SAFETY)
+    return new

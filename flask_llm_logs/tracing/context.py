@@ -78,8 +78,9 @@ _pending_prompt_variables: contextvars.ContextVar[Mapping[str, Any] | None] = (
 )
 
 
-def current_frame() -> Frame | None:
-    return _frame.get()
+#: What is current, or ``None``: the variable's own ``get`` (a Python function
+#: around it would cost a call on every LLM call).
+current_frame: Callable[[], Frame | None] = _frame.get
 
 
 def enter(frame: Frame) -> contextvars.Token[Frame | None]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 
+from flask import has_request_context
+
 from ..log import get_logger
 from ..models.base import new_id
 from ..state import get_state
@@ -117,6 +119,7 @@ def start_trace(
     *,
     announce: bool,
     how: Recording | None = None,
+    in_request: bool | None = None,
     user_id: str | int | None = None,
     session_id: str | int | None = None,
     tags: Iterable[str] | None = None,
@@ -126,10 +129,12 @@ def start_trace(
     Automatic traces are not announced: their only record is sent at the
     end (an LLM call's span carries it, see ``SpanRecord.automatic``), so
     the LLM call's path builds and queues one record. ``how`` is what
-    :func:`recording` said, when the caller already asked it. Inside a
-    request, the trace takes the request's route, endpoint, user and
-    session (see :mod:`.request_context`); ``user_id`` and ``session_id``
-    given here win over the app's.
+    :func:`recording` said, and ``in_request`` what
+    :func:`flask.has_request_context` said, when the caller already asked
+    them (an LLM call's path asks each once). Inside a request, the trace
+    takes the request's route, endpoint, user and session (see
+    :mod:`.request_context`); ``user_id`` and ``session_id`` given here win
+    over the app's.
     """
     writer, capture, llm_calls, settings = how or recording()
     trace = ActiveTrace(
@@ -140,14 +145,17 @@ def start_trace(
         writer=writer,
         capture_content=capture,
         llm_calls=llm_calls,
-        tags=tag_list(tags),
     )
+    if tags is not None:
+        trace.tags = tag_list(tags)
     if writer is not None and settings is not None:
         trace.environment = settings.environment
         if apm.OPENTELEMETRY in sys.modules:  # the host uses OpenTelemetry: a dict look-up
             trace.apm_trace_id, trace.apm_span_id = apm.current_span()
-        context = request_context.read(settings)
-        if context is not None:
+        if in_request is None:
+            in_request = has_request_context()
+        if in_request:
+            context = request_context.read(settings)
             trace.metadata = {**context.attributes, **trace.metadata}
             trace.user_id, trace.session_id = context.user_id, context.session_id
     if user_id is not None:

@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from flask import Request
 from flask import current_app
-from flask import has_request_context
 from flask import request
 
 from ..config import Settings
@@ -33,16 +33,19 @@ class RequestContext:
     session_id: str | None
 
 
-def read(settings: Settings) -> RequestContext | None:
-    """The current request's context, or ``None`` outside a request."""
-    if not has_request_context():
-        return None
-    attributes = {"http.request.method": request.method}
-    rule = request.url_rule
+def read(settings: Settings) -> RequestContext:
+    """The current request's context; call it inside a request only.
+
+    The request is looked up once: each attribute read through Flask's
+    ``request`` proxy would look it up again.
+    """
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    attributes = {"http.request.method": current.method}
+    rule = current.url_rule
     if rule is not None:
         attributes["http.route"] = rule.rule
-    if request.endpoint is not None:
-        attributes["flask.endpoint"] = request.endpoint
+        if rule.endpoint is not None:  # what ``request.endpoint`` reads
+            attributes["flask.endpoint"] = rule.endpoint
     return RequestContext(
         attributes,
         _call("LLM_LOGS_USER_ID", settings.user_id or flask_login_user_id),
@@ -52,8 +55,9 @@ def read(settings: Settings) -> RequestContext | None:
 
 def route_name() -> str:
     """The name of a request's automatic trace: ``POST /chat/<int:id>``."""
-    rule = request.url_rule
-    return request.method if rule is None else f"{request.method} {rule.rule}"
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    rule = current.url_rule
+    return current.method if rule is None else f"{current.method} {rule.rule}"
 
 
 def flask_login_user_id() -> str | None:

@@ -40,18 +40,24 @@ _STREAMED = "_llm_logs_request_streamed"
 
 def automatic_trace(name: str, how: Recording) -> tuple[ActiveTrace, bool]:
     """The trace for ``name`` run outside any trace, and whether ``name`` owns (ends) it."""
-    if how.settings is not None and how.settings.trace_per_request and has_request_context():
+    in_request = has_request_context()  # asked once, for the trace's request context too
+    if in_request and how.settings is not None and how.settings.trace_per_request:
         return request_trace(how), False
-    return start_trace(AUTO_TRACE_PREFIX + name, None, announce=False, how=how), True
+    trace = start_trace(
+        AUTO_TRACE_PREFIX + name, None, announce=False, how=how, in_request=in_request
+    )
+    return trace, True
 
 
 def request_trace(how: Recording) -> ActiveTrace:
-    """The current request's automatic trace, made by its first caller."""
-    entry: tuple[ActiveTrace, float] | None = g.get(_KEY)
+    """The current request's automatic trace, made by its first caller (inside a request)."""
+    namespace = g._get_current_object()  # once: each use of the proxy looks it up again
+    entry: tuple[ActiveTrace, float] | None = namespace.get(_KEY)
     if entry is None:
-        new = (start_trace(route_name(), None, announce=False, how=how), time.perf_counter())
+        trace = start_trace(route_name(), None, announce=False, how=how, in_request=True)
+        new = (trace, time.perf_counter())
         # Threads of one request may race here; one trace wins, announced once.
-        entry = g.setdefault(_KEY, new)
+        entry = namespace.setdefault(_KEY, new)
         if entry is new:
             announce_trace(new[0])
     return entry[0]
