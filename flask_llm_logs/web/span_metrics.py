@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ..insights.metrics import DIMENSIONS
+from ..insights.metrics import PERCENTILES
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Span
@@ -28,18 +30,6 @@ from ..models import Trace
 from .trace_queries import DbSession
 from .trace_queries import list_condition
 
-#: The dimensions of ``group_by`` and ``filters``, as in ``metrics()``.
-DIMENSIONS = (
-    "model",
-    "provider",
-    "name",
-    "prompt",
-    "prompt_version",
-    "user",
-    "environment",
-    "status",
-)
-PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
 BUCKETS = (None, "minute", "hour", "day")
 _SQLITE_BUCKETS = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d"}
 
