@@ -1,9 +1,12 @@
-"""Time of the prompt page's "Results by label": its labelled versions compared from traces.
+"""Time of the prompt page's "Results by label": its labelled versions compared.
 
 Two labelled versions share ``--traces`` traces (90 % and 10 %, as a split
-would), each with a duration, a cost and a status, and one trace in ten has
-a numeric score. The comparison (:func:`flask_llm_logs.web.prompt_results.labelled_results`)
-is timed ``--runs`` times on PostgreSQL after a warm-up; the median is shown.
+would), each linked to its version and with one LLM call naming it (a
+duration, a cost and a status); one trace in ten has a numeric score. The
+metrics table is filled from the spans by SQL, as the writer would have
+(``ui_pages.fill_metrics``). The comparison
+(:func:`flask_llm_logs.web.prompt_results.labelled_results`) is timed
+``--runs`` times on PostgreSQL after a warm-up; the median is shown.
 
 Usage::
 
@@ -17,15 +20,19 @@ import random
 import statistics
 import time
 import uuid
+from datetime import datetime
+from datetime import timezone
 
 import sqlalchemy as sa
 from benchdb import create_tables
 from benchdb import throwaway_database
 from flask import Flask
+from ui_pages import fill_metrics
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import Prompt
 from flask_llm_logs.models import Score
+from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.web.prompt_results import labelled_results
@@ -36,19 +43,30 @@ CHUNK = 10_000
 def fill(traces: int, version_ids: tuple[int, int]) -> None:
     engine = get_state().engine
     rng = random.Random(7)
+    now = datetime.now(timezone.utc)
     with engine.begin() as connection:
         for start in range(0, traces, CHUNK):
-            rows, scores = [], []
+            rows, calls, scores = [], [], []
             for _ in range(start, min(traces, start + CHUNK)):
                 trace_id = uuid.uuid4()
+                version_id = version_ids[rng.random() < 0.1]
+                call = {
+                    "status": "error" if rng.random() < 0.02 else "completed",
+                    "duration_ms": rng.lognormvariate(7, 0.5),
+                    "cost": 0.001,
+                    "started_at": now,
+                }
                 rows.append(
+                    {"id": trace_id, "name": "reply", "prompt_version_id": version_id, **call}
+                )
+                calls.append(
                     {
-                        "id": trace_id,
-                        "name": "reply",
-                        "status": "error" if rng.random() < 0.02 else "completed",
-                        "prompt_version_id": version_ids[rng.random() < 0.1],
-                        "duration_ms": rng.lognormvariate(7, 0.5),
-                        "cost": 0.001,
+                        "id": uuid.uuid4(),
+                        "trace_id": trace_id,
+                        "name": "chat",
+                        "kind": "llm",
+                        "metadata": {"prompt_version_id": version_id},
+                        **call,
                     }
                 )
                 if rng.random() < 0.1:
@@ -56,9 +74,12 @@ def fill(traces: int, version_ids: tuple[int, int]) -> None:
                         {"id": uuid.uuid4(), "trace_id": trace_id, "name": "helpful", "value": 1.0}
                     )
             connection.execute(sa.insert(Trace), rows)
+            connection.execute(sa.insert(Span.__table__), calls)
             if scores:
                 connection.execute(sa.insert(Score), scores)
+        fill_metrics(connection)
         connection.execute(sa.text("ANALYZE llm_logs_traces; ANALYZE llm_logs_scores"))
+        connection.execute(sa.text("ANALYZE llm_logs_metrics"))
 
 
 def run(database_url: str, traces: int, runs: int) -> None:
@@ -81,7 +102,7 @@ def run(database_url: str, traces: int, runs: int) -> None:
             results = labelled_results(session, prompt.id)
             samples.append((time.perf_counter() - start) * 1000)
     calls = sum(result.calls for result in results)
-    print(f"traces: {calls:,} over {len(results)} labelled versions")
+    print(f"LLM calls: {calls:,} over {len(results)} labelled versions")
     print(f"labelled_results: median {statistics.median(samples):.0f} ms over {runs} runs")
 
 

@@ -1,34 +1,42 @@
 """How a prompt's labelled versions did: the comparison on the prompt's page.
 
-Read from the traces linked to each version (``Trace.prompt_version_id``,
-indexed with ``started_at``) and their scores, in three grouped queries
-whatever the number of versions: figures per version, the median and 95th
-percentile of durations, the mean of each score. Every figure carries the
-number of calls behind it, so a 2 % error rate over 3 calls reads as such.
+Calls, cost, errors and durations come from the metrics table the writer
+keeps (:func:`flask_llm_logs.metrics`), in one query grouped by prompt
+version from the creation of the oldest labelled version (no call can
+predate the version it was built from): the page's cost does not grow with
+the number of traces. A call is an LLM call (a span of kind ``llm``) whose
+metadata names the version (``Prompt.build()`` just before the call), not a
+trace; a call without a cost counts as costing 0. Percentiles are the
+latency histogram's, within 9.55 % of the nearest-rank value (see
+:mod:`flask_llm_logs.tracing.latency`).
 
-Percentiles are nearest-rank (the smallest duration that at least p % of
-the calls did not exceed): PostgreSQL's ``percentile_disc`` in the query of
-the other figures; SQLite has no ordered-set aggregate, so there a window
-function ranks the durations, which on PostgreSQL took three times longer
-than every other figure together (``bench/prompt_results.py``).
+Scores are not in the metrics table: the mean of each score name is read
+from the scores of the traces linked to each version
+(``Trace.prompt_version_id``), in one grouped query. Every figure carries
+the number of calls (or scores) behind it, so a 2 % error rate over 3 calls
+reads as such.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..insights.metrics import metrics
 from ..models import PromptLabel
+from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Score
 from ..models import Trace
 from ..prompts.labels import STANDARD_LABELS
 from .trace_queries import DbSession
 
-#: The percentiles of durations shown, in percent.
+#: The percentiles of durations shown, in percent, and their ``metrics()`` keys.
 PERCENTILES = (50, 95)
+_PERCENTILE_KEYS = {50: "p50_ms", 95: "p95_ms"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +49,7 @@ class Figure:
 
 @dataclasses.dataclass
 class VersionResults:
-    """What the calls built from one labelled version did."""
+    """What the LLM calls built from one labelled version did."""
 
     version_id: int
     version_number: int
@@ -58,80 +66,40 @@ class VersionResults:
 def labelled_results(session: DbSession, prompt_id: int) -> list[VersionResults]:
     """The prompt's labelled versions, newest first, each with its results."""
     rows = session.execute(
-        sa.select(PromptVersion.id, PromptVersion.version_number, PromptLabel.name)
+        sa.select(
+            PromptVersion.id,
+            PromptVersion.version_number,
+            PromptLabel.name,
+            PromptVersion.created_at,
+            PromptRecord.slug,
+        )
         .join(PromptLabel, PromptLabel.version_id == PromptVersion.id)
+        .join(PromptRecord, PromptRecord.id == PromptLabel.prompt_id)
         .where(PromptLabel.prompt_id == prompt_id)
         .order_by(PromptVersion.version_number.desc(), PromptLabel.name)
-    )
+    ).all()
     results: dict[int, VersionResults] = {}
-    for version_id, number, label in rows:
+    for version_id, number, label, _, _ in rows:
         results.setdefault(version_id, VersionResults(version_id, number, [])).labels.append(label)
     if results:
-        if session.get_bind(Trace).dialect.name == "postgresql":
-            _add_figures(session, results, percentiles=True)
-        else:
-            _add_figures(session, results, percentiles=False)
-            _add_durations(session, results)
+        since = min(row.created_at for row in rows)
+        _add_figures(results, since, rows[0].slug)
         _add_scores(session, results)
     return list(results.values())
 
 
-def _add_figures(
-    session: DbSession, results: dict[int, VersionResults], *, percentiles: bool
-) -> None:
-    finished = Trace.status.in_(("completed", "error"))
-    columns: list[Any] = [
-        Trace.prompt_version_id,
-        sa.func.count(),
-        sa.func.avg(Trace.cost),
-        sa.func.count(Trace.cost),
-        sa.func.sum(sa.case((Trace.status == "error", 1), else_=0)),
-        sa.func.sum(sa.case((finished, 1), else_=0)),
-        sa.func.count(Trace.duration_ms),
-    ]
-    if percentiles:
-        columns += [
-            sa.func.percentile_disc(percent / 100).within_group(Trace.duration_ms)
-            for percent in PERCENTILES
-        ]
-    query = (
-        sa.select(*columns)
-        .where(Trace.prompt_version_id.in_(results))
-        .group_by(Trace.prompt_version_id)
-    )
-    for version_id, calls, cost, costed, errors, ended, timed, *durations in session.execute(query):
-        result = results[version_id]
-        result.calls = calls
-        result.cost_per_call = Figure(None if cost is None else float(cost), costed)
-        result.error_rate = Figure(errors / ended if ended else None, ended or 0)
-        if timed:
-            for percent, duration in zip(PERCENTILES, durations, strict=False):
-                result.durations[percent] = Figure(duration, timed)
-
-
-def _add_durations(session: DbSession, results: dict[int, VersionResults]) -> None:
-    """The percentiles by rank, for databases without ``percentile_disc`` (SQLite)."""
-    ranked = (
-        sa.select(
-            Trace.prompt_version_id.label("version_id"),
-            Trace.duration_ms.label("duration"),
-            sa.func.row_number()
-            .over(partition_by=Trace.prompt_version_id, order_by=Trace.duration_ms)
-            .label("rank"),
-            sa.func.count().over(partition_by=Trace.prompt_version_id).label("total"),
-        )
-        .where(Trace.prompt_version_id.in_(results), Trace.duration_ms.is_not(None))
-        .subquery()
-    )
-    # The nearest rank, ceil(p * n / 100), in integer arithmetic on both databases.
-    wanted = {p: (ranked.c.total * p + 99) // 100 for p in PERCENTILES}
-    query = sa.select(ranked.c.version_id, ranked.c.rank, ranked.c.total, ranked.c.duration).where(
-        sa.or_(*(ranked.c.rank == rank for rank in wanted.values()))
-    )
-    for version_id, rank, total, duration in session.execute(query):
-        for percent in PERCENTILES:
-            if rank == (total * percent + 99) // 100:
-                results[version_id].durations[percent] = Figure(duration, total)
+def _add_figures(results: dict[int, VersionResults], since: dt.datetime, slug: str) -> None:
+    found = metrics(since, group_by=("prompt_version",), filters={"prompt": slug})
+    for row in found:
+        result = results.get(row["prompt_version"])
+        if result is None:  # an unlabelled version of the prompt
+            continue
+        calls = result.calls = row["calls"]
+        result.cost_per_call = Figure(row["cost"] / calls, calls)
+        result.error_rate = Figure(row["error_rate"], calls)
+        result.durations = {
+            percent: Figure(row[key], calls) for percent, key in _PERCENTILE_KEYS.items()
+        }
 
 
 def _add_scores(session: DbSession, results: dict[int, VersionResults]) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from flask import Flask
 
 from flask_llm_logs import Prompt
 from flask_llm_logs.prompts.store import Version
+from flask_llm_logs.state import get_state
+from tests.helpers.writer import span_record
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
 
 #: Stored content that must show as text everywhere: markup and triple Mustache.
 HOSTILE = "<script>window.pwned = 1</script> {{{triple}}} <img src=x onerror=alert(1)>"
@@ -57,3 +64,21 @@ def current_version(prompt: Prompt) -> Version:
     version = prompt.current_version
     assert version is not None, f"{prompt.slug} has no version"
     return version
+
+
+def record_version_calls(app: Flask, version_id: int, *calls: dict[str, Any]) -> list[uuid.UUID]:
+    """One trace per call built from a prompt version, through the writer; their ids.
+
+    The trace is linked to the version (what scores are compared by) and its
+    LLM span's metadata names it (what the metrics table counts calls by).
+    A call's fields (``duration_ms``, ``cost``, ``status``) go on its span.
+    """
+    records: list[Any] = []
+    for call in calls:
+        trace = trace_record(status="completed", prompt_version_id=version_id)
+        metadata = {"prompt_version_id": version_id}
+        span = span_record(trace.id, kind="llm", model="gpt-4.1", metadata=metadata, **call)
+        records += [trace, span]
+    submit(app, *records)
+    assert get_state(app).writer.flush(10), "the writer did not store the calls in time"
+    return [record.id for record in records[::2]]

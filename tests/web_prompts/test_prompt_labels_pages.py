@@ -12,12 +12,15 @@ from flask import Request
 from flask.testing import FlaskClient
 
 from flask_llm_logs import Prompt
+from flask_llm_logs.models import Score
 from flask_llm_logs.state import get_state
+from flask_llm_logs.tracing import latency
 from flask_llm_logs.web.prompt_results import Figure
 from flask_llm_logs.web.prompt_results import labelled_results
 from tests.helpers.prompts import HOSTILE
 from tests.helpers.prompts import NEW
 from tests.helpers.prompts import make_greeting
+from tests.helpers.prompts import record_version_calls
 from tests.helpers.web import Store
 from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
@@ -219,23 +222,34 @@ def test_the_prompt_page_shows_labels_and_history_escaped(
 
 
 def test_labelled_versions_are_compared_by_results(app: Flask, store: Store) -> None:
+    """Calls, cost, errors and durations from the metrics table: LLM calls, not traces."""
     prompt = make_greeting(versions=3)
     prompt.set_label("production", version=1)
     prompt.set_label("staging", version=2)
     prompt.set_label("candidate", version=2)
     v1, v2, v3 = (prompt.version(n).id for n in (1, 2, 3))
-    for n, duration in enumerate([100.0, 200.0, 300.0, 400.0]):
-        trace = store.trace(
-            prompt_version_id=v1,
-            duration_ms=duration,
-            cost=0.01 if n < 3 else None,
-            status="error" if n == 0 else "completed",
+    traces = record_version_calls(
+        app,
+        v1,
+        *(
+            {
+                "duration_ms": duration,
+                "cost": 0.01 if n < 3 else None,
+                "status": "error" if n == 0 else "completed",
+            }
+            for n, duration in enumerate([100.0, 200.0, 300.0, 400.0])
+        ),
+    )
+    for n, trace_id in enumerate(traces):
+        store.add_all(
+            [
+                Score(trace_id=trace_id, name="helpful", value=float(n % 2)),
+                Score(trace_id=trace_id, name="thumbs", label="up"),  # no value: not in the means
+            ]
         )
-        store.score(trace, "helpful", value=float(n % 2))
-        store.score(trace, "thumbs", label="up")  # no value: not in the means
-    store.trace(prompt_version_id=v1, status="running")
-    store.trace(prompt_version_id=v2, duration_ms=50.0, cost=0.002)
-    store.trace(prompt_version_id=v3, duration_ms=1.0)  # not labelled: not compared
+    store.trace(prompt_version_id=v1, status="running")  # a trace without a call: no call
+    record_version_calls(app, v2, {"duration_ms": 50.0, "cost": 0.002})
+    record_version_calls(app, v3, {"duration_ms": 1.0})  # not labelled: not compared
 
     results = labelled_results(get_state().session, prompt.id)
     assert [(r.version_number, r.labels) for r in results] == [
@@ -243,13 +257,18 @@ def test_labelled_versions_are_compared_by_results(app: Flask, store: Store) -> 
         (1, ["production"]),
     ]
     new, old = results
-    assert (old.calls, new.calls) == (5, 1)
-    assert old.cost_per_call.calls == 3
-    assert old.cost_per_call.value == pytest.approx(0.01)
+    assert (old.calls, new.calls) == (4, 1)
+    assert old.cost_per_call.calls == 4  # a call without a cost costs 0
+    assert old.cost_per_call.value == pytest.approx(0.0075)
     assert old.error_rate == Figure(0.25, 4)
-    assert old.durations == {50: Figure(200.0, 4), 95: Figure(400.0, 4)}
+    within = pytest.approx  # the histogram's percentiles: within its documented bound
+    bound = latency.RELATIVE_ERROR
+    assert {p: f.calls for p, f in old.durations.items()} == {50: 4, 95: 4}
+    assert old.durations[50].value == within(200.0, rel=bound)
+    assert old.durations[95].value == within(400.0, rel=bound)
     assert old.scores == {"helpful": Figure(0.5, 4)}
-    assert new.durations == {50: Figure(50.0, 1), 95: Figure(50.0, 1)}
+    assert new.durations[50].value == new.durations[95].value == within(50.0, rel=bound)
+    assert new.cost_per_call.value == pytest.approx(0.002) and new.cost_per_call.calls == 1
     assert new.error_rate == Figure(0.0, 1) and new.scores == {}
 
 
@@ -260,14 +279,19 @@ def test_the_prompt_page_shows_the_comparison(
     html = html_of(client.get(url("/prompts/greeting")))
     assert "label versions to compare them" in html
     prompt.set_label("production", version=1)
-    trace = store.trace(prompt_version_id=prompt.version(1).id, duration_ms=120.0, cost=0.5)
-    store.score(trace, "helpful", value=1.0)
+    # 1.2 ** 26.5 ms, the middle of a histogram bin: shown exactly.
+    (trace_id,) = record_version_calls(
+        app, prompt.version(1).id, {"duration_ms": latency.estimate(27), "cost": 0.5}
+    )
+    store.add_all([Score(trace_id=trace_id, name="helpful", value=1.0)])
     html = html_of(client.get(url("/prompts/greeting")))
     results = html[html.index('id="results"') :]
     results = results[: results.index("</section>")]
     assert '<th class="num" scope="col">helpful</th>' in results
     assert '1.00 <span class="muted">n=1</span>' in results
     assert '0.0 % <span class="muted">n=1</span>' in results
+    assert '125 ms <span class="muted">n=1</span>' in results
+    assert "LLM calls" in results
 
 
 def test_the_ui_shows_the_latest_version_whatever_the_default_label(
