@@ -163,9 +163,9 @@ def test_a_run_needs_the_csrf_token(playground_app: Flask) -> None:
 def test_a_run_is_an_action_authorize_is_asked_about(
     make_app: Callable[..., Flask], fake_openai: FakeOpenAI
 ) -> None:
-    asked: list[str | None] = []
+    asked: list[str] = []
 
-    def authorize(request: Request, action: str | None) -> bool:
+    def authorize(request: Request, action: str) -> bool:
         asked.append(action)
         return action != "prompts.run"
 
@@ -176,7 +176,7 @@ def test_a_run_is_an_action_authorize_is_asked_about(
         make_memo()
         response = post(app.test_client())
     assert response.status_code == 403
-    assert "prompts.run" in asked and None in asked
+    assert "prompts.run" in asked and "view" in asked
     assert fake_openai.requests_to("/v1/chat/completions") == []
 
     # A callable of the request alone answers for every action, as before.
