@@ -92,12 +92,6 @@ def test_non_llm_spans_are_ignored_unless_between_llm_spans(
     assert set(by_name) == {"agent", "helper", "llm"}
     assert row.name == "agent" and row.input_tokens == 10
     assert by_name["agent"].parent_id is None
-    # The UI shows the chain's tree: each span indented under its parent.
-    html = app.test_client().get(f"/llm_logs/traces/{row.id}").get_data(as_text=True)
-    names = ("agent", "RunnableSequence", "ChatOpenAI")
-    order = [html.index(f'class="span-name">{name}<') for name in names]
-    assert order == sorted(order)
-    assert '<li class="d2">' in html
     assert by_name["helper"].parent_id == by_name["agent"].id
     assert by_name["llm"].parent_id == by_name["helper"].id
     assert row.apm_span_id is not None  # the HTTP span it ran in
