@@ -59,11 +59,25 @@ class _OpenAIHooks:
             watch(result, call)
         elif isinstance(result, AsyncStream):
             watch_async(result, call)
+        elif (inner := _stream_inside(result)) is not None:
+            # Another instrumentation patched before us wrapped the stream
+            # (OpenTelemetry's openai-v2): watch the SDK's stream it reads.
+            self.succeeded(call, inner)
         else:
             call.end(call.outcome_of(result))
 
     def failed(self, call: LlmCall, error: BaseException) -> None:
         call.fail(error)
+
+
+def _stream_inside(wrapper: Any) -> Stream[Any] | AsyncStream[Any] | None:
+    """The SDK stream another instrumentation's wrapper reads, if ``wrapper`` is one.
+
+    OpenTelemetry's openai-v2 keeps it as ``stream``; proxies made with
+    ``wrapt`` (OpenInference's) pass ``isinstance`` and never get here.
+    """
+    inner = getattr(wrapper, "__dict__", {}).get("stream")
+    return inner if isinstance(inner, (Stream, AsyncStream)) else None
 
 
 #: What ``instrumentation.instrument()`` patches: the ``openai`` SDK's resource classes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,8 @@ from flask import Flask
 from opentelemetry.sdk.trace import TracerProvider
 
 import flask_llm_logs
+from flask_llm_logs.instrumentation import instrument
+from flask_llm_logs.instrumentation import openai as openai_instrumentation
 from flask_llm_logs.instrumentation import uninstrument
 from flask_llm_logs.otel import LlmLogsSpanProcessor
 from flask_llm_logs.testing.otlp import FakeCollector
@@ -64,3 +67,35 @@ def only_theirs(app: Flask) -> None:
 def instrumented(instrumentor: Any, provider: TracerProvider) -> Any:
     instrumentor.instrument(tracer_provider=provider)
     return instrumentor
+
+
+def _openai_methods() -> list[tuple[Any, str]]:
+    owners = []
+    for point in openai_instrumentation.PATCH_POINTS:
+        module = importlib.import_module(point.module)
+        owners.append((getattr(module, point.cls) if point.cls else module, point.method))
+    return owners
+
+
+@pytest.fixture(scope="module")
+def sdk_originals() -> dict[tuple[Any, str], Any]:
+    """The openai SDK's own methods, read before the module's first test."""
+    uninstrument()
+    originals = {(owner, name): vars(owner)[name] for owner, name in _openai_methods()}
+    instrument()
+    return originals
+
+
+@pytest.fixture
+def sdk_methods_restored(sdk_originals: dict[tuple[Any, str], Any]) -> Iterator[None]:
+    """The SDK's own methods under ours again after the test.
+
+    Another instrumentation's ``uninstrument()`` unwraps only its own wrapper
+    when it is the outermost one; under ours it stays, and every later
+    test's calls would go through it.
+    """
+    yield
+    uninstrument()
+    for (owner, name), method in sdk_originals.items():
+        setattr(owner, name, method)
+    instrument()

@@ -7,19 +7,23 @@ OpenInference's instrumentation records nothing after it in that thread.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from opentelemetry.sdk.trace import TracerProvider
 
+from flask_llm_logs.instrumentation import instrument
+from flask_llm_logs.instrumentation import uninstrument
 from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.otel import instrumented
 from tests.helpers.tracing import MESSAGES
+from tests.helpers.tracing import flush
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
 
-pytestmark = pytest.mark.usefixtures("reinstrumented")
+pytestmark = pytest.mark.usefixtures("sdk_methods_restored", "reinstrumented")
 
 
 @pytest.fixture
@@ -78,3 +82,21 @@ def test_a_call_recorded_by_both_is_stored_once(app: Flask, fake_openai: FakeOpe
     assert row.input_tokens == llm_spans[0].input_tokens
     [theirs] = [s for s in stored if s.kind == "custom"]
     assert llm_spans[0].parent_id == theirs.id
+
+
+@pytest.mark.usefixtures("only_theirs", "openai_v2")
+def test_a_stream_openai_v2_wrapped_before_us_is_recorded(
+    app: Flask, fake_openai: FakeOpenAI
+) -> None:
+    """openai-v2 patched first hands us its wrapper: we watch the SDK's stream inside it."""
+    instrument(["openai"])
+    try:
+        stream = fake_openai.client().chat.completions.create(
+            model="gpt-4.1-mini", messages=MESSAGES, stream=True
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    finally:
+        uninstrument()
+    flush()
+    assert text
+    assert [s for s in spans(app) if s.kind == "llm" and text in json.dumps(s.output)]
