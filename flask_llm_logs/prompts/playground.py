@@ -37,6 +37,9 @@ PROVIDERS = {"openai": "chat", "anthropic": "anthropic", "google": "google"}
 #: Tag and name prefix of the traces of playground runs.
 PLAYGROUND = "playground"
 
+#: How long a run waits for its trace to be stored, so that its link finds it (seconds).
+TRACE_STORED_WITHIN = 5.0
+
 
 def provider_for(model: str | None) -> str:
     """The provider a model name most likely belongs to (the form's default)."""
@@ -180,4 +183,6 @@ def run(
             close = getattr(client, "close", None)
             if callable(close):
                 close()
+    # The page links to the run's trace at once: have the writer store it first.
+    get_state().writer.flush(timeout=TRACE_STORED_WITHIN)
     return result
