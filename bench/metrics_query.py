@@ -30,8 +30,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from benchdb import SERVER
-from benchdb import database_url
+from benchdb import kept_database
 from flask import Flask
 
 import flask_llm_logs
@@ -128,18 +127,6 @@ def fill(url: str, traces: int) -> None:
     engine.dispose()
 
 
-def default_database_url() -> str:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        exists = connection.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
-        ).scalar()
-        if not exists:
-            connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    server.dispose()
-    return database_url(DATABASE)
-
-
 def queries() -> dict[str, dict[str, Any]]:
     now = dt.datetime.now(dt.timezone.utc)
     month, week, day = (now - dt.timedelta(days=days) for days in (30, 7, 1))
@@ -179,7 +166,7 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    url = args.database_url or default_database_url()
+    url = args.database_url or kept_database(DATABASE)
     fill(url, args.traces)
     app = Flask("bench_metrics")
     app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_AUTO_INSTRUMENT=False)

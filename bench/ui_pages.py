@@ -39,8 +39,7 @@ import uuid
 
 import sqlalchemy as sa
 from alembic import command
-from benchdb import SERVER
-from benchdb import database_url
+from benchdb import kept_database
 from flask import Flask
 from pagetimes import time_pages
 from pagetimes import ui_app
@@ -252,18 +251,6 @@ def fill_metrics(connection: sa.Connection) -> None:
         )
 
 
-def default_database_url() -> str:
-    server = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        exists = connection.execute(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
-        ).scalar()
-        if not exists:
-            connection.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
-    server.dispose()
-    return database_url(DATABASE)
-
-
 def fill(url: str, traces: int) -> None:
     """Make the rows unless a previous run already did."""
     began = time.perf_counter()
@@ -442,7 +429,7 @@ def main() -> None:
     parser.add_argument("--only", help="time only the pages whose label contains this")
     parser.add_argument("--export", action="store_true", help="download every trace as CSV")
     args = parser.parse_args()
-    url = args.database_url or default_database_url()
+    url = args.database_url or kept_database(DATABASE)
     fill(url, args.traces)
     if not args.fill_only:
         with ui_app("bench_ui", url) as app:

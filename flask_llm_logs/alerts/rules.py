@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import ConfigurationError
+from ..models.metrics import QUERY_DIMENSIONS
 
 KEY = "LLM_LOGS_ALERTS"
 
@@ -27,16 +28,7 @@ KEY = "LLM_LOGS_ALERTS"
 METRICS = ("cost", "error_rate", "p95_duration", "calls", "tokens")
 
 #: The dimensions of ``flask_llm_logs.metrics()``: what ``filters`` and ``per`` may name.
-DIMENSIONS = (
-    "model",
-    "provider",
-    "name",
-    "prompt",
-    "prompt_version",
-    "user",
-    "environment",
-    "status",
-)
+DIMENSIONS = tuple(QUERY_DIMENSIONS)
 
 COMPARISONS = ("above", "below")
 

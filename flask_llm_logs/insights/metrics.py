@@ -29,22 +29,14 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models.base import utcnow
 from ..models.metrics import MEASURES
+from ..models.metrics import QUERY_DIMENSIONS
 from ..models.metrics import metrics_table as table
 from ..state import get_state
 from ..tracing import aggregate
 from ..tracing import latency
 
 #: The dimensions of ``group_by`` and ``filters``, and their columns.
-DIMENSIONS: dict[str, str] = {
-    "model": "model",
-    "provider": "provider",
-    "name": "name",
-    "prompt": "prompt_version_id",
-    "prompt_version": "prompt_version_id",
-    "user": "user_id",
-    "environment": "environment",
-    "status": "status",
-}
+DIMENSIONS = QUERY_DIMENSIONS
 #: ``bucket``: ``None`` for one row per group over the whole range.
 BUCKETS = (None, *aggregate.WIDTHS)
 #: The percentiles of each row: its key, and the fraction.

@@ -14,9 +14,9 @@ usage already counts cache reads and writes in ``prompt_tokens``, as this
 package does.
 
 ``import litellm`` fetches a price map from the internet unless
-``LITELLM_LOCAL_MODEL_COST_MAP`` is set. When this module is the first to
-import LiteLLM (at ``init_app``), it sets that variable to ``True`` unless
-the app set it: an app's start must not wait on, or fail for, the network.
+``LITELLM_LOCAL_MODEL_COST_MAP`` is set: when this module, or the app after
+``init_app``, is the first to import LiteLLM, that variable is set to
+``True`` unless the app set it (see :func:`~.litellm_offline`).
 
 Only ``litellm.completion`` and its siblings are patched: a name imported
 before ``init_app`` (``from litellm import completion``) is the
@@ -25,11 +25,12 @@ unpatched function.
 
 from __future__ import annotations
 
-import os
 import sys
 
+from . import litellm_offline
+
 if "litellm" not in sys.modules:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    litellm_offline()
 
 import functools
 from collections.abc import Mapping

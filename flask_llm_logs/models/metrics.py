@@ -34,6 +34,21 @@ DIMENSIONS = (
     "status",
 )
 
+#: What ``metrics()`` groups and filters by, and an alert rule's ``filters``
+#: and ``per`` name, each with the column it reads (a prompt is the versions
+#: of its name). Here, below both, so that alert rules (which the app's
+#: state names) need not import the query layer.
+QUERY_DIMENSIONS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "name": "name",
+    "prompt": "prompt_version_id",
+    "prompt_version": "prompt_version_id",
+    "user": "user_id",
+    "environment": "environment",
+    "status": "status",
+}
+
 #: The sums of a row, beside the histogram.
 MEASURES = (
     "calls",

@@ -18,6 +18,7 @@ from werkzeug.exceptions import BadRequest
 
 from ..insights.metrics import metrics
 from ..models.base import utcnow
+from ..tracing.aggregate import truncate
 from .charts import Chart
 from .charts import Series
 from .charts import TimeAxis
@@ -43,14 +44,6 @@ _WIDTHS = {"minute": _MINUTE, "hour": _HOUR, "day": _DAY}
 #: A custom range gets the finest bucket that keeps its charts at this many
 #: buckets or fewer (minutes up to 3 hours, hours up to 8 days, then days).
 MAX_BUCKETS = 200
-
-
-def _floor(moment: dt.datetime, bucket: str) -> dt.datetime:
-    if bucket == "minute":
-        return moment.replace(second=0, microsecond=0)
-    if bucket == "hour":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,11 +75,11 @@ class DashboardRange:
             bucket = next(
                 (b for b in ("minute", "hour") if length / _WIDTHS[b] <= MAX_BUCKETS), "day"
             )
-            return cls("custom", _floor(since, bucket), until, bucket)
+            return cls("custom", truncate(since, bucket), until, bucket)
         if name not in RANGES:
             raise BadRequest(f"range: must be one of {', '.join(RANGES)} or custom.")
         _, length, bucket = RANGES[name]
-        end = _floor(now, bucket) + _WIDTHS[bucket]
+        end = truncate(now, bucket) + _WIDTHS[bucket]
         return cls(name, end - length, now, bucket)
 
     @property

@@ -12,7 +12,10 @@ import base64
 import datetime as dt
 import math
 import uuid
+from collections.abc import Iterable
 from collections.abc import Mapping
+from typing import Protocol
+from typing import TypeVar
 
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
@@ -62,6 +65,32 @@ def decode_cursor(value: str) -> tuple[dt.datetime, uuid.UUID]:
         return dt.datetime.fromisoformat(started_at), uuid.UUID(row_id)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("after: not a page cursor made by this UI.") from None
+
+
+class _Listed(Protocol):
+    """A row of a list paginated by ``(started_at, id)``."""
+
+    @property
+    def started_at(self) -> dt.datetime: ...
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+_Row = TypeVar("_Row", bound=_Listed)
+
+
+def next_page(rows: Iterable[_Row], page_size: int) -> tuple[list[_Row], str | None]:
+    """A page of ``rows`` and the cursor of the page after it (``None`` if none).
+
+    The query asks for ``page_size + 1`` rows: the extra one only tells that
+    there is a next page, without a count over the whole list.
+    """
+    page = list(rows)
+    if len(page) <= page_size:
+        return page, None
+    page = page[:page_size]
+    return page, encode_cursor(page[-1].started_at, page[-1].id)
 
 
 def text_arg(args: Mapping[str, str], key: str) -> str | None:

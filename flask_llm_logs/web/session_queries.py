@@ -23,7 +23,7 @@ from werkzeug.exceptions import NotFound
 
 from ..models import Span
 from ..models import Trace
-from .params import encode_cursor
+from .params import next_page
 from .trace_queries import DbSession
 from .trace_queries import past_cursor
 
@@ -91,11 +91,7 @@ def list_sessions(
     if after:
         query = query.where(past_cursor(session, after))
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
-    lasts = list(session.execute(query))
-    next_after = None
-    if len(lasts) > page_size:
-        lasts = lasts[:page_size]
-        next_after = encode_cursor(lasts[-1].started_at, lasts[-1].id)
+    lasts, next_after = next_page(session.execute(query), page_size)
     ids = [row.session_id for row in lasts]
     summaries = _summaries(session, Trace.session_id.in_(ids)) if ids else {}
     return SessionPage([summaries[i] for i in ids if i in summaries], next_after)
@@ -126,11 +122,7 @@ def session_detail(
     if after:
         query = query.where(past_cursor(session, after, older=False))
     query = query.order_by(Trace.started_at, Trace.id).limit(page_size + 1)
-    traces = list(session.scalars(query))
-    next_after = None
-    if len(traces) > page_size:
-        traces = traces[:page_size]
-        next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
+    traces, next_after = next_page(session.scalars(query), page_size)
     calls: dict[uuid.UUID, list[Span]] = {trace.id: [] for trace in traces}
     if traces:
         spans = session.scalars(

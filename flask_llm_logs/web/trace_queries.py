@@ -42,9 +42,9 @@ from ..models import Trace
 from ..tracing import search
 from .params import datetime_arg
 from .params import decode_cursor
-from .params import encode_cursor
 from .params import float_arg
 from .params import int_arg
+from .params import next_page
 from .params import text_arg
 
 #: What views pass in (``state.session``) and what tests may pass.
@@ -375,11 +375,7 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
-    traces = list(session.scalars(query))
-    next_after = None
-    if len(traces) > page_size:
-        traces = traces[:page_size]
-        next_after = encode_cursor(traces[-1].started_at, traces[-1].id)
+    traces, next_after = next_page(session.scalars(query), page_size)
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
 
 

@@ -162,17 +162,22 @@ def test_per_dimension(make_app: Callable[..., Flask]) -> None:
     assert states(app) == {("user spend", "ana"): "ok", ("user spend", "bob"): "firing"}
 
 
-def webhook_rule(webhook: WebhookReceiver, **fields: Any) -> dict[str, Any]:
+def spent_with_webhook(
+    make_app: Callable[..., Flask], webhook: WebhookReceiver, **fields: Any
+) -> Flask:
+    """An app whose rule ``spend`` (cost above 5 over an hour, ``fields`` added) posts to
+    ``webhook``, and a call of 6.0 ten minutes before ``NOW``: it fires at ``check(app)``."""
     rule = {"name": "spend", "metric": "cost", "window": "1h", "threshold": 5}
-    return {**rule, "notify": webhook.url, **fields}
+    app = make_app(LLM_LOGS_ALERTS=[{**rule, "notify": webhook.url, **fields}])
+    record_calls(app, later(-10), {"cost": 6.0})
+    return app
 
 
 def test_webhook_posts_json_and_retries_a_500(
     make_app: Callable[..., Flask], webhook: WebhookReceiver
 ) -> None:
-    app = make_app(LLM_LOGS_ALERTS=[webhook_rule(webhook, retries=2)])
+    app = spent_with_webhook(make_app, webhook, retries=2)
     webhook.statuses = [500, 503]
-    record_calls(app, later(-10), {"cost": 6.0})
     result = check(app)
     assert result.fired == ["spend"] and result.failed_notifications == 0
     assert webhook.requests == 3
@@ -233,9 +238,8 @@ def test_a_failing_notification_is_recorded_and_the_other_rules_go_on(
 def test_a_webhook_that_hangs_times_out(
     make_app: Callable[..., Flask], webhook: WebhookReceiver
 ) -> None:
-    app = make_app(LLM_LOGS_ALERTS=[webhook_rule(webhook, timeout=0.2, retries=1)])
+    app = spent_with_webhook(make_app, webhook, timeout=0.2, retries=1)
     webhook.delay = 0.6
-    record_calls(app, later(-10), {"cost": 6.0})
     started = time.monotonic()
     result = check(app)
     assert time.monotonic() - started < 1.5

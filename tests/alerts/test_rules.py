@@ -12,9 +12,7 @@ from flask import Flask
 from flask_llm_logs import AlertRule
 from flask_llm_logs import ConfigurationError
 from flask_llm_logs import LlmLogs
-from flask_llm_logs.alerts.rules import DIMENSIONS
 from flask_llm_logs.alerts.rules import load_rules
-from flask_llm_logs.insights import metrics
 from flask_llm_logs.state import get_state
 
 HOOK = "https://hooks.example.com/services/T000/B000/secret-token"
@@ -211,10 +209,6 @@ def test_breached(comparison: str, value: float | None, calls: int, breached: bo
         {"LLM_LOGS_ALERTS": [rule(comparison=comparison, min_calls=10 if calls == 9 else 0)]}
     )
     assert parsed.breached(value, calls) is breached
-
-
-def test_the_dimensions_are_those_of_metrics() -> None:
-    assert tuple(metrics.DIMENSIONS) == DIMENSIONS
 
 
 @pytest.mark.parametrize(

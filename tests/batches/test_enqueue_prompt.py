@@ -18,29 +18,27 @@ from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing.context import take_prompt_version
 from tests.helpers.batches import RecordingHandler
 from tests.helpers.batches import requests_by_custom_id
+from tests.helpers.prompts import current_version
+from tests.helpers.prompts import make_prompt
 
 
-def make_prompt() -> int:
-    prompt = Prompt.create_with_content(
+def make_summary() -> int:
+    """A prompt ``summary`` of one version; its id."""
+    prompt = make_prompt(
         "summary",
         "Summary",
-        messages=[
-            {"role": "system", "content": "Summarize for {{audience}}."},
-            {"role": "user", "content": "{{conversation}}"},
-        ],
-        model="gpt-4.1-mini",
+        "Summarize for {{audience}}.",
+        "{{conversation}}",
         model_params={"temperature": 0.2, "max_tokens": 300},
         default_variables={"audience": "the desk"},
     )
-    version = prompt.current_version
-    assert version is not None
-    return version.id
+    return current_version(prompt).id
 
 
 def test_enqueue_builds_the_prompt_for_the_responses_api(
     batch_app: Flask, fake_openai: FakeOpenAI, handler: RecordingHandler
 ) -> None:
-    version_id = make_prompt()
+    version_id = make_summary()
     with trace("enqueueing"):
         request = Batch.enqueue(
             prompt="summary",
@@ -70,7 +68,7 @@ def test_enqueue_builds_the_prompt_for_the_responses_api(
 
 
 def test_arguments_given_win_over_the_prompt(batch_app: Flask) -> None:
-    make_prompt()
+    make_summary()
     request = Batch.enqueue(
         prompt="summary",
         variables={"conversation": "Talk", "audience": "traders"},
@@ -90,7 +88,7 @@ def test_arguments_given_win_over_the_prompt(batch_app: Flask) -> None:
 
 
 def test_bad_prompt_arguments_raise_and_store_nothing(batch_app: Flask) -> None:
-    make_prompt()
+    make_summary()
     Prompt.create("empty", "Empty")
     Prompt.create_with_content(
         "seeded", "Seeded", messages=[{"role": "user", "content": "x"}], model_params={"seed": 1}

@@ -59,6 +59,40 @@ def make_greeting(versions: int = 1, **create: Any) -> Prompt:
     return prompt
 
 
+def make_prompt(
+    slug: str,
+    name: str,
+    system: str,
+    user: str,
+    *,
+    model_params: dict[str, Any],
+    default_variables: dict[str, Any],
+    then: tuple[str, dict[str, Any]] | None = None,
+) -> Prompt:
+    """A prompt whose v1 is a ``system`` and a ``user`` message on gpt-4.1-mini.
+
+    With ``then`` (a user message and its model parameters), a v2 of that one
+    message on claude-sonnet-4-5: an OpenAI version and an Anthropic one, what
+    the playground runs side by side.
+    """
+    prompt = Prompt.create_with_content(
+        slug,
+        name,
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        model="gpt-4.1-mini",
+        model_params=model_params,
+        default_variables=default_variables,
+    )
+    if then is not None:
+        content, params = then
+        prompt.update_content(
+            messages=[{"role": "user", "content": content}],
+            model="claude-sonnet-4-5",
+            model_params=params,
+        )
+    return prompt
+
+
 def current_version(prompt: Prompt) -> Version:
     """``prompt``'s current version, which the test expects it to have."""
     version = prompt.current_version

@@ -371,12 +371,15 @@ def test_provider_names_are_litellm_names_priced_by_genai_prices() -> None:
 
 
 def test_init_app_never_lets_litellm_fetch_its_price_map() -> None:
-    """The first import of LiteLLM, by ``instrument()``, uses the price map LiteLLM ships."""
+    """The app's first import of LiteLLM after ``instrument()`` uses the price map LiteLLM
+    ships, and is patched."""
     script = (
         "import os, sys\n"
         "from flask_llm_logs.instrumentation import instrument\n"
-        "assert 'litellm' not in sys.modules\n"
         "instrument(['litellm'])\n"
+        "assert 'litellm' not in sys.modules\n"
+        "import litellm\n"
+        "assert litellm.completion.__wrapped__\n"
         "print(os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}

@@ -20,6 +20,7 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.prompts import current_version
+from tests.helpers.prompts import make_prompt
 from tests.helpers.web import csrf_token
 from tests.helpers.web import html_of
 
@@ -28,23 +29,15 @@ PREFIX = "/llm_logs"
 
 def make_memo() -> Prompt:
     """Two versions: v1 on gpt-4.1-mini, v2 on claude, with sections and a default."""
-    prompt = Prompt.create_with_content(
+    return make_prompt(
         "memo",
         "Memo",
-        messages=[
-            {"role": "system", "content": "You write memos for {{desk}}."},
-            {"role": "user", "content": "Week {{week}}:{{#items}} {{name}}{{/items}}"},
-        ],
-        model="gpt-4.1-mini",
+        "You write memos for {{desk}}.",
+        "Week {{week}}:{{#items}} {{name}}{{/items}}",
         model_params={"temperature": 0.3, "max_tokens": 200},
         default_variables={"desk": "Desk A", "items": [{"name": "AAPL"}]},
+        then=("v2 week {{week}} for {{desk}}", {"max_tokens": 100}),
     )
-    prompt.update_content(
-        messages=[{"role": "user", "content": "v2 week {{week}} for {{desk}}"}],
-        model="claude-sonnet-4-5",
-        model_params={"max_tokens": 100},
-    )
-    return prompt
 
 
 @pytest.fixture

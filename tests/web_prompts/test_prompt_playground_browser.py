@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_llm_logs import Prompt
 from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.browser import shoot
+from tests.helpers.prompts import make_prompt
 
 pytestmark = pytest.mark.browser
 
@@ -31,21 +31,14 @@ def app(make_app: Callable[..., Flask], fake_openai: FakeOpenAI) -> Iterator[Fla
 
 
 def test_run_a_version_then_compare_it_with_another(app: Flask, server: str, page: Any) -> None:
-    prompt = Prompt.create_with_content(
+    make_prompt(
         "backtest-evaluation",
         "Backtest Evaluation",
-        messages=[
-            {"role": "system", "content": "You evaluate backtests for {{app_name}}."},
-            {"role": "user", "content": "Judge {{strategy}} against {{benchmark}}."},
-        ],
-        model="gpt-4.1-mini",
+        "You evaluate backtests for {{app_name}}.",
+        "Judge {{strategy}} against {{benchmark}}.",
         model_params={"temperature": 0.3, "max_tokens": 300},
         default_variables={"app_name": "Tradebot", "benchmark": "buy and hold"},
-    )
-    prompt.update_content(
-        messages=[{"role": "user", "content": "Is {{strategy}} better than {{benchmark}}?"}],
-        model="claude-sonnet-4-5",
-        model_params={"max_tokens": 300},
+        then=("Is {{strategy}} better than {{benchmark}}?", {"max_tokens": 300}),
     )
 
     page.goto(server + "/prompts/backtest-evaluation/versions/1")
