@@ -313,9 +313,7 @@ class LlmLogsSpanProcessor(SpanProcessor):
             return
         state = self._state()
         if state is not None and state.writer is not None:
-            state.writer.submit(
-                _Ingested(trace_id, waiting, state.capture_content, state.settings.environment)
-            )
+            state.writer.submit(_Ingested(trace_id, waiting, state))
 
     def _state(self) -> State | None:
         try:
@@ -343,18 +341,18 @@ class _Node:
 class _Ingested(Deferred):
     """A trace whose local root ended, as the writer's thread turns it into our records."""
 
-    __slots__ = ("capture", "environment", "otel_trace_id", "trace")
+    __slots__ = ("otel_trace_id", "state", "trace")
 
-    def __init__(
-        self, trace_id: int, trace: _Trace, capture: bool, environment: str | None
-    ) -> None:
+    def __init__(self, trace_id: int, trace: _Trace, state: State) -> None:
         super().__init__(trace_uuid(trace_id))
         self.otel_trace_id = trace_id
         self.trace = trace
-        self.capture = capture
-        self.environment = environment
+        #: The app's settings, read here: ``LLM_LOGS_CAPTURE_CONTENT`` as it is
+        #: when the writer takes the trace.
+        self.state = state
 
     def records(self) -> list[SpanRecord | TraceRecord]:
+        capture = self.state.capture_content
         nodes: dict[int, _Node] = {}
         for span, kind in self.trace.spans:
             context = span.context
@@ -362,13 +360,14 @@ class _Ingested(Deferred):
             assert context is not None
             nodes[context.span_id] = _Node(
                 parent=None if parent is None or parent.is_remote else parent.span_id,
-                record=_record(span, kind, self.capture),
+                record=_record(span, kind, capture),
                 meaningful=kind is not None,
             )
         for span_id, node in nodes.items():
             if node.meaningful or span_id in self.trace.joined:
                 _mark_above(nodes, node)
-        return _resolve(self.otel_trace_id, nodes, self.trace.joined, self.environment)
+        environment = self.state.settings.environment
+        return _resolve(self.otel_trace_id, nodes, self.trace.joined, environment)
 
 
 def _mark_above(nodes: Mapping[int, _Node], node: _Node) -> None:
