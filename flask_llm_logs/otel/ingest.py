@@ -29,7 +29,9 @@ instrumentation is current joins that span's trace, as its child (see
 step around it; the tokens count once.
 
 Nothing here raises into the host's OpenTelemetry pipeline: a failure is
-logged like any recorder failure and the span is skipped.
+logged like any recorder failure and the span is skipped. A trace whose
+spans cannot be read on the writer's side is logged, dropped and counted
+there (``stats()["dropped"]``).
 """
 
 from __future__ import annotations
