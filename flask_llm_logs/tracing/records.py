@@ -160,3 +160,28 @@ class ScoreRecord:
 
 
 Record = TraceRecord | SpanRecord | ScoreRecord
+
+
+class Deferred:
+    """Records the writer makes itself, from what the caller's thread handed over.
+
+    For work too heavy for the host's thread: ``otel.ingest`` hands over the
+    OpenTelemetry spans of a trace as they ended, and the writer's thread
+    reads their attributes and builds the tree (:meth:`records`) before the
+    batch is exported and stored. Routed by ``trace_id``, like the records
+    it becomes, so it is stored in order with the other records of its trace.
+    """
+
+    __slots__ = ("trace_id",)
+
+    def __init__(self, trace_id: uuid.UUID) -> None:
+        self.trace_id = trace_id
+
+    def records(self) -> Sequence[TraceRecord | SpanRecord]:
+        """The records to store; called once, on the writer's thread. May raise
+        (the writer drops it and counts it)."""
+        raise NotImplementedError
+
+
+#: What :meth:`Writer.submit <.writer.Writer.submit>` takes.
+Submitted = Record | Deferred

@@ -48,8 +48,10 @@ from ..config import Settings
 from ..log import get_logger
 from ..migrations.status import describe
 from . import store
+from .records import Deferred
 from .records import Record
 from .records import ScoreRecord
+from .records import Submitted
 
 #: Backoff between attempts while the database is unreachable, in seconds.
 RETRY_FIRST_DELAY = 0.1
@@ -97,7 +99,7 @@ class _Lane:
     number: int
     #: The lane's thread waits here for records, a flush or close.
     has_work: threading.Condition
-    queue: collections.deque[Record] = dataclasses.field(default_factory=collections.deque)
+    queue: collections.deque[Submitted] = dataclasses.field(default_factory=collections.deque)
     thread: threading.Thread | None = None
 
 
@@ -157,7 +159,7 @@ class Writer:
 
     # -- the caller's side ---------------------------------------------------
 
-    def submit(self, record: Record) -> None:
+    def submit(self, record: Submitted) -> None:
         """Queue ``record`` for storage. O(1); never blocks, never raises."""
         try:
             if not self._enabled():
@@ -239,9 +241,10 @@ class Writer:
 
     def _run(self, lane: _Lane) -> None:
         while True:
-            batch = self._next_batch(lane)
-            if batch is None:
+            taken = self._next_batch(lane)
+            if taken is None:
                 return
+            batch = self._made(taken)
             if self._export is not None:
                 self._export(batch)
             try:
@@ -259,10 +262,24 @@ class Writer:
                     self._max_queue,
                 )
             with self._lock:
-                self._finished += len(batch)
+                self._finished += len(taken)
                 self._progress.notify_all()
 
-    def _next_batch(self, lane: _Lane) -> list[Record] | None:
+    def _made(self, taken: list[Submitted]) -> list[Record]:
+        """``taken`` with each :class:`~.records.Deferred` replaced by the records it makes."""
+        batch: list[Record] = []
+        for record in taken:
+            if not isinstance(record, Deferred):
+                batch.append(record)
+                continue
+            try:
+                batch.extend(record.records())
+            except Exception:
+                get_logger().exception("flask-llm-logs: could not make the records of %r", record)
+                self._count(dropped=1, errors=1)
+        return batch
+
+    def _next_batch(self, lane: _Lane) -> list[Submitted] | None:
         """Wait for a full batch, the flush interval, a flush or close; ``None``: stop."""
         interval = self._settings.writer_flush_interval
         with self._lock:

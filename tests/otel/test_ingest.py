@@ -8,6 +8,7 @@ classes, which each test undoes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import SecretStr
 
 from flask_llm_logs.otel import LlmLogsSpanProcessor
+from flask_llm_logs.otel import ingest
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.tracing import apm
 from tests.helpers.otel import instrumented
@@ -95,6 +97,26 @@ def test_non_llm_spans_are_ignored_unless_between_llm_spans(
     assert by_name["helper"].parent_id == by_name["agent"].id
     assert by_name["llm"].parent_id == by_name["helper"].id
     assert row.apm_span_id is not None  # the HTTP span it ran in
+
+
+def test_spans_are_read_on_the_writers_thread(
+    app: Flask, provider: TracerProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread that ends a span is the host's (its LLM call's): it only notes the span."""
+    readers: list[str] = []
+    record = ingest._record
+
+    def noting_the_thread(*args: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return record(*args)
+
+    monkeypatch.setattr(ingest, "_record", noting_the_thread)
+    tracer = provider.get_tracer("openinference.instrumentation.test")
+    with tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT"}):
+        tracer.start_span("llm", attributes={"openinference.span.kind": "LLM"}).end()
+    assert {s.name for s in spans(app)} == {"agent", "llm"}
+    assert len(readers) == 2
+    assert all(name.startswith("flask-llm-logs-writer") for name in readers)
 
 
 @pytest.mark.recorder_errors("spans that are not spans are given to the processor")

@@ -1,8 +1,8 @@
 """Spans of opentelemetry-instrumentation-openai-v2 (the GenAI conventions) recorded as ours.
 
-Apart from the other ingest tests and after them (files run in name order):
-openai-v2 0.x leaves the context of the thread it ran in such that
-OpenInference's instrumentation records nothing after it in that thread.
+openai-v2 wraps the same SDK methods as ours: its fixture is torn down
+before ours patches the SDK again, so its ``uninstrument()`` finds its own
+wrapper outermost and takes it off (see ``sdk_left_as_found``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ from tests.helpers.tracing import flush
 from tests.helpers.tracing import spans
 from tests.helpers.tracing import traces
 
-pytestmark = pytest.mark.usefixtures("sdk_methods_restored", "reinstrumented")
-
 
 @pytest.fixture
-def openai_v2(provider: TracerProvider, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def openai_v2(
+    provider: TracerProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    reinstrumented: None,
+    sdk_left_as_found: None,
+) -> Iterator[None]:
+    """openai-v2 on the SDK, taken off before ``reinstrumented`` patches ours again."""
     monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +18,12 @@ from flask import Flask
 import flask_llm_logs
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import new_id
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.pricing import cost_of
+from flask_llm_logs.tracing.records import Deferred
+from flask_llm_logs.tracing.records import SpanRecord
+from flask_llm_logs.tracing.records import TraceRecord
 from tests.helpers.writer import span_record
 from tests.helpers.writer import stored
 from tests.helpers.writer import submit
@@ -429,3 +435,49 @@ def test_cache_writes_are_stored_rolled_up_and_priced(app: Flask) -> None:
     assert first.cost > cost_of(model, provider, 2000, 100)
     [trace] = stored(app, Trace, id=start.id)
     assert trace.cache_write_tokens == 1500
+
+
+class _Later(Deferred):
+    """Records made on the writer's thread, which it notes."""
+
+    __slots__ = ("made", "made_on")
+
+    def __init__(self, trace_id: uuid.UUID, made: list[SpanRecord | TraceRecord]) -> None:
+        super().__init__(trace_id)
+        self.made = made
+        self.made_on: str | None = None
+
+    def records(self) -> list[SpanRecord | TraceRecord]:
+        self.made_on = threading.current_thread().name
+        if not self.made:
+            raise ValueError("nothing to make")
+        return self.made
+
+
+def test_deferred_records_are_made_on_the_writers_thread(app: Flask) -> None:
+    end = trace_record(status="completed")
+    spans = [span_record(end.id, kind="llm", input_tokens=3) for _ in range(3)]
+    later = _Later(end.id, [*spans, end])
+    submit(app, later)
+    assert flask_llm_logs.flush(timeout=10)
+
+    assert later.made_on is not None and later.made_on.startswith("flask-llm-logs-writer")
+    [trace] = stored(app, Trace, id=end.id)
+    assert (trace.status, trace.spans_count, trace.input_tokens) == ("completed", 3, 9)
+    stats = flask_llm_logs.stats()
+    assert (stats["written_spans"], stats["queued"], stats["dropped"]) == (3, 0, 0)
+
+
+@pytest.mark.recorder_errors("a deferred record's records() raises on purpose")
+def test_deferred_records_that_fail_cost_only_themselves(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = _Later(new_id(), [])
+    good = span_record(trace_record().id)
+    submit(app, broken, good)
+    assert flask_llm_logs.flush(timeout=10)
+
+    assert stored(app, Span, id=good.id)
+    stats = flask_llm_logs.stats()
+    assert (stats["dropped"], stats["errors"], stats["queued"]) == (1, 1, 0)
+    assert "could not make the records" in caplog.text
