@@ -510,12 +510,17 @@ def copy_spans(connection: Connection, rows: list[dict[str, Any]]) -> None:
     CSV needs one replacement per field (quotes), where the text format needs
     four (backslash, tab, newline, carriage return).
     """
-    data = io.StringIO(copy_text(rows))
     quote = connection.dialect.identifier_preparer.quote
     statement = (
         f"COPY {quote(spans.name)} ({', '.join(map(quote, SPAN_COLUMNS))}) FROM STDIN (FORMAT csv)"
     )
     driver_connection = connection.connection.driver_connection
+    # Encoded once, as psycopg2 would have encoded each piece it read: a
+    # ``StringIO`` holds its text as four bytes a character and makes a new
+    # string of every piece read (1.3 µs a span).
+    psycopg2 = connection.dialect.loaded_dbapi
+    encoding = psycopg2.extensions.encodings[driver_connection.encoding]  # type: ignore[union-attr]
+    data = io.BytesIO(copy_text(rows).encode(encoding))
     try:
         with driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.copy_expert(statement, data)
