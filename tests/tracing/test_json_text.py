@@ -1,12 +1,15 @@
 """The writer's JSON text (``serialize.dumps``, encoded by orjson where it can) means what
-the standard encoder's meant, for every kind of value a span carries."""
+the standard encoder's meant, for every kind of value a span carries; the ``COPY`` line
+that carries it to PostgreSQL writes every column of the row."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import decimal
 import enum
+import io
 import json
 import math
 import uuid
@@ -17,6 +20,7 @@ from flask import Flask
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
+from flask_llm_logs.tracing import store
 from flask_llm_logs.tracing.serialize import dumps
 from flask_llm_logs.tracing.serialize import to_json
 from tests.helpers.writer import span_record
@@ -105,3 +109,16 @@ def test_stored_as_meant(app: Flask, value: Any) -> None:
     for record in records:
         [span] = stored(app, Span, id=record.id)
         assert (span.input, span.output) == (expected, [expected])
+
+
+def test_the_copy_line_writes_every_column_of_a_span_row() -> None:
+    """``COPY`` names :data:`store.SPAN_COLUMNS`; a row's key left out of it would be
+    stored by ``INSERT`` (SQLite, single rows) and lost by ``COPY``."""
+    policy = store.ContentPolicy(redact=None, pricing_provider=None, max_content_bytes=2**20)
+    record = span_record(trace_record().id, input='a "quoted", text', error="x,\ny")
+    row = store.span_row(record, policy, dt.datetime.now(dt.timezone.utc))
+    assert tuple(row) == store.SPAN_COLUMNS
+    [line] = csv.reader(io.StringIO(store.copy_text([row])))
+    assert len(line) == len(store.SPAN_COLUMNS)
+    assert line[store.SPAN_COLUMNS.index("input")] == row["input"]
+    assert line[store.SPAN_COLUMNS.index("error")] == "x,\ny"
