@@ -19,12 +19,12 @@ import json
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
 from ..tracing.limits import cut_content
 from ..tracing.records import SpanRecord
 from ..tracing.records import TraceRecord
-from ..tracing.serialize import scrub_secrets
-from ..tracing.serialize import to_json
+from ..tracing.serialize import clean_metadata
 from ..tracing.store import ContentPolicy
 from ..tracing.store import content_json
 from ..tracing.store import span_cost
@@ -73,7 +73,7 @@ def value(item: Any) -> Value:
 
 
 def _metadata(metadata: Mapping[str, Any], attributes: dict[str, Value]) -> None:
-    for key, item in scrub_secrets(to_json(dict(metadata))).items():
+    for key, item in clean_metadata(metadata).items():
         if item is None:
             continue
         name = key if key.startswith(CONVENTION_PREFIXES) else f"llm_logs.metadata.{key}"
@@ -83,6 +83,42 @@ def _metadata(metadata: Mapping[str, Any], attributes: dict[str, Value]) -> None
 def _content(item: Any, policy: ContentPolicy) -> str | None:
     cut, _ = cut_content(item, policy.max_content_bytes)
     return content_json(cut, policy)
+
+
+class _Content:
+    """A span's input, output (as JSON text) and cost: its row's, else made from the record."""
+
+    def __init__(
+        self, record: SpanRecord, policy: ContentPolicy, row: Mapping[str, Any] | None
+    ) -> None:
+        self.record, self.policy, self.row = record, policy, row
+
+    def input(self) -> str | None:
+        if self.row is not None:
+            return cast(str | None, self.row["input"])
+        return _content(self.record.input, self.policy)
+
+    def output(self) -> str | None:
+        if self.row is not None:
+            return cast(str | None, self.row["output"])
+        return _content(self.record.output, self.policy)
+
+    def output_messages(self) -> str | None:
+        """The output as the conventions' list of messages (a chat answer is one)."""
+        output = self.record.output
+        if output is None or isinstance(output, (list, tuple)):
+            return self.output()
+        if self.row is None or self.policy.redact is not None:
+            # A redact hook is handed the list, as the export always handed it.
+            return _content([output], self.policy)
+        # The JSON of a one-item list is its item's between brackets.
+        stored = self.row["output"]
+        return None if stored is None else f"[{stored}]"
+
+    def cost(self) -> float | None:
+        if self.row is not None:
+            return cast(float | None, self.row["cost"])
+        return span_cost(self.record, self.policy)
 
 
 def _error_type(error: str) -> str:
@@ -116,8 +152,16 @@ def span_name(record: SpanRecord) -> str:
     return record.name
 
 
-def span_attributes(record: SpanRecord, policy: ContentPolicy) -> dict[str, Value]:
-    """The attributes of ``record``'s span (see the module docstring)."""
+def span_attributes(
+    record: SpanRecord, policy: ContentPolicy, row: Mapping[str, Any] | None = None
+) -> dict[str, Value]:
+    """The attributes of ``record``'s span (see the module docstring).
+
+    ``row``: the span's row as the writer stores it, whose content JSON and
+    cost are the attributes' (cut, redacted, encoded and priced once);
+    without it they are made from ``record`` the same way.
+    """
+    content = _Content(record, policy, row)
     attributes: dict[str, Value] = {
         "llm_logs.trace.id": str(record.trace_id),
         "llm_logs.span.id": str(record.id),
@@ -125,15 +169,15 @@ def span_attributes(record: SpanRecord, policy: ContentPolicy) -> dict[str, Valu
     }
     _metadata(record.metadata, attributes)
     if record.kind == "llm":
-        _llm(record, policy, attributes)
+        _llm(record, content, attributes)
     elif record.kind == "tool":
         attributes["gen_ai.operation.name"] = "execute_tool"
         attributes.setdefault("gen_ai.tool.name", record.name.removeprefix("tool."))
-        _put(attributes, "gen_ai.tool.call.arguments", _content(record.input, policy))
-        _put(attributes, "gen_ai.tool.call.result", _content(record.output, policy))
+        _put(attributes, "gen_ai.tool.call.arguments", content.input())
+        _put(attributes, "gen_ai.tool.call.result", content.output())
     else:
-        _put(attributes, "llm_logs.input", _content(record.input, policy))
-        _put(attributes, "llm_logs.output", _content(record.output, policy))
+        _put(attributes, "llm_logs.input", content.input())
+        _put(attributes, "llm_logs.output", content.output())
     if record.error is not None:
         attributes.setdefault("error.type", _error_type(record.error))
     return attributes
@@ -144,7 +188,7 @@ def _put(attributes: dict[str, Value], name: str, item: str | None) -> None:
         attributes[name] = item
 
 
-def _llm(record: SpanRecord, policy: ContentPolicy, attributes: dict[str, Value]) -> None:
+def _llm(record: SpanRecord, content: _Content, attributes: dict[str, Value]) -> None:
     operation = OPERATIONS.get(record.operation or "", record.operation or "chat")
     attributes.setdefault("gen_ai.operation.name", operation)
     if record.provider is not None:
@@ -157,20 +201,17 @@ def _llm(record: SpanRecord, policy: ContentPolicy, attributes: dict[str, Value]
             attributes[name] = count
     if record.time_to_first_token_ms is not None:
         attributes["gen_ai.response.time_to_first_chunk"] = record.time_to_first_token_ms / 1000
-    cost = span_cost(record, policy)
+    cost = content.cost()
     if cost is not None:
         attributes["llm_logs.cost"] = cost
-    text = _content(record.input, policy)
+    text = content.input()
     # Redacted whole, as stored, then split: a redact hook sees what it sees for the database.
-    content = None if text is None else json.loads(text)
-    if isinstance(content, dict):
+    # Only an object is split: its JSON text alone starts with a brace (a list's is not parsed).
+    if text is not None and text.startswith("{"):
+        parts = json.loads(text)
         for key, name in INPUT_PARTS:
-            if key in content and name not in attributes:
-                attributes[name] = json.dumps(content[key], ensure_ascii=False)
+            if key in parts and name not in attributes:
+                attributes[name] = json.dumps(parts[key], ensure_ascii=False)
     else:
         _put(attributes, "gen_ai.input.messages", text)
-    # The conventions' output is a list of messages; a chat answer is one.
-    output = record.output
-    if output is not None and not isinstance(output, (list, tuple)):
-        output = [output]
-    _put(attributes, "gen_ai.output.messages", _content(output, policy))
+    _put(attributes, "gen_ai.output.messages", content.output_messages())

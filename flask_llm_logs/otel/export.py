@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import threading
 import uuid
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,7 @@ from ..tracing.records import Record
 from ..tracing.records import SpanRecord
 from ..tracing.records import TraceRecord
 from ..tracing.store import ContentPolicy
+from ..tracing.store import Rows
 from . import attributes
 from .delivery import Delivery
 
@@ -121,13 +123,20 @@ class Exporter:
         self._handed_over = 0
         self._failed = 0
 
-    def export(self, records: Sequence[Record]) -> None:
-        """Make the spans of ``records`` (called by the writer's threads); never raises."""
+    def export(self, records: Sequence[Record], rows: Rows | None = None) -> None:
+        """Make the spans of ``records`` (called by the writer's threads); never raises.
+
+        ``rows``: the records' rows as the writer made them for the database;
+        a span's content JSON and cost are taken from its row rather than
+        made a second time (without one, with ``LLM_LOGS_STORE_TRACES = False``,
+        they are made here).
+        """
+        prepared = {row["id"]: row for row in rows.spans} if rows is not None else {}
         with self._lock:
             for record in records:
                 try:
                     if isinstance(record, SpanRecord):
-                        self._span(record)
+                        self._span(record, prepared.get(record.id))
                     elif isinstance(record, TraceRecord):
                         self._trace(record)
                 except Exception:
@@ -151,8 +160,8 @@ class Exporter:
             record=record,
         )
 
-    def _span(self, record: SpanRecord) -> None:
-        values = attributes.span_attributes(record, self._policy)
+    def _span(self, record: SpanRecord, row: Mapping[str, Any] | None) -> None:
+        values = attributes.span_attributes(record, self._policy, row)
         if record.automatic is not None:  # the trace is this span alone
             trace = record.automatic_trace()
             values = {**attributes.trace_attributes(trace), **values}

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 from typing import overload
 
+import orjson
+
 #: Deeper structures are cut off (and cycles end here) as a ``repr``.
 MAX_DEPTH = 32
 
@@ -109,13 +111,33 @@ def _encode(value: Any) -> str:
     return "".join(_c_encoder(value, 0))
 
 
+#: orjson hands the values it would write in a form of its own to
+#: :func:`to_json`, so they are written as the standard encoder writes them.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+#: Where orjson may have written a NaN or an infinity. A pattern: it looks
+#: for the first letter with ``memchr``, twice as fast as ``in`` on bytes.
+_NULL = re.compile(b"null")
+
+
 def dumps(value: Any) -> str:
     """``value`` as JSON text PostgreSQL accepts. Never raises.
 
     The common case (plain dicts, lists and strings, as SDK messages are
-    once dumped) is encoded by the C encoder in one pass; :func:`to_json`
-    only walks values that need it (NaN, NUL, lone surrogates, odd keys).
+    once dumped) is encoded by orjson, a tenth of the standard C encoder's
+    time (3 µs a KB, three times a span); its JSON is compact (no space
+    after ``:`` and ``,``), which is the same JSON to ``jsonb`` and to every
+    reader. Text orjson could not write as we do goes through the standard
+    encoder, and :func:`to_json` only walks values that need it: NaN and
+    infinity (which orjson writes as ``null``, so text with a ``null`` is
+    encoded again), NUL, lone surrogates and integers past 64 bits (which
+    orjson refuses), odd keys.
     """
+    try:
+        data = orjson.dumps(value, default=to_json, option=_ORJSON_OPTIONS)
+        if _NULL.search(data) is None and (b"\\" not in data or b"\\u0000" not in data):
+            return data.decode()
+    except (orjson.JSONEncodeError, RecursionError):
+        pass
     try:
         text = _encode(value)
         if "\\u0000" not in text:
@@ -222,22 +244,33 @@ def _kept_key(key: str) -> str | None:
     return None if _is_secret_key(key) else key
 
 
-def metadata_json(value: Mapping[Any, Any]) -> str:
-    """The JSON of a trace's or span's metadata, secrets dropped and scrubbed. Never raises.
+def clean_metadata(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A trace's or span's metadata JSON-safe, secrets dropped and scrubbed.
 
     A flat mapping of text keys and plain values, as the instrumentation
     writes, is cleaned in one walk with cached keys and short strings; anything
-    else takes :func:`to_json`, :func:`scrub_secrets` and :func:`dumps`, with
-    the same result. The three walks cost 5 µs a span.
+    else takes :func:`to_json` and :func:`scrub_secrets`, with the same
+    result. The walks cost 5 µs a span; the database and the OpenTelemetry
+    export both take the metadata this way.
     """
     kept: dict[str, Any] = {}
     for key, item in value.items():
         if key.__class__ is not str or item.__class__ not in _PLAIN:
-            return dumps(scrub_secrets(to_json(dict(value))))
+            cleaned: dict[str, Any] = scrub_secrets(to_json(dict(value)))
+            return cleaned
         stored_key = _kept_key(key)
         if stored_key is not None:
-            kept[stored_key] = stored_text(item) if item.__class__ is str else item
-    return dumps(kept)
+            if item.__class__ is str:
+                item = stored_text(item)
+            elif item.__class__ is float:
+                item = to_json(item)  # NaN and infinity
+            kept[stored_key] = item
+    return kept
+
+
+def metadata_json(value: Mapping[Any, Any]) -> str:
+    """The JSON of :func:`clean_metadata`. Never raises."""
+    return dumps(clean_metadata(value))
 
 
 def scrub_secrets(value: Any) -> Any:

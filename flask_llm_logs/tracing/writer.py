@@ -118,11 +118,12 @@ class Writer:
         *,
         engine: Callable[[], Engine],
         enabled: Callable[[], bool],
-        export: Callable[[Sequence[Record]], None] | None = None,
+        export: Callable[[Sequence[Record], store.Rows], None] | None = None,
     ) -> None:
         self._settings = settings
-        #: Given each batch before it is stored (OpenTelemetry, see ``otel.export``);
-        #: it only queues spans, and never raises.
+        #: Given each batch and its rows before they are stored (OpenTelemetry,
+        #: see ``otel.export``), so the content's JSON and the costs are made
+        #: once for both; it only queues spans, and never raises.
         self._export = export
         # Read under the lock on every submit: plain attributes, not look-ups.
         self._max_queue = settings.max_queue
@@ -245,8 +246,6 @@ class Writer:
             if taken is None:
                 return
             batch = self._made(taken)
-            if self._export is not None:
-                self._export(batch)
             try:
                 self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
@@ -304,14 +303,17 @@ class Writer:
                 lane.has_work.wait(deadline - now)
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
+        stored = batch
         if not self._settings.store_traces:  # exported only (scores are not)
-            batch = [record for record in batch if isinstance(record, ScoreRecord)]
+            stored = [record for record in batch if isinstance(record, ScoreRecord)]
         policy = store.ContentPolicy(
             redact=self._settings.redact,
             pricing_provider=self._settings.pricing_provider,
             max_content_bytes=self._settings.max_content_bytes,
         )
-        rows, rejected = store.prepare(batch, policy)
+        rows, rejected = store.prepare(stored, policy)
+        if self._export is not None:
+            self._export(batch, rows)
         if rejected:
             self._count(dropped=rejected, errors=rejected)
         if rows:
