@@ -157,10 +157,15 @@ class Writer:
 
     # -- the caller's side ---------------------------------------------------
 
-    def submit(self, record: Record) -> None:
-        """Queue ``record`` for storage. O(1); never blocks, never raises."""
+    def submit(self, record: Record, checked: bool = False) -> None:
+        """Queue ``record`` for storage. O(1); never blocks, never raises.
+
+        ``checked``: the caller read ``LLM_LOGS_ENABLED`` for this record a
+        moment ago (an LLM call outside any trace, as it started), so it is
+        not read again on the host's thread.
+        """
         try:
-            if not self._enabled():
+            if not checked and not self._enabled():
                 return
             lanes = self._lanes
             try:
@@ -239,9 +244,10 @@ class Writer:
 
     def _run(self, lane: _Lane) -> None:
         while True:
-            batch = self._next_batch(lane)
-            if batch is None:
+            taken = self._next_batch(lane)
+            if taken is None:
                 return
+            batch = _read_responses(taken)
             if self._export is not None:
                 self._export(batch)
             try:
@@ -259,7 +265,7 @@ class Writer:
                     self._max_queue,
                 )
             with self._lock:
-                self._finished += len(batch)
+                self._finished += len(taken)  # not the tool spans read from responses
                 self._progress.notify_all()
 
     def _next_batch(self, lane: _Lane) -> list[Record] | None:
@@ -388,6 +394,19 @@ class Writer:
             self._get_engine().dispose(close=False)
         except Exception:
             get_logger().exception("flask-llm-logs: could not reset the connection pool after fork")
+
+
+def _read_responses(batch: list[Record]) -> list[Record]:
+    """``batch`` with the LLM calls' pending responses read into their spans, each
+    span followed by its tool calls' (see ``SpanRecord.response``)."""
+    read: list[Record] = []
+    for record in batch:
+        read.append(record)
+        response = getattr(record, "response", None)
+        if response is not None:
+            record.response = None  # type: ignore[union-attr]
+            read.extend(response.fill(record))
+    return read
 
 
 def _join(threads: list[threading.Thread], timeout: float) -> bool:
