@@ -26,6 +26,7 @@ from ..tracing.recorder import error_message
 from ..tracing.recorder import log_recorder_error
 from ..tracing.recorder import recording
 from ..tracing.records import PROMPT_VARIABLES
+from ..tracing.records import PendingResponse
 from ..tracing.records import SpanRecord
 from ..tracing.request_trace import automatic_trace
 from . import extract
@@ -97,6 +98,7 @@ class LlmCall:
         "owns_trace",
         "parent_id",
         "provider",
+        "result",
         "started",
         "started_at",
         "trace",
@@ -126,6 +128,8 @@ class LlmCall:
         self.input: Any = None
         self.metadata: dict[str, Any] = {}
         self.wants_json = False
+        #: The SDK's result, until the writer reads it (see :meth:`end_later`).
+        self.result: Any = None
         #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
         self.checked = False
 
@@ -209,31 +213,53 @@ class LlmCall:
         edit stored, and one that breaks it makes the span stored without
         its outcome (logged, as any recorder failure). LiteLLM, whose
         logging callbacks may touch the response on threads of their own,
-        reads at once with :meth:`end`.
+        reads at once with :meth:`end`. The call itself is the pending
+        response (:meth:`fill`): no object more on the host's thread.
         """
-        self._submit(self._span(None), _Response(result, self))
+        self.result = result
+        self.send(self)
+
+    def fill(self, span: SpanRecord) -> list[SpanRecord]:
+        """Read the result :meth:`end_later` kept into ``span``, on the writer's thread;
+        its tool-call children. Never raises."""
+        outcome = self.outcome_of(self.result)
+        self.result = None
+        try:
+            return fill_span(span, outcome, self.capture)
+        except Exception:
+            log_recorder_error()
+            return []
+
+    def send(
+        self,
+        response: PendingResponse,
+        error: BaseException | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send the span now, its outcome to be read from ``response`` by the writer."""
+        if metadata:
+            self.metadata.update(metadata)
+        self._submit(self._span(error, response))
 
     def end(
         self,
         outcome: CallOutcome,
         *,
         error: BaseException | None = None,
-        first_token_at: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span (which carries its automatic trace, if any) and its tool-call children."""
         if metadata:
             self.metadata.update(metadata)
-        span = self._span(error, first_token_at)
+        span = self._span(error)
         children = fill_span(span, outcome, self.capture)
         self._submit(span)
-        if children:
-            writer = self.trace.writer
-            assert writer is not None
-            for child in children:
-                writer.submit(child)
+        for child in children:
+            self._submit(child)
 
-    def _span(self, error: BaseException | None, first_token_at: float | None = None) -> SpanRecord:
+    def _span(
+        self, error: BaseException | None, response: PendingResponse | None = None
+    ) -> SpanRecord:
         """The span as the call ended, before its outcome is read (see :func:`fill_span`)."""
         now = time.perf_counter()
         message = None
@@ -255,45 +281,17 @@ class LlmCall:
             model=self.model,
             provider=self.provider,
             input=self.input,
-            time_to_first_token_ms=(
-                None if first_token_at is None else (first_token_at - self.started) * 1000
-            ),
             metadata=self.metadata,
             automatic=self.trace if self.owns_trace else None,
+            response=response,
         )
 
-    def _submit(self, span: SpanRecord, response: _Response | None = None) -> None:
+    def _submit(self, span: SpanRecord) -> None:
         writer = self.trace.writer
         assert writer is not None
-        span.response = response
         # A call outside any trace asked ``LLM_LOGS_ENABLED`` as it started
-        # (``recording()``): the writer need not ask again for its span.
+        # (``recording()``): the writer need not ask again for its spans.
         writer.submit(span, checked=self.checked)
-
-
-class _Response:
-    """A call's result, read on the writer's thread (see :meth:`LlmCall.end_later`)."""
-
-    __slots__ = ("capture", "read", "result", "wants_json")
-
-    def __init__(self, result: Any, call: LlmCall) -> None:
-        self.result = result
-        self.read = call.operation.read_outcome
-        self.wants_json = call.wants_json
-        self.capture = call.capture
-
-    def fill(self, span: SpanRecord) -> list[SpanRecord]:
-        """Read the result into ``span``; its tool-call children. Never raises."""
-        try:
-            outcome = self.read(self.result, self.wants_json)
-        except Exception:
-            log_recorder_error()
-            outcome = CallOutcome()
-        try:
-            return fill_span(span, outcome, self.capture)
-        except Exception:
-            log_recorder_error()
-            return []
 
 
 def fill_span(span: SpanRecord, outcome: CallOutcome, capture: bool) -> list[SpanRecord]:
