@@ -20,6 +20,7 @@ from ..models.base import new_id
 from ..tracing import apm
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
+from ..tracing.context import pending_prompt_version
 from ..tracing.context import take_prompt_variables
 from ..tracing.context import take_prompt_version
 from ..tracing.recorder import error_message
@@ -171,7 +172,7 @@ class LlmCall:
             call.provider = metadata["gen_ai.provider.name"] = provider_of(resource)
         if model:
             metadata["gen_ai.request.model"] = model
-        version = take_prompt_version()
+        version = take_prompt_version() if pending_prompt_version() is not None else None
         if version is not None:
             metadata["prompt_version_id"] = version
             if trace.prompt_version_id is None:  # built before its trace began

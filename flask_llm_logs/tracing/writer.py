@@ -405,7 +405,10 @@ def _read_responses(batch: list[Record]) -> list[Record]:
         response = getattr(record, "response", None)
         if response is not None:
             record.response = None  # type: ignore[union-attr]
-            read.extend(response.fill(record))
+            try:
+                read.extend(response.fill(record))
+            except Exception:  # a bug: the span is stored as it is, the thread goes on
+                get_logger().exception("flask-llm-logs: could not read an LLM call's response")
     return read
 
 
