@@ -134,6 +134,15 @@ class State:
         """``LLM_LOGS_CAPTURE_CONTENT``: whether inputs and outputs are stored."""
         return read_bool(self.app.config, "LLM_LOGS_CAPTURE_CONTENT")
 
+    def recording_switches(self) -> tuple[bool, bool]:
+        """``LLM_LOGS_ENABLED`` and ``LLM_LOGS_CAPTURE_CONTENT`` at once.
+
+        Every LLM call outside a trace reads both: through the properties
+        that was two calls more on the host's thread.
+        """
+        config = self.app.config
+        return read_bool(config, "LLM_LOGS_ENABLED"), read_bool(config, "LLM_LOGS_CAPTURE_CONTENT")
+
     @property
     def batch_enabled(self) -> bool:
         """``LLM_LOGS_BATCH_ENABLED``: whether batches are submitted (else run one by one)."""

@@ -29,7 +29,6 @@ from .anthropic_extract import messages_wants_json
 from .anthropic_extract import request_metadata
 from .calls import LlmCall
 from .calls import Operation
-from .extract import CallOutcome
 from .patching import Patcher
 from .patching import PatchPoint
 from .stainless import start_call
@@ -83,12 +82,7 @@ def _end(call: LlmCall, result: Any) -> None:
     if isinstance(result, (Stream, AsyncStream)):
         _watch(result, call)
         return
-    try:
-        outcome = call.outcome_of(result)
-    except Exception:
-        log_recorder_error()
-        outcome = CallOutcome()
-    call.end(outcome)
+    call.end_later(result)
 
 
 def _stream_request_name(manager: Any) -> str | None:

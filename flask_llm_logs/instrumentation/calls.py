@@ -3,7 +3,8 @@
 :meth:`LlmCall.start` runs before the SDK sends the request and
 :meth:`LlmCall.end` when the result is known (at once, or when a stream
 ends). Both only read attributes and build records: serialization, pricing
-and storage happen on the writer's thread.
+and storage happen on the writer's thread, and so does reading a response
+returned whole (:meth:`LlmCall.end_later`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from ..models.base import new_id
 from ..tracing import apm
 from ..tracing.context import ActiveTrace
 from ..tracing.context import current_frame
+from ..tracing.context import pending_prompt_version
 from ..tracing.context import take_prompt_variables
 from ..tracing.context import take_prompt_version
 from ..tracing.recorder import error_message
 from ..tracing.recorder import log_recorder_error
 from ..tracing.recorder import recording
 from ..tracing.records import PROMPT_VARIABLES
+from ..tracing.records import PendingResponse
 from ..tracing.records import SpanRecord
 from ..tracing.request_trace import automatic_trace
 from . import extract
@@ -86,6 +89,7 @@ class LlmCall:
 
     __slots__ = (
         "capture",
+        "checked",
         "id",
         "input",
         "metadata",
@@ -95,6 +99,7 @@ class LlmCall:
         "owns_trace",
         "parent_id",
         "provider",
+        "result",
         "started",
         "started_at",
         "trace",
@@ -124,6 +129,10 @@ class LlmCall:
         self.input: Any = None
         self.metadata: dict[str, Any] = {}
         self.wants_json = False
+        #: The SDK's result, until the writer reads it (see :meth:`end_later`).
+        self.result: Any = None
+        #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
+        self.checked = False
 
     @classmethod
     def start(
@@ -156,13 +165,14 @@ class LlmCall:
             if trace.writer is None or not trace.llm_calls:
                 return None
         call = cls(trace, owns_trace, parent_id, operation, name, model)
+        call.checked = frame is None
         metadata = operation.read_metadata(kwargs)
         metadata["gen_ai.operation.name"] = operation.otel_name
         if resource is not None:
             call.provider = metadata["gen_ai.provider.name"] = provider_of(resource)
         if model:
             metadata["gen_ai.request.model"] = model
-        version = take_prompt_version()
+        version = take_prompt_version() if pending_prompt_version() is not None else None
         if version is not None:
             metadata["prompt_version_id"] = version
             if trace.prompt_version_id is None:  # built before its trace began
@@ -191,82 +201,144 @@ class LlmCall:
     def fail(self, error: BaseException) -> None:
         self.end(CallOutcome(), error=error)
 
+    def end_later(self, result: Any) -> None:
+        """Send the span now and have the writer read ``result`` before storing it.
+
+        Reading a response (its model, usage, messages, tool calls, JSON
+        arguments) was about a third of what a call added on the host's
+        thread, and nothing the host needs waits for it. The response object
+        is the one the SDK returned to the caller: the writer reads it within
+        ``LLM_LOGS_WRITER_FLUSH_INTERVAL``. The SDKs we defer for (``openai``,
+        ``anthropic``, ``google-genai``) never change a response once
+        returned; a host that edits one in place in that window has its
+        edit stored, and one that breaks it makes the span stored without
+        its outcome (logged, as any recorder failure). LiteLLM, whose
+        logging callbacks may touch the response on threads of their own,
+        reads at once with :meth:`end`. The call itself is the pending
+        response (:meth:`fill`): no object more on the host's thread.
+        """
+        self.result = result
+        self.send(self)
+
+    def fill(self, span: SpanRecord) -> list[SpanRecord]:
+        """Read the result :meth:`end_later` kept into ``span``, on the writer's thread;
+        its tool-call children. Never raises."""
+        outcome = self.outcome_of(self.result)
+        self.result = None
+        try:
+            return fill_span(span, outcome, self.capture)
+        except Exception:
+            log_recorder_error()
+            return []
+
+    def send(
+        self,
+        response: PendingResponse,
+        error: BaseException | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Send the span now, its outcome to be read from ``response`` by the writer."""
+        if metadata:
+            self.metadata.update(metadata)
+        self._submit(self._span(error, response))
+
     def end(
         self,
         outcome: CallOutcome,
         *,
         error: BaseException | None = None,
-        first_token_at: float | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span (which carries its automatic trace, if any) and its tool-call children."""
-        writer = self.trace.writer
-        assert writer is not None
-        now = time.perf_counter()
-        completed_at = time.time()  # one clock read for the span and its tools
-        span_metadata = self.metadata
         if metadata:
-            span_metadata.update(metadata)
-        if outcome.model:
-            span_metadata["gen_ai.response.model"] = outcome.model
-        if outcome.response_id:
-            span_metadata["gen_ai.response.id"] = outcome.response_id
-        if outcome.finish_reasons:
-            span_metadata["gen_ai.response.finish_reasons"] = outcome.finish_reasons
+            self.metadata.update(metadata)
+        span = self._span(error)
+        children = fill_span(span, outcome, self.capture)
+        self._submit(span)
+        for child in children:
+            self._submit(child)
+
+    def _span(
+        self, error: BaseException | None, response: PendingResponse | None = None
+    ) -> SpanRecord:
+        """The span as the call ended, before its outcome is read (see :func:`fill_span`)."""
+        now = time.perf_counter()
         message = None
         if error is not None:
             status = self.operation.read_status(error)
-            message = _api_error_message(error, status, span_metadata)
-        elif outcome.error is not None:
-            message = outcome.error
-        writer.submit(
-            SpanRecord(
-                id=self.id,
-                trace_id=self.trace.id,
-                parent_id=self.parent_id,
-                name=self.name,
-                kind="llm",
-                started_at=self.started_at,
-                status="completed" if message is None else "error",
-                completed_at=completed_at,
-                duration_ms=(now - self.started) * 1000,
-                error=message,
-                operation=self.operation.name,
-                model=outcome.model or self.model,
-                provider=self.provider,
-                input=self.input,
-                output=outcome.output if self.capture else None,
-                input_tokens=outcome.input_tokens,
-                output_tokens=outcome.output_tokens,
-                cached_tokens=outcome.cached_tokens,
-                cache_write_tokens=outcome.cache_write_tokens,
-                reasoning_tokens=outcome.reasoning_tokens,
-                time_to_first_token_ms=(
-                    None if first_token_at is None else (first_token_at - self.started) * 1000
-                ),
-                metadata=span_metadata,
-                automatic=self.trace if self.owns_trace else None,
-            )
+            message = _api_error_message(error, status, self.metadata)
+        return SpanRecord(
+            id=self.id,
+            trace_id=self.trace.id,
+            parent_id=self.parent_id,
+            name=self.name,
+            kind="llm",
+            started_at=self.started_at,
+            status="completed" if message is None else "error",
+            completed_at=time.time(),
+            duration_ms=(now - self.started) * 1000,
+            error=message,
+            operation=self.operation.name,
+            model=self.model,
+            provider=self.provider,
+            input=self.input,
+            metadata=self.metadata,
+            automatic=self.trace if self.owns_trace else None,
+            response=response,
         )
-        for call in outcome.tool_calls:
-            writer.submit(
-                SpanRecord(
-                    id=new_id(),
-                    trace_id=self.trace.id,
-                    parent_id=self.id,
-                    name=f"tool.{call.name}",
-                    kind="tool",
-                    started_at=completed_at,
-                    completed_at=completed_at,
-                    duration_ms=0.0,
-                    input=call.arguments if self.capture else None,
-                    metadata={
-                        "gen_ai.operation.name": "execute_tool",
-                        "gen_ai.tool.name": call.name,
-                        "gen_ai.tool.call.id": call.id,
-                    },
-                )
-            )
+
+    def _submit(self, span: SpanRecord) -> None:
+        writer = self.trace.writer
+        assert writer is not None
+        # A call outside any trace asked ``LLM_LOGS_ENABLED`` as it started
+        # (``recording()``): the writer need not ask again for its spans.
+        writer.submit(span, checked=self.checked)
+
+
+def fill_span(span: SpanRecord, outcome: CallOutcome, capture: bool) -> list[SpanRecord]:
+    """Put ``outcome`` in ``span`` (an LLM call's, not yet stored); its tool-call children.
+
+    Runs on the host's thread for streams and errors, on the writer's for
+    :meth:`LlmCall.end_later`: one place says what a span keeps of an outcome.
+    """
+    metadata: dict[str, Any] = span.metadata  # type: ignore[assignment]  # the call's own dict
+    if outcome.model:
+        span.model = outcome.model
+        metadata["gen_ai.response.model"] = outcome.model
+    if outcome.response_id:
+        metadata["gen_ai.response.id"] = outcome.response_id
+    if outcome.finish_reasons:
+        metadata["gen_ai.response.finish_reasons"] = outcome.finish_reasons
+    if outcome.error is not None and span.error is None:
+        span.status, span.error = "error", outcome.error
+    if capture:
+        span.output = outcome.output
+    span.input_tokens = outcome.input_tokens
+    span.output_tokens = outcome.output_tokens
+    span.cached_tokens = outcome.cached_tokens
+    span.cache_write_tokens = outcome.cache_write_tokens
+    span.reasoning_tokens = outcome.reasoning_tokens
+    completed_at = span.completed_at  # the span's clock read serves its tools
+    assert completed_at is not None
+    return [
+        SpanRecord(
+            id=new_id(),
+            trace_id=span.trace_id,
+            parent_id=span.id,
+            name=f"tool.{call.name}",
+            kind="tool",
+            started_at=completed_at,
+            completed_at=completed_at,
+            duration_ms=0.0,
+            input=call.arguments if capture else None,
+            metadata={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": call.name,
+                "gen_ai.tool.call.id": call.id,
+            },
+        )
+        for call in outcome.tool_calls
+    ]
 
 
 def _api_error_message(error: BaseException, status: int | None, metadata: dict[str, Any]) -> str:

@@ -118,7 +118,8 @@ def _is_json_format(value: Any) -> bool:
 
 
 def chat_wants_json(kwargs: Mapping[str, Any]) -> bool:
-    return _is_json_format(kwargs.get("response_format"))
+    response_format = kwargs.get("response_format")  # mostly absent: no call more then
+    return response_format is not None and _is_json_format(response_format)
 
 
 def responses_wants_json(kwargs: Mapping[str, Any]) -> bool:

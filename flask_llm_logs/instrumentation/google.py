@@ -95,7 +95,7 @@ class _GoogleHooks:
             if hasattr(result, "__anext__"):
                 return observe_async(result, call, accumulator)
             return observe(result, call, accumulator)
-        call.end(call.outcome_of(result))
+        call.end_later(result)
         return None
 
     def failed(self, call: LlmCall, error: BaseException) -> None:

@@ -146,13 +146,13 @@ class _RecordedStream(CustomStreamWrapper):  # type: ignore[misc]  # LiteLLM is 
     def __next__(self) -> Any:
         with ReadingNext(self._llm_logs_recorder, StopIteration):
             chunk = super().__next__()
-        self._llm_logs_recorder.add(chunk)
+        self._llm_logs_recorder.read(chunk)
         return chunk
 
     async def __anext__(self) -> Any:
         with ReadingNext(self._llm_logs_recorder, StopAsyncIteration):
             chunk = await super().__anext__()
-        self._llm_logs_recorder.add(chunk)
+        self._llm_logs_recorder.read(chunk)
         return chunk
 
     def close(self) -> None:

@@ -64,7 +64,7 @@ class _OpenAIHooks:
             # (OpenTelemetry's openai-v2): watch the SDK's stream it reads.
             self.succeeded(call, inner)
         else:
-            call.end(call.outcome_of(result))
+            call.end_later(result)
 
     def failed(self, call: LlmCall, error: BaseException) -> None:
         call.fail(error)

@@ -35,7 +35,9 @@ from typing import Protocol
 
 from .. import process
 from ..tracing.recorder import log_recorder_error
+from ..tracing.records import SpanRecord
 from .calls import LlmCall
+from .calls import fill_span
 from .extract import CallOutcome
 from .extract import ToolCall
 from .extract import assistant_message
@@ -227,27 +229,68 @@ class Accumulator(Protocol):
         """What the items read so far say."""
 
 
-class StreamRecorder:
-    """Ends one stream's span exactly once, with what was read by then."""
+#: Items a stream keeps before they are read, all at once: see :class:`StreamRecorder`.
+KEPT_ITEMS = 32
 
-    __slots__ = ("__weakref__", "accumulator", "call", "first_token_at", "once", "reading")
+
+class StreamRecorder:
+    """Ends one stream's span exactly once, with what was read by then.
+
+    The items (chunks, events) are kept as they come, each with its time,
+    and read into the accumulator :data:`KEPT_ITEMS` at a time, or by the
+    writer's thread once the stream ended (the recorder is the span's
+    pending response, see :meth:`fill`): between two of the SDK's chunks
+    the accumulator's code is cold in the CPU's caches, and reading a chunk
+    there cost several times what it costs in a run of them. A stream of a
+    few dozen chunks is read entirely off the host's thread; a longer one
+    holds at most :data:`KEPT_ITEMS` chunks. The chunks are the SDK's, which
+    it never changes once yielded. LiteLLM's are read at once (``read``):
+    its logging may touch them on threads of its own.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "accumulator",
+        "call",
+        "first_token_at",
+        "kept",
+        "once",
+        "reading",
+    )
 
     def __init__(self, call: LlmCall, accumulator: Accumulator) -> None:
         self.call = call
         self.accumulator = accumulator
         self.first_token_at: float | None = None
+        #: Items not read yet, with the ``perf_counter`` they came at.
+        self.kept: list[tuple[float, Any]] = []
         self.once = threading.Lock()
         #: True while the SDK's iterator runs: a response closed then is the
         #: stream ending by itself, which the iterator wrapper reports.
         self.reading = False
 
     def add(self, item: Any) -> None:
-        """Take ``item`` in (async streams; :func:`_observe` does the same inline)."""
-        try:
-            if self.accumulator.add(item) and self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-        except Exception:
-            log_recorder_error()
+        """Keep ``item`` to be read later (async streams; :func:`_observe` does it inline)."""
+        kept = self.kept
+        kept.append((time.perf_counter(), item))
+        if len(kept) >= KEPT_ITEMS:
+            self.read_kept()
+
+    def read(self, item: Any) -> None:
+        """Read ``item`` now (LiteLLM's streams, see the class docstring)."""
+        self.kept.append((time.perf_counter(), item))
+        self.read_kept()
+
+    def read_kept(self) -> None:
+        """Read the items kept so far into the accumulator."""
+        kept, self.kept = self.kept, []
+        add = self.accumulator.add
+        for at, item in kept:
+            try:
+                if add(item) and self.first_token_at is None:
+                    self.first_token_at = at
+            except Exception:
+                log_recorder_error()
 
     def finish(self, error: BaseException | None = None, *, how: str) -> None:
         if not self.once.acquire(blocking=False):
@@ -259,19 +302,27 @@ class StreamRecorder:
 
     def _end(self, error: BaseException | None, how: str) -> None:
         try:
-            try:
-                outcome = self.accumulator.result()
-            except Exception:
-                log_recorder_error()
-                outcome = CallOutcome()
-            self.call.end(
-                outcome,
-                error=error,
-                first_token_at=self.first_token_at,
-                metadata={"llm_logs.stream": how},
-            )
+            self.call.send(self, error, {"llm_logs.stream": how})
         except Exception:
             log_recorder_error()
+
+    def fill(self, span: SpanRecord) -> list[SpanRecord]:
+        """Read what the stream carried into ``span``, on the writer's thread; its
+        tool-call children. Never raises."""
+        self.read_kept()
+        try:
+            outcome = self.accumulator.result()
+        except Exception:
+            log_recorder_error()
+            outcome = CallOutcome()
+        call = self.call
+        if self.first_token_at is not None:
+            span.time_to_first_token_ms = (self.first_token_at - call.started) * 1000
+        try:
+            return fill_span(span, outcome, call.capture)
+        except Exception:
+            log_recorder_error()
+            return []
 
 
 class ReadingNext:
@@ -308,7 +359,7 @@ class ReadingNext:
 def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
     # Runs once per chunk between two of the SDK's: ``StreamRecorder.add``
     # is inlined (one call fewer per chunk, ten or more per stream).
-    add = recorder.accumulator.add
+    clock = time.perf_counter
     try:
         while True:
             recorder.reading = True
@@ -318,11 +369,10 @@ def _observe(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]
                 break
             finally:
                 recorder.reading = False
-            try:
-                if add(item) and recorder.first_token_at is None:
-                    recorder.first_token_at = time.perf_counter()
-            except Exception:
-                log_recorder_error()
+            kept = recorder.kept
+            kept.append((clock(), item))
+            if len(kept) >= KEPT_ITEMS:
+                recorder.read_kept()
             yield item
     except GeneratorExit:
         recorder.finish(how="abandoned")

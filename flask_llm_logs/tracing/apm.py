@@ -9,9 +9,12 @@ search box and URL take.
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Protocol
 
@@ -34,9 +37,34 @@ class Ingest(Protocol):
 ingest: Ingest | None = None
 
 
+#: Reads OpenTelemetry's current context (a mapping), found on first use.
+_read_context: Callable[[], Mapping[str, object]] | None = None
+
+
+def _find_context_reader() -> Callable[[], Mapping[str, object]]:
+    """The ``get`` of the context variable OpenTelemetry keeps its context in.
+
+    Being imported is not using it: ``redis`` imports OpenTelemetry's API for
+    its own optional metrics, so most hosts have it loaded and no span open.
+    Their context is empty, which its variable's own ``get`` tells in one C
+    call, where ``get_current_span()`` runs six Python functions (every LLM
+    call outside a trace starts one). The variable is OpenTelemetry's private
+    attribute; without it, the public ``get_current`` does the same.
+    """
+    global _read_context
+    context = sys.modules["opentelemetry.context"]
+    variable = getattr(getattr(context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    _read_context = (
+        variable.get if isinstance(variable, contextvars.ContextVar) else context.get_current
+    )
+    return _read_context
+
+
 def current_span() -> tuple[str | None, str | None]:
     """The trace and span id of the host's current span; ``(None, None)`` when none is."""
     try:
+        if not (_read_context or _find_context_reader())():  # nothing current: no span
+            return None, None
         context = sys.modules[OPENTELEMETRY].get_current_span().get_span_context()
     except Exception:  # a broken or partial OpenTelemetry must not stop the trace
         return None, None

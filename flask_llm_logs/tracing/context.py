@@ -83,6 +83,11 @@ _pending_prompt_variables: contextvars.ContextVar[Mapping[str, Any] | None] = (
 current_frame: Callable[[], Frame | None] = _frame.get
 
 
+#: The prompt version :func:`take_prompt_version` would take, left pending: the
+#: variable's own ``get``, asked on every LLM call (mostly ``None``).
+pending_prompt_version: Callable[[], int | None] = _pending_prompt_version.get
+
+
 def enter(frame: Frame) -> contextvars.Token[Frame | None]:
     return _frame.set(frame)
 

@@ -93,10 +93,11 @@ def recording() -> Recording:
         # Not initialised, or the current app does not use the extension.
         return NOT_RECORDING
     try:
-        if not state.enabled:
+        enabled, capture_content = state.recording_switches()
+        if not enabled:
             return NOT_RECORDING
         settings = state.settings
-        return Recording(state.writer, state.capture_content, settings.auto_instrument, settings)
+        return Recording(state.writer, capture_content, settings.auto_instrument, settings)
     except Exception:
         # A switch set at runtime to a value that is not one: the host's
         # call goes on unrecorded, and the log says which key is wrong.
@@ -167,10 +168,14 @@ def start_trace(
     return trace
 
 
-def announce_trace(trace: ActiveTrace) -> None:
-    """Send the ``running`` record of ``trace``, so it shows while it runs."""
+def announce_trace(trace: ActiveTrace, checked: bool = False) -> None:
+    """Send the ``running`` record of ``trace``, so it shows while it runs.
+
+    ``checked``: the caller read ``LLM_LOGS_ENABLED`` a moment ago
+    (:func:`recording`), see ``Writer.submit``.
+    """
     if trace.writer is not None:
-        trace.writer.submit(_record(trace, metadata=dict(trace.metadata)))
+        trace.writer.submit(_record(trace, metadata=dict(trace.metadata)), checked)
 
 
 def _record(trace: ActiveTrace, **fields: Any) -> TraceRecord:

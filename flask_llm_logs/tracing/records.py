@@ -4,7 +4,9 @@ A record is made once, when a trace starts or ends or a span ends, and never
 changed afterwards: the writer may read it on another thread at any time.
 That is a rule, not enforced: ``frozen=True`` makes each record about 4 µs
 slower to build (every field goes through ``object.__setattr__``), on the
-host's thread, for every LLM call.
+host's thread, for every LLM call. The one exception is a span's pending
+``response``, which the writer's thread reads into the span once the span
+is in its hands, before anything else reads it.
 Fields may still hold SDK objects (responses, messages); turning them into
 JSON, pricing, redaction and rollups happen in the writer, off the host's
 LLM call. Times are seconds since the epoch, as :func:`time.time` gives
@@ -41,6 +43,13 @@ class AutomaticTrace(Protocol):
     def apm_trace_id(self) -> str | None: ...
     @property
     def apm_span_id(self) -> str | None: ...
+
+
+class PendingResponse(Protocol):
+    """An LLM call's result, read on the writer's thread (``instrumentation.calls``)."""
+
+    def fill(self, span: SpanRecord) -> Sequence[SpanRecord]:
+        """Put the result's outcome in ``span``; the spans of its tool calls. Never raises."""
 
 
 #: Span metadata: the variables a prompt was built with, kept (and redacted) with the content.
@@ -115,6 +124,10 @@ class SpanRecord:
     #: nothing changes once the call ended), which saves building and
     #: queueing a second record on the host's LLM call.
     automatic: AutomaticTrace | None = None
+    #: An LLM call's result not read yet: the writer has it fill in the
+    #: span's outcome, and adds its tool-call children, before anything else
+    #: sees the span (see ``LlmCall.end_later``); ``None`` once read.
+    response: PendingResponse | None = None
 
     def automatic_trace(self) -> TraceRecord:
         """The final record of the automatic trace this span is the whole of."""

@@ -50,16 +50,21 @@ def automatic_trace(name: str, how: Recording) -> tuple[ActiveTrace, bool]:
 
 
 def request_trace(how: Recording) -> ActiveTrace:
-    """The current request's automatic trace, made by its first caller (inside a request)."""
-    namespace = g._get_current_object()  # once: each use of the proxy looks it up again
+    """The current request's automatic trace, made by its first caller (inside a request).
+
+    ``how`` is what :func:`recording` said a moment ago, with recording on.
+    """
+    # ``g``'s attributes as a dict, looked up once: each use of the proxy looks
+    # ``g`` up again, and its ``get``/``setdefault`` are Python methods around these.
+    namespace: dict[str, Any] = vars(g._get_current_object())
     entry: tuple[ActiveTrace, float] | None = namespace.get(_KEY)
     if entry is None:
         trace = start_trace(route_name(), None, announce=False, how=how, in_request=True)
         new = (trace, time.perf_counter())
         # Threads of one request may race here; one trace wins, announced once.
         entry = namespace.setdefault(_KEY, new)
-        if entry is new:
-            announce_trace(new[0])
+        if entry is new:  # ``how`` was read just now: the writer need not ask again
+            announce_trace(new[0], checked=True)
     return entry[0]
 
 

@@ -160,10 +160,15 @@ class Writer:
 
     # -- the caller's side ---------------------------------------------------
 
-    def submit(self, record: Submitted) -> None:
-        """Queue ``record`` for storage. O(1); never blocks, never raises."""
+    def submit(self, record: Submitted, checked: bool = False) -> None:
+        """Queue ``record`` for storage. O(1); never blocks, never raises.
+
+        ``checked``: the caller read ``LLM_LOGS_ENABLED`` for this record a
+        moment ago (an LLM call outside any trace, as it started), so it is
+        not read again on the host's thread.
+        """
         try:
-            if not self._enabled():
+            if not checked and not self._enabled():
                 return
             lanes = self._lanes
             try:
@@ -245,7 +250,7 @@ class Writer:
             taken = self._next_batch(lane)
             if taken is None:
                 return
-            batch = self._made(taken)
+            batch = _read_responses(self._made(taken))
             try:
                 self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
@@ -261,6 +266,7 @@ class Writer:
                     self._max_queue,
                 )
             with self._lock:
+                # Records as submitted: not the spans read from responses or deferred traces.
                 self._finished += len(taken)
                 self._progress.notify_all()
 
@@ -407,6 +413,22 @@ class Writer:
             self._get_engine().dispose(close=False)
         except Exception:
             get_logger().exception("flask-llm-logs: could not reset the connection pool after fork")
+
+
+def _read_responses(batch: list[Record]) -> list[Record]:
+    """``batch`` with the LLM calls' pending responses read into their spans, each
+    span followed by its tool calls' (see ``SpanRecord.response``)."""
+    read: list[Record] = []
+    for record in batch:
+        read.append(record)
+        response = getattr(record, "response", None)
+        if response is not None:
+            record.response = None  # type: ignore[union-attr]
+            try:
+                read.extend(response.fill(record))
+            except Exception:  # a bug: the span is stored as it is, the thread goes on
+                get_logger().exception("flask-llm-logs: could not read an LLM call's response")
+    return read
 
 
 def _join(threads: list[threading.Thread], timeout: float) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,6 +26,7 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.state import get_state
 from flask_llm_logs.testing import FakeOpenAI
 from flask_llm_logs.testing.otlp import FakeCollector
+from flask_llm_logs.tracing import apm
 from tests.helpers.otel import by_name
 from tests.helpers.otel import exported
 from tests.helpers.tracing import MESSAGES
@@ -343,3 +346,49 @@ def test_litellm_call(export_app: Flask, fake_openai: FakeOpenAI, collector: Fak
     assert (span.name, span.kind) == (row.name, "CLIENT")
     assert span.attributes["gen_ai.provider.name"] == row.provider
     assert span.attributes["gen_ai.usage.input_tokens"] == row.input_tokens
+
+
+def _host_span_ids() -> tuple[tuple[str | None, str | None], tuple[str, str]]:
+    """What ``apm.current_span`` reads inside a host span, and that span's ids."""
+    with TracerProvider().get_tracer("host").start_as_current_span("GET /ask") as host:
+        read = apm.current_span()
+    context = host.get_span_context()
+    return read, (format(context.trace_id, "032x"), format(context.span_id, "016x"))
+
+
+def test_the_host_span_is_found_in_a_context_holding_other_values() -> None:
+    """An empty context is told in one call; one holding baggage is asked in full."""
+    token = otel_context.attach(baggage.set_baggage("team", "llm"))
+    try:
+        assert apm.current_span() == (None, None)
+        read, expected = _host_span_ids()
+    finally:
+        otel_context.detach(token)
+    assert read == expected
+
+
+def test_an_opentelemetry_without_its_context_variable_is_asked_through_its_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class OtherRuntime:
+        """A runtime context of another kind (no ``_current_context`` variable)."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def get_current(self) -> Any:
+            return self.inner.get_current()
+
+        def attach(self, context: Any) -> Any:
+            return self.inner.attach(context)
+
+        def detach(self, token: Any) -> None:
+            self.inner.detach(token)
+
+    runtime = OtherRuntime(otel_context._RUNTIME_CONTEXT)
+    monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", runtime)
+    monkeypatch.setattr(apm, "_read_context", None)
+    assert apm.current_span() == (None, None)
+    assert apm._read_context is otel_context.get_current
+    read, expected = _host_span_ids()
+    assert read == expected

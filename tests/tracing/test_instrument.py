@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -557,3 +558,45 @@ def test_an_sdk_whose_namespace_is_missing_is_not_installed(
     assert "google" not in check_sdks(None)
     with pytest.raises(ConfigurationError, match=r"flask-llm-logs\[google\]"):
         check_sdks(["google"])
+
+
+def test_a_response_is_read_on_the_writers_thread(
+    app: Flask, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the response, its tool calls included, is off the host's LLM call."""
+    readers: list[str] = []
+    outcome_of = calls.LlmCall.outcome_of
+
+    def spy(self: calls.LlmCall, result: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return outcome_of(self, result)
+
+    monkeypatch.setattr(calls.LlmCall, "outcome_of", spy)
+    fake_openai.reply_with(tool_calls=[("lookup_price", {"symbol": "AAPL"})])
+    client = fake_openai.client()
+    completion = client.chat.completions.create(
+        model="gpt-4.1-mini", messages=MESSAGES, tools=TOOLS
+    )
+    assert completion.choices[0].message.tool_calls
+    [llm] = spans(app, kind="llm")
+    [tool_span] = spans(app, kind="tool")
+    assert readers and all(name.startswith("flask-llm-logs-writer") for name in readers)
+    assert llm.output["tool_calls"][0]["arguments"] == {"symbol": "AAPL"}
+    assert llm.input_tokens and llm.metadata["gen_ai.response.model"]
+    assert (tool_span.parent_id, tool_span.input) == (llm.id, {"symbol": "AAPL"})
+
+
+@pytest.mark.recorder_errors("the host breaks the response before the writer reads it")
+def test_a_response_the_host_breaks_leaves_the_span_without_its_outcome(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    # The writer reads at its flush interval at the earliest, or on flush().
+    app = make_app(LLM_LOGS_WRITER_FLUSH_INTERVAL=60)
+    with app.app_context():
+        completion = fake_openai.client().chat.completions.create(
+            model="gpt-4.1-mini", messages=MESSAGES
+        )
+        del completion.__dict__["usage"]  # reading it now raises AttributeError
+        [llm] = spans(app, kind="llm")
+    assert (llm.status, llm.output, llm.input_tokens) == ("completed", None, None)
+    assert llm.input == {"messages": MESSAGES}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import openai
@@ -306,3 +307,33 @@ def test_async_stream_abandoned_is_recorded(app: Flask, fake: FakeOpenAI) -> Non
     # by the garbage collector first: either way recorded, with what was read.
     assert llm.metadata["llm_logs.stream"] in ("closed", "abandoned")
     assert TEXT.startswith(llm.output["content"]) and llm.output["content"] != TEXT
+
+
+@pytest.mark.parametrize("kept", [2, 32])
+def test_chunks_are_read_a_run_at_a_time(
+    app: Flask, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """A stream keeps its chunks and reads them ``KEPT_ITEMS`` at a time on the
+    host's thread, the rest on the writer's: the span is the same either way."""
+    from flask_llm_logs.instrumentation import streams
+
+    readers: set[str] = set()
+    add = streams.ChatAccumulator.add
+
+    def spy(self: Any, chunk: Any) -> bool:
+        readers.add(threading.current_thread().name)
+        return add(self, chunk)
+
+    monkeypatch.setattr(streams, "KEPT_ITEMS", kept)
+    monkeypatch.setattr(streams.ChatAccumulator, "add", spy)
+    chunks = list(chat_stream(fake.client(), stream_options={"include_usage": True}))
+    assert text_of(chunks) == TEXT
+    llm = the_llm_span(app)
+    assert llm.output["content"] == TEXT and llm.input_tokens
+    assert llm.time_to_first_token_ms is not None
+    assert 0 < llm.time_to_first_token_ms <= llm.duration_ms
+    on_host = threading.current_thread().name in readers
+    assert on_host is (kept < len(chunks))
+    assert any(name.startswith("flask-llm-logs-writer") for name in readers) is (
+        len(chunks) % kept != 0 or kept > len(chunks)
+    )
