@@ -223,9 +223,7 @@ def _partition_interval(config: Mapping[str, Any]) -> str:
     value = config["LLM_LOGS_PARTITION_INTERVAL"]
     if value not in INTERVALS:
         choices = " or ".join(repr(i) for i in INTERVALS)
-        raise ConfigurationError(
-            "LLM_LOGS_PARTITION_INTERVAL", f"must be {choices}, got {value!r}"
-        )
+        raise ConfigurationError("LLM_LOGS_PARTITION_INTERVAL", f"must be {choices}, got {value!r}")
     return str(value)
 
 

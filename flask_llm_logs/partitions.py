@@ -137,10 +137,7 @@ def is_partitioned(connection: Connection, table: str) -> bool:
     """Whether ``table`` exists and is partitioned (always ``False`` on SQLite)."""
     if connection.dialect.name != "postgresql":
         return False
-    query = sa.text(
-        "SELECT c.relkind = 'p' FROM pg_class c"
-        " WHERE c.oid = to_regclass(:table)"
-    )
+    query = sa.text("SELECT c.relkind = 'p' FROM pg_class c WHERE c.oid = to_regclass(:table)")
     return bool(connection.scalar(query, {"table": table}))
 
 
@@ -175,9 +172,7 @@ def _overlaps(existing: list[Partition], start: dt.datetime, end: dt.datetime) -
     return any(p.start < end and start < p.end for p in existing)
 
 
-def create_partition(
-    connection: Connection, table: str, start: dt.datetime, interval: str
-) -> str:
+def create_partition(connection: Connection, table: str, start: dt.datetime, interval: str) -> str:
     """Make the partition of ``table`` starting at ``start``, moving into it the rows of its
     range that wait in the default partition; its name.
 
@@ -240,9 +235,7 @@ def _due(
         ahead.append(next_start(ahead[-1], interval))
     wanted = set(ahead) | set(_waiting_periods(connection, table, interval, since))
     return sorted(
-        start
-        for start in wanted
-        if not _overlaps(existing, start, next_start(start, interval))
+        start for start in wanted if not _overlaps(existing, start, next_start(start, interval))
     )
 
 
@@ -427,9 +420,7 @@ def is_empty(connection: Connection, table: str) -> bool:
     return bool(connection.scalar(query))
 
 
-def convert_empty(
-    connection: Connection, table: str, *, partitioned: bool = True
-) -> None:
+def convert_empty(connection: Connection, table: str, *, partitioned: bool = True) -> None:
     """Partition (or, to undo, unpartition) ``table`` in place, copying its rows in one
     statement: for an empty or small table, in the caller's transaction."""
     twin = build_twin(connection, table, partitioned=partitioned)
