@@ -182,7 +182,8 @@ def create_partition(connection: Connection, table: str, start: dt.datetime, int
     """
     end = next_start(start, interval)
     name = partition_name(table, start, interval)
-    key = _quote(connection, TABLES[table].key)
+    # ``table`` may be a twin in the making (see :func:`build_twin`).
+    key = _quote(connection, TABLES[table.removesuffix(TWIN)].key)
     parent, default = _quote(connection, table), _quote(connection, default_name(table))
     where = f"{key} >= {_literal(start)} AND {key} < {_literal(end)}"
     connection.execute(
@@ -288,43 +289,47 @@ def drop_before(
     keep: str | None = None,
     count: bool = False,
 ) -> int:
-    """Drop the partitions of ``table`` whose range ended by ``cutoff``, each in a
-    transaction of its own; with ``count``, how many rows went (else 0).
+    """Drop the partitions of ``table`` whose range ended by ``cutoff``, in one short
+    transaction; with ``count``, how many rows went (else 0).
 
     Does nothing on SQLite or an unpartitioned table.
 
     :param keep: a condition (SQL) on the rows of a dropped partition that
         must stay: they are moved into the default partition first, in the
         drop's transaction (the purge keeps the traces batch requests link to).
-    :param count: count the rows first (a scan of the partition, outside its lock).
+    :param count: count the rows (a scan of each partition, inside the transaction).
     """
     if engine.dialect.name != "postgresql":
         return 0
     dropped = 0
-    with engine.connect() as connection:
+    with engine.begin() as connection:
         if not is_partitioned(connection, table):
             return 0
-        old = [p for p in partitions(connection, table) if p.end <= cutoff]
-    for partition in old:
-        with engine.begin() as connection:
-            name, parent = _quote(connection, partition.name), _quote(connection, table)
+        old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
+        if not old:
+            return 0
+        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        parent = _quote(connection, table)
+        for name in old:
             if count:
                 dropped += connection.scalar(sa.text(f"SELECT count(*) FROM {name}")) or 0
-            connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-            if keep is not None:
+            if keep is not None and connection.scalar(
+                sa.text(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE {keep})")
+            ):
                 connection.execute(sa.text(f"ALTER TABLE {parent} DETACH PARTITION {name}"))
                 kept = connection.execute(
                     sa.text(f"INSERT INTO {parent} SELECT * FROM {name} WHERE {keep}")
                 )
                 dropped -= kept.rowcount if count else 0
-            connection.execute(sa.text(f"DROP TABLE {name}"))
+        connection.execute(sa.text(f"DROP TABLE {', '.join(old)}"))
     return dropped
 
 
 # -- converting a table ------------------------------------------------------
 
 
-def _primary_key(connection: Connection, table: str) -> list[str]:
+def primary_key(connection: Connection, table: str) -> list[str]:
+    """The columns of ``table``'s primary key, in order."""
     query = sa.text(
         "SELECT a.attname FROM pg_index i"
         " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
@@ -362,7 +367,7 @@ def build_twin(connection: Connection, table: str, *, partitioned: bool = True) 
             f" INCLUDING STORAGE){partition_by}"
         )
     )
-    columns = _primary_key(connection, table)
+    columns = primary_key(connection, table)
     if partitioned and spec.key not in columns:
         columns.append(spec.key)
     elif not partitioned and spec.key_added_to_primary_key:

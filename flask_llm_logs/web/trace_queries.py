@@ -39,6 +39,7 @@ from ..models import PromptVersion
 from ..models import Score
 from ..models import Span
 from ..models import Trace
+from ..models.base import id_time
 from ..tracing import search
 from .params import datetime_arg
 from .params import decode_cursor
@@ -90,8 +91,8 @@ def find_trace(session: DbSession, trace_id: uuid.UUID) -> Trace | None:
     OpenTelemetry trace id), or a row stored with another time, is then
     looked up in all of them.
     """
-    if trace_id.version == 7:
-        made = dt.datetime.fromtimestamp((trace_id.int >> 80) / 1000, dt.timezone.utc)
+    made = id_time(trace_id)
+    if made is not None:
         made = _stored_time(session, made.replace(tzinfo=None))
         found = session.scalars(
             sa.select(Trace).where(
@@ -104,7 +105,9 @@ def find_trace(session: DbSession, trace_id: uuid.UUID) -> Trace | None:
     return session.get(Trace, trace_id)
 
 
-def _of_trace(trace: Trace, column: sa.orm.InstrumentedAttribute[dt.datetime]) -> sa.ColumnElement[bool]:
+def _of_trace(
+    trace: Trace, column: sa.orm.InstrumentedAttribute[dt.datetime]
+) -> sa.ColumnElement[bool]:
     """Rows of ``trace`` (spans, scores) are not older than it: a range on their
     partition key, by their ``column``."""
     return column >= trace.started_at - CLOCK_SLACK
