@@ -310,17 +310,24 @@ def drop_before(
             return 0
         connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         parent = _quote(connection, table)
-        for name in old:
-            if count:
-                dropped += connection.scalar(sa.text(f"SELECT count(*) FROM {name}")) or 0
-            if keep is not None and connection.scalar(
-                sa.text(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE {keep})")
-            ):
-                connection.execute(sa.text(f"ALTER TABLE {parent} DETACH PARTITION {name}"))
-                kept = connection.execute(
-                    sa.text(f"INSERT INTO {parent} SELECT * FROM {name} WHERE {keep}")
-                )
-                dropped -= kept.rowcount if count else 0
+        # One statement each for all the partitions: a round trip per partition
+        # was most of the purge's time with daily partitions.
+        if count:
+            counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in old)
+            dropped = connection.scalar(sa.text(f"SELECT {counts}")) or 0
+        keepers: list[str] = []
+        if keep is not None:
+            which = " UNION ALL ".join(
+                f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {keep})"
+                for n, name in enumerate(old)
+            )
+            keepers = [old[n] for n in connection.scalars(sa.text(which))]
+        for name in keepers:
+            connection.execute(sa.text(f"ALTER TABLE {parent} DETACH PARTITION {name}"))
+            kept = connection.execute(
+                sa.text(f"INSERT INTO {parent} SELECT * FROM {name} WHERE {keep}")
+            )
+            dropped -= kept.rowcount if count else 0
         connection.execute(sa.text(f"DROP TABLE {', '.join(old)}"))
     return dropped
 
