@@ -6,7 +6,8 @@ trace, two LLM calls among them) spread evenly over the 60 days before now,
 so the purge at 30 days has half of them to remove. Partitions are made for
 the whole range first, as the writer would have made them over those
 months. Then ``purge_old_traces(30)`` runs once in an app context and is
-timed, with what is left.
+timed, with what is left; then the purge of the next day
+(``purge_old_traces(29)``), what a daily job does in steady state.
 
 What it shows: the partitions wholly older than the cutoff go with a
 ``DROP TABLE`` each (milliseconds whatever their size); what is left to
@@ -17,6 +18,7 @@ and the traces' count of the dropped partitions, read before each drop.
 Usage::
 
     python bench/retention_partitions.py [--spans 1000000] [--interval month|day]
+        [--unpartitioned]
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ import datetime as dt
 import time
 
 import sqlalchemy as sa
-from benchdb import create_tables
 from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
+from flask_llm_logs import migrations
 from flask_llm_logs import partitions
 from flask_llm_logs.tracing.retention import purge_old_traces
 
@@ -92,28 +94,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--interval", choices=partitions.INTERVALS, default="month")
+    parser.add_argument(
+        "--unpartitioned",
+        action="store_true",
+        help="traces and spans left unpartitioned (as 0011 leaves tables with rows): the"
+        " purge deletes row by row, as before partitions",
+    )
     args = parser.parse_args()
     with throwaway_database() as url:
-        create_tables(url)
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0010" if args.unpartitioned else "head")
         started = time.perf_counter()
         fill(url, args.spans, args.interval)
+        with engine.begin() as connection:
+            migrations.upgrade(connection)  # partitions only what is empty
+        engine.dispose()
         print(f"filled {args.spans:,} spans in {time.perf_counter() - started:.1f} s")
         app = Flask("bench")
         app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_PARTITION_INTERVAL=args.interval)
         LlmLogs(app)
         with app.app_context():
-            started = time.perf_counter()
-            deleted = purge_old_traces(KEEP_DAYS, chunk_size=10_000)
-            elapsed = time.perf_counter() - started
             engine = app.extensions["llm_logs"].engine
-            with engine.connect() as connection:
-                left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans"))
+            before = args.spans
+            layout = "unpartitioned" if args.unpartitioned else f"{args.interval} partitions"
+            # The backlog: 30 days past the cutoff at once; then the next day's
+            # purge, which a daily job does in steady state.
+            for days in (KEEP_DAYS, KEEP_DAYS - 1):
+                started = time.perf_counter()
+                deleted = purge_old_traces(days, chunk_size=10_000)
+                elapsed = time.perf_counter() - started
+                with engine.connect() as connection:
+                    left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans")) or 0
+                print(
+                    f"purge at {days} days of {deleted:,} traces ({before - left:,} spans;"
+                    f" {left:,} left), {layout}: {elapsed:.2f} s"
+                )
+                before = left
             engine.dispose()
         app.extensions["llm_logs"].shutdown()
-        print(
-            f"purge of {deleted:,} traces ({args.spans - left:,} spans; {left:,} left),"
-            f" {args.interval} partitions: {elapsed:.2f} s"
-        )
 
 
 if __name__ == "__main__":
