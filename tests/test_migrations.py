@@ -667,3 +667,49 @@ def test_0006_adds_the_llm_spans_stored_before_it_to_the_metrics(
             assert (calls, float(cost)) == (2, 0.75)
     finally:
         engine.dispose()
+
+
+def test_0011_partitions_empty_tables_keeps_full_ones_and_back(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty tables are partitioned (PostgreSQL), tables with rows are left to
+    ``flask llm-logs db partition``; the downgrade keeps the rows in plain tables."""
+    engine = sa.create_engine(empty_database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    trace_id = uuid.uuid4()
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection)
+            assert partitions.is_partitioned(connection, "llm_logs_traces") is postgresql
+            connection.execute(
+                sa.insert(Trace).values(
+                    id=trace_id,
+                    name="kept",
+                    status="completed",
+                    metadata={},
+                    models=[],
+                    tags=[],
+                    input_tokens=0,
+                    output_tokens=0,
+                    cached_tokens=0,
+                    cache_write_tokens=0,
+                    reasoning_tokens=0,
+                    spans_count=0,
+                    started_at=dt.datetime.now(dt.timezone.utc),
+                    created_at=dt.datetime.now(dt.timezone.utc),
+                )
+            )
+        with engine.begin() as connection:
+            migrations.downgrade(connection, "0010")
+            assert not partitions.is_partitioned(connection, "llm_logs_traces")
+            assert connection.scalar(sa.select(Trace.id)) == trace_id
+        capsys.readouterr()
+        with engine.begin() as connection:
+            migrations.upgrade(connection)
+            assert not partitions.is_partitioned(connection, "llm_logs_traces")
+            assert partitions.is_partitioned(connection, "llm_logs_spans") is postgresql
+            assert connection.scalar(sa.select(Trace.id)) == trace_id
+        message = capsys.readouterr().err
+        assert ("llm_logs_traces hold rows" in message) is postgresql
+    finally:
+        engine.dispose()
