@@ -19,12 +19,17 @@ from typing import Any
 
 from flask import Flask
 
+from .partitions import INTERVALS
+
 DEFAULTS: dict[str, Any] = {
     "LLM_LOGS_ENABLED": True,
     "LLM_LOGS_AUTO_INSTRUMENT": True,
     #: ``None``: every supported SDK that is installed, see :mod:`.instrumentation`.
     "LLM_LOGS_INSTRUMENT": None,
     "LLM_LOGS_RETENTION_DAYS": 30,
+    #: How much time one partition of the big tables holds on PostgreSQL (see
+    #: :mod:`.partitions`): ``"month"`` or ``"day"``.
+    "LLM_LOGS_PARTITION_INTERVAL": "month",
     "LLM_LOGS_INCOMPLETE_AFTER": dt.timedelta(hours=24),
     "LLM_LOGS_PROMPTS_SOURCE_PATH": None,
     "LLM_LOGS_PROMPT_SUBFOLDERS": ["skills", "fragments", "templates"],
@@ -119,6 +124,8 @@ class Settings:
     #: The SDKs to record (``LLM_LOGS_INSTRUMENT``), checked by ``init_app``.
     instrument: tuple[str, ...] | None
     retention_days: int
+    #: ``LLM_LOGS_PARTITION_INTERVAL``: ``"month"`` or ``"day"``.
+    partition_interval: str
     incomplete_after: dt.timedelta
     prompts_source_path: str | None
     prompt_subfolders: tuple[str, ...]
@@ -210,6 +217,14 @@ def _positive_int(config: dict[str, Any], key: str) -> int:
 #: The deepest partial chain or section nesting allowed: the renderer recurses
 #: once per level, and must stay well inside Python's recursion limit.
 MAX_RENDER_DEPTH = 100
+
+
+def _partition_interval(config: Mapping[str, Any]) -> str:
+    value = config["LLM_LOGS_PARTITION_INTERVAL"]
+    if value not in INTERVALS:
+        choices = " or ".join(repr(i) for i in INTERVALS)
+        raise ConfigurationError("LLM_LOGS_PARTITION_INTERVAL", f"must be {choices}, got {value!r}")
+    return str(value)
 
 
 def _render_depth(config: dict[str, Any], key: str) -> int:
@@ -492,6 +507,7 @@ def load_settings(app: Flask) -> Settings:
         auto_instrument=read_bool(config, "LLM_LOGS_AUTO_INSTRUMENT"),
         instrument=_optional_names(config, "LLM_LOGS_INSTRUMENT"),
         retention_days=_positive_int(config, "LLM_LOGS_RETENTION_DAYS"),
+        partition_interval=_partition_interval(config),
         incomplete_after=read_timedelta(config, "LLM_LOGS_INCOMPLETE_AFTER"),
         prompts_source_path=_prompts_path(config),
         prompt_subfolders=tuple(subfolders),

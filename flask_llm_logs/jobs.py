@@ -136,18 +136,27 @@ def poll_batches() -> dict[str, Any]:
 
 def purge_traces(days: int | None = None) -> int:
     """RQ job: delete traces older than ``days`` (``LLM_LOGS_RETENTION_DAYS``); how many.
+    Then makes the coming partitions and drains the default ones (PostgreSQL).
 
     See :func:`.tracing.retention.purge_old_traces`, which this runs in the
     job's app context, so it works under a plain ``rq worker`` too. Traces
     whose end never arrived are marked ``incomplete`` first
     (:func:`.tracing.retention.mark_incomplete`).
     """
+    from .partitions import maintain
+    from .state import get_state
+    from .tracing.retention import cutoff_for
     from .tracing.retention import mark_incomplete
     from .tracing.retention import purge_old_traces
 
     with app_context():
         mark_incomplete()
-        return purge_old_traces(days)
+        deleted = purge_old_traces(days)
+        # The writers make the coming partitions too; this covers an app whose
+        # processes record nothing for a while (see ``flask_llm_logs.partitions``).
+        state = get_state()
+        maintain(state.engine, state.settings.partition_interval, keep_after=cutoff_for(days))
+        return deleted
 
 
 def check_alerts() -> dict[str, Any]:

@@ -22,15 +22,16 @@ from flask_sqlalchemy import SQLAlchemy
 
 from flask_llm_logs import LlmLogs
 from flask_llm_logs import migrations
+from flask_llm_logs import partitions
 from flask_llm_logs.migrations import VERSION_TABLE
 from flask_llm_logs.models import Base
 from flask_llm_logs.models import Trace
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0010"
+HEAD = "0011"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0009"
+PREVIOUS = "0010"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD: set[str] = set()
 
@@ -208,7 +209,7 @@ def test_migrations_match_the_models(empty_database_url: str) -> None:
     def include_object(item: Any, name: str | None, type_: str, *args: Any) -> bool:
         if name in POSTGRESQL_ONLY_INDEXES and not postgresql:
             return False
-        return name != VERSION_TABLE
+        return name != VERSION_TABLE and not (name and partitions.is_part(name))
 
     try:
         with engine.begin() as connection:
@@ -664,5 +665,51 @@ def test_0006_adds_the_llm_spans_stored_before_it_to_the_metrics(
             totals = sa.text("SELECT sum(calls), sum(cost) FROM llm_logs_metrics WHERE grain = 1")
             calls, cost = connection.execute(totals).one()
             assert (calls, float(cost)) == (2, 0.75)
+    finally:
+        engine.dispose()
+
+
+def test_0011_partitions_empty_tables_keeps_full_ones_and_back(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Empty tables are partitioned (PostgreSQL), tables with rows are left to
+    ``flask llm-logs db partition``; the downgrade keeps the rows in plain tables."""
+    engine = sa.create_engine(empty_database_url)
+    postgresql = engine.dialect.name == "postgresql"
+    trace_id = uuid.uuid4()
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection)
+            assert partitions.is_partitioned(connection, "llm_logs_traces") is postgresql
+            connection.execute(
+                sa.insert(Trace).values(
+                    id=trace_id,
+                    name="kept",
+                    status="completed",
+                    metadata={},
+                    models=[],
+                    tags=[],
+                    input_tokens=0,
+                    output_tokens=0,
+                    cached_tokens=0,
+                    cache_write_tokens=0,
+                    reasoning_tokens=0,
+                    spans_count=0,
+                    started_at=dt.datetime.now(dt.timezone.utc),
+                    created_at=dt.datetime.now(dt.timezone.utc),
+                )
+            )
+        with engine.begin() as connection:
+            migrations.downgrade(connection, "0010")
+            assert not partitions.is_partitioned(connection, "llm_logs_traces")
+            assert connection.scalar(sa.select(Trace.id)) == trace_id
+        capsys.readouterr()
+        with engine.begin() as connection:
+            migrations.upgrade(connection)
+            assert not partitions.is_partitioned(connection, "llm_logs_traces")
+            assert partitions.is_partitioned(connection, "llm_logs_spans") is postgresql
+            assert connection.scalar(sa.select(Trace.id)) == trace_id
+        message = capsys.readouterr().err
+        assert ("llm_logs_traces hold rows" in message) is postgresql
     finally:
         engine.dispose()

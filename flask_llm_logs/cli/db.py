@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from .. import migrations
+from .. import repartition
 from ..migrations.status import schema_problem
 from ..state import get_state
 from .output import json_option
@@ -64,3 +65,36 @@ def check(as_json: bool) -> None:
     text = "flask-llm-logs tables are at head."
     result = {"at_head": problem is None, "problem": problem}
     report(result, text, as_json=as_json, failed=problem is not None)
+
+
+@db.command(
+    help="Partition the tables 0011 left unpartitioned because they held rows (PostgreSQL):"
+    " rows are copied in chunks while the app runs; run it again to resume."
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=repartition.DEFAULT_CHUNK_SIZE,
+    show_default=True,
+    help="Rows copied per transaction.",
+)
+@json_option
+def partition(chunk_size: int, as_json: bool) -> None:
+    state = get_state()
+    tables = repartition.unpartitioned(state.engine)
+
+    def progress(step: repartition.Progress) -> None:
+        if not as_json:
+            total = max(step.estimated, step.copied)
+            click.echo(f"{step.table}: {step.copied} of about {total} rows copied", err=True)
+
+    for table in tables:
+        repartition.partition_table(
+            state.engine,
+            table,
+            state.settings.partition_interval,
+            chunk_size=chunk_size,
+            on_progress=progress,
+        )
+    text = f"Partitioned: {', '.join(tables)}." if tables else "Every table is partitioned already."
+    report({"partitioned": tables}, text, as_json=as_json)

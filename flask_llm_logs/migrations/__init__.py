@@ -22,6 +22,7 @@ from flask import Flask
 from flask import appcontext_pushed
 from sqlalchemy.engine import Connection
 
+from .. import partitions
 from ..models import Base
 
 VERSION_TABLE = "llm_logs_alembic_version"
@@ -34,12 +35,14 @@ OWN_TABLES = frozenset(Base.metadata.tables) | {VERSION_TABLE}
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
-    """An Alembic ``include_name`` filter that hides the extension's tables.
+    """An Alembic ``include_name`` filter that hides the extension's tables and partitions.
 
     Installed on the host's Flask-Migrate automatically; exported for hosts
     that run Alembic without Flask-Migrate.
     """
-    return not (type_ == "table" and name in OWN_TABLES)
+    if type_ != "table" or name is None:
+        return True
+    return name not in OWN_TABLES and not partitions.is_part(name)
 
 
 def _chain(existing: Callable[..., bool] | None) -> Callable[..., bool]:

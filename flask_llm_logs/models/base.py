@@ -131,3 +131,19 @@ def new_id() -> uuid.UUID:
     _set_slot(new, "int", (millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
     _set_slot(new, "is_safe", _UNKNOWN_SAFETY)
     return new
+
+
+def id_made_at(moment: dt.datetime) -> uuid.UUID:
+    """A UUID 7 as :func:`new_id` would have made it at ``moment`` (aware): for rows
+    made with a time of their own (imports, tests, benchmarks), so that the time
+    in the id is the row's, as :func:`id_time` expects."""
+    millis = int(moment.timestamp() * 1000)
+    return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
+
+
+def id_time(row_id: uuid.UUID) -> dt.datetime | None:
+    """When a UUID 7 was made (UTC); ``None`` for an id of another version (an
+    OpenTelemetry trace id, an id from elsewhere)."""
+    if row_id.version != 7:
+        return None
+    return dt.datetime.fromtimestamp((row_id.int >> 80) / 1000, dt.timezone.utc)

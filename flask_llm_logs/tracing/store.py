@@ -330,7 +330,7 @@ def _statements(dialect_name: str) -> _Statements:
         )
     upsert = dialect.insert(traces).values(_json_as_text(traces, dialect_name))
     upsert = upsert.on_conflict_do_update(
-        index_elements=[traces.c.id],
+        **_conflict_target(traces, dialect_name),
         set_={key: upsert.excluded[key] for key in _TRACE_FIELDS},
         # The start record never overwrites an end record that landed first.
         where=upsert.excluded.status != "running",
@@ -342,10 +342,12 @@ def _statements(dialect_name: str) -> _Statements:
     insert_spans = (
         dialect.insert(spans)
         .values(_json_as_text(spans, dialect_name))
-        .on_conflict_do_nothing(index_elements=[spans.c.id])
+        .on_conflict_do_nothing(**_conflict_target(spans, dialect_name))
         .returning(spans.c.id)
     )
-    insert_scores = dialect.insert(scores).on_conflict_do_nothing(index_elements=[scores.c.id])
+    insert_scores = dialect.insert(scores).on_conflict_do_nothing(
+        **_conflict_target(scores, dialect_name)
+    )
     return _Statements(
         upsert,
         insert_spans,
@@ -353,6 +355,20 @@ def _statements(dialect_name: str) -> _Statements:
         _rollups(dialect_name),
         aggregate.upsert(dialect_name),
     )
+
+
+def _conflict_target(table: sa.Table, dialect_name: str) -> dict[str, Any]:
+    """The ``ON CONFLICT`` target of ``table``'s rows: its primary key.
+
+    On PostgreSQL named, not spelt out: a partitioned table's key holds its
+    time column too (``(id, started_at)``, see :mod:`flask_llm_logs.partitions`),
+    an unpartitioned one's is ``(id)``, and the name fits both, so the writer
+    works before and after ``flask llm-logs db partition``. A trace's start
+    and end records carry the same ``started_at``, so they still meet.
+    """
+    if dialect_name == "postgresql":
+        return {"constraint": f"pk_{table.name}"}
+    return {"index_elements": [table.c.id]}
 
 
 def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import threading
 import time
 import weakref
@@ -43,10 +44,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .. import partitions
 from .. import process
 from ..config import Settings
 from ..log import get_logger
 from ..migrations.status import describe
+from ..models.base import utcnow
 from . import store
 from .records import Deferred
 from .records import Record
@@ -60,6 +63,9 @@ RETRY_MAX_DELAY = 5.0
 WARNING_INTERVAL = 60.0
 #: How long process exit and :meth:`Writer.close` wait for the last records.
 EXIT_TIMEOUT = 5.0
+#: How often the writer makes the coming partitions (see :mod:`..partitions`), in
+#: seconds; a failed round is tried again after :data:`WARNING_INTERVAL`.
+PARTITIONS_INTERVAL = 3600.0
 #: Lanes by database when ``LLM_LOGS_WRITER_THREADS`` is ``None``; one for
 #: the others: SQLite lets one transaction write at a time, so a second
 #: thread would only wait for its lock.
@@ -154,6 +160,8 @@ class Writer:
         self._dropped_reported = 0
         #: Whether the log said the tables need an upgrade (again after a write succeeds).
         self._schema_reported = False
+        #: When the next round of partition maintenance is due (``time.monotonic``).
+        self._partitions_due = 0.0
         self._counts = collections.Counter(
             written_spans=0, written_traces=0, written_scores=0, dropped=0, errors=0, retries=0
         )
@@ -251,6 +259,7 @@ class Writer:
             if taken is None:
                 return
             batch = _read_responses(self._made(taken))
+            self._maintain_partitions()
             try:
                 self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
@@ -307,6 +316,25 @@ class Writer:
                     count = min(waiting, self._batch_size)
                     return [lane.queue.popleft() for _ in range(count)]
                 lane.has_work.wait(deadline - now)
+
+    def _maintain_partitions(self) -> None:
+        """Make the coming partitions and drain the default ones, before the first batch
+        and every :data:`PARTITIONS_INTERVAL` after: on a writer's thread, which
+        every process that records has, and never on the host's LLM call."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._partitions_due:
+                return
+            self._partitions_due = now + PARTITIONS_INTERVAL
+        try:
+            keep_after = utcnow() - dt.timedelta(days=self._settings.retention_days)
+            interval = self._settings.partition_interval
+            partitions.maintain(self._get_engine(), interval, keep_after=keep_after)
+        except Exception as error:
+            with self._lock:
+                self._partitions_due = time.monotonic() + WARNING_INTERVAL
+            if not _is_transient(error):  # the database away: the writes say so
+                get_logger().warning("flask-llm-logs: could not make partitions: %s", error)
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
         stored = batch

@@ -39,6 +39,7 @@ from ..models import PromptVersion
 from ..models import Score
 from ..models import Span
 from ..models import Trace
+from ..models.base import id_time
 from ..tracing import search
 from .params import datetime_arg
 from .params import decode_cursor
@@ -64,9 +65,52 @@ def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.Col
     """The traces after the page cursor ``after``: older ones for a list shown newest
     first, newer ones for one shown oldest first (a session's conversation)."""
     started_at, row_id = decode_cursor(after)
-    cursor = sa.tuple_(sa.literal(_stored_time(session, started_at)), sa.literal(row_id))
+    at = _stored_time(session, started_at)
+    cursor = sa.tuple_(sa.literal(at), sa.literal(row_id))
     position = sa.tuple_(Trace.started_at, Trace.id)
-    return position < cursor if older else position > cursor
+    # The plain comparison beside the row one lets PostgreSQL skip the
+    # partitions on the far side of the cursor (it prunes on no row comparison).
+    if older:
+        return sa.and_(Trace.started_at <= at, position < cursor)
+    return sa.and_(Trace.started_at >= at, position > cursor)
+
+
+#: How far a trace's start may be from the time in its id, and a span's or
+#: score's before its trace's start (clocks of several hosts), for the ranges
+#: that let PostgreSQL read only the partitions a trace's rows are in.
+ID_TIME_SLACK = dt.timedelta(days=1)
+CLOCK_SLACK = dt.timedelta(hours=1)
+
+
+def find_trace(session: DbSession, trace_id: uuid.UUID) -> Trace | None:
+    """The trace ``trace_id``, looked up in the partitions around the time in its id.
+
+    Our ids are UUID 7, whose first 48 bits are the milliseconds they were
+    made at, the moment the trace started; so the lookup reads one or two
+    partitions instead of probing every one. An id from elsewhere (an
+    OpenTelemetry trace id), or a row stored with another time, is then
+    looked up in all of them.
+    """
+    made = id_time(trace_id)
+    if made is not None:
+        made = _stored_time(session, made.replace(tzinfo=None))
+        found = session.scalars(
+            sa.select(Trace).where(
+                Trace.id == trace_id,
+                Trace.started_at.between(made - ID_TIME_SLACK, made + ID_TIME_SLACK),
+            )
+        ).first()
+        if found is not None:
+            return found
+    return session.get(Trace, trace_id)
+
+
+def _of_trace(
+    trace: Trace, column: sa.orm.InstrumentedAttribute[dt.datetime]
+) -> sa.ColumnElement[bool]:
+    """Rows of ``trace`` (spans, scores) are not older than it: a range on their
+    partition key, by their ``column``."""
+    return column >= trace.started_at - CLOCK_SLACK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -587,7 +631,7 @@ class _OutlineRow(NamedTuple):
 
 
 def _stored_timeline(
-    session: DbSession, trace_id: uuid.UUID
+    session: DbSession, of_trace: sa.ColumnElement[bool]
 ) -> tuple[dt.datetime, dt.datetime] | None:
     """:func:`_timeline` computed by the database, for traces too big to read whole.
 
@@ -598,7 +642,7 @@ def _stored_timeline(
             sa.func.min(Span.started_at),
             sa.func.max(Span.completed_at),
             sa.func.max(Span.started_at),
-        ).where(Span.trace_id == trace_id)
+        ).where(of_trace)
     ).one()
     if first is None:
         return None
@@ -616,15 +660,16 @@ def trace_detail(
     span: the tree order and the timeline's scale need them all), then only
     the spans shown.
     """
-    trace = session.get(Trace, trace_id)
+    trace = find_trace(session, trace_id)
     if trace is None:
         raise NotFound(f"There is no trace {trace_id}.")
     light = sa.select(Span).options(
         defer(Span.input, raiseload=True), defer(Span.output, raiseload=True)
     )
+    of_trace = sa.and_(Span.trace_id == trace_id, _of_trace(trace, Span.started_at))
     by_start = (Span.started_at, Span.id)
     if trace.spans_count <= shown:
-        spans = list(session.scalars(light.where(Span.trace_id == trace_id).order_by(*by_start)))
+        spans = list(session.scalars(light.where(of_trace).order_by(*by_start)))
         ordered = tree_order(spans)
         nodes = [SpanNode(span, depth) for span, depth in ordered[:shown]]
         total, timeline = len(spans), _timeline(spans)
@@ -637,7 +682,7 @@ def trace_detail(
             _OutlineRow._make(row)
             for row in session.execute(
                 sa.select(sa.cast(Span.id, sa.String), sa.cast(Span.parent_id, sa.String))
-                .where(Span.trace_id == trace_id)
+                .where(of_trace)
                 .order_by(*by_start)
             )
         ]
@@ -645,22 +690,24 @@ def trace_detail(
         first = [(uuid.UUID(row.id), depth) for row, depth in rows[:shown]]
         loaded = {
             span.id: span
-            for span in session.scalars(light.where(Span.id.in_([i for i, _ in first])))
+            for span in session.scalars(light.where(of_trace, Span.id.in_([i for i, _ in first])))
         }
         nodes = [SpanNode(loaded[i], depth) for i, depth in first if i in loaded]
-        total, timeline = len(outline), _stored_timeline(session, trace_id)
+        total, timeline = len(outline), _stored_timeline(session, of_trace)
         next_span_id = uuid.UUID(rows[shown][0].id) if len(rows) > shown else None
     payloads = None
     if total <= INLINE_PAYLOAD_SPANS:
         rows_with_content = session.execute(
-            sa.select(Span.id, Span.input, Span.output).where(Span.trace_id == trace_id)
+            sa.select(Span.id, Span.input, Span.output).where(of_trace)
         )
         payloads = {row.id: (row.input, row.output) for row in rows_with_content}
     prompt_version = prompt_version_of(session, trace.prompt_version_id)
     batch_id = batches_of(session, [trace.id]).get(trace.id)
     scores = list(
         session.scalars(
-            sa.select(Score).where(Score.trace_id == trace_id).order_by(Score.created_at, Score.id)
+            sa.select(Score)
+            .where(Score.trace_id == trace_id, _of_trace(trace, Score.created_at))
+            .order_by(Score.created_at, Score.id)
         )
     )
     return TraceDetail(
@@ -669,8 +716,12 @@ def trace_detail(
 
 
 def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tuple[Trace, Span]:
-    trace = session.get(Trace, trace_id)
-    span = session.get(Span, span_id)
+    trace = find_trace(session, trace_id)
+    span = None
+    if trace is not None:
+        span = session.scalars(
+            sa.select(Span).where(Span.id == span_id, _of_trace(trace, Span.started_at))
+        ).first()
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
     return trace, span

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import id_made_at
 
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -36,7 +37,11 @@ class Store:
     def trace(self, name: str = "pipeline", *, minutes: float = 0, **fields: Any) -> Trace:
         fields.setdefault("status", "completed")
         fields.setdefault("models", [])
-        trace = Trace(name=name, started_at=START + dt.timedelta(minutes=minutes), **fields)
+        started_at = START + dt.timedelta(minutes=minutes)
+        # Its id made when it started, as the recorder's are (the trace page looks
+        # a trace up in the partitions of its id's time first).
+        fields.setdefault("id", id_made_at(started_at))
+        trace = Trace(name=name, started_at=started_at, **fields)
         self.session.add(trace)
         self.session.commit()
         return trace

@@ -21,12 +21,17 @@ from flask_llm_logs.tracing.records import TraceRecord
 def trace_record(
     trace_id: uuid.UUID | None = None, *, status: str = "running", **fields: Any
 ) -> TraceRecord:
-    started = fields.pop("started_at", time.time())
+    """A trace's record; by default it started when its id was made, so a trace's start
+    and end records carry the same time, as the recorder's do (on PostgreSQL the
+    time is part of the trace's key, see ``flask_llm_logs.partitions``)."""
+    trace_id = trace_id or new_id()
+    made = (trace_id.int >> 80) / 1000 if trace_id.version == 7 else time.time()
+    started = fields.pop("started_at", made)
     ended = {}
     if status != "running":
         ended = {"completed_at": started + 1.0, "duration_ms": 1000.0}
     return TraceRecord(
-        id=trace_id or new_id(),
+        id=trace_id,
         name=fields.pop("name", "pipeline"),
         started_at=started,
         status=status,

@@ -213,8 +213,11 @@ def test_traces_whose_end_never_arrived_become_incomplete(app: Flask) -> None:
     status = {row.id: row.status for row in stored(app, Trace)}
     assert status == {lost: "incomplete", late: "incomplete", recent: "running"}
 
-    # An end record that arrives after all still completes its trace.
-    submit(app, trace_record(late, status="completed"))
+    # An end record that arrives after all still completes its trace. It carries
+    # the start record's time, as every trace's records do: on PostgreSQL the
+    # trace's key is (id, started_at), its partition key being part of it.
+    [start] = stored(app, Trace, id=late)
+    submit(app, trace_record(late, status="completed", started_at=start.started_at.timestamp()))
     assert flask_llm_logs.flush(10)
     [row] = stored(app, Trace, id=late)
     assert row.status == "completed"

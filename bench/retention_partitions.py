@@ -1,0 +1,139 @@
+"""How long the retention purge takes when it drops partitions: 30 days of spans past the cutoff.
+
+A throw-away database is migrated (partitioned, monthly by default) and
+filled on the server with ``generate_series``: ``--spans`` spans (ten per
+trace, two LLM calls among them) spread evenly over the 60 days before now,
+so the purge at 30 days has half of them to remove. Partitions are made for
+the whole range first, as the writer would have made them over those
+months. Then ``purge_old_traces(30)`` runs once in an app context and is
+timed, with what is left; then the purge of the next day
+(``purge_old_traces(29)``), what a daily job does in steady state.
+
+What it shows: the partitions wholly older than the cutoff go with a
+``DROP TABLE`` each (milliseconds whatever their size); what is left to
+delete row by row is the partition the cutoff falls in (with monthly
+partitions, up to a month of it, hence ``--interval day`` for big tables),
+and the traces' count of the dropped partitions, read before each drop.
+
+Usage::
+
+    python bench/retention_partitions.py [--spans 1000000] [--interval month|day]
+        [--unpartitioned]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+
+import sqlalchemy as sa
+from benchdb import throwaway_database
+from flask import Flask
+
+from flask_llm_logs import LlmLogs
+from flask_llm_logs import migrations
+from flask_llm_logs import partitions
+from flask_llm_logs.tracing.retention import purge_old_traces
+
+SPANS_PER_TRACE = 10
+DAYS = 60
+KEEP_DAYS = 30
+
+
+def fill(url: str, spans: int, interval: str) -> None:
+    engine = sa.create_engine(url)
+    now = dt.datetime.now(dt.timezone.utc)
+    for start in partitions.periods(now - dt.timedelta(days=DAYS), now, interval):
+        partitions.maintain(engine, interval, now=start)
+    traces = spans // SPANS_PER_TRACE
+    step = DAYS * 86400.0 / traces
+    with engine.begin() as connection:
+        # Trace i started i * step seconds after the range's start; ids as the writer
+        # makes them would be UUID 7, here md5 ones: the purge does not read them.
+        connection.execute(
+            sa.text(
+                "INSERT INTO llm_logs_traces (id, name, status, metadata, input_tokens,"
+                " output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,"
+                " spans_count, models, tags, started_at, created_at)"
+                " SELECT md5('t' || i)::uuid, 'pipeline', 'completed', '{}', 0, 0, 0, 0, 0,"
+                " :per, '[]', '[]', t, t"
+                " FROM generate_series(0, :traces - 1) i,"
+                " LATERAL (SELECT :start + make_interval(secs => i * :step) AS t) s"
+            ),
+            {
+                "traces": traces,
+                "step": step,
+                "per": SPANS_PER_TRACE,
+                "start": now - dt.timedelta(days=DAYS),
+            },
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO llm_logs_spans (id, trace_id, name, kind, status, metadata,"
+                " input, output, started_at, created_at)"
+                " SELECT md5('s' || i || '.' || j)::uuid, md5('t' || i)::uuid, 'step',"
+                " CASE WHEN j < 2 THEN 'llm' ELSE 'custom' END, 'completed', '{}',"
+                " '\"a question of some length\"', '\"an answer of some length\"', t, t"
+                " FROM generate_series(0, :traces - 1) i,"
+                " LATERAL (SELECT :start + make_interval(secs => i * :step) AS t) s,"
+                " generate_series(0, :per - 1) j"
+            ),
+            {
+                "traces": traces,
+                "step": step,
+                "per": SPANS_PER_TRACE,
+                "start": now - dt.timedelta(days=DAYS),
+            },
+        )
+        connection.execute(sa.text("ANALYZE"))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--interval", choices=partitions.INTERVALS, default="month")
+    parser.add_argument(
+        "--unpartitioned",
+        action="store_true",
+        help="traces and spans left unpartitioned (as 0011 leaves tables with rows): the"
+        " purge deletes row by row, as before partitions",
+    )
+    args = parser.parse_args()
+    with throwaway_database() as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0010" if args.unpartitioned else "head")
+        started = time.perf_counter()
+        fill(url, args.spans, args.interval)
+        with engine.begin() as connection:
+            migrations.upgrade(connection)  # partitions only what is empty
+        engine.dispose()
+        print(f"filled {args.spans:,} spans in {time.perf_counter() - started:.1f} s")
+        app = Flask("bench")
+        app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_PARTITION_INTERVAL=args.interval)
+        LlmLogs(app)
+        with app.app_context():
+            engine = app.extensions["llm_logs"].engine
+            before = args.spans
+            layout = "unpartitioned" if args.unpartitioned else f"{args.interval} partitions"
+            # The backlog: 30 days past the cutoff at once; then the next day's
+            # purge, which a daily job does in steady state.
+            for days in (KEEP_DAYS, KEEP_DAYS - 1):
+                started = time.perf_counter()
+                deleted = purge_old_traces(days, chunk_size=10_000)
+                elapsed = time.perf_counter() - started
+                with engine.connect() as connection:
+                    left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans")) or 0
+                print(
+                    f"purge at {days} days of {deleted:,} traces ({before - left:,} spans;"
+                    f" {left:,} left), {layout}: {elapsed:.2f} s"
+                )
+                before = left
+            engine.dispose()
+        app.extensions["llm_logs"].shutdown()
+
+
+if __name__ == "__main__":
+    main()

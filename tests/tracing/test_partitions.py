@@ -1,0 +1,254 @@
+"""Time partitions on PostgreSQL: made ahead, the default partition drained, dropped by the
+purge, and the queries that read only the partitions they need."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+import flask_llm_logs
+from flask_llm_logs import partitions
+from flask_llm_logs.config import ConfigurationError
+from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import Score
+from flask_llm_logs.models import Span
+from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
+from flask_llm_logs.tracing.retention import purge_old_traces
+from flask_llm_logs.web.trace_queries import TraceFilters
+from flask_llm_logs.web.trace_queries import find_trace
+from flask_llm_logs.web.trace_queries import list_traces
+from flask_llm_logs.web.trace_queries import trace_detail
+from tests.helpers.writer import span_record
+from tests.helpers.writer import stored
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
+
+pytestmark = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+UTC = dt.timezone.utc
+
+
+def names(app: Flask, table: str) -> list[str]:
+    with get_state(app).engine.connect() as connection:
+        return [p.name for p in partitions.partitions(connection, table)]
+
+
+def in_default(app: Flask, table: str) -> int:
+    with get_state(app).engine.connect() as connection:
+        return connection.scalar(sa.text(f"SELECT count(*) FROM {table}_default")) or 0
+
+
+def store_trace(app: Flask, started: dt.datetime, spans: int = 2) -> uuid.UUID:
+    at = started.timestamp()
+    trace = trace_record(started_at=at, status="completed")
+    submit(app, trace, *(span_record(trace.id, started_at=at, kind="llm") for _ in range(spans)))
+    assert flask_llm_logs.flush(10)
+    return trace.id
+
+
+def drop_partitions_from(app: Flask, start: dt.datetime) -> None:
+    """Drop every partition starting at ``start`` or later: as if maintenance never ran."""
+    with get_state(app).engine.begin() as connection:
+        for table in partitions.TABLES:
+            for p in partitions.partitions(connection, table):
+                if p.start >= start:
+                    connection.execute(sa.text(f"DROP TABLE {p.name}"))
+
+
+def test_the_tables_are_partitioned_by_time(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    this_month = partitions.period_start(now, "month")
+    with get_state(app).engine.connect() as connection:
+        for table in partitions.TABLES:
+            assert partitions.is_partitioned(connection, table)
+            assert partitions.partition_name(table, this_month, "month") in names(app, table)
+
+
+def test_the_writer_makes_the_coming_partitions_when_it_starts(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(LLM_LOGS_PARTITION_INTERVAL="day")
+    today = partitions.period_start(dt.datetime.now(UTC), "day")
+    with app.app_context():
+        drop_partitions_from(app, partitions.period_start(today, "month"))
+        assert not any(name.endswith(f"{today:%Y%m%d}") for name in names(app, "llm_logs_spans"))
+
+        store_trace(app, dt.datetime.now(UTC))
+
+        days = [today + dt.timedelta(days=n) for n in range(partitions.AHEAD + 1)]
+        for table in partitions.TABLES:
+            for day in days:
+                assert partitions.partition_name(table, day, "day") in names(app, table)
+        # Stored in today's partition, not the default one.
+        assert in_default(app, "llm_logs_spans") == 0
+
+
+def test_rows_without_a_partition_wait_in_the_default_one_then_move(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    this_month = partitions.period_start(now, "month")
+    store_trace(app, now)  # the writer started, and made the partitions
+    drop_partitions_from(app, this_month)  # as if it could not have
+    trace_id = store_trace(app, now)
+    # Nothing lost: the rows wait in the default partitions.
+    assert in_default(app, "llm_logs_traces") == 1
+    assert in_default(app, "llm_logs_spans") == 2
+    assert in_default(app, "llm_logs_metrics") > 0
+
+    made = partitions.maintain(get_state(app).engine, "month")
+
+    assert partitions.partition_name("llm_logs_spans", this_month, "month") in made
+    for table in partitions.TABLES:
+        assert in_default(app, table) == 0
+    [trace] = stored(app, Trace, id=trace_id)
+    assert trace.spans_count == 2
+    assert len(stored(app, Span, trace_id=trace_id)) == 2
+
+
+def test_rows_older_than_the_retention_stay_in_the_default_partition(app: Flask) -> None:
+    old = dt.datetime.now(UTC) - dt.timedelta(days=200)
+    store_trace(app, old)
+    keep_after = dt.datetime.now(UTC) - dt.timedelta(days=30)
+
+    made = partitions.maintain(get_state(app).engine, "month", keep_after=keep_after)
+
+    assert not [name for name in made if name.endswith(f"{old:%Y%m}")]
+    assert in_default(app, "llm_logs_traces") == 1
+
+
+def test_the_purge_drops_old_partitions_and_keeps_what_batches_link_to(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    straddling = now - dt.timedelta(days=31)
+    kept = now - dt.timedelta(days=2)
+    made = partitions.maintain(engine, "month", now=old)  # the old month's partition
+    assert made
+    dropped_ids = [store_trace(app, old) for _ in range(3)]
+    linked = store_trace(app, old)
+    straddling_id = store_trace(app, straddling)
+    kept_id = store_trace(app, kept)
+    session = get_state(app).session
+    for trace_id, created in ((linked, old), (dropped_ids[0], old), (kept_id, kept)):
+        session.add(Score(trace_id=trace_id, name="ok", value=1.0, created_at=created))
+    session.add(BatchRequest(custom_id="req_1", purpose="p", model="m", trace_id=linked))
+    session.commit()
+    old_partition = partitions.partition_name("llm_logs_traces", old, "month")
+    assert old_partition in names(app, "llm_logs_traces")
+
+    deleted = purge_old_traces(30)
+
+    assert deleted == 4  # three in the dropped partition, one by chunks
+    assert old_partition not in names(app, "llm_logs_traces")
+    assert partitions.partition_name("llm_logs_spans", old, "month") not in names(
+        app, "llm_logs_spans"
+    )
+    remaining = {t.id for t in stored(app, Trace)}
+    assert remaining == {linked, kept_id}
+    assert straddling_id not in remaining
+    # The linked trace keeps its spans and scores (now in the default partitions).
+    assert len(stored(app, Span, trace_id=linked)) == 2
+    assert [s.trace_id for s in stored(app, Score, trace_id=linked)] == [linked]
+    assert stored(app, Score, trace_id=dropped_ids[0]) == []
+    assert len(stored(app, Score, trace_id=kept_id)) == 1
+    with engine.connect() as connection:
+        [request_trace] = connection.scalars(sa.select(BatchRequest.trace_id))
+        assert request_trace == linked
+    # The metrics of the old months are gone (a bucket sums many traces:
+    # none is kept for a link), the recent ones kept.
+    since = now - dt.timedelta(days=120)
+    assert sum(row["calls"] for row in flask_llm_logs.metrics(since=since)) == 2
+    # The maintenance leaves the linked rows where they are.
+    partitions.maintain(engine, "month", keep_after=now - dt.timedelta(days=30))
+    assert {t.id for t in stored(app, Trace)} == {linked, kept_id}
+
+
+@contextlib.contextmanager
+def capture(engine: sa.Engine) -> Iterator[list[str]]:
+    """The ``SELECT`` statements run on ``engine`` in the block, with their values."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(cursor.mogrify(statement, parameters).decode())
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def scanned(app: Flask, statements: list[str]) -> set[str]:
+    """The partitions of the traces and spans tables that ``statements`` read (EXPLAIN)."""
+    session = get_state(app).session
+    found: set[str] = set()
+    for statement in statements:
+        for (line,) in session.execute(sa.text(f"EXPLAIN (COSTS OFF) {statement}")):
+            found.update(
+                word for word in line.replace("(", " ").split() if partitions.is_part(word)
+            )
+    return found
+
+
+def test_the_trace_page_and_the_list_read_only_their_partitions(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    for months in (2, 4):
+        partitions.maintain(engine, "month", now=now - dt.timedelta(days=31 * months))
+    trace_id = store_trace(app, now)
+    session = get_state(app).session
+
+    with capture(engine) as statements:
+        detail = trace_detail(session, trace_id)
+    assert len(detail.nodes) == 2
+    read = scanned(app, statements)
+    this_month = partitions.period_start(now, "month")
+    old = [
+        partitions.partition_name(
+            t, partitions.period_start(now - dt.timedelta(days=62), "month"), "month"
+        )
+        for t in ("llm_logs_traces", "llm_logs_spans")
+    ]
+    assert partitions.partition_name("llm_logs_spans", this_month, "month") in read
+    assert not read & set(old)
+
+    with capture(engine) as statements:
+        page = list_traces(
+            session, TraceFilters(since=(now - dt.timedelta(days=1)).replace(tzinfo=None)), 10
+        )
+    assert [t.id for t in page.traces] == [trace_id]
+    assert not scanned(app, statements) & set(old)
+    assert find_trace(session, trace_id) is not None
+
+
+def test_metrics_read_only_the_partitions_of_their_range(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    partitions.maintain(engine, "month", now=now - dt.timedelta(days=62))
+    store_trace(app, now)
+    old = partitions.partition_name(
+        "llm_logs_metrics", partitions.period_start(now - dt.timedelta(days=62), "month"), "month"
+    )
+    since = now - dt.timedelta(hours=1)
+    with capture(engine) as statements:
+        rows = flask_llm_logs.metrics(since=since)
+    assert rows[0]["calls"] == 2
+    read = scanned(app, statements)
+    assert old not in read
+    assert any(name.startswith("llm_logs_metrics_p") for name in read)
+
+
+def test_the_interval_is_checked_at_init(make_app: Callable[..., Flask]) -> None:
+    with pytest.raises(ConfigurationError, match="LLM_LOGS_PARTITION_INTERVAL"):
+        make_app(LLM_LOGS_PARTITION_INTERVAL="week")
