@@ -3,7 +3,9 @@
 It reads the metrics table the writer keeps (see
 :mod:`flask_llm_logs.tracing.aggregate`), never the spans. A range is cut
 into the coarsest buckets that fit it: whole days from day rows, the hours
-at either end from hour rows, the minutes at either end from minute rows.
+at either end from hour rows, the minutes at either end from minute rows;
+without ``bucket``, whole runs of 3 and 9 days from their rows too (those
+keeping one dimension or none).
 When at most one dimension is asked for (grouped by or filtered on), the
 hour and day rows that keep only that dimension are read, a few rows per
 bucket; otherwise those that keep every dimension.
@@ -104,19 +106,26 @@ def metrics(
 
 
 def plan_for_sums(connection: Connection) -> None:
-    """On PostgreSQL, for the rest of ``connection``'s transaction: no JIT, and room to
-    hash the groups in memory.
+    """On PostgreSQL, for the rest of ``connection``'s transaction: no JIT, no parallel
+    workers, and room to hash the groups in memory.
 
     A read sums 93 columns per row (85 of them the latency histogram). With
     the server's defaults, the planner's cost for a month by user passes
-    ``jit_above_cost`` and compiling those sums took 0.7 s, longer than
-    summing them; and 5,000 users' sums overflow the default ``work_mem``
-    of 4 MB, so they were sorted on disk. ``SET LOCAL`` ends with the
-    transaction, before the connection goes back to the pool.
+    ``jit_above_cost``, and compiling those sums took 0.7 s, longer than
+    summing them; parallel workers each hand the leader a partial sum of
+    every group (93 states apiece for 5,000 users), which took longer to
+    merge than one process takes to sum the rows (0.5 s against 0.33 s);
+    and 5,000 users' sums overflow the default ``work_mem`` of 4 MB, so
+    they were sorted on disk. ``SET LOCAL`` ends with the transaction,
+    before the connection goes back to the pool.
     """
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL jit = off")
-        connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        for name, value in PLAN_SETTINGS.items():
+            connection.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
+
+
+#: See :func:`plan_for_sums`.
+PLAN_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
 
 
 def _utc(argument: str, value: object) -> dt.datetime:
@@ -204,8 +213,13 @@ class Query:
             "day": aggregate.DAY_BY[key] if projected else aggregate.DAY,
         }
         widths = {None: ("hour", "day"), "day": ("hour", "day"), "hour": ("hour",)}
+        chain = widths.get(self.bucket, ())
+        if projected and self.bucket is None:
+            # Runs of days: only the one-dimension rows have them.
+            chain = (*chain, *aggregate.BLOCK_DAYS)
+            coarse.update({width: aggregate.BLOCK_BY[width][key] for width in aggregate.BLOCK_DAYS})
         segments = [(aggregate.MINUTE, start, end)]
-        for width in widths.get(self.bucket, ()):
+        for width in chain:
             finer, low, high = segments.pop()
             inner_low = _ceil(low, width)
             inner_high = aggregate.truncate(high, width)
@@ -340,7 +354,9 @@ def _ceil(moment: dt.datetime, width: str) -> dt.datetime:
     start = aggregate.truncate(moment, width)
     if start == moment:
         return start
-    return start + (_UNIT[width] if width in _UNIT else dt.timedelta(days=1))
+    if width in _UNIT:
+        return start + _UNIT[width]
+    return start + dt.timedelta(days=aggregate.BLOCK_DAYS.get(width, 1))
 
 
 def _bucket(value: dt.datetime, width: str) -> dt.datetime:
