@@ -120,12 +120,15 @@ def plan_for_sums(connection: Connection) -> None:
     before the connection goes back to the pool.
     """
     if connection.dialect.name == "postgresql":
-        for name, value in PLAN_SETTINGS.items():
-            connection.exec_driver_sql(f"SET LOCAL {name} = '{value}'")
+        connection.exec_driver_sql(_SET_PLAN_SETTINGS)
 
 
 #: See :func:`plan_for_sums`.
 PLAN_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
+#: One statement, one round trip.
+_SET_PLAN_SETTINGS = "; ".join(
+    f"SET LOCAL {name} = '{value}'" for name, value in PLAN_SETTINGS.items()
+)
 
 
 def _utc(argument: str, value: object) -> dt.datetime:
