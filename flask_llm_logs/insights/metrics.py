@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import cast
 
@@ -279,14 +280,15 @@ class Query:
         first_key = len(group) - len(keys)
         dimensions = [dict(zip(keys, row[first_key : len(group)], strict=True)) for row in rows]
         prompt_names = self._prompt_names(connection, dimensions)
-        merged: dict[tuple[Any, ...], list[Any]] = {}
+        merged: dict[tuple[Any, ...], Sequence[Any]] = {}
         for row, values in zip(rows, dimensions, strict=True):
             if row[len(group)] is None:  # SUM over no rows at all
                 continue
             key = self._key(values, prompt_names)
             if self.bucket is not None:
                 key = (_bucket(row[0], self.bucket), *key)
-            numbers = [0 if value is None else value for value in row[len(group) :]]
+            # No sum is NULL here: the group has rows, and every column is NOT NULL.
+            numbers: Sequence[Any] = row[len(group) :]
             total = merged.get(key)
             if total is not None:
                 numbers = [a + b for a, b in zip(total, numbers, strict=True)]
@@ -323,7 +325,7 @@ class Query:
         return tuple(key)
 
     def _result(
-        self, key: tuple[Any, ...], numbers: list[Any], prompt_names: dict[int, tuple[str, int]]
+        self, key: tuple[Any, ...], numbers: Sequence[Any], prompt_names: dict[int, tuple[str, int]]
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         if self.bucket is not None:
@@ -334,20 +336,19 @@ class Query:
                 slug, number = prompt_names.get(value, (None, None))
                 result.setdefault("prompt", slug)
                 result["version"] = number
-        measures = dict(zip(MEASURES, numbers[: len(MEASURES)], strict=True))
-        calls = int(measures["calls"])
-        errors = int(measures["errors"])
-        result.update(
-            calls=calls,
-            errors=errors,
-            error_rate=errors / calls if calls else 0.0,
-            input_tokens=int(measures["input_tokens"]),
-            output_tokens=int(measures["output_tokens"]),
-            cached_tokens=int(measures["cached_tokens"]),
-            cache_write_tokens=int(measures["cache_write_tokens"]),
-            cost=float(measures["cost"]),
-            duration_ms_sum=float(measures["duration_ms_sum"]),
-        )
+        # In the order of ``MEASURES``.
+        calls, errors, input_tokens, output_tokens, cached, cache_write, cost, duration = numbers[
+            : len(MEASURES)
+        ]
+        result["calls"] = calls = int(calls)
+        result["errors"] = errors = int(errors)
+        result["error_rate"] = errors / calls if calls else 0.0
+        result["input_tokens"] = int(input_tokens)
+        result["output_tokens"] = int(output_tokens)
+        result["cached_tokens"] = int(cached)
+        result["cache_write_tokens"] = int(cache_write)
+        result["cost"] = float(cost)
+        result["duration_ms_sum"] = float(duration)
         found = latency.percentiles(numbers[len(MEASURES) :], _FRACTIONS)
         result.update(zip(_PERCENTILE_KEYS, found, strict=True))
         return result
