@@ -20,6 +20,7 @@ from flask_llm_logs.models import PromptVersion
 from flask_llm_logs.models import metrics_table
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing import aggregate
+from flask_llm_logs.tracing import latency
 from tests.helpers.metrics import assert_matches
 from tests.helpers.metrics import expected
 from tests.helpers.metrics import random_trace
@@ -336,10 +337,43 @@ def test_postgresql_reads_without_jit_and_hashes_the_groups_in_memory(app: Flask
         flask_llm_logs.metrics(since=LONG_AGO, group_by=("user",))
     finally:
         sa.event.remove(engine, "before_cursor_execute", settings)
-    assert seen == [list(PLAN_SETTINGS.values())]
+    assert seen == [list(PLAN_SETTINGS.values())] * 2  # the bins counting, then the sums
     with engine.connect() as connection:  # the pool's next user has the server's settings
         after = [connection.exec_driver_sql(f"SHOW {name}").scalar() for name in SETTINGS]
     assert after == defaults
 
 
 SETTINGS = tuple(PLAN_SETTINGS)
+
+
+def test_a_grouped_read_sums_only_the_bins_the_range_has(app: Flask) -> None:
+    """Of the 85 columns of the histogram, the sums read only those the days count in."""
+    start = trace_record(name="report", user_id="alice")
+    durations = (0.5, 400.0, 400.0, 9000.0)
+    submit(
+        app,
+        start,
+        *(
+            span_record(
+                start.id, kind="llm", model="m", duration_ms=ms, started_at=NOON.timestamp()
+            )
+            for ms in durations
+        ),
+    )
+    flush()
+    statements: list[str] = []
+
+    def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = get_state(app).read_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        [row] = flask_llm_logs.metrics(since=LONG_AGO, group_by=("user",))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    grouped = next(statement for statement in statements if "GROUP BY" in statement)
+    summed = {number for number in range(latency.BINS) if latency.COLUMNS[number] in grouped}
+    assert summed == {latency.bin_of(ms) for ms in durations}
+    assert (row["calls"], row["p50_ms"]) == (4, latency.estimate(latency.bin_of(400.0)))
+    assert row["p99_ms"] == latency.estimate(latency.bin_of(9000.0))
