@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from flask_llm_logs import migrations
+from flask_llm_logs.tracing import aggregate
 
 SERVER = os.environ.get(
     "LLM_LOGS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -66,3 +67,12 @@ def create_tables(url: str, *host_metadata: sa.MetaData) -> None:
         for metadata in host_metadata:
             metadata.create_all(connection)
     engine.dispose()
+
+
+def bucket_start(width: str, column: str = "bucket") -> str:
+    """SQL for the start of the bucket of ``width`` (``aggregate.ALL_WIDTHS``) ``column`` is in,
+    as ``aggregate.truncate`` has it: ``date_trunc``, or a run of days counted from the epoch."""
+    if width not in aggregate.BLOCK_DAYS:
+        return f"date_trunc('{width}', {column})"
+    seconds = aggregate.BLOCK_DAYS[width] * 86400
+    return f"to_timestamp(floor(extract(epoch FROM {column}) / {seconds}) * {seconds})"

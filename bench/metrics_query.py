@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from benchdb import bucket_start
 from benchdb import kept_database
 from flask import Flask
 
@@ -96,7 +97,7 @@ def fill_grain(connection: sa.Connection, grain: aggregate.Grain) -> None:
     empty = {name: ("0" if name == "prompt_version_id" else "''") for name in DIMENSIONS}
     dims = [name if name in grain.keeps else empty[name] for name in DIMENSIONS]
     sums = ", ".join(f"sum({name})" for name in (*MEASURES, *latency.COLUMNS))
-    bucket = f"date_trunc('{grain.width}', bucket)"
+    bucket = bucket_start(grain.width)
     connection.execute(
         sa.text(
             f"INSERT INTO llm_logs_metrics ({columns()})"

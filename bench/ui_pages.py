@@ -39,6 +39,7 @@ import uuid
 
 import sqlalchemy as sa
 from alembic import command
+from benchdb import bucket_start
 from benchdb import kept_database
 from flask import Flask
 from pagetimes import time_pages
@@ -243,10 +244,10 @@ def fill_metrics(connection: sa.Connection) -> None:
         values = [name if name in kept else repr(aggregate.EMPTY[name]) for name in dimensions]
         connection.execute(
             sa.text(
-                f"{into} SELECT {grain.number}, date_trunc('{grain.width}', bucket),"
+                f"{into} SELECT {grain.number}, {bucket_start(grain.width)},"
                 f" {', '.join(values)}, {summed} FROM llm_logs_metrics"
                 f" WHERE grain = {aggregate.MINUTE.number}"
-                f" GROUP BY {', '.join([f'date_trunc({grain.width!r}, bucket)', *kept])}"
+                f" GROUP BY {', '.join([bucket_start(grain.width), *kept])}"
             )
         )
 

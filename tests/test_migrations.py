@@ -26,12 +26,15 @@ from flask_llm_logs import partitions
 from flask_llm_logs.migrations import VERSION_TABLE
 from flask_llm_logs.models import Base
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models import metrics_table
+from flask_llm_logs.tracing import aggregate
+from flask_llm_logs.tracing import latency
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0011"
+HEAD = "0012"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0010"
+PREVIOUS = "0011"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD: set[str] = set()
 
@@ -711,5 +714,71 @@ def test_0011_partitions_empty_tables_keeps_full_ones_and_back(
             assert connection.scalar(sa.select(Trace.id)) == trace_id
         message = capsys.readouterr().err
         assert ("llm_logs_traces hold rows" in message) is postgresql
+
+
+def test_0012_sums_the_day_rows_into_runs_of_days_and_back(empty_database_url: str) -> None:
+    """Runs of 3 and 9 days equal what the writer makes, whether or not 0006 made them."""
+    engine = sa.create_engine(empty_database_url)
+    day = dt.datetime(2026, 11, 3, 12, 30, tzinfo=dt.timezone.utc)
+    spans: list[dict[str, Any]] = [
+        {
+            "id": uuid.uuid4(),
+            "trace_id": trace,
+            "kind": "llm",
+            "model": model,
+            "provider": "openai",
+            "status": "completed",
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "cached_tokens": 0,
+            "cache_write_tokens": 0,
+            "cost": 0.25,
+            "duration_ms": 100.0 * (1 + n),
+            "started_at": day + dt.timedelta(days=n, minutes=n),
+        }
+        for n, (trace, model) in enumerate([(uuid.uuid4(), m) for m in "aabab" * 4])
+    ]
+    dims = {row["trace_id"]: ("chat", f"user-{n % 3}", "") for n, row in enumerate(spans)}
+    everything = aggregate.all_grains(aggregate.minute_sums(spans, dims, {}))
+    runs = {g.number for g in aggregate.GRAINS if g.width in aggregate.BLOCK_DAYS}
+    before_runs = {key: sums for key, sums in everything.items() if key[0] not in runs}
+
+    def run_rows(connection: sa.Connection) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        table = metrics_table.c
+        query = sa.select(
+            table.grain, table.bucket, table.model, table.user_id, table.calls, table.cost
+        ).add_columns(*(table[name] for name in latency.COLUMNS))
+        found = {}
+        for row in connection.execute(query.where(table.grain.in_(runs))):
+            at = row.bucket if row.bucket.tzinfo else row.bucket.replace(tzinfo=dt.timezone.utc)
+            found[(row.grain, at, row.model, row.user_id)] = (
+                row.calls,
+                float(row.cost),
+                {n: row[6 + n] for n in range(latency.BINS) if row[6 + n]},
+            )
+        return found
+
+    wanted = {
+        (grain, key[0], key[1], key[5]): (
+            sums.values[0],
+            sums.values[6],
+            sums.histogram,
+        )
+        for (grain, key), sums in everything.items()
+        if grain in runs
+    }
+    try:
+        for made_by_0006 in (False, True):
+            with engine.begin() as connection:
+                migrations.upgrade(connection, "0010")
+                connection.execute(sa.text("DELETE FROM llm_logs_metrics"))
+                upsert = aggregate.upsert(connection.dialect.name)
+                aggregate.write_rows(
+                    connection, upsert, everything if made_by_0006 else before_runs
+                )
+                migrations.upgrade(connection, "0012")
+                assert run_rows(connection) == wanted
+                migrations.downgrade(connection, "0010")
+                assert run_rows(connection) == {}
     finally:
         engine.dispose()

@@ -3,7 +3,9 @@
 It reads the metrics table the writer keeps (see
 :mod:`flask_llm_logs.tracing.aggregate`), never the spans. A range is cut
 into the coarsest buckets that fit it: whole days from day rows, the hours
-at either end from hour rows, the minutes at either end from minute rows.
+at either end from hour rows, the minutes at either end from minute rows;
+without ``bucket``, whole runs of 3 and 9 days from their rows too (those
+keeping one dimension or none).
 When at most one dimension is asked for (grouped by or filtered on), the
 hour and day rows that keep only that dimension are read, a few rows per
 bucket; otherwise those that keep every dimension.
@@ -19,6 +21,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import cast
 
@@ -91,7 +94,34 @@ def metrics(
     """
     query = Query.parse(since, until, group_by, filters, bucket)
     with get_state().read_engine.connect() as connection:
+        plan_for_sums(connection)
         return query.run(connection)
+
+
+def plan_for_sums(connection: Connection) -> None:
+    """On PostgreSQL, for the rest of ``connection``'s transaction: no JIT, no parallel
+    workers, and room to hash the groups in memory.
+
+    A read sums 93 columns per row (85 of them the latency histogram). With
+    the server's defaults, the planner's cost for a month by user passes
+    ``jit_above_cost``, and compiling those sums took 0.7 s, longer than
+    summing them; parallel workers each hand the leader a partial sum of
+    every group (93 states apiece for 5,000 users), which took longer to
+    merge than one process takes to sum the rows (0.5 s against 0.33 s);
+    and 5,000 users' sums overflow the default ``work_mem`` of 4 MB, so
+    they were sorted on disk. ``SET LOCAL`` ends with the transaction,
+    before the connection goes back to the pool.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_SET_PLAN_SETTINGS)
+
+
+#: See :func:`plan_for_sums`.
+PLAN_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
+#: One statement, one round trip.
+_SET_PLAN_SETTINGS = "; ".join(
+    f"SET LOCAL {name} = '{value}'" for name, value in PLAN_SETTINGS.items()
+)
 
 
 def _utc(argument: str, value: object) -> dt.datetime:
@@ -179,8 +209,13 @@ class Query:
             "day": aggregate.DAY_BY[key] if projected else aggregate.DAY,
         }
         widths = {None: ("hour", "day"), "day": ("hour", "day"), "hour": ("hour",)}
+        chain = widths.get(self.bucket, ())
+        if projected and self.bucket is None:
+            # Runs of days: only the one-dimension rows have them.
+            chain = (*chain, *aggregate.BLOCK_DAYS)
+            coarse.update({width: aggregate.BLOCK_BY[width][key] for width in aggregate.BLOCK_DAYS})
         segments = [(aggregate.MINUTE, start, end)]
-        for width in widths.get(self.bucket, ()):
+        for width in chain:
             finer, low, high = segments.pop()
             inner_low = _ceil(low, width)
             inner_high = aggregate.truncate(high, width)
@@ -224,11 +259,12 @@ class Query:
         group = [table.c[column] for column in keys]
         if self.bucket is not None:
             group.insert(0, table.c.bucket)
+        bins = self.bins(connection) if keys else range(latency.BINS)
         sums = [
             sa.cast(sa.func.sum(table.c[name]), sa.BigInteger)
             if name in _COUNTS
             else sa.func.sum(table.c[name])
-            for name in (*MEASURES, *latency.COLUMNS)
+            for name in (*MEASURES, *(latency.COLUMNS[number] for number in bins))
         ]
         query = sa.select(*group, *sums).where(*self.where())
         if group:
@@ -237,14 +273,15 @@ class Query:
         first_key = len(group) - len(keys)
         dimensions = [dict(zip(keys, row[first_key : len(group)], strict=True)) for row in rows]
         prompt_names = self._prompt_names(connection, dimensions)
-        merged: dict[tuple[Any, ...], list[Any]] = {}
+        merged: dict[tuple[Any, ...], Sequence[Any]] = {}
         for row, values in zip(rows, dimensions, strict=True):
             if row[len(group)] is None:  # SUM over no rows at all
                 continue
             key = self._key(values, prompt_names)
             if self.bucket is not None:
                 key = (_bucket(row[0], self.bucket), *key)
-            numbers = [0 if value is None else value for value in row[len(group) :]]
+            # No sum is NULL here: the group has rows, and every column is NOT NULL.
+            numbers: Sequence[Any] = _widened(row[len(group) :], bins)
             total = merged.get(key)
             if total is not None:
                 numbers = [a + b for a, b in zip(total, numbers, strict=True)]
@@ -252,6 +289,23 @@ class Query:
         results = [self._result(key, numbers, prompt_names) for key, numbers in merged.items()]
         results.sort(key=lambda result: (result.get("bucket") or 0, -result["calls"]))
         return results
+
+    def bins(self, connection: Connection) -> Sequence[int]:
+        """The histogram's bins that may count calls of the range, to sum only those.
+
+        The bins the day totals of the days the range touches count in (a
+        superset: whole days, every dimension, and counts never go below
+        zero). LLM calls' durations span a few dozen of the 85 bins (13 in
+        ``bench/metrics_query.py``), and summing the 85 columns was most of
+        the server's time for a month by user.
+        """
+        query = sa.select(*(sa.func.sum(table.c[name]) for name in latency.COLUMNS)).where(
+            table.c.grain == aggregate.DAY_BY[None].number,
+            table.c.bucket >= aggregate.truncate(self.since, "day"),
+            table.c.bucket <= self.until,
+        )
+        counts = connection.execute(query).one()
+        return [number for number, count in enumerate(counts) if count]
 
     @staticmethod
     def _prompt_names(
@@ -281,7 +335,7 @@ class Query:
         return tuple(key)
 
     def _result(
-        self, key: tuple[Any, ...], numbers: list[Any], prompt_names: dict[int, tuple[str, int]]
+        self, key: tuple[Any, ...], numbers: Sequence[Any], prompt_names: dict[int, tuple[str, int]]
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         if self.bucket is not None:
@@ -292,30 +346,41 @@ class Query:
                 slug, number = prompt_names.get(value, (None, None))
                 result.setdefault("prompt", slug)
                 result["version"] = number
-        measures = dict(zip(MEASURES, numbers[: len(MEASURES)], strict=True))
-        calls = int(measures["calls"])
-        errors = int(measures["errors"])
-        result.update(
-            calls=calls,
-            errors=errors,
-            error_rate=errors / calls if calls else 0.0,
-            input_tokens=int(measures["input_tokens"]),
-            output_tokens=int(measures["output_tokens"]),
-            cached_tokens=int(measures["cached_tokens"]),
-            cache_write_tokens=int(measures["cache_write_tokens"]),
-            cost=float(measures["cost"]),
-            duration_ms_sum=float(measures["duration_ms_sum"]),
-        )
+        # In the order of ``MEASURES``.
+        calls, errors, input_tokens, output_tokens, cached, cache_write, cost, duration = numbers[
+            : len(MEASURES)
+        ]
+        result["calls"] = calls = int(calls)
+        result["errors"] = errors = int(errors)
+        result["error_rate"] = errors / calls if calls else 0.0
+        result["input_tokens"] = int(input_tokens)
+        result["output_tokens"] = int(output_tokens)
+        result["cached_tokens"] = int(cached)
+        result["cache_write_tokens"] = int(cache_write)
+        result["cost"] = float(cost)
+        result["duration_ms_sum"] = float(duration)
         found = latency.percentiles(numbers[len(MEASURES) :], _FRACTIONS)
         result.update(zip(_PERCENTILE_KEYS, found, strict=True))
         return result
+
+
+def _widened(numbers: Sequence[Any], bins: Sequence[int]) -> Sequence[Any]:
+    """The measures and the whole histogram, from the measures and the sums of ``bins``."""
+    if len(bins) == latency.BINS:
+        return numbers
+    histogram = [0] * latency.BINS
+    for number, count in zip(bins, numbers[len(MEASURES) :], strict=True):
+        histogram[number] = count
+    return [*numbers[: len(MEASURES)], *histogram]
 
 
 def _ceil(moment: dt.datetime, width: str) -> dt.datetime:
     start = aggregate.truncate(moment, width)
     if start == moment:
         return start
-    return start + (_UNIT[width] if width in _UNIT else dt.timedelta(days=1))
+    if width in _UNIT:
+        return start + _UNIT[width]
+    return start + dt.timedelta(days=aggregate.BLOCK_DAYS.get(width, 1))
 
 
 def _bucket(value: dt.datetime, width: str) -> dt.datetime:

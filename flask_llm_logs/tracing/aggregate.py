@@ -20,9 +20,10 @@ The grains (bucket width and dimensions kept) are stored as numbers: never
 renumber them. Minute, hour and day rows keep every dimension; hour and day
 rows that keep one dimension (or none) make "a month of cost by user" a
 scan of 30 rows per user (and of the hours at either end) rather than of
-every minute of every route. Each grain costs the writer rows to upsert:
-those keeping every dimension or the user, one per combination or user in
-the batch; the others a handful.
+every minute of every route; the same rows summed over runs of 3 and 9
+days (:data:`BLOCK_DAYS`) make it about seven. Each grain costs the writer
+rows to upsert: those keeping every dimension or the user, one per
+combination or user in the batch; the others a handful.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ traces = cast(sa.Table, Trace.__table__)
 
 #: Bucket widths, by name: the ``bucket`` argument of ``metrics()``.
 WIDTHS = ("minute", "hour", "day")
+#: Runs of whole days the one-dimension rows are also kept for, by width name: their
+#: length in days. Aligned on :data:`EPOCH`, so a run always starts at the same days.
+#: Read only for the whole runs inside a range (``metrics()`` never buckets by them):
+#: a month is about two 9-day runs, three 3-day runs and four days, at either end hours
+#: and minutes. Fewer rows to read than 30 days, for two more rows per value to write;
+#: see docs/performance.rst for the levels measured.
+BLOCK_DAYS = {"3 days": 3, "9 days": 9}
+#: Where the runs of :data:`BLOCK_DAYS` are counted from.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class Grain(NamedTuple):
@@ -75,7 +85,20 @@ def _projections(width: str, first: int) -> dict[str | None, Grain]:
 #: An hour's and a day's totals (key ``None``), and by each dimension.
 HOUR_BY = _projections("hour", 20)
 DAY_BY = _projections("day", 30)
-GRAINS = (MINUTE, HOUR, DAY, *HOUR_BY.values(), *DAY_BY.values())
+#: The same over the runs of :data:`BLOCK_DAYS`, by width name.
+BLOCK_BY = {
+    width: _projections(width, first) for width, first in zip(BLOCK_DAYS, (40, 50), strict=True)
+}
+GRAINS = (
+    MINUTE,
+    HOUR,
+    DAY,
+    *HOUR_BY.values(),
+    *DAY_BY.values(),
+    *(grain for grains in BLOCK_BY.values() for grain in grains.values()),
+)
+#: Every width a grain has, finest first.
+ALL_WIDTHS = (*WIDTHS, *BLOCK_DAYS)
 
 #: What a dimension not kept (or not recorded) is stored as.
 EMPTY: dict[str, Any] = {name: "" for name in DIMENSIONS} | {"prompt_version_id": 0}
@@ -83,12 +106,22 @@ _EMPTY_KEY = tuple(EMPTY[name] for name in DIMENSIONS)
 
 
 def truncate(moment: dt.datetime, width: str) -> dt.datetime:
-    """The start of the bucket of ``width`` that ``moment`` falls in."""
+    """The start of the bucket of ``width`` (any of :data:`ALL_WIDTHS`) that ``moment``
+    falls in; naive stays naive (taken as UTC)."""
     if width == "minute":
         return moment.replace(second=0, microsecond=0)
     if width == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if width == "day":
+        return day
+    return block_start(day, BLOCK_DAYS[width])
+
+
+def block_start(day: dt.datetime, days: int) -> dt.datetime:
+    """The start of the run of ``days`` days that the day starting at ``day`` is in."""
+    epoch = EPOCH.replace(tzinfo=day.tzinfo)
+    return day - dt.timedelta(days=(day - epoch).days % days)
 
 
 class Sums:
@@ -108,6 +141,17 @@ class Sums:
         histogram = self.histogram
         for number, count in other.histogram.items():
             histogram[number] = histogram.get(number, 0) + count
+
+
+def stored_sums(row: Mapping[Any, Any], sign: int = 1) -> Sums:
+    """The measures of a stored row of the metrics table (times ``sign``), to add elsewhere."""
+    sums = Sums()
+    # The cost comes back as a Decimal, which would not add to the writer's float.
+    sums.values = [sign * (float(row[n]) if n == "cost" else row[n]) for n in MEASURES]
+    sums.histogram = {
+        number: sign * row[name] for number, name in enumerate(latency.COLUMNS) if row[name]
+    }
+    return sums
 
 
 #: A minute row's key: the bucket, then each of ``DIMENSIONS``.
@@ -186,9 +230,15 @@ _DERIVATIONS = _derivations()
 def all_grains(minutes: Mapping[Key, Sums]) -> dict[tuple[int, Key], Sums]:
     """The rows of every grain that ``minutes`` add to, keyed by grain number and key."""
     rows = {(MINUTE.number, key): sums for key, sums in minutes.items()}
+    runs: dict[dt.datetime, dict[str, dt.datetime]] = {}
     for key, sums in minutes.items():
         hour = key[0].replace(minute=0)
-        starts = {"hour": hour, "day": hour.replace(hour=0)}
+        starts = runs.get(hour)
+        if starts is None:
+            day = hour.replace(hour=0)
+            starts = runs[hour] = {"hour": hour, "day": day}
+            for width, days in BLOCK_DAYS.items():
+                starts[width] = block_start(day, days)
         dims = key[1:]
         for number, width, before, position, after in _DERIVATIONS:
             if position is None:

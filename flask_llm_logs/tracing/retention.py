@@ -4,8 +4,9 @@ marking traces whose end never arrived.
 Each chunk of traces (oldest first) is deleted with its spans in a short
 transaction of its own, so the writer and the UI keep working while a purge
 runs, and an interrupted purge keeps what it already did. The metrics
-table's rows whose buckets ended before the cutoff go too; a bucket the
-cutoff falls in is kept whole.
+table's rows whose buckets ended before the cutoff go too; a minute, hour
+or day the cutoff falls in is kept whole, and a run of days it falls in
+loses the days that went.
 
 A trace that a batch request links to (``BatchRequest.trace_id``) is kept,
 whatever its age: the request's result stays where it is, and its link to the
@@ -45,6 +46,7 @@ from ..models import Span
 from ..models import Trace
 from ..models import metrics_table as metrics
 from ..models.base import utcnow
+from ..models.metrics import DIMENSIONS
 from ..state import get_state
 from . import aggregate
 
@@ -123,7 +125,7 @@ def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
                 metrics.c.grain.in_([g.number for g in aggregate.GRAINS if g.width == width]),
                 metrics.c.bucket < aggregate.truncate(cutoff, width),
             )
-            for width in aggregate.WIDTHS
+            for width in aggregate.ALL_WIDTHS
         )
     )
 
@@ -140,6 +142,53 @@ def _drop_old_partitions(cutoff: dt.datetime) -> int:
     # A bucket of any width that ended before the cutoff's day is deleted whole.
     partitions.drop_before(engine, metrics.name, aggregate.truncate(cutoff, "day"))
     return dropped
+
+
+def _take_ended_days_from_runs(connection: sa.Connection, cutoff: dt.datetime) -> None:
+    """Take the days that end before ``cutoff`` out of the runs of days it falls in.
+
+    ``metrics()`` reads a run of days (see ``aggregate.BLOCK_DAYS``) whole
+    or not at all, so the run must not keep the days whose rows go. They
+    are added to it negated, through the writer's upsert (so a writer adding
+    to the run meanwhile keeps it exact); rows left without calls go. The
+    day rows go next, in the same transaction: a later purge finds nothing
+    more to take.
+    """
+    day = aggregate.truncate(cutoff, "day")
+    upsert = aggregate.upsert(connection.dialect.name)
+    for width, grains in aggregate.BLOCK_BY.items():
+        start = aggregate.truncate(cutoff, width)
+        if start == day:
+            continue
+        run_grains = [grain.number for grain in grains.values()]
+        run_rows = sa.select(metrics.c.bucket).where(
+            metrics.c.grain.in_(run_grains), metrics.c.bucket == start
+        )
+        if connection.scalar(run_rows.limit(1)) is None:
+            # The run went with the partition it starts in (dropped whole on
+            # PostgreSQL): negated sums would make a run of negative rows.
+            continue
+        taken: dict[tuple[int, aggregate.Key], aggregate.Sums] = {}
+        for dimension, grain in grains.items():
+            ended_days = sa.select(metrics).where(
+                metrics.c.grain == aggregate.DAY_BY[dimension].number,
+                metrics.c.bucket >= start,
+                metrics.c.bucket < day,
+            )
+            for row in connection.execute(ended_days).mappings():
+                key = (grain.number, (start, *(row[name] for name in DIMENSIONS)))
+                sums = taken.get(key)
+                if sums is None:
+                    sums = taken[key] = aggregate.Sums()
+                sums.add(aggregate.stored_sums(row, sign=-1))
+        aggregate.write_rows(connection, upsert, taken)
+        connection.execute(
+            sa.delete(metrics).where(
+                metrics.c.grain.in_(run_grains),
+                metrics.c.bucket == start,
+                metrics.c.calls == 0,
+            )
+        )
 
 
 def plan_purge(days: int | None = None) -> PurgePlan:
@@ -199,6 +248,7 @@ def purge_old_traces(
         with engine.begin() as connection:
             ids = list(connection.scalars(next_chunk))
             if not ids:
+                _take_ended_days_from_runs(connection, cutoff)
                 connection.execute(sa.delete(metrics).where(_ended_metrics(cutoff)))
                 return deleted
             connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))

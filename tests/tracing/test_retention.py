@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models import metrics_table
 from flask_llm_logs.state import get_state
+from flask_llm_logs.tracing import aggregate
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
 from tests.helpers.writer import span_record
@@ -62,6 +64,48 @@ def test_purge_trims_the_metrics_by_bucket(app: Flask) -> None:
     assert buckets
     for bucket in buckets:
         assert (bucket if bucket.tzinfo else bucket.replace(tzinfo=dt.timezone.utc)) > cutoff
+
+
+def test_purge_takes_the_ended_days_out_of_the_runs_of_days(app: Flask) -> None:
+    """A run of days the cutoff falls in keeps only the days whose rows stay."""
+    now = dt.datetime.now(dt.timezone.utc)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # A cutoff four days into a run of nine (and one into a run of three).
+    days = next(d for d in range(30, 39) if ((today - aggregate.EPOCH).days - d) % 9 == 4)
+    trace = trace_record(started_at=now.timestamp() - 45 * 86400, status="completed")
+    submit(
+        app,
+        trace,
+        *(
+            span_record(
+                trace.id,
+                kind="llm",
+                model=f"m{back % 2}",
+                duration_ms=10.0 * back,
+                started_at=(today - dt.timedelta(days=back, hours=-12)).timestamp(),
+            )
+            for back in range(days - 5, days + 6)
+            for _ in range(2)
+        ),
+    )
+    assert flask_llm_logs.flush(10)
+    since = now - dt.timedelta(days=60)
+
+    purge_old_traces(days)
+
+    # Read whole: the runs; by day: the day rows, never the runs.
+    for group_by in ((), ("model",)):
+        runs = flask_llm_logs.metrics(since=since, group_by=group_by)
+        by_day = flask_llm_logs.metrics(since=since, group_by=group_by, bucket="day")
+        summed: dict[Any, int] = {}
+        for row in by_day:
+            key = tuple(row[name] for name in group_by)
+            summed[key] = summed.get(key, 0) + row["calls"]
+        assert {tuple(row[n] for n in group_by): row["calls"] for row in runs} == summed
+    assert sum(summed.values()) == 2 * 6  # the cutoff's day and the five after it
+    with get_state(app).engine.connect() as connection:
+        empty = sa.select(sa.func.count()).where(metrics_table.c.calls == 0)
+        assert connection.execute(empty).scalar() == 0
 
 
 def link_to_batch_request(app: Flask, trace_id: uuid.UUID) -> None:

@@ -322,7 +322,10 @@ def test_constant_queries(
         record(app, more, call(more, n, model=f"model-{n}"))
     with count_queries() as counter:
         client.get(url("/dashboard"))
-    assert counter.count == few <= 12
+    # Nine reads (totals, series, seven breakdowns); a breakdown counts its histogram's
+    # bins first (``Query.bins``), and on PostgreSQL each read sets its plan (``plan_for_sums``).
+    postgresql = app.extensions["llm_logs"].engine.dialect.name == "postgresql"
+    assert counter.count == few <= 12 + 7 + (9 if postgresql else 0)
     with count_queries() as counter:
         client.get(url("/dashboard?tag=vip"))
     assert counter.count <= few
