@@ -714,6 +714,8 @@ def test_0011_partitions_empty_tables_keeps_full_ones_and_back(
             assert connection.scalar(sa.select(Trace.id)) == trace_id
         message = capsys.readouterr().err
         assert ("llm_logs_traces hold rows" in message) is postgresql
+    finally:
+        engine.dispose()
 
 
 def test_0012_sums_the_day_rows_into_runs_of_days_and_back(empty_database_url: str) -> None:
