@@ -237,11 +237,13 @@ def test_stream_abandoned_is_recorded_when_collected(
     next(stream)
     del stream
 
-    def collected() -> bool:  # LiteLLM's logging threads let go of the stream a bit later
+    def collected() -> bool:
         gc.collect()
-        return len(spans(app)) == 1
+        return len(spans(app)) > 0
 
-    wait_until(collected)
+    # LiteLLM's logging threads let go of the stream later, the later the
+    # more work earlier tests left them (seen: over 5 s late in the whole suite).
+    wait_until(collected, timeout=30.0)
     [llm] = spans(app)
     assert llm.metadata["llm_logs.stream"] == "abandoned"
 
