@@ -65,6 +65,9 @@ def test_pages_are_constant(
     )
 
     assert few == list(many.values())
+    # On PostgreSQL metrics() sets its plan (no JIT, no parallel workers) in a statement.
+    engine = client.application.extensions["llm_logs"].engine
+    label_queries = LABEL_QUERIES + (engine.dialect.name == "postgresql")
     for path, count in many.items():
-        budget = 4 + (LABEL_QUERIES if path.split("?")[0] == "/prompts/greeting" else 0)
+        budget = 4 + (label_queries if path.split("?")[0] == "/prompts/greeting" else 0)
         assert count <= budget, many
