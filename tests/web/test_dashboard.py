@@ -7,6 +7,7 @@ import datetime as dt
 import html as html_module
 import io
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -31,6 +32,16 @@ from tests.helpers.writer import submit
 from tests.helpers.writer import trace_record
 
 NOW = dt.datetime.now(dt.timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def now_is_the_tests_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Place the calls relative to the test's start, not to the module's import.
+
+    The dashboard's ranges end at the real now: a long suite once ran half an hour
+    between the two, and the "1h" range lost two of its three calls.
+    """
+    monkeypatch.setattr(sys.modules[__name__], "NOW", dt.datetime.now(dt.timezone.utc))
 
 
 def call(trace: TraceRecord, minutes_ago: float, model: str = "gpt-4.1-mini", **fields: Any) -> Any:
