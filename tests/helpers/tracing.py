@@ -10,12 +10,14 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from openai.types.chat import ChatCompletionMessageParam
 
 import flask_llm_logs
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.state import get_state
 from tests.helpers.writer import stored
 
 MESSAGES: list[ChatCompletionMessageParam] = [
@@ -24,7 +26,30 @@ MESSAGES: list[ChatCompletionMessageParam] = [
 
 
 def flush() -> None:
-    assert flask_llm_logs.flush(timeout=10), "the writer did not store the records in time"
+    """Wait for the writer; on a timeout, say what it was doing and what the database
+    was waiting for (a flush timed out once in a whole PostgreSQL run, cause unknown)."""
+    if flask_llm_logs.flush(timeout=30):
+        return
+    raise AssertionError(
+        f"the writer did not store the records in 30 s: {flask_llm_logs.stats()};"
+        f" database: {_waits()}"
+    )
+
+
+def _waits() -> str:
+    """What the PostgreSQL sessions of the current app were doing, if it is on PostgreSQL."""
+    engine = get_state().engine
+    if engine.dialect.name != "postgresql":
+        return engine.dialect.name
+    query = sa.text(
+        "SELECT pid, state, wait_event_type, wait_event, left(query, 200)"
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    try:
+        with engine.connect() as connection:
+            return repr([tuple(row) for row in connection.execute(query)])
+    except Exception as error:
+        return f"unknown ({error})"
 
 
 def traces(app: Flask, **where: Any) -> list[Any]:
