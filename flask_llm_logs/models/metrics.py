@@ -82,4 +82,9 @@ metrics_table = sa.Table(
     sa.Column("cost", Cost, nullable=False),
     sa.Column("duration_ms_sum", sa.Float, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in LATENCY_COLUMNS),
+    # One user's rows, for ``metrics()`` filtered on a user (the dashboard of a user,
+    # a per-user alert): the primary key puts the user seventh, so such a read of
+    # the rows keeping every dimension walked every row of the range's buckets in
+    # the key (a month of day rows: 18,000 pages of index for 200 rows, 0.5 s).
+    sa.Index("ix_llm_logs_metrics_user", "user_id", "grain", "bucket"),
 )

@@ -252,6 +252,13 @@ def test_prompt_versions_are_named_and_grouped_by_prompt(app: Flask) -> None:
     assert versions[None]["prompt"] is None and versions[None]["version"] is None
     by_prompt = flask_llm_logs.metrics(since=LONG_AGO, group_by=("prompt",))
     assert {row["prompt"]: row["calls"] for row in by_prompt} == {"support": 3, None: 1}
+    # Both read the version's column: one keyed by its slug, the other by its id.
+    both = flask_llm_logs.metrics(since=LONG_AGO, group_by=("prompt", "prompt_version"))
+    assert {(r["prompt"], r["prompt_version"], r["version"]): r["calls"] for r in both} == {
+        ("support", second, 2): 2,
+        ("support", first, 1): 1,
+        (None, None, None): 1,
+    }
     only = flask_llm_logs.metrics(since=LONG_AGO, group_by=(), filters={"prompt": "support"})
     assert [row["calls"] for row in only] == [3]
     one = flask_llm_logs.metrics(
