@@ -88,6 +88,7 @@ class LlmCall:
     """The span of one call; see the module docstring."""
 
     __slots__ = (
+        "announces",
         "capture",
         "checked",
         "id",
@@ -133,6 +134,8 @@ class LlmCall:
         self.result: Any = None
         #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
         self.checked = False
+        #: Whether the call made its request's trace: its span announces it.
+        self.announces = False
 
     @classmethod
     def start(
@@ -155,17 +158,19 @@ class LlmCall:
             if apm.ingest is not None:
                 environment = None if how.settings is None else how.settings.environment
                 joined = apm.joined_trace(name, how.writer, how.capture_content, environment)
+            announces = False
             if joined is not None:  # inside another instrumentation's span: its trace
                 (trace, parent_id), owns_trace = joined, False
             else:
-                trace, owns_trace = automatic_trace(name, how)
+                trace, owns_trace, announces = automatic_trace(name, how, announce=False)
                 parent_id = None
+            call = cls(trace, owns_trace, parent_id, operation, name, model)
+            call.checked, call.announces = True, announces
         else:
-            trace, owns_trace, parent_id = frame.trace, False, frame.span_id
+            trace = frame.trace
             if trace.writer is None or not trace.llm_calls:
                 return None
-        call = cls(trace, owns_trace, parent_id, operation, name, model)
-        call.checked = frame is None
+            call = cls(trace, False, frame.span_id, operation, name, model)
         metadata = operation.read_metadata(kwargs)
         metadata["gen_ai.operation.name"] = operation.otel_name
         if resource is not None:
@@ -284,6 +289,7 @@ class LlmCall:
             input=self.input,
             metadata=self.metadata,
             automatic=self.trace if self.owns_trace else None,
+            announces=self.trace if self.announces else None,
             response=response,
         )
 
