@@ -54,22 +54,40 @@ class Operation:
     read_metadata: Callable[[Mapping[str, Any]], dict[str, Any]] = extract.request_metadata
     #: The HTTP status of an error the call raised, if it has one.
     read_status: Callable[[BaseException], int | None] = http_status
+    #: Whether the request's parameters (``read_metadata``, ``wants_json``) may be
+    #: read when the call ended, on the writer's thread for a response returned
+    #: whole (``LlmCall.end_later``): true where they are the top-level values of
+    #: the call's own ``kwargs``, not objects the host may reuse and change.
+    read_later: bool = False
 
 
 def never_json(kwargs: Mapping[str, Any]) -> bool:
     return False
 
 
-CHAT = Operation("chat", "chat", extract.chat_input, extract.chat_wants_json, extract.chat_outcome)
+CHAT = Operation(
+    "chat",
+    "chat",
+    extract.chat_input,
+    extract.chat_wants_json,
+    extract.chat_outcome,
+    read_later=True,
+)
 RESPONSES = Operation(
     "responses",
     "chat",
     extract.responses_input,
     extract.responses_wants_json,
     extract.responses_outcome,
+    read_later=True,
 )
 EMBEDDINGS = Operation(
-    "embeddings", "embeddings", extract.embeddings_input, never_json, extract.embeddings_outcome
+    "embeddings",
+    "embeddings",
+    extract.embeddings_input,
+    never_json,
+    extract.embeddings_outcome,
+    read_later=True,
 )
 
 
@@ -88,6 +106,7 @@ class LlmCall:
     """The span of one call; see the module docstring."""
 
     __slots__ = (
+        "_wants_json",
         "announces",
         "capture",
         "checked",
@@ -100,11 +119,11 @@ class LlmCall:
         "owns_trace",
         "parent_id",
         "provider",
+        "request",
         "result",
         "started",
         "started_at",
         "trace",
-        "wants_json",
     )
 
     def __init__(
@@ -129,7 +148,9 @@ class LlmCall:
         self.provider: str | None = None
         self.input: Any = None
         self.metadata: dict[str, Any] = {}
-        self.wants_json = False
+        #: The call's keyword arguments until :meth:`_read_request` read them.
+        self.request: Mapping[str, Any] | None = None
+        self._wants_json = False
         #: The SDK's result, until the writer reads it (see :meth:`end_later`).
         self.result: Any = None
         #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
@@ -171,8 +192,13 @@ class LlmCall:
             if trace.writer is None or not trace.llm_calls:
                 return None
             call = cls(trace, False, frame.span_id, operation, name, model)
-        metadata = operation.read_metadata(kwargs)
-        metadata["gen_ai.operation.name"] = operation.otel_name
+        if operation.read_later:
+            metadata: dict[str, Any] = {"gen_ai.operation.name": operation.otel_name}
+            call.request = kwargs  # the wrapper's own dict: nothing else changes it
+        else:
+            metadata = operation.read_metadata(kwargs)
+            metadata["gen_ai.operation.name"] = operation.otel_name
+            call._wants_json = operation.wants_json(kwargs)
         if resource is not None:
             call.provider = metadata["gen_ai.provider.name"] = provider_of(resource)
         if model:
@@ -186,10 +212,29 @@ class LlmCall:
             if variables is not None and call.capture:
                 metadata[PROMPT_VARIABLES] = variables
         call.metadata = metadata
-        call.wants_json = operation.wants_json(kwargs)
         if call.capture:
             call.input = operation.read_input(kwargs)
         return call
+
+    def _read_request(self) -> None:
+        """Read the parameters :meth:`start` left in :attr:`request` (``Operation.read_later``).
+
+        When the call ended: on the writer's thread for a response returned
+        whole (:meth:`fill`), else on the caller's. The parameters set when the
+        call started (its operation, provider, model, prompt) win.
+        """
+        request = self.request
+        if request is not None:
+            self.request = None
+            for key, value in self.operation.read_metadata(request).items():
+                self.metadata.setdefault(key, value)
+            self._wants_json = self.operation.wants_json(request)
+
+    @property
+    def wants_json(self) -> bool:
+        """Whether the request asked for JSON (its output is parsed as JSON)."""
+        self._read_request()
+        return self._wants_json
 
     def routed_to(self, provider: str) -> None:
         """Name the provider once the call knows it: LiteLLM picks it inside the call."""
@@ -217,18 +262,19 @@ class LlmCall:
         ``anthropic``, ``google-genai``) never change a response once
         returned; a host that edits one in place in that window has its
         edit stored, and one that breaks it makes the span stored without
-        its outcome (logged, as any recorder failure). LiteLLM, whose
+        its outcome (logged, as any recorder failure). So are the request's
+        parameters (:meth:`_read_request`). LiteLLM, whose
         logging callbacks may touch the response on threads of their own,
         reads at once with :meth:`end`. The call itself is the pending
         response (:meth:`fill`): no object more on the host's thread.
         """
         self.result = result
-        self.send(self)
+        self._submit(self._span(None, self))
 
     def fill(self, span: SpanRecord) -> list[SpanRecord]:
         """Read the result :meth:`end_later` kept into ``span``, on the writer's thread;
         its tool-call children. Never raises."""
-        outcome = self.outcome_of(self.result)
+        outcome = self.outcome_of(self.result)  # the request's parameters too (wants_json)
         self.result = None
         try:
             return fill_span(span, outcome, self.capture)
@@ -243,6 +289,7 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span now, its outcome to be read from ``response`` by the writer."""
+        self._read_request()
         if metadata:
             self.metadata.update(metadata)
         self._submit(self._span(error, response))
@@ -255,6 +302,7 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span (which carries its automatic trace, if any) and its tool-call children."""
+        self._read_request()
         if metadata:
             self.metadata.update(metadata)
         span = self._span(error)
