@@ -220,20 +220,21 @@ class LlmCall:
         """Read the parameters :meth:`start` left in :attr:`request` (``Operation.read_later``).
 
         When the call ended: on the writer's thread for a response returned
-        whole (:meth:`fill`), else on the caller's. The parameters set when the
-        call started (its operation, provider, model, prompt) win.
+        whole (:meth:`fill`), else on the caller's. Into the span's own
+        metadata, whose other keys (operation, provider, model, prompt, error)
+        are not request parameters' names.
         """
         request = self.request
         if request is not None:
             self.request = None
-            for key, value in self.operation.read_metadata(request).items():
-                self.metadata.setdefault(key, value)
+            self.metadata.update(self.operation.read_metadata(request))
             self._wants_json = self.operation.wants_json(request)
 
     @property
     def wants_json(self) -> bool:
         """Whether the request asked for JSON (its output is parsed as JSON)."""
-        self._read_request()
+        if self.request is not None:
+            self._read_request()
         return self._wants_json
 
     def routed_to(self, provider: str) -> None:
@@ -289,7 +290,8 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span now, its outcome to be read from ``response`` by the writer."""
-        self._read_request()
+        if self.request is not None:
+            self._read_request()
         if metadata:
             self.metadata.update(metadata)
         self._submit(self._span(error, response))
@@ -302,7 +304,8 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span (which carries its automatic trace, if any) and its tool-call children."""
-        self._read_request()
+        if self.request is not None:
+            self._read_request()
         if metadata:
             self.metadata.update(metadata)
         span = self._span(error)
