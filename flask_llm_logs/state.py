@@ -138,10 +138,17 @@ class State:
         """``LLM_LOGS_ENABLED`` and ``LLM_LOGS_CAPTURE_CONTENT`` at once.
 
         Every LLM call outside a trace reads both: through the properties
-        that was two calls more on the host's thread.
+        that was two calls more on the host's thread, and ``read_bool`` is
+        only asked of a value that is not already ``True`` or ``False``.
         """
         config = self.app.config
-        return read_bool(config, "LLM_LOGS_ENABLED"), read_bool(config, "LLM_LOGS_CAPTURE_CONTENT")
+        enabled = config["LLM_LOGS_ENABLED"]
+        if enabled is not True and enabled is not False:
+            enabled = read_bool(config, "LLM_LOGS_ENABLED")
+        capture = config["LLM_LOGS_CAPTURE_CONTENT"]
+        if capture is not True and capture is not False:
+            capture = read_bool(config, "LLM_LOGS_CAPTURE_CONTENT")
+        return enabled, capture
 
     @property
     def batch_enabled(self) -> bool:

@@ -54,22 +54,40 @@ class Operation:
     read_metadata: Callable[[Mapping[str, Any]], dict[str, Any]] = extract.request_metadata
     #: The HTTP status of an error the call raised, if it has one.
     read_status: Callable[[BaseException], int | None] = http_status
+    #: Whether the request's parameters (``read_metadata``, ``wants_json``) may be
+    #: read when the call ended, on the writer's thread for a response returned
+    #: whole (``LlmCall.end_later``): true where they are the top-level values of
+    #: the call's own ``kwargs``, not objects the host may reuse and change.
+    read_later: bool = False
 
 
 def never_json(kwargs: Mapping[str, Any]) -> bool:
     return False
 
 
-CHAT = Operation("chat", "chat", extract.chat_input, extract.chat_wants_json, extract.chat_outcome)
+CHAT = Operation(
+    "chat",
+    "chat",
+    extract.chat_input,
+    extract.chat_wants_json,
+    extract.chat_outcome,
+    read_later=True,
+)
 RESPONSES = Operation(
     "responses",
     "chat",
     extract.responses_input,
     extract.responses_wants_json,
     extract.responses_outcome,
+    read_later=True,
 )
 EMBEDDINGS = Operation(
-    "embeddings", "embeddings", extract.embeddings_input, never_json, extract.embeddings_outcome
+    "embeddings",
+    "embeddings",
+    extract.embeddings_input,
+    never_json,
+    extract.embeddings_outcome,
+    read_later=True,
 )
 
 
@@ -88,6 +106,8 @@ class LlmCall:
     """The span of one call; see the module docstring."""
 
     __slots__ = (
+        "_wants_json",
+        "announces",
         "capture",
         "checked",
         "id",
@@ -99,11 +119,11 @@ class LlmCall:
         "owns_trace",
         "parent_id",
         "provider",
+        "request",
         "result",
         "started",
         "started_at",
         "trace",
-        "wants_json",
     )
 
     def __init__(
@@ -128,11 +148,15 @@ class LlmCall:
         self.provider: str | None = None
         self.input: Any = None
         self.metadata: dict[str, Any] = {}
-        self.wants_json = False
+        #: The call's keyword arguments until :meth:`_read_request` read them.
+        self.request: Mapping[str, Any] | None = None
+        self._wants_json = False
         #: The SDK's result, until the writer reads it (see :meth:`end_later`).
         self.result: Any = None
         #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
         self.checked = False
+        #: Whether the call made its request's trace: its span announces it.
+        self.announces = False
 
     @classmethod
     def start(
@@ -155,19 +179,26 @@ class LlmCall:
             if apm.ingest is not None:
                 environment = None if how.settings is None else how.settings.environment
                 joined = apm.joined_trace(name, how.writer, how.capture_content, environment)
+            announces = False
             if joined is not None:  # inside another instrumentation's span: its trace
                 (trace, parent_id), owns_trace = joined, False
             else:
-                trace, owns_trace = automatic_trace(name, how)
+                trace, owns_trace, announces = automatic_trace(name, how, announce=False)
                 parent_id = None
+            call = cls(trace, owns_trace, parent_id, operation, name, model)
+            call.checked, call.announces = True, announces
         else:
-            trace, owns_trace, parent_id = frame.trace, False, frame.span_id
+            trace = frame.trace
             if trace.writer is None or not trace.llm_calls:
                 return None
-        call = cls(trace, owns_trace, parent_id, operation, name, model)
-        call.checked = frame is None
-        metadata = operation.read_metadata(kwargs)
-        metadata["gen_ai.operation.name"] = operation.otel_name
+            call = cls(trace, False, frame.span_id, operation, name, model)
+        if operation.read_later:
+            metadata: dict[str, Any] = {"gen_ai.operation.name": operation.otel_name}
+            call.request = kwargs  # the wrapper's own dict: nothing else changes it
+        else:
+            metadata = operation.read_metadata(kwargs)
+            metadata["gen_ai.operation.name"] = operation.otel_name
+            call._wants_json = operation.wants_json(kwargs)
         if resource is not None:
             call.provider = metadata["gen_ai.provider.name"] = provider_of(resource)
         if model:
@@ -181,10 +212,30 @@ class LlmCall:
             if variables is not None and call.capture:
                 metadata[PROMPT_VARIABLES] = variables
         call.metadata = metadata
-        call.wants_json = operation.wants_json(kwargs)
         if call.capture:
             call.input = operation.read_input(kwargs)
         return call
+
+    def _read_request(self) -> None:
+        """Read the parameters :meth:`start` left in :attr:`request` (``Operation.read_later``).
+
+        When the call ended: on the writer's thread for a response returned
+        whole (:meth:`fill`), else on the caller's. Into the span's own
+        metadata, whose other keys (operation, provider, model, prompt, error)
+        are not request parameters' names.
+        """
+        request = self.request
+        if request is not None:
+            self.request = None
+            self.metadata.update(self.operation.read_metadata(request))
+            self._wants_json = self.operation.wants_json(request)
+
+    @property
+    def wants_json(self) -> bool:
+        """Whether the request asked for JSON (its output is parsed as JSON)."""
+        if self.request is not None:
+            self._read_request()
+        return self._wants_json
 
     def routed_to(self, provider: str) -> None:
         """Name the provider once the call knows it: LiteLLM picks it inside the call."""
@@ -212,18 +263,19 @@ class LlmCall:
         ``anthropic``, ``google-genai``) never change a response once
         returned; a host that edits one in place in that window has its
         edit stored, and one that breaks it makes the span stored without
-        its outcome (logged, as any recorder failure). LiteLLM, whose
+        its outcome (logged, as any recorder failure). So are the request's
+        parameters (:meth:`_read_request`). LiteLLM, whose
         logging callbacks may touch the response on threads of their own,
         reads at once with :meth:`end`. The call itself is the pending
         response (:meth:`fill`): no object more on the host's thread.
         """
         self.result = result
-        self.send(self)
+        self._submit(self._span(None, self))
 
     def fill(self, span: SpanRecord) -> list[SpanRecord]:
         """Read the result :meth:`end_later` kept into ``span``, on the writer's thread;
         its tool-call children. Never raises."""
-        outcome = self.outcome_of(self.result)
+        outcome = self.outcome_of(self.result)  # the request's parameters too (wants_json)
         self.result = None
         try:
             return fill_span(span, outcome, self.capture)
@@ -238,6 +290,8 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span now, its outcome to be read from ``response`` by the writer."""
+        if self.request is not None:
+            self._read_request()
         if metadata:
             self.metadata.update(metadata)
         self._submit(self._span(error, response))
@@ -250,6 +304,8 @@ class LlmCall:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Send the span (which carries its automatic trace, if any) and its tool-call children."""
+        if self.request is not None:
+            self._read_request()
         if metadata:
             self.metadata.update(metadata)
         span = self._span(error)
@@ -284,6 +340,7 @@ class LlmCall:
             input=self.input,
             metadata=self.metadata,
             automatic=self.trace if self.owns_trace else None,
+            announces=self.trace if self.announces else None,
             response=response,
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from openai import AsyncStream
+from openai import BaseModel
 from openai import Stream
 from openai._legacy_response import LegacyAPIResponse
 
@@ -51,6 +52,9 @@ class _OpenAIHooks:
 
     def succeeded(self, call: LlmCall, result: Any) -> None:
         """Record ``result``; a stream is watched in place and recorded when it ends."""
+        if isinstance(result, BaseModel):  # a response returned whole: one check, not five
+            call.end_later(result)
+            return
         if isinstance(result, LegacyAPIResponse):
             # with_raw_response: parse() caches, so the caller's own parse() is
             # free and returns this very object (a stream watched in place).

@@ -191,7 +191,8 @@ class _Block:
 
     def _open_trace(self) -> tuple[ActiveTrace, bool]:
         """The trace of an outermost block, and whether the block ends it."""
-        return automatic_trace(self.name, recording())
+        trace, owns, _ = automatic_trace(self.name, recording())
+        return trace, owns
 
     def _close(self, error: BaseException | None) -> None:
         if self._token is None:

@@ -26,9 +26,12 @@ from ..state import get_state
 from . import apm
 from . import request_context
 from .context import ActiveTrace
-from .records import TraceRecord
+from .records import running_record
+from .records import trace_record
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from ..config import Settings
     from .writer import Writer
 
@@ -79,10 +82,13 @@ class Recording(NamedTuple):
     llm_calls: bool
     #: The app's settings: environment, user and session, automatic traces.
     settings: Settings | None
+    #: The app (the current one, when there is one): a request's trace asks it
+    #: whether Flask-Login runs, without a look-up through ``current_app``.
+    app: Flask | None
 
 
 #: Recording nothing: recording off, or no app uses the extension.
-NOT_RECORDING = Recording(None, False, False, None)
+NOT_RECORDING = Recording(None, False, False, None, None)
 
 
 def recording() -> Recording:
@@ -97,7 +103,9 @@ def recording() -> Recording:
         if not enabled:
             return NOT_RECORDING
         settings = state.settings
-        return Recording(state.writer, capture_content, settings.auto_instrument, settings)
+        return Recording(
+            state.writer, capture_content, settings.auto_instrument, settings, state.app
+        )
     except Exception:
         # A switch set at runtime to a value that is not one: the host's
         # call goes on unrecorded, and the log says which key is wrong.
@@ -121,6 +129,7 @@ def start_trace(
     announce: bool,
     how: Recording | None = None,
     in_request: bool | None = None,
+    context: request_context.RequestContext | None = None,
     user_id: str | int | None = None,
     session_id: str | int | None = None,
     tags: Iterable[str] | None = None,
@@ -134,10 +143,10 @@ def start_trace(
     :func:`flask.has_request_context` said, when the caller already asked
     them (an LLM call's path asks each once). Inside a request, the trace
     takes the request's route, endpoint, user and session (see
-    :mod:`.request_context`); ``user_id`` and ``session_id`` given here win
-    over the app's.
+    :mod:`.request_context`; ``context`` when the caller read them already);
+    ``user_id`` and ``session_id`` given here win over the app's.
     """
-    writer, capture, llm_calls, settings = how or recording()
+    writer, capture, llm_calls, settings, app = how or recording()
     trace = ActiveTrace(
         id=new_id(),
         name=name,
@@ -153,10 +162,9 @@ def start_trace(
         trace.environment = settings.environment
         if apm.OPENTELEMETRY in sys.modules:  # the host uses OpenTelemetry: a dict look-up
             trace.apm_trace_id, trace.apm_span_id = apm.current_span()
-        if in_request is None:
-            in_request = has_request_context()
-        if in_request:
-            context = request_context.read(settings)
+        if context is None and (has_request_context() if in_request is None else in_request):
+            context = request_context.read(settings, app)
+        if context is not None:
             trace.metadata = {**context.attributes, **trace.metadata}
             trace.user_id, trace.session_id = context.user_id, context.session_id
     if user_id is not None:
@@ -175,22 +183,7 @@ def announce_trace(trace: ActiveTrace, checked: bool = False) -> None:
     (:func:`recording`), see ``Writer.submit``.
     """
     if trace.writer is not None:
-        trace.writer.submit(_record(trace, metadata=dict(trace.metadata)), checked)
-
-
-def _record(trace: ActiveTrace, **fields: Any) -> TraceRecord:
-    return TraceRecord(
-        id=trace.id,
-        name=trace.name,
-        started_at=trace.started_at,
-        user_id=trace.user_id,
-        session_id=trace.session_id,
-        tags=list(trace.tags),
-        environment=trace.environment,
-        apm_trace_id=trace.apm_trace_id,
-        apm_span_id=trace.apm_span_id,
-        **fields,
-    )
+        trace.writer.submit(running_record(trace), checked)
 
 
 def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -> None:
@@ -201,7 +194,7 @@ def end_trace(trace: ActiveTrace, started: float, error: BaseException | None) -
     if trace.writer is None:
         return
     trace.writer.submit(
-        _record(
+        trace_record(
             trace,
             status="completed" if error is None else "error",
             completed_at=time.time(),

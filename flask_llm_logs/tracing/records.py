@@ -28,6 +28,10 @@ class AutomaticTrace(Protocol):
     """What an automatic trace's row is made of (``context.ActiveTrace``, read-only)."""
 
     @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
     def name(self) -> str: ...
     @property
     def metadata(self) -> Mapping[str, Any]: ...
@@ -124,6 +128,11 @@ class SpanRecord:
     #: nothing changes once the call ended), which saves building and
     #: queueing a second record on the host's LLM call.
     automatic: AutomaticTrace | None = None
+    #: Set on the span of the LLM call that made its request's automatic trace
+    #: (``tracing.request_trace``): the writer makes the trace's ``running``
+    #: record from this trace, before the span, which saves building and
+    #: queueing it on the host's LLM call; ``None`` once made.
+    announces: AutomaticTrace | None = None
     #: An LLM call's result not read yet: the writer has it fill in the
     #: span's outcome, and adds its tool-call children, before anything else
     #: sees the span (see ``LlmCall.end_later``); ``None`` once read.
@@ -150,6 +159,27 @@ class SpanRecord:
             apm_trace_id=trace.apm_trace_id,
             apm_span_id=trace.apm_span_id,
         )
+
+
+def trace_record(trace: AutomaticTrace, **fields: Any) -> TraceRecord:
+    """A record of ``trace`` as it is now; ``fields`` the rest (its end, its metadata)."""
+    return TraceRecord(
+        id=trace.id,
+        name=trace.name,
+        started_at=trace.started_at,
+        user_id=trace.user_id,
+        session_id=trace.session_id,
+        tags=list(trace.tags),
+        environment=trace.environment,
+        apm_trace_id=trace.apm_trace_id,
+        apm_span_id=trace.apm_span_id,
+        **fields,
+    )
+
+
+def running_record(trace: AutomaticTrace) -> TraceRecord:
+    """The ``running`` record of ``trace``, which makes its row show while it runs."""
+    return trace_record(trace, metadata=dict(trace.metadata))
 
 
 @dataclasses.dataclass(slots=True)

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from flask import Request
 from flask import current_app
 from flask import request
@@ -27,43 +28,54 @@ except ImportError:  # optional: the default user is Flask-Login's when it is in
 
 @dataclasses.dataclass(slots=True)
 class RequestContext:
+    #: The name of the request's automatic trace: ``POST /chat/<int:id>``.
+    route: str
     #: ``http.request.method``, ``http.route`` and ``flask.endpoint``, for the trace's metadata.
     attributes: dict[str, str]
     user_id: str | None
     session_id: str | None
 
 
-def read(settings: Settings) -> RequestContext:
+def read(settings: Settings, app: Flask | None) -> RequestContext:
     """The current request's context; call it inside a request only.
 
-    The request is looked up once: each attribute read through Flask's
-    ``request`` proxy would look it up again.
+    ``app`` is the current app. The request is looked up once: each
+    attribute read through Flask's ``request`` proxy would look it up again
+    (and ``current_app``'s, to ask whether Flask-Login runs).
     """
     current: Request = request._get_current_object()  # type: ignore[attr-defined]
-    attributes = {"http.request.method": current.method}
+    method = current.method
+    attributes = {"http.request.method": method}
     rule = current.url_rule
+    route = method
     if rule is not None:
+        route = f"{method} {rule.rule}"
         attributes["http.route"] = rule.rule
         if rule.endpoint is not None:  # what ``request.endpoint`` reads
             attributes["flask.endpoint"] = rule.endpoint
+    read_user = settings.user_id
+    if read_user is None and _uses_flask_login(app):
+        read_user = _logged_in_user_id
     return RequestContext(
+        route,
         attributes,
-        _call("LLM_LOGS_USER_ID", settings.user_id or flask_login_user_id),
-        _call("LLM_LOGS_SESSION_ID", settings.session_id),
+        None if read_user is None else _call("LLM_LOGS_USER_ID", read_user),
+        None if settings.session_id is None else _call("LLM_LOGS_SESSION_ID", settings.session_id),
     )
-
-
-def route_name() -> str:
-    """The name of a request's automatic trace: ``POST /chat/<int:id>``."""
-    current: Request = request._get_current_object()  # type: ignore[attr-defined]
-    rule = current.url_rule
-    return current.method if rule is None else f"{current.method} {rule.rule}"
 
 
 def flask_login_user_id() -> str | None:
     """The id of Flask-Login's ``current_user``, when Flask-Login runs and it is logged in."""
-    if flask_login is None or not hasattr(current_app, "login_manager"):
-        return None
+    return _logged_in_user_id() if _uses_flask_login(current_app) else None
+
+
+def _uses_flask_login(app: Flask | None) -> bool:
+    """Whether Flask-Login is installed and ``app`` set it up (its default user is ours)."""
+    return flask_login is not None and app is not None and hasattr(app, "login_manager")
+
+
+def _logged_in_user_id() -> str | None:
+    """The id of Flask-Login's ``current_user`` if logged in; Flask-Login runs."""
     user = flask_login.current_user
     if not user.is_authenticated:
         return None
@@ -71,10 +83,8 @@ def flask_login_user_id() -> str | None:
     return user_id
 
 
-def _call(key: str, read_value: Callable[[], Any] | None) -> str | None:
+def _call(key: str, read_value: Callable[[], Any]) -> str | None:
     """The app's callable's answer as text; its failure is the app's bug, never the request's."""
-    if read_value is None:
-        return None
     try:
         value = read_value()
     except Exception:

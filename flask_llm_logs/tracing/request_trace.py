@@ -21,6 +21,7 @@ from flask import Response
 from flask import g
 from flask import has_request_context
 
+from . import request_context
 from .context import ActiveTrace
 from .context import current_frame
 from .recorder import AUTO_TRACE_PREFIX
@@ -30,7 +31,6 @@ from .recorder import end_trace
 from .recorder import log_recorder_error
 from .recorder import recording
 from .recorder import start_trace
-from .request_context import route_name
 
 #: Where the request's trace and its ``perf_counter`` start wait on ``g``.
 _KEY = "_llm_logs_request_trace"
@@ -38,19 +38,30 @@ _KEY = "_llm_logs_request_trace"
 _STREAMED = "_llm_logs_request_streamed"
 
 
-def automatic_trace(name: str, how: Recording) -> tuple[ActiveTrace, bool]:
-    """The trace for ``name`` run outside any trace, and whether ``name`` owns (ends) it."""
+def automatic_trace(
+    name: str, how: Recording, announce: bool = True
+) -> tuple[ActiveTrace, bool, bool]:
+    """The trace for ``name`` run outside any trace; whether ``name`` owns (ends) it;
+    whether its ``running`` record is the caller's to send.
+
+    The last is true only with ``announce`` false, for the request's trace
+    made just now: the LLM call that made it has its span carry the record
+    (``SpanRecord.announces``), one record fewer to build and queue on the
+    host's call.
+    """
     in_request = has_request_context()  # asked once, for the trace's request context too
     if in_request and how.settings is not None and how.settings.trace_per_request:
-        return request_trace(how), False
+        trace, unannounced = request_trace(how, announce)
+        return trace, False, unannounced
     trace = start_trace(
         AUTO_TRACE_PREFIX + name, None, announce=False, how=how, in_request=in_request
     )
-    return trace, True
+    return trace, True, False
 
 
-def request_trace(how: Recording) -> ActiveTrace:
-    """The current request's automatic trace, made by its first caller (inside a request).
+def request_trace(how: Recording, announce: bool = True) -> tuple[ActiveTrace, bool]:
+    """The current request's automatic trace, made by its first caller (inside a request),
+    and whether it was made just now and not announced (``announce`` false).
 
     ``how`` is what :func:`recording` said a moment ago, with recording on.
     """
@@ -58,14 +69,20 @@ def request_trace(how: Recording) -> ActiveTrace:
     # ``g`` up again, and its ``get``/``setdefault`` are Python methods around these.
     namespace: dict[str, Any] = vars(g._get_current_object())
     entry: tuple[ActiveTrace, float] | None = namespace.get(_KEY)
-    if entry is None:
-        trace = start_trace(route_name(), None, announce=False, how=how, in_request=True)
-        new = (trace, time.perf_counter())
-        # Threads of one request may race here; one trace wins, announced once.
-        entry = namespace.setdefault(_KEY, new)
-        if entry is new:  # ``how`` was read just now: the writer need not ask again
-            announce_trace(new[0], checked=True)
-    return entry[0]
+    if entry is not None:
+        return entry[0], False
+    assert how.settings is not None
+    context = request_context.read(how.settings, how.app)
+    trace = start_trace(context.route, None, announce=False, how=how, context=context)
+    new = (trace, time.perf_counter())
+    # Threads of one request may race here; one trace wins, announced once.
+    entry = namespace.setdefault(_KEY, new)
+    if entry is not new:
+        return entry[0], False
+    if not announce:
+        return trace, True
+    announce_trace(trace, checked=True)  # ``how`` was read just now: no need to ask again
+    return trace, False
 
 
 def current_trace() -> ActiveTrace | None:
@@ -76,7 +93,7 @@ def current_trace() -> ActiveTrace | None:
     how = recording()
     if how.writer is None or how.settings is None or not how.settings.trace_per_request:
         return None
-    return request_trace(how) if has_request_context() else None
+    return request_trace(how)[0] if has_request_context() else None
 
 
 def end_with_streamed_response(response: Response) -> Response:

@@ -55,6 +55,7 @@ from .records import Deferred
 from .records import Record
 from .records import ScoreRecord
 from .records import Submitted
+from .records import running_record
 
 #: Backoff between attempts while the database is unreachable, in seconds.
 RETRY_FIRST_DELAY = 0.1
@@ -445,9 +446,17 @@ class Writer:
 
 def _read_responses(batch: list[Record]) -> list[Record]:
     """``batch`` with the LLM calls' pending responses read into their spans, each
-    span followed by its tool calls' (see ``SpanRecord.response``)."""
+    span followed by its tool calls' (see ``SpanRecord.response``), and preceded by
+    the ``running`` record of the request trace it announces (``SpanRecord.announces``)."""
     read: list[Record] = []
     for record in batch:
+        announced = getattr(record, "announces", None)
+        if announced is not None:
+            record.announces = None  # type: ignore[union-attr]
+            try:
+                read.append(running_record(announced))
+            except Exception:  # a bug: the trace's end record still makes its row
+                get_logger().exception("flask-llm-logs: could not make a trace's record")
         read.append(record)
         response = getattr(record, "response", None)
         if response is not None:

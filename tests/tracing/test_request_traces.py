@@ -70,6 +70,35 @@ def test_one_trace_per_request_with_its_route_user_and_environment(
     assert row.input_tokens == sum(span.input_tokens or 0 for span in children)
 
 
+def test_the_first_call_of_a_request_shows_its_trace_running_before_the_request_ends(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    app = with_login(make_app())
+    client = fake_openai.client()
+    seen: list[Any] = []
+
+    @app.post("/chat/<int:chat_id>")
+    def chat(chat_id: int) -> str:
+        ask(client)
+        assert flask_llm_logs.flush(timeout=10)
+        seen.extend(traces(app))  # the span's running record: the request is still on
+        return "ok"
+
+    http = app.test_client()
+    http.post("/login/ana")
+    http.post("/chat/42")
+    [running] = seen
+    assert (running.name, running.status, running.user_id) == (
+        "POST /chat/<int:chat_id>",
+        "running",
+        "ana",
+    )
+    assert request_context_of(running)["flask.endpoint"] == "chat"
+    with app.app_context():
+        row, [span] = one_trace(app)
+    assert row.id == running.id and row.status == "completed" and span.trace_id == row.id
+
+
 def test_a_request_without_llm_calls_stores_no_trace(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     app.add_url_rule("/plain", "plain", lambda: "ok")
