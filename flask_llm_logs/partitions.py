@@ -322,8 +322,7 @@ def drop_before(
         return 0
     dropped = 0
     with engine.begin() as connection:
-        if not is_partitioned(connection, table):
-            return 0
+        # An unpartitioned table has no partitions: nothing to drop.
         old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
         if not old:
             return 0
