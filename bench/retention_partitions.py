@@ -18,7 +18,10 @@ and the traces' count of the dropped partitions, read before each drop.
 Usage::
 
     python bench/retention_partitions.py [--spans 1000000] [--interval month|day]
-        [--unpartitioned]
+        [--unpartitioned] [--statements 10]
+
+``--statements N`` prints each purge's N slowest statements and commits,
+timed around the driver's calls: where the purge's time goes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextlib import nullcontext
+from typing import Any
 
 import sqlalchemy as sa
 from benchdb import throwaway_database
@@ -90,6 +97,40 @@ def fill(url: str, spans: int, interval: str) -> None:
     engine.dispose()
 
 
+@contextmanager
+def timed_statements(engine: sa.Engine, slowest: int) -> Iterator[None]:
+    """Print the ``slowest`` statements and commits run on ``engine`` meanwhile."""
+    timings: list[tuple[float, str]] = []
+
+    def before(connection: sa.Connection, *_: Any) -> None:
+        connection.info["started"] = time.perf_counter()
+
+    def after(connection: sa.Connection, _: Any, statement: str, *__: Any) -> None:
+        elapsed = time.perf_counter() - connection.info["started"]
+        timings.append((elapsed, " ".join(statement.split())[:100]))
+
+    commit = engine.dialect.do_commit
+
+    def timed_commit(dbapi_connection: Any) -> None:
+        started = time.perf_counter()
+        commit(dbapi_connection)
+        timings.append((time.perf_counter() - started, "COMMIT"))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    engine.dialect.do_commit = timed_commit  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)
+        engine.dialect.do_commit = commit  # type: ignore[method-assign]
+    total = sum(elapsed for elapsed, _ in timings)
+    print(f"  {len(timings)} statements and commits, {total:.2f} s in all; the slowest:")
+    for elapsed, statement in sorted(timings, reverse=True)[:slowest]:
+        print(f"  {elapsed * 1000:8.1f} ms  {statement}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000_000)
@@ -99,6 +140,13 @@ def main() -> None:
         action="store_true",
         help="traces and spans left unpartitioned (as 0011 leaves tables with rows): the"
         " purge deletes row by row, as before partitions",
+    )
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print each purge's N slowest statements and commits",
     )
     args = parser.parse_args()
     with throwaway_database() as url:
@@ -121,9 +169,12 @@ def main() -> None:
             # The backlog: 30 days past the cutoff at once; then the next day's
             # purge, which a daily job does in steady state.
             for days in (KEEP_DAYS, KEEP_DAYS - 1):
-                started = time.perf_counter()
-                deleted = purge_old_traces(days, chunk_size=10_000)
-                elapsed = time.perf_counter() - started
+                with (
+                    timed_statements(engine, args.statements) if args.statements else nullcontext()
+                ):
+                    started = time.perf_counter()
+                    deleted = purge_old_traces(days, chunk_size=10_000)
+                    elapsed = time.perf_counter() - started
                 with engine.connect() as connection:
                     left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans")) or 0
                 print(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Iterable
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -146,20 +147,30 @@ _BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 def partitions(connection: Connection, table: str) -> list[Partition]:
     """The range partitions of ``table``, oldest first (the default partition is not one)."""
+    return partitions_of(connection, [table]).get(table, [])
+
+
+def partitions_of(connection: Connection, tables: Iterable[str]) -> dict[str, list[Partition]]:
+    """The range partitions of each of ``tables`` that is partitioned, oldest first, in
+    one catalog query (a partitioned table without partitions maps to ``[]``)."""
     rows = connection.execute(
         sa.text(
-            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
-            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:table)"
+            "SELECT p.relname, c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_class p"
+            " LEFT JOIN pg_inherits i ON i.inhparent = p.oid"
+            " LEFT JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE p.relkind = 'p'"
+            " AND p.oid IN (SELECT to_regclass(t) FROM unnest(CAST(:tables AS text[])) t)"
         ),
-        {"table": table},
+        {"tables": list(tables)},
     )
-    found = []
-    for name, bound in rows:
-        match = _BOUND.match(bound)
+    found: dict[str, list[Partition]] = {}
+    for table, name, bound in rows:
+        found.setdefault(table, [])
+        match = _BOUND.match(bound or "")
         if match is not None:  # not the default
             start, end = (_parse_time(text) for text in match.groups())
-            found.append(Partition(start, end, name))
-    return sorted(found)
+            found[table].append(Partition(start, end, name))
+    return {table: sorted(parts) for table, parts in found.items()}
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -224,13 +235,13 @@ def _waiting_periods(
 def _due(
     connection: Connection,
     table: str,
+    existing: list[Partition],
     interval: str,
     now: dt.datetime,
     since: dt.datetime | None,
 ) -> list[dt.datetime]:
-    """The partitions of ``table`` to make: the coming ones, and those of rows waiting
-    in the default partition."""
-    existing = partitions(connection, table)
+    """The partitions of ``table`` to make (it has ``existing``): the coming ones, and
+    those of rows waiting in the default partition."""
     ahead = list(periods(now, now, interval))
     for _ in range(AHEAD):
         ahead.append(next_start(ahead[-1], interval))
@@ -267,12 +278,20 @@ def maintain(
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     made: list[str] = []
-    for table in TABLES:
-        with engine.connect() as connection:
-            if not is_partitioned(connection, table):
-                continue
-            due = _due(connection, table, interval, now, keep_after)
-        for start in due:
+    # One connection and one catalog query for the four tables: this runs at
+    # every writer's start. The reads of the default partitions wait for a lock
+    # no longer than the ``CREATE`` does: a purge dropping partitions holds
+    # the default one's lock, and the writer's first batch waits for this.
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        existing = partitions_of(connection, TABLES)
+        due = {
+            table: _due(connection, table, existing[table], interval, now, keep_after)
+            for table in TABLES
+            if table in existing
+        }
+    for table, starts in due.items():
+        for start in starts:
             with engine.begin() as connection:
                 if not _one_at_a_time(connection):
                     return made
@@ -303,8 +322,7 @@ def drop_before(
         return 0
     dropped = 0
     with engine.begin() as connection:
-        if not is_partitioned(connection, table):
-            return 0
+        # An unpartitioned table has no partitions: nothing to drop.
         old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
         if not old:
             return 0

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 import flask_llm_logs
+from flask_llm_logs import partitions
 from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
@@ -66,46 +67,57 @@ def test_purge_trims_the_metrics_by_bucket(app: Flask) -> None:
         assert (bucket if bucket.tzinfo else bucket.replace(tzinfo=dt.timezone.utc)) > cutoff
 
 
-def test_purge_takes_the_ended_days_out_of_the_runs_of_days(app: Flask) -> None:
-    """A run of days the cutoff falls in keeps only the days whose rows stay."""
-    now = dt.datetime.now(dt.timezone.utc)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    # A cutoff four days into a run of nine (and one into a run of three).
-    days = next(d for d in range(30, 39) if ((today - aggregate.EPOCH).days - d) % 9 == 4)
-    trace = trace_record(started_at=now.timestamp() - 45 * 86400, status="completed")
-    submit(
-        app,
-        trace,
-        *(
-            span_record(
-                trace.id,
-                kind="llm",
-                model=f"m{back % 2}",
-                duration_ms=10.0 * back,
-                started_at=(today - dt.timedelta(days=back, hours=-12)).timestamp(),
-            )
-            for back in range(days - 5, days + 6)
-            for _ in range(2)
-        ),
-    )
-    assert flask_llm_logs.flush(10)
-    since = now - dt.timedelta(days=60)
+@pytest.mark.parametrize("interval", ["month", "day"])
+def test_purge_takes_the_ended_days_out_of_the_runs_of_days(
+    make_app: Callable[..., Flask], interval: str
+) -> None:
+    """A run of days the cutoff falls in keeps only the days whose rows stay; with
+    daily partitions (PostgreSQL) the run's first day, which holds the run's rows,
+    ended before the cutoff, yet its partition stays."""
+    app = make_app(LLM_LOGS_PARTITION_INTERVAL=interval)
+    with app.app_context():
+        now = dt.datetime.now(dt.timezone.utc)
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        # A cutoff four days into a run of nine (and one into a run of three).
+        days = next(d for d in range(30, 39) if ((today - aggregate.EPOCH).days - d) % 9 == 4)
+        if interval == "day":
+            # The partitions the writer would have made each day (none on SQLite).
+            for start in partitions.periods(now - dt.timedelta(days=46), now, interval):
+                partitions.maintain(get_state(app).engine, interval, now=start)
+        trace = trace_record(started_at=now.timestamp() - 45 * 86400, status="completed")
+        submit(
+            app,
+            trace,
+            *(
+                span_record(
+                    trace.id,
+                    kind="llm",
+                    model=f"m{back % 2}",
+                    duration_ms=10.0 * back,
+                    started_at=(today - dt.timedelta(days=back, hours=-12)).timestamp(),
+                )
+                for back in range(days - 5, days + 6)
+                for _ in range(2)
+            ),
+        )
+        assert flask_llm_logs.flush(10)
+        since = now - dt.timedelta(days=60)
 
-    purge_old_traces(days)
+        purge_old_traces(days)
 
-    # Read whole: the runs; by day: the day rows, never the runs.
-    for group_by in ((), ("model",)):
-        runs = flask_llm_logs.metrics(since=since, group_by=group_by)
-        by_day = flask_llm_logs.metrics(since=since, group_by=group_by, bucket="day")
-        summed: dict[Any, int] = {}
-        for row in by_day:
-            key = tuple(row[name] for name in group_by)
-            summed[key] = summed.get(key, 0) + row["calls"]
-        assert {tuple(row[n] for n in group_by): row["calls"] for row in runs} == summed
-    assert sum(summed.values()) == 2 * 6  # the cutoff's day and the five after it
-    with get_state(app).engine.connect() as connection:
-        empty = sa.select(sa.func.count()).where(metrics_table.c.calls == 0)
-        assert connection.execute(empty).scalar() == 0
+        # Read whole: the runs; by day: the day rows, never the runs.
+        for group_by in ((), ("model",)):
+            runs = flask_llm_logs.metrics(since=since, group_by=group_by)
+            by_day = flask_llm_logs.metrics(since=since, group_by=group_by, bucket="day")
+            summed: dict[Any, int] = {}
+            for row in by_day:
+                key = tuple(row[name] for name in group_by)
+                summed[key] = summed.get(key, 0) + row["calls"]
+            assert {tuple(row[n] for n in group_by): row["calls"] for row in runs} == summed
+        assert sum(summed.values()) == 2 * 6  # the cutoff's day and the five after it
+        with get_state(app).engine.connect() as connection:
+            empty = sa.select(sa.func.count()).where(metrics_table.c.calls == 0)
+            assert connection.execute(empty).scalar() == 0
 
 
 def link_to_batch_request(app: Flask, trace_id: uuid.UUID) -> None:
