@@ -139,25 +139,18 @@ class SpanRecord:
     response: PendingResponse | None = None
 
     def automatic_trace(self) -> TraceRecord:
-        """The final record of the automatic trace this span is the whole of."""
+        """The final record of the automatic trace this span is the whole of (the
+        trace's id and start are the span's: the call made it as it started)."""
         trace = self.automatic
         assert trace is not None
-        return TraceRecord(
-            id=self.trace_id,
-            name=trace.name,
-            started_at=self.started_at,
+        return trace_record(
+            trace,
             status=self.status,
             completed_at=self.completed_at,
             duration_ms=self.duration_ms,
             error=self.error,
             metadata=trace.metadata,
             prompt_version_id=self.metadata.get("prompt_version_id"),
-            user_id=trace.user_id,
-            session_id=trace.session_id,
-            tags=trace.tags,
-            environment=trace.environment,
-            apm_trace_id=trace.apm_trace_id,
-            apm_span_id=trace.apm_span_id,
         )
 
 
