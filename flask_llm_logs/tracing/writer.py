@@ -54,6 +54,7 @@ from . import store
 from .records import Deferred
 from .records import Record
 from .records import ScoreRecord
+from .records import SpanRecord
 from .records import Submitted
 from .records import running_record
 
@@ -259,7 +260,7 @@ class Writer:
             taken = self._next_batch(lane)
             if taken is None:
                 return
-            batch = _read_responses(self._made(taken))
+            batch = self._records(taken)
             self._maintain_partitions()
             try:
                 self._store(lane, batch)
@@ -280,19 +281,45 @@ class Writer:
                 self._finished += len(taken)
                 self._progress.notify_all()
 
-    def _made(self, taken: list[Submitted]) -> list[Record]:
-        """``taken`` with each :class:`~.records.Deferred` replaced by the records it makes."""
-        batch: list[Record] = []
+    def _records(self, taken: list[Submitted]) -> list[Record]:
+        """The records to store for ``taken``: the caller handed over what it had at hand,
+        and the work of making records of it is done here, off the host's thread.
+
+        A :class:`~.records.Deferred` becomes the records it makes; a span is
+        preceded by the ``running`` record of the request trace it announces
+        (``SpanRecord.announces``), has its LLM call's pending response read into
+        it and is followed by its tool calls' spans (``SpanRecord.response``).
+        A failure here is a bug of ours: it is logged, and what can still be
+        stored is.
+        """
+        records: list[Record] = []
         for record in taken:
-            if not isinstance(record, Deferred):
-                batch.append(record)
+            if isinstance(record, Deferred):
+                try:
+                    records.extend(record.records())
+                except Exception:
+                    get_logger().exception(
+                        "flask-llm-logs: could not make the records of %r", record
+                    )
+                    self._count(dropped=1, errors=1)
                 continue
-            try:
-                batch.extend(record.records())
-            except Exception:
-                get_logger().exception("flask-llm-logs: could not make the records of %r", record)
-                self._count(dropped=1, errors=1)
-        return batch
+            if not isinstance(record, SpanRecord):
+                records.append(record)
+                continue
+            if record.announces is not None:
+                announced, record.announces = record.announces, None
+                try:
+                    records.append(running_record(announced))
+                except Exception:  # the trace's end record still makes its row
+                    get_logger().exception("flask-llm-logs: could not make a trace's record")
+            records.append(record)
+            if record.response is not None:
+                response, record.response = record.response, None
+                try:
+                    records.extend(response.fill(record))
+                except Exception:  # the span is stored as it is, the thread goes on
+                    get_logger().exception("flask-llm-logs: could not read an LLM call's response")
+        return records
 
     def _next_batch(self, lane: _Lane) -> list[Submitted] | None:
         """Wait for a full batch, the flush interval, a flush or close; ``None``: stop."""
@@ -442,30 +469,6 @@ class Writer:
             self._get_engine().dispose(close=False)
         except Exception:
             get_logger().exception("flask-llm-logs: could not reset the connection pool after fork")
-
-
-def _read_responses(batch: list[Record]) -> list[Record]:
-    """``batch`` with the LLM calls' pending responses read into their spans, each
-    span followed by its tool calls' (see ``SpanRecord.response``), and preceded by
-    the ``running`` record of the request trace it announces (``SpanRecord.announces``)."""
-    read: list[Record] = []
-    for record in batch:
-        announced = getattr(record, "announces", None)
-        if announced is not None:
-            record.announces = None  # type: ignore[union-attr]
-            try:
-                read.append(running_record(announced))
-            except Exception:  # a bug: the trace's end record still makes its row
-                get_logger().exception("flask-llm-logs: could not make a trace's record")
-        read.append(record)
-        response = getattr(record, "response", None)
-        if response is not None:
-            record.response = None  # type: ignore[union-attr]
-            try:
-                read.extend(response.fill(record))
-            except Exception:  # a bug: the span is stored as it is, the thread goes on
-                get_logger().exception("flask-llm-logs: could not read an LLM call's response")
-    return read
 
 
 def _join(threads: list[threading.Thread], timeout: float) -> bool:
