@@ -46,9 +46,15 @@ BUCKETS = (None, *aggregate.WIDTHS)
 PERCENTILES = (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
 _PERCENTILE_KEYS = tuple(key for key, _ in PERCENTILES)
 _FRACTIONS = tuple(fraction for _, fraction in PERCENTILES)
-#: The sums that are whole numbers: cast back from the ``numeric`` PostgreSQL's ``sum()``
-#: of a ``bigint`` gives, which the driver would make a slower ``Decimal``.
-_COUNTS = frozenset(MEASURES) - {"cost", "duration_ms_sum"}
+#: The type each measure's sum is cast to in SQL: PostgreSQL's ``sum()`` of a
+#: ``bigint``, and of the cost's ``numeric``, is a ``numeric``, which the driver makes
+#: a ``Decimal``, a slower object (5,000 of each per month by user), which
+#: ``int()`` and ``float()`` then converted again. Both roundings to a float are
+#: correct ones, so the cost is the same float. (A bin's ``sum()`` is a ``bigint``.)
+_SUM_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    name: sa.Float() if name in ("cost", "duration_ms_sum") else sa.BigInteger()
+    for name in MEASURES
+}
 
 #: The slug and number of a prompt version not found.
 _NO_PROMPT = (None, None)
@@ -264,10 +270,8 @@ class Query:
             group.insert(0, table.c.bucket)
         bins = self.bins(connection) if keys else range(latency.BINS)
         sums = [
-            sa.cast(sa.func.sum(table.c[name]), sa.BigInteger)
-            if name in _COUNTS
-            else sa.func.sum(table.c[name])
-            for name in (*MEASURES, *(latency.COLUMNS[number] for number in bins))
+            *(sa.cast(sa.func.sum(table.c[name]), _SUM_TYPES[name]) for name in MEASURES),
+            *(sa.func.sum(table.c[latency.COLUMNS[number]]) for number in bins),
         ]
         query = sa.select(*group, *sums).where(*self.where())
         if group:
@@ -353,21 +357,20 @@ class Query:
             slug, number = prompt_names.get(result["prompt_version"], _NO_PROMPT)
             result.setdefault("prompt", slug)
             result["version"] = number
-        # In the order of ``MEASURES``.
+        # In the order of ``MEASURES``; each sum already an ``int`` or a ``float`` (cast in SQL).
         calls, errors, input_tokens, output_tokens, cached, cache_write, cost, duration = numbers[
             : len(MEASURES)
         ]
-        calls, errors = int(calls), int(errors)
         result.update(
             calls=calls,
             errors=errors,
             error_rate=errors / calls if calls else 0.0,
-            input_tokens=int(input_tokens),
-            output_tokens=int(output_tokens),
-            cached_tokens=int(cached),
-            cache_write_tokens=int(cache_write),
-            cost=float(cost),
-            duration_ms_sum=float(duration),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_tokens=cached,
+            cache_write_tokens=cache_write,
+            cost=cost,
+            duration_ms_sum=duration,
         )
         found = latency.percentiles(numbers[len(MEASURES) :], _FRACTIONS, bins)
         result.update(zip(_PERCENTILE_KEYS, found, strict=True))
