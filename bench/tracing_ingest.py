@@ -17,6 +17,8 @@ autovacuum) serve every database on the server and are printed apart.
 
 The WAL the server wrote during the run is printed per span too (all
 databases of the server: an upper bound when others write beside it).
+So are the metrics table's rows updated and how many of them were HOT
+(on the row's own page, adding no index entry; ``pg_stat_user_tables``).
 
 ``--processes N`` runs N writer processes, as N gunicorn workers would, each
 with its own app, writer and producer, into the one database; they start
@@ -196,6 +198,25 @@ class ServerCpu:
         for pid, (kind, cpu) in after.items():
             used[kind] += cpu - before.get(pid, (kind, 0.0))[1]
         return used
+
+
+def metrics_updates(url: str) -> tuple[int, int]:
+    """Rows of the metrics table (every partition) updated so far, and how many HOT.
+
+    Backends send these counters to ``pg_stat_user_tables`` up to a second
+    after their commit (PostgreSQL 15), so this waits that long first.
+    """
+    time.sleep(1.1)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        updated, hot = connection.execute(
+            sa.text(
+                "SELECT coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0)"
+                " FROM pg_stat_user_tables WHERE relname LIKE 'llm\\_logs\\_metrics%'"
+            )
+        ).one()
+    engine.dispose()
+    return int(updated), int(hot)
 
 
 def count_spans(app: Flask) -> int:
@@ -424,9 +445,14 @@ def main() -> None:
         else:
             server = ServerCpu(url)
             bench_writer(app, WARM_UP_SPANS, args.users)  # warm-up: connections, caches
+            updates_before = metrics_updates(url)
             server_before = server.snapshot()
             writer = bench_writer(app, args.spans, args.users)
             used = ServerCpu.used(server_before, server.snapshot())
+            updated, hot = (
+                after - before
+                for after, before in zip(metrics_updates(url), updates_before, strict=True)
+            )
             assert count_spans(app) - before == WARM_UP_SPANS + args.spans, "spans missing"
             sync = bench_synchronous(app, args.sync_spans)
             max_queue = app.config["LLM_LOGS_MAX_QUEUE"]
@@ -446,6 +472,7 @@ def main() -> None:
     print(f"background writer: {writer['spans_per_s']:,.0f} spans/s stored")
     print_cpu(writer)
     print_server_cpu(used, args.spans)
+    print(f"  metrics table: {updated:,} rows updated, {hot:,} of them HOT")
     print(f"  caller's thread, median submit: {writer['submit_median_us']:.1f} µs")
     print(f"  RSS before {writer['rss_before_mib']:.0f} MiB, peak {writer['rss_peak_mib']:.0f} MiB")
     print(f"  a full queue ({max_queue:,} records) holds {queue_mib:.0f} MiB (tracemalloc)")

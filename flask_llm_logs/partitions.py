@@ -40,12 +40,14 @@ from sqlalchemy.engine import Engine
 
 @dataclasses.dataclass(frozen=True)
 class PartitionedTable:
-    """A table partitioned by time: its partition key, and whether its primary key
-    gains that key on partitioning (the metrics' key holds it already)."""
+    """A table partitioned by time: its partition key, whether its primary key gains
+    that key on partitioning (the metrics' key holds it already), and the fillfactor
+    of its partitions (``None``: PostgreSQL's, 100)."""
 
     name: str
     key: str
     key_added_to_primary_key: bool = True
+    fillfactor: int | None = None
 
 
 #: The tables partitioned on PostgreSQL, by name.
@@ -55,7 +57,13 @@ TABLES = {
         PartitionedTable("llm_logs_traces", "started_at"),
         PartitionedTable("llm_logs_spans", "started_at"),
         PartitionedTable("llm_logs_scores", "created_at"),
-        PartitionedTable("llm_logs_metrics", "bucket", key_added_to_primary_key=False),
+        # The writer adds to the same rows batch after batch. Room left on each page
+        # lets an update stay on its row's page (a HOT update: no index entry added,
+        # the old version pruned with the page); on full pages each update added an
+        # entry to both indexes and moved the row. See docs/performance.rst.
+        PartitionedTable(
+            "llm_logs_metrics", "bucket", key_added_to_primary_key=False, fillfactor=70
+        ),
     )
 }
 
@@ -134,6 +142,13 @@ def _quote(connection: Connection, name: str) -> str:
     return connection.dialect.identifier_preparer.quote(name)
 
 
+def storage(table: str) -> str:
+    """The ``WITH (..)`` clause a plain table or partition of ``table`` (or of its twin)
+    is made with: its fillfactor, if it has one; else nothing."""
+    fillfactor = TABLES[table.removesuffix(TWIN)].fillfactor
+    return "" if fillfactor is None else f" WITH (fillfactor = {fillfactor})"
+
+
 def is_partitioned(connection: Connection, table: str) -> bool:
     """Whether ``table`` exists and is partitioned (always ``False`` on SQLite)."""
     if connection.dialect.name != "postgresql":
@@ -207,7 +222,7 @@ def create_partition(connection: Connection, table: str, start: dt.datetime, int
     connection.execute(
         sa.text(
             f"CREATE TABLE {_quote(connection, name)} PARTITION OF {parent}"
-            f" FOR VALUES FROM ({_literal(start)}) TO ({_literal(end)})"
+            f" FOR VALUES FROM ({_literal(start)}) TO ({_literal(end)}){storage(table)}"
         )
     )
     connection.execute(sa.text(f"INSERT INTO {parent} SELECT * FROM llm_logs_moving"))
@@ -385,7 +400,10 @@ def build_twin(connection: Connection, table: str, *, partitioned: bool = True) 
     twin = table + TWIN
     quote = _quote
     source, target = quote(connection, table), quote(connection, twin)
-    partition_by = f" PARTITION BY RANGE ({quote(connection, spec.key)})" if partitioned else ""
+    # A partitioned table stores nothing: its partitions get the storage parameters.
+    partition_by = (
+        f" PARTITION BY RANGE ({quote(connection, spec.key)})" if partitioned else storage(table)
+    )
     connection.execute(
         sa.text(
             f"CREATE TABLE {target} (LIKE {source} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
@@ -417,7 +435,7 @@ def build_twin(connection: Connection, table: str, *, partitioned: bool = True) 
         connection.execute(
             sa.text(
                 f"CREATE TABLE {quote(connection, default_name(twin))}"
-                f" PARTITION OF {target} DEFAULT"
+                f" PARTITION OF {target} DEFAULT{storage(table)}"
             )
         )
     return twin

@@ -32,9 +32,9 @@ from flask_llm_logs.tracing import latency
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0013"
+HEAD = "0014"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0012"
+PREVIOUS = "0013"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD: set[str] = set()
 
@@ -782,5 +782,55 @@ def test_0012_sums_the_day_rows_into_runs_of_days_and_back(empty_database_url: s
                 assert run_rows(connection) == wanted
                 migrations.downgrade(connection, "0010")
                 assert run_rows(connection) == {}
+    finally:
+        engine.dispose()
+
+
+def fillfactors(connection: sa.Connection) -> dict[str, list[str] | None]:
+    """The storage parameters of the metrics table's plain table or partitions, by name."""
+    query = sa.text(
+        "SELECT relname, reloptions FROM pg_class"
+        " WHERE relkind = 'r' AND relname LIKE 'llm_logs_metrics%'"
+    )
+    return {name: options for name, options in connection.execute(query)}
+
+
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_0014_leaves_room_on_the_metrics_pages_and_back(
+    empty_database_url: str, partitioned: bool
+) -> None:
+    """Every partition (or the plain table, when 0011 left it unpartitioned) gets the
+    fillfactor; the downgrade resets it. SQLite: nothing to do, and no error."""
+    engine = sa.create_engine(empty_database_url)
+    if engine.dialect.name != "postgresql" and not partitioned:
+        pytest.skip("SQLite has no partitions")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0010")
+            if not partitioned:
+                # A row makes 0011 leave the table as it is.
+                row: dict[str, Any] = {
+                    c.name: "" if isinstance(c.type, sa.String) else 0 for c in metrics_table.c
+                }
+                row["bucket"] = dt.datetime.now(dt.timezone.utc)
+                connection.execute(metrics_table.insert().values(row))
+            migrations.upgrade(connection, "0013")
+            if connection.dialect.name != "postgresql":
+                migrations.upgrade(connection, "0014")
+                migrations.downgrade(connection, "0013")
+                return
+            for name in fillfactors(connection):
+                connection.execute(sa.text(f'ALTER TABLE "{name}" RESET (fillfactor)'))
+            migrations.upgrade(connection, "0014")
+            after = fillfactors(connection)
+            if partitioned:
+                parts = partitions.partitions(connection, "llm_logs_metrics")
+                wanted = {p.name for p in parts} | {"llm_logs_metrics_default"}
+            else:
+                wanted = {"llm_logs_metrics"}
+            assert set(after) == wanted
+            assert all(options == ["fillfactor=70"] for options in after.values())
+            migrations.downgrade(connection, "0013")
+            assert all(options is None for options in fillfactors(connection).values())
     finally:
         engine.dispose()

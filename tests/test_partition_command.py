@@ -114,6 +114,16 @@ def test_an_installation_with_rows_is_partitioned_while_it_writes(
                         connection.scalar(sa.text("SELECT to_regclass(:t)"), {"t": table + "__p"})
                         is None
                     )
+                # The twin's partitions and default were made with the table's fillfactor.
+                options = connection.execute(
+                    sa.text(
+                        "SELECT c.relname, c.reloptions FROM pg_inherits i"
+                        " JOIN pg_class c ON c.oid = i.inhrelid"
+                        " WHERE i.inhparent = 'llm_logs_metrics'::regclass"
+                    )
+                ).all()
+                assert len(options) > 1
+                assert all(option == ["fillfactor=70"] for _, option in options), options
                 rows = connection.execute(
                     sa.select(Trace.id, Trace.status, Trace.spans_count)
                 ).all()

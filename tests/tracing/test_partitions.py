@@ -92,6 +92,13 @@ def test_the_writer_makes_the_coming_partitions_when_it_starts(
                 assert partitions.partition_name(table, day, "day") in names(app, table)
         # Stored in today's partition, not the default one.
         assert in_default(app, "llm_logs_spans") == 0
+        # Made with room for the writer's updates on the metrics table's pages only.
+        with get_state(app).engine.connect() as connection:
+            query = sa.text("SELECT reloptions FROM pg_class WHERE relname = :name")
+            for table in ("llm_logs_metrics", "llm_logs_spans"):
+                name = partitions.partition_name(table, today, "day")
+                options = connection.scalar(query, {"name": name})
+                assert options == (["fillfactor=70"] if table == "llm_logs_metrics" else None)
 
 
 def test_rows_without_a_partition_wait_in_the_default_one_then_move(app: Flask) -> None:
