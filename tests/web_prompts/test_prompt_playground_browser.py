@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 
 from flask_llm_logs.testing import FakeOpenAI
 from tests.helpers.browser import shoot
@@ -53,11 +54,14 @@ def test_run_a_version_then_compare_it_with_another(app: Flask, server: str, pag
     page.select_option("select[name=compare_version]", "2")
     page.click("button:has-text('Run')")
     runs = page.locator(".playground-run")
-    assert runs.count() == 2
+    # Waits for the answer's page: the form posts to the page it is on, whose
+    # one run was still there (or no run yet, mid-navigation) right after the click.
+    expect(runs).to_have_count(2)
     assert "v2 · claude-sonnet-4-5" in runs.nth(1).inner_text()
     assert "Fake reply to: Is Momentum Alpha better than buy and hold?" in runs.nth(1).inner_text()
     assert page.errors == []
     shoot(page, "prompt_playground")
 
     runs.nth(0).locator("a:has-text('View the trace')").click()
+    page.wait_for_url("**/traces/*")
     assert "playground:backtest-evaluation" in page.locator("h1").inner_text()
