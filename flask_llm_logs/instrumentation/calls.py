@@ -107,7 +107,6 @@ class LlmCall:
 
     __slots__ = (
         "_wants_json",
-        "announces",
         "capture",
         "checked",
         "id",
@@ -155,8 +154,6 @@ class LlmCall:
         self.result: Any = None
         #: Whether ``LLM_LOGS_ENABLED`` was read as the call started (see :meth:`_submit`).
         self.checked = False
-        #: Whether the call made its request's trace: its span announces it.
-        self.announces = False
 
     @classmethod
     def start(
@@ -179,14 +176,13 @@ class LlmCall:
             if apm.ingest is not None:
                 environment = None if how.settings is None else how.settings.environment
                 joined = apm.joined_trace(name, how.writer, how.capture_content, environment)
-            announces = False
             if joined is not None:  # inside another instrumentation's span: its trace
                 (trace, parent_id), owns_trace = joined, False
             else:
-                trace, owns_trace, announces = automatic_trace(name, how, announce=False)
+                trace, owns_trace = automatic_trace(name, how, announce=False)
                 parent_id = None
             call = cls(trace, owns_trace, parent_id, operation, name, model)
-            call.checked, call.announces = True, announces
+            call.checked = True
         else:
             trace = frame.trace
             if trace.writer is None or not trace.llm_calls:
@@ -319,13 +315,18 @@ class LlmCall:
     ) -> SpanRecord:
         """The span as the call ended, before its outcome is read (see :func:`fill_span`)."""
         now = time.perf_counter()
+        trace = self.trace
+        announces = None
+        if trace.unannounced:  # the first span of a request's trace sent: it carries the record
+            trace.unannounced = False
+            announces = trace
         message = None
         if error is not None:
             status = self.operation.read_status(error)
             message = _api_error_message(error, status, self.metadata)
         return SpanRecord(
             id=self.id,
-            trace_id=self.trace.id,
+            trace_id=trace.id,
             parent_id=self.parent_id,
             name=self.name,
             kind="llm",
@@ -339,8 +340,8 @@ class LlmCall:
             provider=self.provider,
             input=self.input,
             metadata=self.metadata,
-            automatic=self.trace if self.owns_trace else None,
-            announces=self.trace if self.announces else None,
+            automatic=trace if self.owns_trace else None,
+            announces=announces,
             response=response,
         )
 

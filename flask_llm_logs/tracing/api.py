@@ -191,7 +191,7 @@ class _Block:
 
     def _open_trace(self) -> tuple[ActiveTrace, bool]:
         """The trace of an outermost block, and whether the block ends it."""
-        trace, owns, _ = automatic_trace(self.name, recording())
+        trace, owns = automatic_trace(self.name, recording())
         return trace, owns
 
     def _close(self, error: BaseException | None) -> None:

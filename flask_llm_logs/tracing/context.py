@@ -54,6 +54,10 @@ class ActiveTrace:
     #: The host's OpenTelemetry span active when the trace started, see :mod:`.apm`.
     apm_trace_id: str | None = None
     apm_span_id: str | None = None
+    #: A request's trace whose ``running`` record is not sent yet: the first of
+    #: its spans sent carries it (``SpanRecord.announces``), whichever call
+    #: made the trace, so no span of it is stored before its row.
+    unannounced: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -4,9 +4,12 @@ A record is made once, when a trace starts or ends or a span ends, and never
 changed afterwards: the writer may read it on another thread at any time.
 That is a rule, not enforced: ``frozen=True`` makes each record about 4 µs
 slower to build (every field goes through ``object.__setattr__``), on the
-host's thread, for every LLM call. The one exception is a span's pending
-``response``, which the writer's thread reads into the span once the span
-is in its hands, before anything else reads it.
+host's thread, for every LLM call. The exceptions are a span's pending
+``response`` (read into the span, and its metadata, with the request's
+parameters) and the trace it ``announces`` (a live trace, which
+``update_current_trace`` may still change: its record is made from it as it
+is then): the writer's thread does both once the span is in its hands,
+before anything else reads it.
 Fields may still hold SDK objects (responses, messages); turning them into
 JSON, pricing, redaction and rollups happen in the writer, off the host's
 LLM call. Times are seconds since the epoch, as :func:`time.time` gives
@@ -128,10 +131,11 @@ class SpanRecord:
     #: nothing changes once the call ended), which saves building and
     #: queueing a second record on the host's LLM call.
     automatic: AutomaticTrace | None = None
-    #: Set on the span of the LLM call that made its request's automatic trace
-    #: (``tracing.request_trace``): the writer makes the trace's ``running``
-    #: record from this trace, before the span, which saves building and
-    #: queueing it on the host's LLM call; ``None`` once made.
+    #: Set on the first span of a request's automatic trace sent by an LLM call
+    #: (``ActiveTrace.unannounced``, ``tracing.request_trace``): the writer
+    #: makes the trace's ``running`` record from this trace, before the span,
+    #: which saves building and queueing it on the host's LLM call; ``None``
+    #: once made.
     announces: AutomaticTrace | None = None
     #: An LLM call's result not read yet: the writer has it fill in the
     #: span's outcome, and adds its tool-call children, before anything else

@@ -38,51 +38,46 @@ _KEY = "_llm_logs_request_trace"
 _STREAMED = "_llm_logs_request_streamed"
 
 
-def automatic_trace(
-    name: str, how: Recording, announce: bool = True
-) -> tuple[ActiveTrace, bool, bool]:
-    """The trace for ``name`` run outside any trace; whether ``name`` owns (ends) it;
-    whether its ``running`` record is the caller's to send.
+def automatic_trace(name: str, how: Recording, announce: bool = True) -> tuple[ActiveTrace, bool]:
+    """The trace for ``name`` run outside any trace, and whether ``name`` owns (ends) it.
 
-    The last is true only with ``announce`` false, for the request's trace
-    made just now: the LLM call that made it has its span carry the record
-    (``SpanRecord.announces``), one record fewer to build and queue on the
-    host's call.
+    ``announce`` false leaves the ``running`` record of the request's trace
+    to its first span sent (see :func:`request_trace`).
     """
     in_request = has_request_context()  # asked once, for the trace's request context too
     if in_request and how.settings is not None and how.settings.trace_per_request:
-        trace, unannounced = request_trace(how, announce)
-        return trace, False, unannounced
+        return request_trace(how, announce), False
     trace = start_trace(
         AUTO_TRACE_PREFIX + name, None, announce=False, how=how, in_request=in_request
     )
-    return trace, True, False
+    return trace, True
 
 
-def request_trace(how: Recording, announce: bool = True) -> tuple[ActiveTrace, bool]:
-    """The current request's automatic trace, made by its first caller (inside a request),
-    and whether it was made just now and not announced (``announce`` false).
+def request_trace(how: Recording, announce: bool = True) -> ActiveTrace:
+    """The current request's automatic trace, made by its first caller (inside a request).
 
+    The trace is made ``unannounced``: an LLM call leaves its ``running``
+    record to the first span of the trace sent, which carries it to the writer
+    (one record fewer to build and queue on the host's call); ``announce``
+    sends it now if no span has (``span()``, ``update_current_trace()``).
     ``how`` is what :func:`recording` said a moment ago, with recording on.
     """
     # ``g``'s attributes as a dict, looked up once: each use of the proxy looks
     # ``g`` up again, and its ``get``/``setdefault`` are Python methods around these.
     namespace: dict[str, Any] = vars(g._get_current_object())
     entry: tuple[ActiveTrace, float] | None = namespace.get(_KEY)
-    if entry is not None:
-        return entry[0], False
-    assert how.settings is not None
-    context = request_context.read(how.settings, how.app)
-    trace = start_trace(context.route, None, announce=False, how=how, context=context)
-    new = (trace, time.perf_counter())
-    # Threads of one request may race here; one trace wins, announced once.
-    entry = namespace.setdefault(_KEY, new)
-    if entry is not new:
-        return entry[0], False
-    if not announce:
-        return trace, True
-    announce_trace(trace, checked=True)  # ``how`` was read just now: no need to ask again
-    return trace, False
+    if entry is None:
+        assert how.settings is not None
+        context = request_context.read(how.settings, how.app)
+        made = start_trace(context.route, None, announce=False, how=how, context=context)
+        made.unannounced = True
+        # Threads of one request may race here: one trace wins.
+        entry = namespace.setdefault(_KEY, (made, time.perf_counter()))
+    trace = entry[0]
+    if announce and trace.unannounced:
+        trace.unannounced = False
+        announce_trace(trace, checked=True)  # ``how`` was read just now: no need to ask again
+    return trace
 
 
 def current_trace() -> ActiveTrace | None:
@@ -93,7 +88,7 @@ def current_trace() -> ActiveTrace | None:
     how = recording()
     if how.writer is None or how.settings is None or not how.settings.trace_per_request:
         return None
-    return request_trace(how)[0] if has_request_context() else None
+    return request_trace(how) if has_request_context() else None
 
 
 def end_with_streamed_response(response: Response) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -97,6 +98,35 @@ def test_the_first_call_of_a_request_shows_its_trace_running_before_the_request_
     with app.app_context():
         row, [span] = one_trace(app)
     assert row.id == running.id and row.status == "completed" and span.trace_id == row.id
+
+
+def test_a_call_that_ends_before_the_first_one_finds_the_trace_stored(
+    make_app: Callable[..., Flask], fake_openai: FakeOpenAI
+) -> None:
+    """The metrics rows of a request's calls carry its name and user, whichever call
+    ends first: a stream opened first and read last, with a flush in between."""
+    app = with_login(make_app())
+    client = fake_openai.client()
+
+    @app.post("/chat")
+    def chat() -> str:
+        stream = client.chat.completions.create(
+            model="gpt-4.1-mini", messages=MESSAGES, stream=True
+        )
+        ask(client)  # ends first
+        assert flask_llm_logs.flush(timeout=10)  # as the writer's flush interval would
+        for _ in stream:
+            pass
+        return "ok"
+
+    http = app.test_client()
+    http.post("/login/ana")
+    http.post("/chat")
+    with app.app_context():
+        assert flask_llm_logs.flush(timeout=10)
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+        rows = flask_llm_logs.metrics(since=since, group_by=("name", "user"))
+    assert [(row["name"], row["user"], row["calls"]) for row in rows] == [("POST /chat", "ana", 2)]
 
 
 def test_a_request_without_llm_calls_stores_no_trace(make_app: Callable[..., Flask]) -> None:
