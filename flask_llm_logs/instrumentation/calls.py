@@ -57,7 +57,9 @@ class Operation:
     #: Whether the request's parameters (``read_metadata``, ``wants_json``) may be
     #: read when the call ended, on the writer's thread for a response returned
     #: whole (``LlmCall.end_later``): true where they are the top-level values of
-    #: the call's own ``kwargs``, not objects the host may reuse and change.
+    #: the call's own ``kwargs``. A call with one of
+    #: :data:`.extract.NESTED_PARAMETERS` (objects the host may reuse and
+    #: change) is read as it starts all the same.
     read_later: bool = False
 
 
@@ -188,9 +190,9 @@ class LlmCall:
             if trace.writer is None or not trace.llm_calls:
                 return None
             call = cls(trace, False, frame.span_id, operation, name, model)
-        if operation.read_later:
+        if operation.read_later and extract.NESTED_PARAMETERS.isdisjoint(kwargs):
             metadata: dict[str, Any] = {"gen_ai.operation.name": operation.otel_name}
-            call.request = kwargs  # the wrapper's own dict: nothing else changes it
+            call.request = kwargs  # the wrapper's own dict, of plain values: nothing changes it
         else:
             metadata = operation.read_metadata(kwargs)
             metadata["gen_ai.operation.name"] = operation.otel_name

@@ -36,6 +36,10 @@ REQUEST_ATTRIBUTES = {
 }
 
 _PLAIN = (str, int, float, bool, list, tuple)
+#: Parameters whose values are objects of the host's, read for their contents
+#: (``reasoning["effort"]``, the JSON format): a host may reuse one and change
+#: it after the call returned, so a call that has one is read as it starts.
+NESTED_PARAMETERS = frozenset({"reasoning", "response_format", "text"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import importlib.util
 import threading
 from collections.abc import Callable
 from typing import Any
+from typing import cast
 
 import openai
 import pytest
@@ -19,6 +20,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat import ChatCompletionToolParam
 from openai.types.responses import FunctionToolParam
 from openai.types.responses import ResponseFunctionToolCall
+from openai.types.shared_params import Reasoning
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 import flask_llm_logs
@@ -208,6 +210,33 @@ def test_parse_stores_structured_output_as_json(app: Flask, openai_client: opena
     assert rows[2].output["content"].keys() == {"verdict", "confidence"}
     content = created.choices[0].message.content
     assert content is not None and content.startswith("{")
+
+
+def test_a_format_the_host_changes_after_the_call_is_read_as_it_was(
+    app: Flask, openai_client: openai.OpenAI
+) -> None:
+    """The request is read when the call ends, on the writer, but not a parameter the
+    host owns and may reuse: its JSON format and reasoning effort are read at once."""
+    schema: dict[str, Any] = {
+        "type": "json_schema",
+        "json_schema": {"name": "verdict", "schema": Verdict.model_json_schema()},
+    }
+    reasoning: dict[str, Any] = {"effort": "low"}
+    openai_client.chat.completions.create(
+        model="gpt-4.1-mini",
+        messages=MESSAGES,
+        response_format=cast(ResponseFormatJSONSchema, schema),
+    )
+    openai_client.responses.create(
+        model="gpt-4.1-mini",
+        input="Judge AAPL",
+        reasoning=cast(Reasoning, reasoning),
+    )
+    schema["type"] = "text"  # the host reuses its objects for the next calls
+    reasoning["effort"] = "high"
+    chat, response = sorted(spans(app, kind="llm"), key=lambda s: s.started_at)
+    assert isinstance(chat.output["content"], dict)
+    assert response.metadata["openai.request.reasoning_effort"] == "low"
 
 
 def test_embeddings_span(app: Flask, openai_client: openai.OpenAI) -> None:
