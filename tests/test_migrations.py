@@ -795,6 +795,27 @@ def fillfactors(connection: sa.Connection) -> dict[str, list[str] | None]:
     return {name: options for name, options in connection.execute(query)}
 
 
+@pytest.mark.postgres
+def test_0013_indexes_the_twin_an_unfinished_partition_command_left(
+    postgres_server: Any,
+) -> None:
+    """The command's swap keeps the twin's indexes: the twin needs the index too."""
+    engine = sa.create_engine(postgres_server.create_database())
+    query = sa.text("SELECT indexname FROM pg_indexes WHERE tablename = :table")
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0012")
+            twin = partitions.build_twin(connection, "llm_logs_metrics")
+            migrations.upgrade(connection, "0013")
+            assert "ix_llm_logs_metrics_user__p" in set(connection.scalars(query, {"table": twin}))
+            migrations.downgrade(connection, "0012")
+            assert "ix_llm_logs_metrics_user__p" not in set(
+                connection.scalars(query, {"table": twin})
+            )
+    finally:
+        engine.dispose()
+
+
 def test_0014_leaves_room_on_the_metrics_pages_and_back(empty_database_url: str) -> None:
     """Every partition gets the fillfactor; the downgrade resets it. SQLite: nothing
     to do, and no error."""
