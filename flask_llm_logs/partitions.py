@@ -76,6 +76,8 @@ AHEAD = 2
 #: this round: a long report reading the table must not queue every writer
 #: behind the partition's ``CREATE``.
 LOCK_TIMEOUT = "2s"
+#: The SQLSTATE of a lock not granted within ``lock_timeout``.
+LOCK_NOT_AVAILABLE = "55P03"
 #: The suffix of a twin's table, constraints and indexes until it is swapped in.
 TWIN = "__p"
 #: The advisory lock that lets one process of many maintain the partitions at a time.
@@ -293,6 +295,22 @@ def maintain(
         return []
     now = now or dt.datetime.now(dt.timezone.utc)
     made: list[str] = []
+    try:
+        _make_due(engine, interval, now, keep_after, made)
+    except sa.exc.OperationalError as error:
+        if getattr(error.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+    return made
+
+
+def _make_due(
+    engine: Engine,
+    interval: str,
+    now: dt.datetime,
+    keep_after: dt.datetime | None,
+    made: list[str],
+) -> None:
+    """:func:`maintain`'s round, adding each partition made to ``made`` as it commits."""
     # One connection and one catalog query for the four tables: this runs at
     # every writer's start. The reads of the default partitions wait for a lock
     # no longer than the ``CREATE`` does: a purge dropping partitions holds
@@ -309,10 +327,9 @@ def maintain(
         for start in starts:
             with engine.begin() as connection:
                 if not _one_at_a_time(connection):
-                    return made
+                    return
                 if not _overlaps(partitions(connection, table), start, next_start(start, interval)):
                     made.append(create_partition(connection, table, start, interval))
-    return made
 
 
 def drop_before(

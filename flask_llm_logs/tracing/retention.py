@@ -273,12 +273,12 @@ def purge_old_traces(
         on_chunk(deleted)
     while True:
         with engine.begin() as connection:
-            _probe_by_index(connection)
             ids = list(connection.scalars(next_chunk))
             if not ids:
                 _take_ended_days_from_runs(connection, cutoff)
                 connection.execute(sa.delete(metrics).where(_ended_metrics(cutoff)))
                 return deleted
+            _probe_by_index(connection)
             connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
             connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))
             # The chunk's traces started before the cutoff: the range reads

@@ -312,6 +312,7 @@ class Writer:
                     records.append(running_record(announced))
                 except Exception:  # the trace's end record still makes its row
                     get_logger().exception("flask-llm-logs: could not make a trace's record")
+                    self._count(errors=1)
             records.append(record)
             if record.response is not None:
                 response, record.response = record.response, None

@@ -122,6 +122,22 @@ def test_rows_without_a_partition_wait_in_the_default_one_then_move(app: Flask) 
     assert len(stored(app, Span, trace_id=trace_id)) == 2
 
 
+def test_a_lock_not_granted_leaves_the_round_for_the_next(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purge dropping partitions holds the default one's lock: the writer's
+    maintenance gives up after ``LOCK_TIMEOUT`` (it runs before the first batch)."""
+    engine = get_state(app).engine
+    monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "100ms")
+    with engine.connect() as holder:
+        holder.execute(sa.text("LOCK TABLE llm_logs_spans_default IN ACCESS EXCLUSIVE MODE"))
+        in_a_year = dt.datetime.now(UTC) + dt.timedelta(days=365)
+        assert partitions.maintain(engine, "month", now=in_a_year) == []
+        holder.rollback()
+    made = partitions.maintain(engine, "month", now=in_a_year)
+    assert partitions.partition_name("llm_logs_spans", in_a_year, "month") in made
+
+
 def test_rows_older_than_the_retention_stay_in_the_default_partition(app: Flask) -> None:
     old = dt.datetime.now(UTC) - dt.timedelta(days=200)
     store_trace(app, old)
