@@ -273,7 +273,9 @@ class LlmCall:
     def fill(self, span: SpanRecord) -> list[SpanRecord]:
         """Read the result :meth:`end_later` kept into ``span``, on the writer's thread;
         its tool-call children. Never raises."""
-        outcome = self.outcome_of(self.result)  # the request's parameters too (wants_json)
+        if self.request is not None:
+            self._read_request()  # into the span's metadata, before the span is read
+        outcome = self.outcome_of(self.result)
         self.result = None
         try:
             return fill_span(span, outcome, self.capture)
