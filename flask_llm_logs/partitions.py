@@ -37,6 +37,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 
+from .postgres import set_local
+
 
 @dataclasses.dataclass(frozen=True)
 class PartitionedTable:
@@ -270,7 +272,7 @@ def _due(
 
 def _one_at_a_time(connection: Connection) -> bool:
     """Take the maintenance lock for this transaction, if no other process holds it."""
-    connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    set_local(connection, lock_timeout=LOCK_TIMEOUT)
     query = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
     return bool(connection.scalar(query, {"key": MAINTENANCE_LOCK_KEY}))
 
@@ -316,7 +318,7 @@ def _make_due(
     # no longer than the ``CREATE`` does: a purge dropping partitions holds
     # the default one's lock, and the writer's first batch waits for this.
     with engine.begin() as connection:
-        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        set_local(connection, lock_timeout=LOCK_TIMEOUT)
         existing = partitions_of(connection, TABLES)
         due = {
             table: _due(connection, table, existing[table], interval, now, keep_after)
@@ -358,7 +360,7 @@ def drop_before(
         old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
         if not old:
             return 0
-        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        set_local(connection, lock_timeout=LOCK_TIMEOUT)
         parent = _quote(connection, table)
         # One statement each for all the partitions: a round trip per partition
         # was most of the purge's time with daily partitions.

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 
 from . import partitions
 from .partitions import TWIN
+from .postgres import set_local
 
 #: Rows copied per transaction.
 DEFAULT_CHUNK_SIZE = 10_000
@@ -158,7 +159,7 @@ def _swap(engine: Engine, table: str) -> None:
     for attempt in range(SWAP_ATTEMPTS):
         try:
             with engine.begin() as connection:
-                connection.execute(sa.text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
+                set_local(connection, lock_timeout=SWAP_LOCK_TIMEOUT)
                 connection.execute(
                     sa.text(f"LOCK TABLE {_quote(connection, table)} IN ACCESS EXCLUSIVE MODE")
                 )

@@ -29,6 +29,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .. import postgres
 from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models.base import utcnow
@@ -119,19 +120,13 @@ def plan_for_sums(connection: Connection) -> None:
     every group (93 states apiece for 5,000 users), which took longer to
     merge than one process takes to sum the rows (0.5 s against 0.33 s);
     and 5,000 users' sums overflow the default ``work_mem`` of 4 MB, so
-    they were sorted on disk. ``SET LOCAL`` ends with the transaction,
-    before the connection goes back to the pool.
+    they were sorted on disk.
     """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(_SET_PLAN_SETTINGS)
+    postgres.set_local(connection, **PLAN_SETTINGS)
 
 
 #: See :func:`plan_for_sums`.
 PLAN_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem": "64MB"}
-#: One statement, one round trip.
-_SET_PLAN_SETTINGS = "; ".join(
-    f"SET LOCAL {name} = '{value}'" for name, value in PLAN_SETTINGS.items()
-)
 
 
 def _utc(argument: str, value: object) -> dt.datetime:

@@ -191,8 +191,7 @@ class _Block:
 
     def _open_trace(self) -> tuple[ActiveTrace, bool]:
         """The trace of an outermost block, and whether the block ends it."""
-        trace, owns = automatic_trace(self.name, recording())
-        return trace, owns
+        return automatic_trace(self.name, recording())
 
     def _close(self, error: BaseException | None) -> None:
         if self._token is None:

@@ -39,6 +39,7 @@ from typing import cast
 import sqlalchemy as sa
 
 from .. import partitions
+from .. import postgres
 from ..models import AlertEvent
 from ..models import BatchRequest
 from ..models import Score
@@ -210,12 +211,7 @@ def _probe_by_index(connection: sa.Connection) -> None:
     JIT compilation, tens of milliseconds a statement for deletes that take
     a few. Both settings end with the chunk's transaction.
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            sa.text(
-                "SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"
-            )
-        )
+    postgres.set_local(connection, enable_seqscan="off", jit="off")
 
 
 def plan_purge(days: int | None = None) -> PurgePlan:
