@@ -158,6 +158,14 @@ def stored_sums(row: Mapping[Any, Any], sign: int = 1) -> Sums:
 Key = tuple[Any, ...]
 
 
+def add_to(rows: dict[tuple[int, Key], Sums], row: tuple[int, Key], sums: Sums) -> None:
+    """Add ``sums`` to ``row`` (a grain number and key) of the rows to upsert, made if new."""
+    target = rows.get(row)
+    if target is None:
+        target = rows[row] = Sums()
+    target.add(sums)
+
+
 def minute_sums(
     spans: Iterable[Mapping[str, Any]],
     trace_dims: Mapping[uuid.UUID, tuple[str, str, str]],
@@ -247,10 +255,7 @@ def all_grains(minutes: Mapping[Key, Sums]) -> dict[tuple[int, Key], Sums]:
                 derived = (starts[width], *before)
             else:
                 derived = (starts[width], *before, dims[position], *after)
-            target = rows.get((number, derived))
-            if target is None:
-                target = rows[(number, derived)] = Sums()
-            target.add(sums)
+            add_to(rows, (number, derived), sums)
     return rows
 
 

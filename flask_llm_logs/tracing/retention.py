@@ -183,11 +183,8 @@ def _take_ended_days_from_runs(connection: sa.Connection, cutoff: dt.datetime) -
                 metrics.c.bucket < day,
             )
             for row in connection.execute(ended_days).mappings():
-                key = (grain.number, (start, *(row[name] for name in DIMENSIONS)))
-                sums = taken.get(key)
-                if sums is None:
-                    sums = taken[key] = aggregate.Sums()
-                sums.add(aggregate.stored_sums(row, sign=-1))
+                key = (start, *(row[name] for name in DIMENSIONS))
+                aggregate.add_to(taken, (grain.number, key), aggregate.stored_sums(row, sign=-1))
         aggregate.write_rows(connection, upsert, taken)
         connection.execute(
             sa.delete(metrics).where(

@@ -77,10 +77,7 @@ def upgrade() -> None:
             for length, first_grain in RUNS.values():
                 key = (aggregate.block_start(row["bucket"], length), *dimensions)
                 grain = first_grain + row["grain"] - DAY_GRAINS[0]
-                target = rows.get((grain, key))
-                if target is None:
-                    target = rows[(grain, key)] = aggregate.Sums()
-                target.add(sums)
+                aggregate.add_to(rows, (grain, key), sums)
             done += 1
         aggregate.write_rows(bind, upsert, rows)
         _say(f"llm_logs_metrics: {done:,} of {total:,} day rows summed")
