@@ -119,12 +119,21 @@ def mark_incomplete(after: dt.timedelta | None = None) -> int:
 
 
 def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
-    """The metrics rows of buckets that ended before ``cutoff``."""
+    """The metrics rows of buckets that ended before ``cutoff``'s day (or run of days).
+
+    Minutes and hours go by whole days, as days do: the day the cutoff
+    falls in keeps its hours and minutes, so every row kept is the sum of
+    the finer rows kept inside it, which ``metrics()`` relies on when it
+    reads a bucket whole and takes away the part outside a range. (Taking
+    the day's first hours away would leave them counted in its day row.)
+    The runs of days are kept the same way by :func:`_take_ended_days_from_runs`.
+    """
+    day = aggregate.truncate(cutoff, "day")
     return sa.or_(
         *(
             sa.and_(
                 metrics.c.grain.in_([g.number for g in aggregate.GRAINS if g.width == width]),
-                metrics.c.bucket < aggregate.truncate(cutoff, width),
+                metrics.c.bucket < aggregate.truncate(day, width),
             )
             for width in aggregate.ALL_WIDTHS
         )
