@@ -32,9 +32,9 @@ from flask_llm_logs.tracing import latency
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0014"
+HEAD = "0015"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0013"
+PREVIOUS = "0014"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD: set[str] = set()
 
@@ -858,5 +858,65 @@ def check_0014(url: str, *, partitioned: bool) -> None:
             assert all(options == ["fillfactor=70"] for options in after.values())
             migrations.downgrade(connection, "0013")
             assert all(options is None for options in fillfactors(connection).values())
+    finally:
+        engine.dispose()
+
+
+def test_0015_removes_the_oldest_day_an_earlier_purge_left_part_deleted(
+    empty_database_url: str,
+) -> None:
+    """A day whose hours and minutes before a cutoff were purged, while its day row and
+    runs kept counting them, goes as a purge now removes a day; a whole day stays."""
+    engine = sa.create_engine(empty_database_url)
+    day = dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
+    trace = uuid.uuid4()
+    spans = [
+        {
+            "id": uuid.uuid4(),
+            "trace_id": trace,
+            "kind": "llm",
+            "model": "m",
+            "provider": "openai",
+            "status": "completed",
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "cached_tokens": 0,
+            "cache_write_tokens": 0,
+            "cost": 0.25,
+            "duration_ms": 100.0,
+            "started_at": day + dt.timedelta(hours=hours),
+        }
+        for hours in (3, 18, 30, 54)
+    ]
+    rows = aggregate.all_grains(aggregate.minute_sums(spans, {trace: ("chat", "u", "")}, {}))
+    c = metrics_table.c
+
+    def calls(connection: sa.Connection, grain: int) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.sum(c.calls), 0)).where(c.grain == grain)
+        return int(connection.scalar(query) or 0)
+
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0014")
+            aggregate.write_rows(connection, aggregate.upsert(connection.dialect.name), rows)
+            migrations.upgrade(connection, "0015")
+            whole = calls(connection, aggregate.BLOCK_BY["9 days"][None].number)
+            assert whole == calls(connection, aggregate.MINUTE.number) == 4  # left as it was
+            migrations.downgrade(connection, "0014")
+            # What the purge before 0015 left with its cutoff at 12:00 on the first day.
+            connection.execute(
+                sa.delete(metrics_table).where(
+                    c.grain.in_(
+                        [g.number for g in aggregate.GRAINS if g.width in ("minute", "hour")]
+                    ),
+                    c.bucket < day + dt.timedelta(hours=12),
+                )
+            )
+            migrations.upgrade(connection, "0015")
+            for grain in aggregate.GRAINS:
+                assert calls(connection, grain.number) == 2, grain  # the next two days
+            first = connection.scalar(sa.select(sa.func.min(c.bucket)).where(c.grain == 3))
+            first = first if first.tzinfo else first.replace(tzinfo=dt.timezone.utc)
+            assert first == day + dt.timedelta(days=1)
     finally:
         engine.dispose()

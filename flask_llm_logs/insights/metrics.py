@@ -1,11 +1,13 @@
 """``metrics()``: calls, errors, tokens, cost and latency percentiles, grouped and bucketed.
 
 It reads the metrics table the writer keeps (see
-:mod:`flask_llm_logs.tracing.aggregate`), never the spans. A range is cut
-into the coarsest buckets that fit it: whole days from day rows, the hours
-at either end from hour rows, the minutes at either end from minute rows;
-without ``bucket``, whole runs of 3 and 9 days from their rows too (those
-keeping one dimension or none).
+:mod:`flask_llm_logs.tracing.aggregate`), never the spans. A range is read
+from the coarsest buckets that fit it: whole days from day rows, hours from
+hour rows, minutes from minute rows; without ``bucket``, runs of 3 and 9
+days from their rows too (those keeping one dimension or none). At either
+end, a bucket the range only partly covers is read whole when the part
+outside the range is the shorter, and that part, read from finer rows, is
+taken away (see :func:`_cover`): a month by user reads half the rows.
 When at most one dimension is asked for (grouped by or filtered on), the
 hour and day rows that keep only that dimension are read, a few rows per
 bucket; otherwise those that keep every dimension.
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+from typing import NamedTuple
 from typing import cast
 
 import sqlalchemy as sa
@@ -166,6 +169,8 @@ class Query:
     group_by: tuple[str, ...]
     filters: dict[str, object]
     bucket: str | None
+    #: When the query was made: no rows are stored after it.
+    now: dt.datetime
 
     @classmethod
     def parse(
@@ -178,7 +183,8 @@ class Query:
     ) -> Query:
         """The arguments of :func:`metrics`, checked; ``ValueError`` names the wrong one."""
         start = _utc("since", since)
-        end = utcnow() if until is None else _utc("until", until)
+        now = utcnow()
+        end = now if until is None else _utc("until", until)
         if end <= start:
             raise ValueError(f"until: must be after since ({start.isoformat()})")
         if isinstance(group_by, str):
@@ -192,7 +198,7 @@ class Query:
         }
         if bucket not in BUCKETS:
             raise ValueError(f"bucket: must be one of None, minute, hour, day; got {bucket!r}")
-        return cls(start, end, names, checked, bucket)
+        return cls(start, end, names, checked, bucket, now)
 
     # -- which rows -------------------------------------------------------------
 
@@ -200,8 +206,9 @@ class Query:
         """The table's dimension columns this query groups by or filters on."""
         return {DIMENSIONS[name] for name in (*self.group_by, *self.filters)}
 
-    def segments(self) -> list[tuple[aggregate.Grain, dt.datetime, dt.datetime]]:
-        """The range, cut into spans of the coarsest grain that fits (and the bucket allows)."""
+    def segments(self) -> list[Segment]:
+        """The range as whole buckets of the coarsest grains that fit (and the bucket
+        allows), each end cut finer: see :func:`_cover`."""
         start = aggregate.truncate(self.since, "minute")
         end = aggregate.truncate(self.until, "minute")
         if end < self.until:
@@ -219,28 +226,17 @@ class Query:
             # Runs of days: only the one-dimension rows have them.
             chain = (*chain, *aggregate.BLOCK_DAYS)
             coarse.update({width: aggregate.BLOCK_BY[width][key] for width in aggregate.BLOCK_DAYS})
-        segments = [(aggregate.MINUTE, start, end)]
-        for width in chain:
-            finer, low, high = segments.pop()
-            inner_low = _ceil(low, width)
-            inner_high = aggregate.truncate(high, width)
-            if inner_low >= inner_high:
-                segments.append((finer, low, high))
-                break
-            if low < inner_low:
-                segments.append((finer, low, inner_low))
-            if inner_high < high:
-                segments.append((finer, inner_high, high))
-            segments.append((coarse[width], inner_low, inner_high))
-        return segments
+        grains = [*(coarse[width] for width in reversed(chain)), aggregate.MINUTE]
+        return _cover(start, end, grains, 1, self.now)
 
-    def where(self) -> list[sa.ColumnElement[bool]]:
+    def where(self, segments: Iterable[Segment]) -> list[sa.ColumnElement[bool]]:
+        """The rows of ``segments`` that the filters keep."""
         bucket = table.c.bucket
         clauses = [
             sa.or_(
                 *(
                     sa.and_(table.c.grain == grain.number, bucket >= low, bucket < high)
-                    for grain, low, high in self.segments()
+                    for grain, low, high, _ in segments
                 )
             )
         ]
@@ -257,22 +253,42 @@ class Query:
                 clauses.append(column == value)
         return clauses
 
+    def rows(self, columns: Sequence[str], summed: Sequence[str]) -> sa.Subquery:
+        """The rows to sum: those of the segments added, and those of the segments taken
+        away with ``summed`` negated, one after the other."""
+        segments = self.segments()
+        branches = []
+        for sign in (1, -1):
+            signed = [segment for segment in segments if segment.sign == sign]
+            if not signed:
+                continue
+            values = (table.c[n] if sign > 0 else (-table.c[n]).label(n) for n in summed)
+            branches.append(
+                sa.select(*(table.c[name] for name in columns), *values).where(*self.where(signed))
+            )
+        if len(branches) == 1:
+            return branches[0].subquery("rows")
+        return sa.union_all(*branches).subquery("rows")
+
     # -- reading ------------------------------------------------------------------
 
     def run(self, connection: Connection) -> list[dict[str, Any]]:
         keys = sorted({DIMENSIONS[name] for name in self.group_by})
-        group = [table.c[column] for column in keys]
-        if self.bucket is not None:
-            group.insert(0, table.c.bucket)
         bins = self.bins(connection) if keys else range(latency.BINS)
+        counted = [latency.COLUMNS[number] for number in bins]
+        grouped = keys if self.bucket is None else ["bucket", *keys]
+        source = self.rows(grouped, [*MEASURES, *counted])
+        group = [source.c[column] for column in keys]
+        if self.bucket is not None:
+            group.insert(0, source.c.bucket)
         sums = [
-            *(sa.cast(sa.func.sum(table.c[name]), _SUM_TYPES[name]) for name in MEASURES),
-            *(sa.func.sum(table.c[latency.COLUMNS[number]]) for number in bins),
+            *(sa.cast(sa.func.sum(source.c[name]), _SUM_TYPES[name]) for name in MEASURES),
+            *(sa.func.sum(source.c[name]) for name in counted),
         ]
-        query = sa.select(*group, *sums).where(*self.where())
+        query = sa.select(*group, *sums)
         if group:
             query = query.group_by(*group)
-        rows = connection.execute(query).all()
+        found = connection.execute(query).all()
         first_key = len(group) - len(keys)
         # Where each ``group_by`` name's value is in a row, and whether it is a prompt's
         # (its version's id there, its slug in the result).
@@ -281,10 +297,10 @@ class Query:
         ]
         ids = set()
         if "prompt_version_id" in keys:
-            ids = {row[first_key + keys.index("prompt_version_id")] for row in rows}
+            ids = {row[first_key + keys.index("prompt_version_id")] for row in found}
         prompt_names = self._prompt_names(connection, ids)
         merged: dict[tuple[Any, ...], Sequence[Any]] = {}
-        for row in rows:
+        for row in found:
             if row[len(group)] is None:  # SUM over no rows at all
                 continue
             key: tuple[Any, ...] = tuple(
@@ -303,9 +319,7 @@ class Query:
             merged[key] = numbers
         # The names of a group's key, as in the result: the bucket first, if any.
         names = self.group_by if self.bucket is None else ("bucket", *self.group_by)
-        results = [
-            self._result(names, key, numbers, bins, prompt_names) for key, numbers in merged.items()
-        ]
+        results = self._results(names, merged, bins, prompt_names)
         # Most calls first, then by bucket: each sort keeps the order of equal keys.
         results.sort(key=operator.itemgetter("calls"), reverse=True)
         if self.bucket is not None:
@@ -343,31 +357,107 @@ class Query:
         return {row.id: (row.slug, row.version_number) for row in connection.execute(query)}
 
     @staticmethod
-    def _result(
+    def _results(
         names: tuple[str, ...],
-        key: tuple[Any, ...],
-        numbers: Sequence[Any],
+        merged: Mapping[tuple[Any, ...], Sequence[Any]],
         bins: Sequence[int],
         prompt_names: dict[int, tuple[str, int]],
-    ) -> dict[str, Any]:
-        """A group's dict from its sums: the measures, then the counts of ``bins``.
+    ) -> list[dict[str, Any]]:
+        """Each group's dict from its key and sums (the measures, then the counts of
+        ``bins``), but for groups whose calls were all taken away (outside the range).
 
-        Built from names zipped with values rather than one key at a time:
-        a month by user makes 5,000 of them.
+        A month by user makes 5,000 of them, which took longer than the server's
+        read: each is zipped from its names and values in one go.
         """
-        result: dict[str, Any] = dict(zip(names, key, strict=True))
-        if "prompt_version" in result:
-            slug, number = prompt_names.get(result["prompt_version"], _NO_PROMPT)
-            result.setdefault("prompt", slug)
-            result["version"] = number
-        # In the order of ``MEASURES``; each sum already an ``int`` or a ``float`` (cast in SQL).
-        calls = result["calls"] = numbers[0]
-        errors = result["errors"] = numbers[1]
-        result["error_rate"] = errors / calls if calls else 0.0
-        result.update(zip(MEASURES[2:], numbers[2 : len(MEASURES)], strict=True))
-        found = latency.percentiles(numbers[len(MEASURES) :], _FRACTIONS, bins)
-        result.update(zip(_PERCENTILE_KEYS, found, strict=True))
-        return result
+        keys = names
+        if "prompt_version" in names:
+            keys = (*names, *(("prompt",) if "prompt" not in names else ()), "version")
+        fields = (*keys, "calls", "errors", "error_rate", *MEASURES[2:], *_PERCENTILE_KEYS)
+        version = names.index("prompt_version") if "prompt_version" in names else None
+        prompt = names.index("prompt") if "prompt" in names else None
+        first_bin = len(MEASURES)
+        results = []
+        for key, numbers in merged.items():
+            calls = numbers[0]
+            if not calls:
+                continue
+            if version is not None:
+                slug, number = prompt_names.get(key[version], _NO_PROMPT)
+                key = (*key, number) if prompt is not None else (*key, slug, number)
+            found = latency.percentiles(numbers[first_bin:], _FRACTIONS, bins)
+            errors = numbers[1]
+            # In the order of ``MEASURES``; each sum already an int or a float (cast in SQL).
+            values = (*key, calls, errors, errors / calls, *numbers[2:first_bin], *found)
+            results.append(dict(zip(fields, values, strict=True)))
+        return results
+
+
+class Segment(NamedTuple):
+    """The rows of ``grain`` whose bucket starts in ``[low, high)``, added or taken away."""
+
+    grain: aggregate.Grain
+    low: dt.datetime
+    high: dt.datetime
+    #: ``1``: added; ``-1``: taken away (the part of a bucket read whole outside the range).
+    sign: int
+
+
+def _cover(
+    low: dt.datetime,
+    high: dt.datetime,
+    grains: Sequence[aggregate.Grain],
+    sign: int,
+    now: dt.datetime,
+) -> list[Segment]:
+    """``[low, high)`` (whole minutes) as whole buckets of ``grains[0]``, the coarsest,
+    and the finer ``grains`` at either end, each segment with ``sign``.
+
+    A bucket the range only partly covers at one end is left to the finer
+    grains for the part inside the range, or read whole with the part
+    outside taken away, whichever reads less. What a read costs is
+    estimated from the time it covers: read whole, a bucket costs half its
+    time, as rows of the finer grains (a value active for several of their
+    buckets has one row in it); time after ``now`` costs nothing, no rows
+    are stored there. A month by user, its ends at 06:47, so reads four
+    9-day runs, 20,000 rows in ``bench/metrics_query.py``, less 7 hours
+    before its start, where adding two days, three 3-day runs and 17 hours
+    at the start and three days and 7 hours at the end read 38,000; a day by
+    user reads the run of days that started today whole, and yesterday's 17
+    hours from hour rows (yesterday's row has as many users as those
+    hours). Exact because every row of a bucket is the sum of the finer
+    rows inside it, kept or purged together (see ``tracing.retention``).
+    """
+    grain, finer = grains[0], grains[1:]
+    if not finer:
+        return [Segment(grain, low, high, sign)]
+    width = grain.width
+    best: tuple[dt.datetime, dt.datetime] | None = None
+    least = _length(low, high, now)  # nothing of this grain: all of it finer
+    for first in {aggregate.truncate(low, width), _ceil(low, width)}:
+        for last in {aggregate.truncate(high, width), _ceil(high, width)}:
+            if first >= last:
+                continue
+            cost = _length(first, last, now) / 2
+            cost += _length(min(first, low), max(first, low), now)
+            cost += _length(min(high, last), max(high, last), now)
+            if cost < least:
+                best, least = (first, last), cost
+    if best is None:
+        return _cover(low, high, finer, sign, now)
+    first, last = best
+    segments = [Segment(grain, first, last, sign)]
+    if first != low:
+        inside = first > low
+        segments += _cover(min(first, low), max(first, low), finer, sign if inside else -sign, now)
+    if last != high:
+        inside = last < high
+        segments += _cover(min(high, last), max(high, last), finer, sign if inside else -sign, now)
+    return segments
+
+
+def _length(low: dt.datetime, high: dt.datetime, now: dt.datetime) -> dt.timedelta:
+    """How much of ``[low, high)`` is before ``now``: what reading it costs."""
+    return max(min(high, now) - low, dt.timedelta(0))
 
 
 def _ceil(moment: dt.datetime, width: str) -> dt.datetime:

@@ -4,9 +4,9 @@ marking traces whose end never arrived.
 Each chunk of traces (oldest first) is deleted with its spans in a short
 transaction of its own, so the writer and the UI keep working while a purge
 runs, and an interrupted purge keeps what it already did. The metrics
-table's rows whose buckets ended before the cutoff go too; a minute, hour
-or day the cutoff falls in is kept whole, and a run of days it falls in
-loses the days that went.
+table's rows whose buckets ended before the cutoff's day go last (see
+:func:`_drop_old_metrics`): that day is kept whole, its hours and minutes with
+it, and a run of days it falls in loses the days that went.
 
 A trace that a batch request links to (``BatchRequest.trace_id``) is kept,
 whatever its age: the request's result stays where it is, and its link to the
@@ -119,12 +119,21 @@ def mark_incomplete(after: dt.timedelta | None = None) -> int:
 
 
 def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
-    """The metrics rows of buckets that ended before ``cutoff``."""
+    """The metrics rows of buckets that ended before ``cutoff``'s day (or run of days).
+
+    Minutes and hours go by whole days, as days do: the day the cutoff
+    falls in keeps its hours and minutes, so every row kept is the sum of
+    the finer rows kept inside it, which ``metrics()`` relies on when it
+    reads a bucket whole and takes away the part outside a range. (Taking
+    the day's first hours away would leave them counted in its day row.)
+    The runs of days are kept the same way by :func:`_take_ended_days_from_runs`.
+    """
+    day = aggregate.truncate(cutoff, "day")
     return sa.or_(
         *(
             sa.and_(
                 metrics.c.grain.in_([g.number for g in aggregate.GRAINS if g.width == width]),
-                metrics.c.bucket < aggregate.truncate(cutoff, width),
+                metrics.c.bucket < aggregate.truncate(day, width),
             )
             for width in aggregate.ALL_WIDTHS
         )
@@ -140,8 +149,33 @@ def _drop_old_partitions(cutoff: dt.datetime) -> int:
     )
     for table in (spans, scores):
         partitions.drop_before(engine, table.name, cutoff, keep=f"trace_id IN ({linked})")
-    partitions.drop_before(engine, metrics.name, _metrics_kept_from(cutoff))
     return dropped
+
+
+def _drop_old_metrics(engine: sa.Engine, cutoff: dt.datetime) -> None:
+    """Remove the metrics of the buckets that ended before ``cutoff``'s day.
+
+    The partitions that end by the start of the longest run of days the
+    cutoff falls in are dropped, then :func:`trim_metrics` does the rest in
+    one transaction. The drop comes right before it, not with the traces'
+    and spans' partitions, so a run is never gone while the days after it
+    in the same run are still there.
+    """
+    partitions.drop_before(engine, metrics.name, _metrics_kept_from(cutoff))
+    with engine.begin() as connection:
+        trim_metrics(connection, cutoff)
+
+
+def trim_metrics(connection: sa.Connection, cutoff: dt.datetime) -> None:
+    """Take the days that end before ``cutoff``'s day out of the runs they are in,
+    and delete the rows of the buckets that ended before it.
+
+    Afterwards every row kept is the sum of the finer rows kept inside it,
+    which ``metrics()`` relies on when it reads a bucket whole and takes
+    away the part outside a range. (Migration ``0015`` uses it too.)
+    """
+    _take_ended_days_from_runs(connection, cutoff)
+    connection.execute(sa.delete(metrics).where(_ended_metrics(cutoff)))
 
 
 def _metrics_kept_from(cutoff: dt.datetime) -> dt.datetime:
@@ -268,9 +302,7 @@ def purge_old_traces(
         with engine.begin() as connection:
             ids = list(connection.scalars(next_chunk))
             if not ids:
-                _take_ended_days_from_runs(connection, cutoff)
-                connection.execute(sa.delete(metrics).where(_ended_metrics(cutoff)))
-                return deleted
+                break
             _probe_by_index(connection)
             connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
             connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))
@@ -282,3 +314,5 @@ def purge_old_traces(
         deleted += len(ids)
         if on_chunk is not None:
             on_chunk(len(ids))
+    _drop_old_metrics(engine, cutoff)
+    return deleted

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 import flask_llm_logs
+from flask_llm_logs.insights.metrics import BUCKETS
 from flask_llm_logs.insights.metrics import PLAN_SETTINGS
 from flask_llm_logs.insights.metrics import Query
 from flask_llm_logs.models import PromptRecord
@@ -183,20 +184,16 @@ def test_any_range_and_bucket_adds_up_to_the_spans_in_it(app: Flask) -> None:
 
 
 def test_long_ranges_read_runs_of_days_and_add_up_to_the_spans_in_them(app: Flask) -> None:
-    """A month by one dimension reads the 3- and 9-day rows for the whole runs inside it."""
+    """A month by one dimension reads 9-day runs whole, taking away what they hold outside it."""
     rng = random.Random(12)
     for _ in range(40):
         started = (NOON - dt.timedelta(days=rng.uniform(0, 40))).timestamp()
         submit(app, *random_trace(rng, spans=rng.randrange(2, 7), started_at=started))
     flush()
     rows = raw_llm_spans(app)
-    month = aggregate.BLOCK_BY["9 days"][None].number, aggregate.BLOCK_BY["3 days"][None].number
-    assert set(month) <= {
-        grain.number
-        for grain, _, _ in Query.parse(
-            NOON - dt.timedelta(days=30), NOON, (), None, None
-        ).segments()
-    }
+    month = Query.parse(NOON - dt.timedelta(days=30), NOON, (), None, None).segments()
+    assert aggregate.BLOCK_BY["9 days"][None] in {segment.grain for segment in month}
+    assert -1 in {segment.sign for segment in month}  # what the runs hold outside it
     for _ in range(8):
         since = NOON - dt.timedelta(days=rng.uniform(3, 41), minutes=rng.randrange(1440))
         until = NOON - dt.timedelta(days=rng.uniform(0, 2), minutes=rng.randrange(1440))
@@ -206,6 +203,49 @@ def test_long_ranges_read_runs_of_days_and_add_up_to_the_spans_in_them(app: Flas
         for group_by in (("user",), ("model",), ()):
             actual = flask_llm_logs.metrics(since=since, until=until, group_by=group_by)
             assert_matches(actual, expected(inside, group_by), group_by)
+
+
+def test_the_segments_count_each_minute_of_the_range_once() -> None:
+    """Whatever the range, bucket, grouping and now, the buckets added and those taken
+    away count each minute of the range once net, and nothing else; each bucket taken
+    away lies in a coarser one added, and none is coarser than the ``bucket`` asked for."""
+    rng = random.Random(5)
+    order = {width: n for n, width in enumerate(aggregate.ALL_WIDTHS)}
+    minute = dt.timedelta(minutes=1)
+    for _ in range(3000):
+        since = NOON + dt.timedelta(days=rng.uniform(-40, 40))
+        until = since + dt.timedelta(
+            seconds=rng.choice([50, 5000, 90_000, 3_500_000]) * rng.random()
+        )
+        until += dt.timedelta(milliseconds=1)
+        now = until + dt.timedelta(days=rng.uniform(-1, 1))
+        group_by = rng.choice([(), ("user",), ("user", "model")])
+        query = Query(since, until, group_by, {}, rng.choice(BUCKETS), now)
+        first = aggregate.truncate(since, "minute")
+        last = aggregate.truncate(until, "minute")
+        last += minute if last < until else dt.timedelta(0)
+        changes = {first: 0, last: 0}
+        segments = query.segments()
+        for segment in segments:
+            width = segment.grain.width
+            assert segment.low < segment.high
+            assert aggregate.truncate(segment.low, width) == segment.low
+            assert aggregate.truncate(segment.high, width) == segment.high
+            if query.bucket is not None:
+                assert order[width] <= order[query.bucket]
+            changes[segment.low] = changes.get(segment.low, 0) + segment.sign
+            changes[segment.high] = changes.get(segment.high, 0) - segment.sign
+            if segment.sign < 0:
+                assert any(
+                    added.sign > 0
+                    and order[added.grain.width] > order[width]
+                    and added.low <= segment.low < segment.high <= added.high
+                    for added in segments
+                ), (query, segment)
+        count = 0
+        for moment in sorted(changes):
+            count += changes[moment]
+            assert count == (1 if first <= moment < last else 0), (query, moment)
 
 
 def test_randomized_workload_matches_the_raw_spans(app: Flask) -> None:

@@ -21,6 +21,7 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.models import metrics_table
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing import aggregate
+from flask_llm_logs.tracing import retention
 from flask_llm_logs.tracing.retention import plan_purge
 from flask_llm_logs.tracing.retention import purge_old_traces
 from tests.helpers.writer import span_record
@@ -118,6 +119,39 @@ def test_purge_takes_the_ended_days_out_of_the_runs_of_days(
         with get_state(app).engine.connect() as connection:
             empty = sa.select(sa.func.count()).where(metrics_table.c.calls == 0)
             assert connection.execute(empty).scalar() == 0
+
+
+def test_a_range_after_the_cutoff_counts_nothing_purged(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``metrics()`` reads the run of days the cutoff starts whole and takes away what
+    it holds before the range, from the hour rows: the purge keeps the cutoff's day's
+    hours and minutes, so the call before the cutoff that day is taken away too."""
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    # The cutoff at 10:00 on the first day of a run of nine days, 30 days or more ago.
+    days = next(d for d in range(30, 39) if ((today - aggregate.EPOCH).days - d) % 9 == 0)
+    cutoff_day = today - dt.timedelta(days=days)
+    monkeypatch.setattr(retention, "utcnow", lambda: today + dt.timedelta(hours=10))
+    trace = trace_record(started_at=cutoff_day.timestamp(), status="completed")
+    submit(
+        app,
+        trace,
+        *(
+            span_record(
+                trace.id, kind="llm", model="m", duration_ms=5.0, started_at=moment.timestamp()
+            )
+            for minutes in (3 * 60, 10 * 60 + 10, 18 * 60, 30 * 60)
+            for moment in [cutoff_day + dt.timedelta(minutes=minutes)]
+        ),
+    )
+    assert flask_llm_logs.flush(10)
+
+    purge_old_traces(days)
+
+    since = cutoff_day + dt.timedelta(hours=10, minutes=30)
+    for group_by in ((), ("model",), ("model", "user")):
+        [row] = flask_llm_logs.metrics(since=since, group_by=group_by)
+        assert row["calls"] == 2, group_by  # 18:00 and the next day's 06:00
 
 
 def link_to_batch_request(app: Flask, trace_id: uuid.UUID) -> None:
