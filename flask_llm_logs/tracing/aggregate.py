@@ -446,6 +446,11 @@ def write_rows(
         connection.exec_driver_sql(statement.unnest.text(values), values)
 
 
+def dimensions(trace: Mapping[Any, Any]) -> tuple[str, str, str]:
+    """Name, user and environment of a trace's row (``''`` for none)."""
+    return trace["name"] or "", trace["user_id"] or "", trace["environment"] or ""
+
+
 def trace_dims(
     connection: Connection, trace_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[str, str, str]]:
@@ -454,10 +459,7 @@ def trace_dims(
     query = sa.select(traces.c.id, traces.c.name, traces.c.user_id, traces.c.environment).where(
         traces.c.id.in_(ids)
     )
-    return {
-        row.id: (row.name or "", row.user_id or "", row.environment or "")
-        for row in connection.execute(query)
-    }
+    return {row.id: dimensions(row._mapping) for row in connection.execute(query)}
 
 
 def add(
@@ -465,10 +467,18 @@ def add(
     statement: Upsert,
     spans: list[dict[str, Any]],
     prompt_versions: Mapping[uuid.UUID, int],
+    stored_traces: Mapping[uuid.UUID, tuple[str, str, str]],
 ) -> None:
-    """Add the LLM spans among ``spans`` (just stored) to the metrics table."""
+    """Add the LLM spans among ``spans`` (just stored) to the metrics table.
+
+    :param stored_traces: name, user and environment of the traces this
+        transaction stored (inserted, or updated over what was there): the
+        rows as they now are. The others are read from the table.
+    """
     trace_ids = {row["trace_id"] for row in spans if row["kind"] == "llm"}
     if not trace_ids:
         return
-    dims = trace_dims(connection, trace_ids)
+    dims = stored_traces
+    if unknown := trace_ids - stored_traces.keys():
+        dims = {**stored_traces, **trace_dims(connection, unknown)}
     write_rows(connection, statement, all_grains(minute_sums(spans, dims, prompt_versions)))
