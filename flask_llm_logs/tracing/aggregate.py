@@ -243,17 +243,39 @@ def _coarser(rows: Mapping[Key, Sums], width: str) -> dict[Key, Sums]:
     return coarser
 
 
-def _projected(rows: Mapping[Key, Sums]) -> dict[str | None, dict[Key, Sums]]:
-    """``rows`` (keeping every dimension) summed by each dimension alone and by none."""
-    projected: dict[str | None, dict[Key, Sums]] = {name: {} for name in _PROJECTIONS}
+#: Where a key holds the user: the dimension with most values (a batch has a row per user
+#: and combination of the others, of which there are a handful).
+_USER = 1 + DIMENSIONS.index("user_id")
+
+
+def _project(
+    rows: Mapping[Key, Sums], names: Iterable[str | None], into: dict[str | None, dict[Key, Sums]]
+) -> None:
+    """Add ``rows`` to their rows keeping only dimension ``name`` (or none), for each of
+    ``names``."""
     for key, sums in rows.items():
         bucket = key[0]
-        for name, (before, position, after) in _PROJECTIONS.items():
+        for name in names:
+            before, position, after = _PROJECTIONS[name]
             if position is None:
                 derived = (bucket, *before)
             else:
                 derived = (bucket, *before, key[position], *after)
-            add_to(projected[name], derived, sums)
+            add_to(into[name], derived, sums)
+
+
+def _projected(rows: Mapping[Key, Sums]) -> dict[str | None, dict[Key, Sums]]:
+    """``rows`` (keeping every dimension) summed by each dimension alone and by none.
+
+    By user from ``rows``; by the others, and by none, from ``rows`` summed
+    over their users first: their few combinations, not a row per user.
+    """
+    projected: dict[str | None, dict[Key, Sums]] = {name: {} for name in _PROJECTIONS}
+    _project(rows, ["user_id"], projected)
+    combinations: dict[Key, Sums] = {}
+    for key, sums in rows.items():
+        add_to(combinations, (*key[:_USER], EMPTY["user_id"], *key[_USER + 1 :]), sums)
+    _project(combinations, [name for name in _PROJECTIONS if name != "user_id"], projected)
     return projected
 
 
