@@ -285,8 +285,9 @@ def all_grains(minutes: Mapping[Key, Sums]) -> dict[tuple[int, Key], Sums]:
     Each grain is summed from the coarsest rows it can be: the hours from the
     minutes, the days from the hours, the hours keeping one dimension (or
     none) from the hours, the days keeping one from those, the runs of days
-    from those days. A row is added to about ten others, where adding each
-    minute row to its row of every grain was 33 additions.
+    from those days. A batch of 50 users' minute rows takes 378 additions of
+    a row's sums, where adding each minute row to its row of every grain
+    took 1,700.
     """
     hours = _coarser(minutes, "hour")
     by_grain = {MINUTE: minutes, HOUR: hours, DAY: _coarser(hours, "day")}
@@ -387,8 +388,8 @@ class UnnestUpsert(NamedTuple):
     (:func:`by_column` sorts them): two transactions lock the rows they
     share in the same order. The ``unnest`` of a select list yields its
     array's elements in order and nothing between it and the insert
-    reorders them; an ``ORDER BY`` of the key sorted them again (a
-    quarter of the server's time of the statement).
+    reorders them; an ``ORDER BY`` of the key sorted them again (1 to
+    1.5 ms of the server's 9 for 378 rows).
     """
 
     #: ``INSERT INTO .. (every column) SELECT ``
@@ -408,6 +409,7 @@ class UnnestUpsert(NamedTuple):
 
 
 def _unnest_upsert(table: sa.Table) -> UnnestUpsert:
+    """The pieces of ``table``'s upsert, quoted and typed as PostgreSQL has them."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     quote = dialect.identifier_preparer.quote
     name = dialect.identifier_preparer.format_table(table)
