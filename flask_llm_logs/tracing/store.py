@@ -335,7 +335,8 @@ def _statements(dialect_name: str) -> _Statements:
         # The start record never overwrites an end record that landed first.
         where=upsert.excluded.status != "running",
         # RETURNING makes SQLAlchemy send one multi-row statement
-        # (insertmanyvalues) instead of one round trip per row.
+        # (insertmanyvalues) instead of one round trip per row; the rows it
+        # returns are those inserted or updated (not a start record refused).
     ).returning(traces.c.id)
     # A retry after a lost commit acknowledgement must not fail on duplicates.
     # RETURNING: only the spans stored now are added to the metrics.
@@ -420,10 +421,21 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     to the metrics table.
     """
     statements = _statements(connection.dialect.name)
+    stored_traces: dict[Any, tuple[str, str, str]] = {}
     if rows.traces:
         defaults = {"models": "[]", "tags": "[]", "spans_count": 0, "created_at": utcnow()}
         defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
-        connection.execute(statements.upsert_traces, [{**defaults, **r} for r in rows.traces])
+        upserted = connection.scalars(
+            statements.upsert_traces, [{**defaults, **r} for r in rows.traces]
+        )
+        if metrics:
+            # The rows the upsert returns are as this batch has them now (a start
+            # record that came after its end record is not): the metrics need
+            # not read them back.
+            ids = set(upserted)
+            stored_traces = {
+                row["id"]: aggregate.dimensions(row) for row in rows.traces if row["id"] in ids
+            }
     stored_spans = rows.spans
     if len(rows.spans) > 1 and connection.dialect.driver == "psycopg2":
         copy_spans(connection, rows.spans)
@@ -441,7 +453,13 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
     if metrics and stored_spans:
         # Last: the metrics rows stay locked only until the commit that follows.
-        aggregate.add(connection, statements.upsert_metrics, stored_spans, rows.prompt_versions)
+        aggregate.add(
+            connection,
+            statements.upsert_metrics,
+            stored_spans,
+            rows.prompt_versions,
+            stored_traces,
+        )
 
 
 def _find_traces_of_scored_spans(connection: Connection, rows: Rows) -> None:

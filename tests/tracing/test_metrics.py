@@ -318,6 +318,36 @@ def test_a_span_stored_twice_counts_once(app: Flask) -> None:
     assert row["calls"] == 2
 
 
+def test_a_span_counts_under_its_trace_as_stored_read_back_only_when_not_this_batchs(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[set[Any]] = []
+    trace_dims = aggregate.trace_dims
+
+    def spy(connection: sa.Connection, trace_ids: Any) -> dict[Any, tuple[str, str, str]]:
+        read.append(set(trace_ids))
+        return trace_dims(connection, trace_ids)
+
+    monkeypatch.setattr(aggregate, "trace_dims", spy)
+    ended = trace_record(status="completed", user_id="bob")
+    submit(app, ended)
+    flush()
+    fresh = trace_record(user_id="alice")
+    late_start = trace_record(ended.id, user_id="carol")  # refused: its end came first
+    submit(
+        app,
+        fresh,
+        span_record(fresh.id, kind="llm", model="m", duration_ms=5.0),
+        late_start,
+        span_record(ended.id, kind="llm", model="m", duration_ms=5.0),
+    )
+    flush()
+    by_user = flask_llm_logs.metrics(since=LONG_AGO, group_by=("user",))
+    assert {row["user"]: row["calls"] for row in by_user} == {"alice": 1, "bob": 1}
+    # The batch's upsert returned the fresh trace as stored; only the refused one is read.
+    assert read == [{ended.id}]
+
+
 def test_metrics_can_be_turned_off(make_app: Callable[..., Flask]) -> None:
     app = make_app(LLM_LOGS_METRICS=False)
     with app.app_context():
