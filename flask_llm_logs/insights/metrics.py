@@ -253,42 +253,28 @@ class Query:
                 clauses.append(column == value)
         return clauses
 
-    def rows(self, columns: Sequence[str], summed: Sequence[str]) -> sa.Subquery:
-        """The rows to sum: those of the segments added, and those of the segments taken
-        away with ``summed`` negated, one after the other."""
-        segments = self.segments()
-        branches = []
-        for sign in (1, -1):
-            signed = [segment for segment in segments if segment.sign == sign]
-            if not signed:
-                continue
-            values = (table.c[n] if sign > 0 else (-table.c[n]).label(n) for n in summed)
-            branches.append(
-                sa.select(*(table.c[name] for name in columns), *values).where(*self.where(signed))
-            )
-        if len(branches) == 1:
-            return branches[0].subquery("rows")
-        return sa.union_all(*branches).subquery("rows")
-
     # -- reading ------------------------------------------------------------------
 
     def run(self, connection: Connection) -> list[dict[str, Any]]:
         keys = sorted({DIMENSIONS[name] for name in self.group_by})
-        bins = self.bins(connection) if keys else range(latency.BINS)
-        counted = [latency.COLUMNS[number] for number in bins]
-        grouped = keys if self.bucket is None else ["bucket", *keys]
-        source = self.rows(grouped, [*MEASURES, *counted])
-        group = [source.c[column] for column in keys]
+        group = [table.c[column] for column in keys]
         if self.bucket is not None:
-            group.insert(0, source.c.bucket)
+            group.insert(0, table.c.bucket)
+        bins = self.bins(connection) if keys else range(latency.BINS)
         sums = [
-            *(sa.cast(sa.func.sum(source.c[name]), _SUM_TYPES[name]) for name in MEASURES),
-            *(sa.func.sum(source.c[name]) for name in counted),
+            *(sa.cast(sa.func.sum(table.c[name]), _SUM_TYPES[name]) for name in MEASURES),
+            *(sa.func.sum(table.c[latency.COLUMNS[number]]) for number in bins),
         ]
-        query = sa.select(*group, *sums)
-        if group:
-            query = query.group_by(*group)
-        found = connection.execute(query).all()
+        # The segments added, then those taken away: each group's sums, signed.
+        found: list[tuple[int, Sequence[Any]]] = []
+        segments = self.segments()
+        for sign in (1, -1):
+            signed = [segment for segment in segments if segment.sign == sign]
+            if signed:
+                query = sa.select(*group, *sums).where(*self.where(signed))
+                if group:
+                    query = query.group_by(*group)
+                found.extend((sign, row) for row in connection.execute(query))
         first_key = len(group) - len(keys)
         # Where each ``group_by`` name's value is in a row, and whether it is a prompt's
         # (its version's id there, its slug in the result).
@@ -297,10 +283,10 @@ class Query:
         ]
         ids = set()
         if "prompt_version_id" in keys:
-            ids = {row[first_key + keys.index("prompt_version_id")] for row in found}
+            ids = {row[first_key + keys.index("prompt_version_id")] for _, row in found}
         prompt_names = self._prompt_names(connection, ids)
         merged: dict[tuple[Any, ...], Sequence[Any]] = {}
-        for row in found:
+        for sign, row in found:
             if row[len(group)] is None:  # SUM over no rows at all
                 continue
             key: tuple[Any, ...] = tuple(
@@ -313,6 +299,8 @@ class Query:
             # The measures, then the sums of ``bins`` only: widening thousands of rows
             # to the 85 bins took longer than the server's read.
             numbers: Sequence[Any] = row[len(group) :]
+            if sign < 0:
+                numbers = [-number for number in numbers]
             total = merged.get(key)
             if total is not None:
                 numbers = [a + b for a, b in zip(total, numbers, strict=True)]
