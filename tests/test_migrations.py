@@ -718,26 +718,33 @@ def test_0011_partitions_empty_tables_keeps_full_ones_and_back(
         engine.dispose()
 
 
+def llm_span_row(
+    trace: uuid.UUID, model: str, duration_ms: float, started_at: dt.datetime
+) -> dict[str, Any]:
+    """A stored LLM span's row as ``aggregate.minute_sums`` reads it."""
+    return {
+        "id": uuid.uuid4(),
+        "trace_id": trace,
+        "kind": "llm",
+        "model": model,
+        "provider": "openai",
+        "status": "completed",
+        "input_tokens": 10,
+        "output_tokens": 2,
+        "cached_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost": 0.25,
+        "duration_ms": duration_ms,
+        "started_at": started_at,
+    }
+
+
 def test_0012_sums_the_day_rows_into_runs_of_days_and_back(empty_database_url: str) -> None:
     """Runs of 3 and 9 days equal what the writer makes, whether or not 0006 made them."""
     engine = sa.create_engine(empty_database_url)
     day = dt.datetime(2026, 11, 3, 12, 30, tzinfo=dt.timezone.utc)
-    spans: list[dict[str, Any]] = [
-        {
-            "id": uuid.uuid4(),
-            "trace_id": trace,
-            "kind": "llm",
-            "model": model,
-            "provider": "openai",
-            "status": "completed",
-            "input_tokens": 10,
-            "output_tokens": 2,
-            "cached_tokens": 0,
-            "cache_write_tokens": 0,
-            "cost": 0.25,
-            "duration_ms": 100.0 * (1 + n),
-            "started_at": day + dt.timedelta(days=n, minutes=n),
-        }
+    spans = [
+        llm_span_row(trace, model, 100.0 * (1 + n), day + dt.timedelta(days=n, minutes=n))
         for n, (trace, model) in enumerate([(uuid.uuid4(), m) for m in "aabab" * 4])
     ]
     dims = {row["trace_id"]: ("chat", f"user-{n % 3}", "") for n, row in enumerate(spans)}
@@ -871,21 +878,7 @@ def test_0015_removes_the_oldest_day_an_earlier_purge_left_part_deleted(
     day = dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
     trace = uuid.uuid4()
     spans = [
-        {
-            "id": uuid.uuid4(),
-            "trace_id": trace,
-            "kind": "llm",
-            "model": "m",
-            "provider": "openai",
-            "status": "completed",
-            "input_tokens": 10,
-            "output_tokens": 2,
-            "cached_tokens": 0,
-            "cache_write_tokens": 0,
-            "cost": 0.25,
-            "duration_ms": 100.0,
-            "started_at": day + dt.timedelta(hours=hours),
-        }
+        llm_span_row(trace, "m", 100.0, day + dt.timedelta(hours=hours))
         for hours in (3, 18, 30, 54)
     ]
     rows = aggregate.all_grains(aggregate.minute_sums(spans, {trace: ("chat", "u", "")}, {}))
