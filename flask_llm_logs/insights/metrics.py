@@ -231,15 +231,7 @@ class Query:
 
     def where(self, segments: Iterable[Segment]) -> list[sa.ColumnElement[bool]]:
         """The rows of ``segments`` that the filters keep."""
-        bucket = table.c.bucket
-        clauses = [
-            sa.or_(
-                *(
-                    sa.and_(table.c.grain == grain.number, bucket >= low, bucket < high)
-                    for grain, low, high, _ in segments
-                )
-            )
-        ]
+        clauses = [_within(segments)]
         for name, value in self.filters.items():
             column = table.c[DIMENSIONS[name]]
             if name == "prompt" and value:
@@ -265,17 +257,19 @@ class Query:
             *(sa.cast(sa.func.sum(table.c[name]), _SUM_TYPES[name]) for name in MEASURES),
             *(sa.func.sum(table.c[latency.COLUMNS[number]]) for number in bins),
         ]
-        # The segments added, then those taken away: each group's sums, signed.
-        found: list[tuple[int, Sequence[Any]]] = []
         segments = self.segments()
-        for sign in (1, -1):
-            signed = [segment for segment in segments if segment.sign == sign]
-            if signed:
-                query = sa.select(*group, *sums).where(*self.where(signed))
-                if group:
-                    query = query.group_by(*group)
-                found.extend((sign, row) for row in connection.execute(query))
+        taken = [segment for segment in segments if segment.sign < 0]
+        columns: list[sa.ColumnElement[Any]] = list(group)
+        if taken:
+            # The rows taken away are summed apart (-1) and subtracted below; no row is in
+            # two segments. (One read: the dashboard makes nine, each with a part after now.)
+            columns.append(sa.case((_within(taken), -1), else_=1).label("sign"))
+        query = sa.select(*columns, *sums).where(*self.where(segments))
+        if columns:
+            query = query.group_by(*columns)
+        found = connection.execute(query).all()
         first_key = len(group) - len(keys)
+        first_sum = len(columns)
         # Where each ``group_by`` name's value is in a row, and whether it is a prompt's
         # (its version's id there, its slug in the result).
         fields = [
@@ -283,11 +277,11 @@ class Query:
         ]
         ids = set()
         if "prompt_version_id" in keys:
-            ids = {row[first_key + keys.index("prompt_version_id")] for _, row in found}
+            ids = {row[first_key + keys.index("prompt_version_id")] for row in found}
         prompt_names = self._prompt_names(connection, ids)
         merged: dict[tuple[Any, ...], Sequence[Any]] = {}
-        for sign, row in found:
-            if row[len(group)] is None:  # SUM over no rows at all
+        for row in found:
+            if row[first_sum] is None:  # SUM over no rows at all
                 continue
             key: tuple[Any, ...] = tuple(
                 (prompt_names.get(row[at], _NO_PROMPT)[0] if slug else row[at]) or None
@@ -298,8 +292,8 @@ class Query:
             # No sum is NULL here: the group has rows, and every column is NOT NULL.
             # The measures, then the sums of ``bins`` only: widening thousands of rows
             # to the 85 bins took longer than the server's read.
-            numbers: Sequence[Any] = row[len(group) :]
-            if sign < 0:
+            numbers: Sequence[Any] = row[first_sum:]
+            if taken and row[len(group)] < 0:
                 numbers = [-number for number in numbers]
             total = merged.get(key)
             if total is not None:
@@ -441,6 +435,17 @@ def _cover(
         inside = last < high
         segments += _cover(min(high, last), max(high, last), finer, sign if inside else -sign, now)
     return segments
+
+
+def _within(segments: Iterable[Segment]) -> sa.ColumnElement[bool]:
+    """The rows of ``segments``: their grain, and a bucket in their range."""
+    bucket = table.c.bucket
+    return sa.or_(
+        *(
+            sa.and_(table.c.grain == grain.number, bucket >= low, bucket < high)
+            for grain, low, high, _ in segments
+        )
+    )
 
 
 def _length(low: dt.datetime, high: dt.datetime, now: dt.datetime) -> dt.timedelta:
