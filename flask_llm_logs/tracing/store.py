@@ -11,6 +11,7 @@ to the metrics table (see :mod:`.aggregate`).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import functools
@@ -32,6 +33,7 @@ from ..models import Trace
 from ..models.base import utcnow
 from . import aggregate
 from . import search
+from . import speedups
 from .limits import cut_content
 from .pricing import cost_of
 from .records import PROMPT_VARIABLES
@@ -535,6 +537,14 @@ def copy_text(rows: list[dict[str, Any]]) -> str:
     return "".join(lines)
 
 
+def copy_data(rows: list[dict[str, Any]], encoding: str) -> bytes:
+    """:func:`copy_text` encoded in ``encoding``: in one pass in C where it was built
+    (``speedups``) and the encoding is UTF-8, a quarter of the time."""
+    if speedups.csv_rows is not None and codecs.lookup(encoding).name == "utf-8":
+        return speedups.csv_rows(rows, SPAN_COLUMNS)
+    return copy_text(rows).encode(encoding)
+
+
 def copy_spans(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert span ``rows`` with PostgreSQL's ``COPY``, several times faster than ``INSERT``.
 
@@ -554,7 +564,7 @@ def copy_spans(connection: Connection, rows: list[dict[str, Any]]) -> None:
     # string of every piece read (1.3 µs a span).
     psycopg2 = connection.dialect.loaded_dbapi
     encoding = psycopg2.extensions.encodings[driver_connection.encoding]  # type: ignore[union-attr]
-    data = io.BytesIO(copy_text(rows).encode(encoding))
+    data = io.BytesIO(copy_data(rows, encoding))
     try:
         with driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.copy_expert(statement, data)

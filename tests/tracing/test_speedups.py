@@ -1,0 +1,177 @@
+"""The writer's C helpers (``tracing/_speedups.c``) give what the Python they stand in for gives.
+
+``pip install`` builds them where a C compiler is found (CI has one); the
+writer falls back to the Python (``search.python_ascii_literal``,
+``store.copy_text``) without them, so the two must agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+from flask_llm_logs.tracing import search
+from flask_llm_logs.tracing import speedups
+from flask_llm_logs.tracing import store
+from tests.helpers.writer import span_record
+from tests.helpers.writer import trace_record
+
+
+def test_the_c_helpers_are_built() -> None:
+    """A failure here means the package was installed without its C helpers
+    (no compiler): the writer works, with several times the CPU per span."""
+    assert speedups.ascii_literal is not None
+    assert speedups.csv_rows is not None
+
+
+def _words(literal: bytes) -> list[bytes]:
+    return [word[1:-1] for word in literal.split(b" ")] if literal else []
+
+
+def _first_occurrences(data: bytes) -> list[bytes]:
+    """The Python tokenizer's words of ``data``, in the order they first occur."""
+    occurrences = search._ASCII_ESCAPE.sub(b" ", data).translate(search._ASCII_WORDS).split()
+    return [word for word in dict.fromkeys(occurrences) if len(word) <= search.MAX_WORD_LENGTH]
+
+
+#: Bytes that make the cases: letters of both cases, digits, white space the
+#: two splitters disagree on, separators, quotes and backslashes (escapes).
+ALPHABET = b"aAbBzZ09_ \t\n\r\x0b\x0c\x1c\x1f\x00\x7f.-,:;'\"\\{}[]()/"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ascii_literal_finds_the_python_words_in_their_order(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(2_000):
+        data = bytes(rng.choice(ALPHABET) for _ in range(rng.randint(0, 80)))
+        data = data.replace(b"\\u", b"\\v")  # ``\u`` escapes take the ``str`` path
+        assert speedups.ascii_literal is not None
+        found = _words(search.ascii_literal(data))
+        assert found == _first_occurrences(data), data
+        assert sorted(found) == sorted(_words(search.python_ascii_literal(data))), data
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", []),
+        (b" ,.;\\n\\t\\\\", []),
+        (b"Hello hello HELLO", [b"hello"]),
+        (b'{"content":"line one\\nline two"}', [b"content", b"line", b"one", b"two"]),
+        (b"\\\\theta", [b"theta"]),  # an escaped backslash, then a word
+        (b"end\\", [b"end"]),  # a backslash that ends the text
+        (b"a\\\nb", [b"a", b"b"]),  # ``\\.`` does not take a newline
+        (b"keep " + b"x" * 512 + b" this " + b"y" * 511, [b"keep", b"this", b"y" * 511]),
+    ],
+)
+def test_ascii_literal_cases(data: bytes, expected: list[bytes]) -> None:
+    assert _words(search.ascii_literal(data)) == expected
+    assert sorted(_words(search.python_ascii_literal(data))) == sorted(expected)
+
+
+def test_ascii_literal_of_a_long_text_without_the_interpreter_lock() -> None:
+    """Past 64 KB the scan lets other threads run; its words are the same."""
+    rng = random.Random(7)
+    data = b" ".join(b"w%d" % rng.randrange(50_000) for _ in range(200_000))
+    assert sorted(_words(search.ascii_literal(data))) == sorted(
+        _words(search.python_ascii_literal(data))
+    )
+
+
+class Mode(str, enum.Enum):
+    FAST = 'fa"st'
+
+
+class ChildId(uuid.UUID):
+    pass
+
+
+#: Values of every kind a span row's columns hold, by how ``copy_text`` writes them.
+TEXTS: list[Any] = [
+    None,
+    "",
+    'a "quoted", text',
+    "line\nbreak\r\n and , comma",
+    "Zürich 下午 \U0001f389",
+    Mode.FAST,
+]
+PLAIN: list[Any] = [
+    None,
+    0,
+    -7,
+    2**70,
+    True,
+    0.1,
+    1e-300,
+    math.inf,
+    math.nan,
+    dt.datetime(2026, 12, 6, 9, 5, 1, tzinfo=dt.timezone.utc),
+    dt.datetime(2026, 12, 6, 9, 5, 1, 7, tzinfo=dt.timezone.utc),
+    dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc),
+    dt.datetime(2026, 12, 6, 9, 5, 1, 250_000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    dt.datetime(2026, 12, 6, 9, 5, 1),
+]
+IDS: list[Any] = [uuid.UUID(int=1), ChildId(int=2**127), uuid.uuid4()]
+ID_COLUMNS = ("id", "trace_id", "parent_id")
+PLAIN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "duration_ms",
+    "time_to_first_token_ms",
+    "started_at",
+    "completed_at",
+    "created_at",
+)
+
+
+def _rows(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    policy = store.ContentPolicy(redact=None, pricing_provider=None, max_content_bytes=2**20)
+    created_at = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for _ in range(count):
+        record = span_record(trace_record().id, input=rng.choice(TEXTS))
+        row = store.span_row(record, policy, created_at)
+        for column in rng.sample(store.SPAN_COLUMNS, 8):
+            if column in ID_COLUMNS:
+                row[column] = rng.choice(IDS)
+            else:
+                row[column] = rng.choice(PLAIN if column in PLAIN_COLUMNS else TEXTS)
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_csv_rows_is_the_copy_text(seed: int) -> None:
+    rows = _rows(random.Random(seed), 300)
+    assert speedups.csv_rows is not None
+    assert speedups.csv_rows(rows, store.SPAN_COLUMNS) == store.copy_text(rows).encode()
+
+
+def test_copy_data_in_another_encoding_is_the_copy_text() -> None:
+    policy = store.ContentPolicy(redact=None, pricing_provider=None, max_content_bytes=2**20)
+    record = span_record(trace_record().id, name="Zürich", input='a "Straße"')
+    rows = [store.span_row(record, policy, dt.datetime.now(dt.timezone.utc))]
+    assert store.copy_data(rows, "latin-1") == store.copy_text(rows).encode("latin-1")
+    assert store.copy_data(rows, "utf_8") == store.copy_text(rows).encode("utf-8")
+
+
+def test_csv_rows_refuses_what_copy_text_refuses() -> None:
+    assert speedups.csv_rows is not None
+    [row] = _rows(random.Random(4), 1)
+    with pytest.raises(KeyError, match="search"):
+        speedups.csv_rows([{key: row[key] for key in row if key != "search"}], store.SPAN_COLUMNS)
+    row["error"] = "lone \ud800 surrogate"
+    with pytest.raises(UnicodeEncodeError):
+        store.copy_text([row]).encode()
+    with pytest.raises(UnicodeEncodeError):
+        speedups.csv_rows([row], store.SPAN_COLUMNS)
