@@ -34,14 +34,12 @@ import uuid
 from collections.abc import Container
 from collections.abc import Iterable
 from collections.abc import Mapping
-from collections.abc import Sequence
 from typing import Any
 from typing import NamedTuple
 from typing import TypeVar
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
@@ -49,6 +47,7 @@ from ..models import Trace
 from ..models.metrics import DIMENSIONS
 from ..models.metrics import MEASURES
 from ..models.metrics import metrics_table
+from . import arrays
 from . import latency
 
 traces = cast(sa.Table, Trace.__table__)
@@ -171,6 +170,9 @@ def add_to(rows: dict[_Row, Sums], row: _Row, sums: Sums) -> None:
     target.add(sums)
 
 
+_MINUTE = dt.timedelta(minutes=1)
+
+
 def minute_sums(
     spans: Iterable[Mapping[str, Any]],
     trace_dims: Mapping[uuid.UUID, tuple[str, str, str]],
@@ -183,20 +185,32 @@ def minute_sums(
     :param prompt_versions: the prompt version of a span, by span id.
     """
     sums: dict[Key, Sums] = {}
-    no_trace = ("", "", "")
+    # A batch's spans come a trace at a time and minute by minute: the last
+    # trace's dimensions and the last minute are looked up again only when
+    # they change (a UUID's hash is Python code, a datetime's ``replace`` slow).
+    trace_id: Any = None
+    dims = ("", "", "")
+    minute: Any = None
+    next_minute: Any = None
     for row in spans:
         if row["kind"] != "llm":
             continue
-        name, user, environment = trace_dims.get(row["trace_id"], no_trace)
+        if row["trace_id"] is not trace_id:
+            trace_id = row["trace_id"]
+            dims = trace_dims.get(trace_id, ("", "", ""))
+        started_at = row["started_at"]
+        if minute is None or not minute <= started_at < next_minute:
+            minute = started_at.replace(second=0, microsecond=0)
+            next_minute = minute + _MINUTE
         status = row["status"] or ""
         key = (
-            row["started_at"].replace(second=0, microsecond=0),
+            minute,
             row["model"] or "",
             row["provider"] or "",
-            name,
-            prompt_versions.get(row["id"], 0),
-            user,
-            environment,
+            dims[0],
+            prompt_versions.get(row["id"], 0) if prompt_versions else 0,
+            dims[1],
+            dims[2],
             status,
         )
         entry = sums.get(key)
@@ -317,22 +331,6 @@ def parameters(rows: Mapping[tuple[int, Key], Sums]) -> list[dict[str, Any]]:
     return parameters
 
 
-def _array(values: Iterable[Any]) -> str:
-    """A PostgreSQL array literal of numbers: ``{1,2,3}``."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _text_array(values: Sequence[str]) -> str:
-    """A PostgreSQL array literal of texts (at least one), each quoted: ``{"a","b \\"c\\""}``.
-
-    Each distinct value is quoted once: a batch's rows repeat a few (``''``, a route).
-    """
-    quoted = {
-        value: '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in set(values)
-    }
-    return "{" + ",".join(map(quoted.__getitem__, values)) + "}"
-
-
 #: The dimensions stored as text (the others are numbers).
 _TEXTS = frozenset(DIMENSIONS) - {"prompt_version_id"}
 
@@ -347,13 +345,13 @@ def by_column(rows: Mapping[tuple[int, Key], Sums]) -> dict[str, str]:
     keys = sorted(rows)
     grains, buckets, *dimensions = zip(*((grain, *key) for grain, key in keys), strict=True)
     starts = {bucket: bucket.isoformat() for bucket in set(buckets)}
-    values = {"grain": _array(grains), "bucket": _text_array([starts[b] for b in buckets])}
+    values = {"grain": arrays.numbers(grains), "bucket": arrays.texts([starts[b] for b in buckets])}
     for name, column in zip(DIMENSIONS, dimensions, strict=True):
-        values[name] = _text_array(column) if name in _TEXTS else _array(column)
+        values[name] = arrays.texts(column) if name in _TEXTS else arrays.numbers(column)
     sums = [rows[key] for key in keys]
     measures = zip(*(entry.values for entry in sums), strict=True)
     for name, column in zip(MEASURES, measures, strict=True):
-        values[name] = _array(column)
+        values[name] = arrays.numbers(column)
     # Mostly zeros: start from them and fill in the few bins each row has.
     bins: dict[int, list[str]] = {}
     for row, entry in enumerate(sums):
@@ -410,18 +408,13 @@ class UnnestUpsert(NamedTuple):
 
 def _unnest_upsert(table: sa.Table) -> UnnestUpsert:
     """The pieces of ``table``'s upsert, quoted and typed as PostgreSQL has them."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    quote = dialect.identifier_preparer.quote
-    name = dialect.identifier_preparer.format_table(table)
-    type_of = dialect.type_compiler_instance.process
+    quote = arrays.quote
+    name = arrays.table_name(table)
     columns = ", ".join(quote(column.name) for column in table.c)
     keys = ", ".join(quote(column.name) for column in table.primary_key.columns)
     return UnnestUpsert(
         insert=f"INSERT INTO {name} ({columns}) SELECT ",
-        unnest=tuple(
-            (column.name, f"unnest(CAST(%({column.name})s AS {type_of(column.type)}[]))")
-            for column in table.c
-        ),
+        unnest=tuple((column.name, arrays.unnest(column)) for column in table.c),
         conflict=f" ON CONFLICT ({keys}) DO UPDATE SET ",
         additions=tuple(
             (column, f"{quote(column)} = {name}.{quote(column)} + excluded.{quote(column)}")

@@ -101,16 +101,15 @@ def document(*texts: str | None) -> str | None:
     Each text is cut on its own, so a huge input leaves the output its words.
     ASCII text without ``\\u`` escapes, the usual JSON of a span, is cut as bytes.
     """
-    text = " ".join(text[:MAX_TEXT_LENGTH] for text in texts if text)
+    cut = tuple(text[:MAX_TEXT_LENGTH] for text in texts if text)
     literal: str | None
-    # ``isascii`` is a flag of the string; a backslash is looked for in the
-    # bytes (one ``memchr``), and ``\\u`` only in text that has one: scanning
-    # every span's text for the pair cost a tenth of cutting its words.
-    is_ascii = text.isascii()
-    data = text.encode("ascii") if is_ascii else b""
-    if is_ascii and not (b"\\" in data and b"\\u" in data):
-        literal = ascii_literal(data).decode() or None
+    # ``isascii`` is a flag of the string; ``\\u`` is looked for only in text
+    # with a backslash (one ``memchr``): scanning every span's text for the
+    # pair cost a tenth of cutting its words.
+    if all(text.isascii() and ("\\" not in text or "\\u" not in text) for text in cut):
+        literal = ascii_literal(cut) or None
     else:
+        text = " ".join(cut)
         if "\\" in text:
             text = _JSON_ESCAPE.sub(_unescape, text)
         found = _words_of(text, " ", words)
@@ -118,30 +117,31 @@ def document(*texts: str | None) -> str | None:
     if literal is not None and len(literal) * 4 > MAX_DOCUMENT_BYTES:  # may be too long
         encoded = literal.encode()
         if len(encoded) > MAX_DOCUMENT_BYTES:
-            cut = encoded.rfind(b"' '", 0, MAX_DOCUMENT_BYTES)
-            literal = encoded[: cut + 1].decode()
+            cut_at = encoded.rfind(b"' '", 0, MAX_DOCUMENT_BYTES)
+            literal = encoded[: cut_at + 1].decode()
     return literal
 
 
-def python_ascii_literal(data: bytes) -> bytes:
-    """The ``tsvector`` literal of the words of ASCII JSON ``data``; empty if it has none.
+def python_ascii_literal(texts: tuple[str, ...]) -> str:
+    """The ``tsvector`` literal of the words of ASCII JSON ``texts``; empty if none.
 
     What ``_speedups.ascii_literal`` does in C, for where it was not built
-    (and to check it against): a JSON escape other than ``\\u`` is a
-    separator, the rest is cut by :func:`_ascii_words`.
+    (and to check it against): the texts are cut as bytes, a JSON escape
+    other than ``\\u`` is a separator, the rest is cut by :func:`_ascii_words`.
     """
+    data = " ".join(texts).encode("ascii")
     if b"\\" in data:
         data = _ASCII_ESCAPE.sub(b" ", data)
     found = _words_of(data, b" ", _ascii_words)
-    return b"'" + b"' '".join(found) + b"'" if found else b""
+    return (b"'" + b"' '".join(found) + b"'").decode() if found else ""
 
 
-def ascii_literal(data: bytes) -> bytes:
+def ascii_literal(texts: tuple[str, ...]) -> str:
     """:func:`python_ascii_literal`, in C where it was built (``speedups``): five
     times faster, the words in order of first occurrence."""
     if speedups.ascii_literal is None:  # pragma: no cover - built without a C compiler
-        return python_ascii_literal(data)
-    return speedups.ascii_literal(data, _ASCII_WORDS, MAX_WORD_LENGTH)
+        return python_ascii_literal(texts)
+    return speedups.ascii_literal(texts, _ASCII_WORDS, MAX_WORD_LENGTH)
 
 
 def _words_of(text: AnyStr, space: AnyStr, words: Callable[[AnyStr], set[AnyStr]]) -> set[AnyStr]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-ascii_literal: Callable[[bytes, bytes, int], bytes] | None
+ascii_literal: Callable[[tuple[str, ...], bytes, int], str] | None
 csv_rows: Callable[[list[dict[str, Any]], tuple[str, ...]], bytes] | None
 try:
     from ._speedups import ascii_literal

@@ -32,6 +32,7 @@ from ..models import Span
 from ..models import Trace
 from ..models.base import utcnow
 from . import aggregate
+from . import arrays
 from . import search
 from . import speedups
 from .limits import cut_content
@@ -58,6 +59,12 @@ _TOKEN_COLUMNS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+#: The columns of a trace's row that only the writer's insert sets (``created_at`` too).
+_NEW_TRACE: dict[str, Any] = {
+    "models": "[]",
+    "spans_count": 0,
+    **dict.fromkeys(_TOKEN_COLUMNS, 0),
+}
 #: What a trace record sets; an end record updates them on the row of the start record.
 _TRACE_FIELDS = (
     "name",
@@ -315,6 +322,8 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
 
 @dataclasses.dataclass(frozen=True)
 class _Statements:
+    #: SQLite: a statement given one dict per row; PostgreSQL: text given one array per
+    #: column (:func:`_upsert_traces`).
     upsert_traces: Any
     insert_spans: Any
     insert_scores: Any
@@ -330,16 +339,19 @@ def _statements(dialect_name: str) -> _Statements:
         raise RuntimeError(
             f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {dialect_name}"
         )
-    upsert = dialect.insert(traces).values(_json_as_text(traces, dialect_name))
-    upsert = upsert.on_conflict_do_update(
-        **_conflict_target(traces, dialect_name),
-        set_={key: upsert.excluded[key] for key in _TRACE_FIELDS},
-        # The start record never overwrites an end record that landed first.
-        where=upsert.excluded.status != "running",
-        # RETURNING makes SQLAlchemy send one multi-row statement
-        # (insertmanyvalues) instead of one round trip per row; the rows it
-        # returns are those inserted or updated (not a start record refused).
-    ).returning(traces.c.id)
+    if dialect_name == "postgresql":
+        upsert_traces = _trace_upsert_text()
+    else:
+        upsert = dialect.insert(traces).values(_json_as_text(traces, dialect_name))
+        upsert_traces = upsert.on_conflict_do_update(
+            **_conflict_target(traces, dialect_name),
+            set_={key: upsert.excluded[key] for key in _TRACE_FIELDS},
+            # The start record never overwrites an end record that landed first.
+            where=upsert.excluded.status != "running",
+            # RETURNING makes SQLAlchemy send one multi-row statement
+            # (insertmanyvalues) instead of one round trip per row; the rows it
+            # returns are those inserted or updated (not a start record refused).
+        ).returning(traces.c.id)
     # A retry after a lost commit acknowledgement must not fail on duplicates.
     # RETURNING: only the spans stored now are added to the metrics.
     insert_spans = (
@@ -352,12 +364,56 @@ def _statements(dialect_name: str) -> _Statements:
         **_conflict_target(scores, dialect_name)
     )
     return _Statements(
-        upsert,
+        upsert_traces,
         insert_spans,
         insert_scores,
         _rollups(dialect_name),
         aggregate.upsert(dialect_name),
     )
+
+
+#: The columns of a trace row as the writer upserts it: :func:`trace_row`'s, then
+#: those only a new row takes (:data:`_NEW_TRACE`).
+_UPSERTED_TRACE_COLUMNS = (
+    "id",
+    *_TRACE_FIELDS,
+    "models",
+    "spans_count",
+    "created_at",
+    *_TOKEN_COLUMNS,
+)
+
+
+def _trace_upsert_text() -> str:
+    """The traces' upsert on PostgreSQL: the rows as one array per column (:mod:`.arrays`).
+
+    What SQLAlchemy's statement is on SQLite: an end record updates the row of
+    its start record, a start record never overwrites an end record, and the
+    ids of the rows inserted or updated come back.
+    """
+    quote = arrays.quote
+    updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in _TRACE_FIELDS)
+    constraint = _conflict_target(traces, "postgresql")["constraint"]
+    return (
+        arrays.insert_into(traces, (traces.c[name] for name in _UPSERTED_TRACE_COLUMNS))
+        + f" ON CONFLICT ON CONSTRAINT {quote(constraint)} DO UPDATE SET {updates}"
+        + " WHERE excluded.status <> 'running' RETURNING id"
+    )
+
+
+#: :func:`_trace_upsert_text`'s parameter makers, by column.
+_TRACE_LITERALS = {name: arrays.literal_of(traces.c[name]) for name in _UPSERTED_TRACE_COLUMNS}
+
+
+def _upsert_traces(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> set[Any]:
+    """Upsert trace ``rows`` (with :data:`_NEW_TRACE`'s columns); the ids of the rows
+    inserted or updated (not those of start records that came after their end)."""
+    if isinstance(statement, str):
+        parameters = {
+            name: literal([row[name] for row in rows]) for name, literal in _TRACE_LITERALS.items()
+        }
+        return set(connection.exec_driver_sql(statement, parameters).scalars())
+    return set(connection.scalars(statement, rows))
 
 
 def _conflict_target(table: sa.Table, dialect_name: str) -> dict[str, Any]:
@@ -386,7 +442,10 @@ def _json_as_text(table: sa.Table, dialect_name: str) -> dict[str, Any]:
 
 
 def _rollups(dialect_name: str) -> Any:
-    """Recompute tokens, cost, span count and models of ``:trace_ids`` from their spans."""
+    """Recompute tokens, cost, span count and models of ``:trace_ids`` from their spans.
+
+    ``:trace_ids`` is a list on SQLite, an array literal on PostgreSQL.
+    """
     model = spans.c.model
     models: sa.ColumnElement[Any]
     if dialect_name == "postgresql":
@@ -394,6 +453,14 @@ def _rollups(dialect_name: str) -> Any:
         models = sa.func.coalesce(models, sa.literal_column("'[]'::jsonb"))
     else:
         models = sa.func.json_group_array(model.distinct()).filter(model.is_not(None))
+    of_traces: sa.ColumnElement[bool]
+    if dialect_name == "postgresql":
+        # One array literal (``arrays.uuids``), where ``IN`` has SQLAlchemy render
+        # and psycopg2 quote a parameter per trace.
+        ids = sa.cast(sa.bindparam("trace_ids", type_=sa.Text), postgresql.ARRAY(sa.Uuid))
+        of_traces = spans.c.trace_id == sa.any_(ids)
+    else:
+        of_traces = spans.c.trace_id.in_(sa.bindparam("trace_ids", expanding=True))
     totals = (
         sa.select(
             spans.c.trace_id,
@@ -402,7 +469,7 @@ def _rollups(dialect_name: str) -> Any:
             sa.func.count().label("spans_count"),
             models.label("models"),
         )
-        .where(spans.c.trace_id.in_(sa.bindparam("trace_ids", expanding=True)))
+        .where(of_traces)
         .group_by(spans.c.trace_id)
         .subquery()
     )
@@ -425,16 +492,14 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     statements = _statements(connection.dialect.name)
     stored_traces: dict[Any, tuple[str, str, str]] = {}
     if rows.traces:
-        defaults = {"models": "[]", "tags": "[]", "spans_count": 0, "created_at": utcnow()}
-        defaults.update(dict.fromkeys(_TOKEN_COLUMNS, 0))
-        upserted = connection.scalars(
-            statements.upsert_traces, [{**defaults, **r} for r in rows.traces]
+        new_trace = {**_NEW_TRACE, "created_at": utcnow()}
+        ids = _upsert_traces(
+            connection, statements.upsert_traces, [{**new_trace, **r} for r in rows.traces]
         )
         if metrics:
             # The rows the upsert returns are as this batch has them now (a start
             # record that came after its end record is not): the metrics need
             # not read them back.
-            ids = set(upserted)
             stored_traces = {
                 row["id"]: aggregate.dimensions(row) for row in rows.traces if row["id"] in ids
             }
@@ -452,7 +517,8 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
     if not trace_ids:
         return
-    connection.execute(statements.update_rollups, {"trace_ids": list(trace_ids)})
+    ids_parameter = arrays.uuids if connection.dialect.name == "postgresql" else list
+    connection.execute(statements.update_rollups, {"trace_ids": ids_parameter(trace_ids)})
     if metrics and stored_spans:
         # Last: the metrics rows stay locked only until the commit that follows.
         aggregate.add(

@@ -30,58 +30,71 @@ def test_the_c_helpers_are_built() -> None:
     assert speedups.csv_rows is not None
 
 
-def _words(literal: bytes) -> list[bytes]:
-    return [word[1:-1] for word in literal.split(b" ")] if literal else []
+def _words(literal: str) -> list[str]:
+    return [word[1:-1] for word in literal.split(" ")] if literal else []
 
 
-def _first_occurrences(data: bytes) -> list[bytes]:
-    """The Python tokenizer's words of ``data``, in the order they first occur."""
-    occurrences = search._ASCII_ESCAPE.sub(b" ", data).translate(search._ASCII_WORDS).split()
+def _first_occurrences(*texts: str) -> list[str]:
+    """The Python tokenizer's words of ``texts``, in the order they first occur."""
+    data = search._ASCII_ESCAPE.sub(b" ", " ".join(texts).encode())
+    occurrences = data.translate(search._ASCII_WORDS).decode().split()
     return [word for word in dict.fromkeys(occurrences) if len(word) <= search.MAX_WORD_LENGTH]
 
 
 #: Bytes that make the cases: letters of both cases, digits, white space the
 #: two splitters disagree on, separators, quotes and backslashes (escapes).
-ALPHABET = b"aAbBzZ09_ \t\n\r\x0b\x0c\x1c\x1f\x00\x7f.-,:;'\"\\{}[]()/"
+ALPHABET = "aAbBzZ09_ \t\n\r\x0b\x0c\x1c\x1f\x00\x7f.-,:;'\"\\{}[]()/"
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_ascii_literal_finds_the_python_words_in_their_order(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(2_000):
-        data = bytes(rng.choice(ALPHABET) for _ in range(rng.randint(0, 80)))
-        data = data.replace(b"\\u", b"\\v")  # ``\u`` escapes take the ``str`` path
+        texts = tuple(
+            "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40))).replace("\\u", "\\v")
+            for _ in range(rng.randint(0, 3))
+        )  # ``\u`` escapes take the ``str`` path
         assert speedups.ascii_literal is not None
-        found = _words(search.ascii_literal(data))
-        assert found == _first_occurrences(data), data
-        assert sorted(found) == sorted(_words(search.python_ascii_literal(data))), data
+        found = _words(search.ascii_literal(texts))
+        assert found == _first_occurrences(*texts), texts
+        assert sorted(found) == sorted(_words(search.python_ascii_literal(texts))), texts
 
 
 @pytest.mark.parametrize(
-    ("data", "expected"),
+    ("texts", "expected"),
     [
-        (b"", []),
-        (b" ,.;\\n\\t\\\\", []),
-        (b"Hello hello HELLO", [b"hello"]),
-        (b'{"content":"line one\\nline two"}', [b"content", b"line", b"one", b"two"]),
-        (b"\\\\theta", [b"theta"]),  # an escaped backslash, then a word
-        (b"end\\", [b"end"]),  # a backslash that ends the text
-        (b"a\\\nb", [b"a", b"b"]),  # ``\\.`` does not take a newline
-        (b"keep " + b"x" * 512 + b" this " + b"y" * 511, [b"keep", b"this", b"y" * 511]),
+        ((), []),
+        (("",), []),
+        ((" ,.;\\n\\t\\\\",), []),
+        (("Hello hello", "HELLO"), ["hello"]),
+        (('{"content":"line one\\nline two"}',), ["content", "line", "one", "two"]),
+        (("\\\\theta",), ["theta"]),  # an escaped backslash, then a word
+        (("end\\", "next"), ["end", "next"]),  # a backslash that ends a text
+        (("a\\\nb",), ["a", "b"]),  # ``\\.`` does not take a newline
+        (("ab", "cd"), ["ab", "cd"]),  # a word never runs on into the next text
+        (("keep " + "x" * 512 + " this " + "y" * 511,), ["keep", "this", "y" * 511]),
     ],
 )
-def test_ascii_literal_cases(data: bytes, expected: list[bytes]) -> None:
-    assert _words(search.ascii_literal(data)) == expected
-    assert sorted(_words(search.python_ascii_literal(data))) == sorted(expected)
+def test_ascii_literal_cases(texts: tuple[str, ...], expected: list[str]) -> None:
+    assert _words(search.ascii_literal(texts)) == expected
+    assert sorted(_words(search.python_ascii_literal(texts))) == sorted(expected)
 
 
 def test_ascii_literal_of_a_long_text_without_the_interpreter_lock() -> None:
     """Past 64 KB the scan lets other threads run; its words are the same."""
     rng = random.Random(7)
-    data = b" ".join(b"w%d" % rng.randrange(50_000) for _ in range(200_000))
-    assert sorted(_words(search.ascii_literal(data))) == sorted(
-        _words(search.python_ascii_literal(data))
+    texts = (" ".join(f"w{rng.randrange(50_000)}" for _ in range(200_000)), "tail")
+    assert sorted(_words(search.ascii_literal(texts))) == sorted(
+        _words(search.python_ascii_literal(texts))
     )
+
+
+def test_ascii_literal_refuses_what_is_not_ascii_text() -> None:
+    assert speedups.ascii_literal is not None
+    with pytest.raises(ValueError, match="not ASCII"):
+        speedups.ascii_literal(("Zürich",), search._ASCII_WORDS, search.MAX_WORD_LENGTH)
+    with pytest.raises(TypeError):
+        speedups.ascii_literal(["a list"], search._ASCII_WORDS, search.MAX_WORD_LENGTH)  # type: ignore[arg-type]
 
 
 class Mode(str, enum.Enum):
