@@ -15,7 +15,9 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from flask_llm_logs.models import Span
 from flask_llm_logs.tracing import search
 from flask_llm_logs.tracing import speedups
 from flask_llm_logs.tracing import store
@@ -131,20 +133,14 @@ PLAIN: list[Any] = [
     dt.datetime(2026, 12, 6, 9, 5, 1),
 ]
 IDS: list[Any] = [uuid.UUID(int=1), ChildId(int=2**127), uuid.uuid4()]
-ID_COLUMNS = ("id", "trace_id", "parent_id")
-PLAIN_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost",
-    "duration_ms",
-    "time_to_first_token_ms",
-    "started_at",
-    "completed_at",
-    "created_at",
-)
+_SPANS = Span.__table__.c
+ID_COLUMNS = {name for name in store.SPAN_COLUMNS if isinstance(_SPANS[name].type, sa.Uuid)}
+#: Numbers and times: what ``copy_text`` writes as ``str`` does.
+PLAIN_COLUMNS = {
+    name
+    for name in store.SPAN_COLUMNS
+    if isinstance(_SPANS[name].type, (sa.Integer, sa.Float, sa.Numeric, sa.DateTime))
+}
 
 
 def _rows(rng: random.Random, count: int) -> list[dict[str, Any]]:
