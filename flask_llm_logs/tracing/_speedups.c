@@ -408,6 +408,26 @@ append_value(Buffer *buffer, PyObject *value)
     return append_str(buffer, value);
 }
 
+/* One row's line: the values of ``columns``, comma-separated. 0 on failure. */
+static int
+append_row(Buffer *buffer, PyObject *row, PyObject *columns)
+{
+    for (Py_ssize_t c = 0; c < PyTuple_GET_SIZE(columns); c++) {
+        PyObject *column = PyTuple_GET_ITEM(columns, c);
+        PyObject *value = PyDict_GetItemWithError(row, column);
+        if (value == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetObject(PyExc_KeyError, column);
+            }
+            return 0;
+        }
+        if ((c && !append(buffer, ",", 1)) || !append_value(buffer, value)) {
+            return 0;
+        }
+    }
+    return append(buffer, "\n", 1);
+}
+
 PyDoc_STRVAR(csv_rows_doc,
 "csv_rows(rows, columns, /)\n--\n\n"
 "``rows`` (dicts) as ``COPY .. (FORMAT csv)`` text in UTF-8, the values of\n"
@@ -422,7 +442,6 @@ csv_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *rows = args[0], *columns = args[1];
-    Py_ssize_t width = PyTuple_GET_SIZE(columns);
     Buffer buffer = {PyMem_Malloc(64 * 1024), 0, 64 * 1024};
     if (buffer.data == NULL) {
         return PyErr_NoMemory();
@@ -433,20 +452,12 @@ csv_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_TypeError, "csv_rows: a row is not a dict");
             goto error;
         }
-        for (Py_ssize_t c = 0; c < width; c++) {
-            PyObject *column = PyTuple_GET_ITEM(columns, c);
-            PyObject *value = PyDict_GetItemWithError(row, column);
-            if (value == NULL) {
-                if (!PyErr_Occurred()) {
-                    PyErr_SetObject(PyExc_KeyError, column);
-                }
-                goto error;
-            }
-            if ((c && !append(&buffer, ",", 1)) || !append_value(&buffer, value)) {
-                goto error;
-            }
-        }
-        if (!append(&buffer, "\n", 1)) {
+        /* Held: a value's ``str`` runs Python code, which may drop the list's
+           reference to the row (``copy_text``'s loop variable holds it too). */
+        Py_INCREF(row);
+        int ok = append_row(&buffer, row, columns);
+        Py_DECREF(row);
+        if (!ok) {
             goto error;
         }
     }

@@ -184,3 +184,32 @@ def test_csv_rows_refuses_what_copy_text_refuses() -> None:
         store.copy_text([row]).encode()
     with pytest.raises(UnicodeEncodeError):
         speedups.csv_rows([row], store.SPAN_COLUMNS)
+
+
+class _EmptiesTheBatch:
+    """A value whose ``str`` empties the batch it is read from, then makes a dict: the
+    freed row's memory, reused, would be read in its place."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.made: list[dict[str, Any]] = []
+
+    def __str__(self) -> str:
+        self.rows.clear()
+        self.made.append(dict.fromkeys(store.SPAN_COLUMNS, 12345))
+        return "7"
+
+
+def _batch_emptied_while_read(row: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = [{**row, **dict.fromkeys(PLAIN_COLUMNS, None)}]
+    rows[0]["input_tokens"] = _EmptiesTheBatch(rows)
+    return rows
+
+
+def test_csv_rows_holds_the_row_it_reads() -> None:
+    """A row stays alive while its values are converted, as in ``copy_text``, even
+    if a value's ``str`` drops the batch's reference to it."""
+    assert speedups.csv_rows is not None
+    [row] = _rows(random.Random(5), 1)
+    expected = store.copy_text(_batch_emptied_while_read(row)).encode()
+    assert speedups.csv_rows(_batch_emptied_while_read(row), store.SPAN_COLUMNS) == expected
