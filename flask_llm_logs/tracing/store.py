@@ -170,6 +170,16 @@ def record_time(timestamp: float | None) -> dt.datetime | None:
     return None if timestamp is None else dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
 
 
+def whole_number(value: Any) -> int | None:
+    """A prompt version id as stored: ``3`` and ``3.0`` (an id read from JSON) are 3,
+    anything else is none (the trace is stored without it, not dropped)."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
+
+
 def trace_row(record: TraceRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -178,13 +188,13 @@ def trace_row(record: TraceRecord) -> dict[str, Any]:
         "error": stored_text(record.error),
         "metadata": metadata_json(record.metadata),
         "duration_ms": record.duration_ms,
-        "prompt_version_id": record.prompt_version_id,
+        "prompt_version_id": whole_number(record.prompt_version_id),
         "user_id": stored_text(record.user_id, 255),
         "session_id": stored_text(record.session_id, 255),
         "tags": dumps([stored_text(tag) for tag in record.tags]),
         "environment": stored_text(record.environment, 50),
-        "apm_trace_id": record.apm_trace_id,
-        "apm_span_id": record.apm_span_id,
+        "apm_trace_id": stored_text(record.apm_trace_id, 32),
+        "apm_span_id": stored_text(record.apm_span_id, 16),
         "started_at": record_time(record.started_at),
         "completed_at": record_time(record.completed_at),
     }
@@ -302,8 +312,8 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
         try:
             if isinstance(record, SpanRecord):
                 rows.spans.append(span_row(record, policy, created_at))
-                version = record.metadata.get("prompt_version_id")
-                if type(version) is int:
+                version = whole_number(record.metadata.get("prompt_version_id"))
+                if version is not None:
                     rows.prompt_versions[record.id] = version
                 if record.automatic is not None:
                     by_trace[record.trace_id] = trace_row(record.automatic_trace())

@@ -483,18 +483,18 @@ def test_deferred_records_that_fail_cost_only_themselves(
     assert "could not make the records" in caplog.text
 
 
-@pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the traces' array literal writes 3.0 as is, which PostgreSQL's integer[] refuses",
-)
 def test_a_trace_with_a_whole_float_prompt_version_is_stored(app: Flask) -> None:
-    """A prompt version id of ``3.0`` (an id read from JSON) was stored as 3 when the
-    upsert sent each value as a parameter; the trace must not be dropped for it."""
+    """A prompt version id of ``3.0`` (an id read from JSON) is 3; the trace must not be
+    dropped for it (PostgreSQL's ``integer[]`` refuses ``3.0``), nor for an id that is
+    no whole number, which is left out."""
     start = trace_record(status="completed", prompt_version_id=3.0)
     submit(app, start)
     assert flask_llm_logs.flush(timeout=10)
     [trace] = stored(app, Trace, id=start.id)
     assert trace.prompt_version_id == 3
+    for odd in (3.5, "3", True):
+        record = trace_record(status="completed", prompt_version_id=odd)
+        submit(app, record)
+        assert flask_llm_logs.flush(timeout=10)
+        [trace] = stored(app, Trace, id=record.id)
+        assert trace.prompt_version_id is None
