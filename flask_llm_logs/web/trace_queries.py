@@ -14,10 +14,12 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 from typing import Protocol
@@ -51,6 +53,14 @@ from .params import text_arg
 #: What views pass in (``state.session``) and what tests may pass.
 DbSession = Session | scoped_session[Any]
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    #: A ``SELECT`` of any columns.
+    AnySelect: TypeAlias = sa.Select[Unpack[tuple[Any, ...]]]
+
 TRACE_STATUSES = ("running", "completed", "error", "incomplete")
 
 
@@ -61,18 +71,87 @@ def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as naive UTC, the way the UI passes times around."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.ColumnElement[bool]:
     """The traces after the page cursor ``after``: older ones for a list shown newest
     first, newer ones for one shown oldest first (a session's conversation)."""
     started_at, row_id = decode_cursor(after)
-    at = _stored_time(session, started_at)
-    cursor = sa.tuple_(sa.literal(at), sa.literal(row_id))
+    return past_row(_stored_time(session, started_at), row_id, older=older)
+
+
+def past_row(at: dt.datetime, row_id: uuid.UUID, *, older: bool = True) -> sa.ColumnElement[bool]:
+    """The traces after the one at ``(at, row_id)`` in the keyset order ``(started_at, id)``."""
+    cursor = sa.tuple_(sa.literal(at, Trace.started_at.type), sa.literal(row_id, Trace.id.type))
     position = sa.tuple_(Trace.started_at, Trace.id)
     # The plain comparison beside the row one lets PostgreSQL skip the
     # partitions on the far side of the cursor (it prunes on no row comparison).
     if older:
         return sa.and_(Trace.started_at <= at, position < cursor)
     return sa.and_(Trace.started_at >= at, position > cursor)
+
+
+#: How far back from the newest time a list may show the first read of its page
+#: goes: the traces of a day are in one or two partitions (of a day or a
+#: month), and in an app with traffic they fill a page. Only a page they do
+#: not fill reads the older partitions, in a second query.
+RECENT = dt.timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """A slice of time, ``start <= t < end``, either end open (``None``)."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def of(self, column: InstrumentedAttribute[dt.datetime]) -> list[sa.ColumnElement[bool]]:
+        """The slice as conditions on ``column``: ranges PostgreSQL prunes partitions on."""
+        conditions = []
+        if self.start is not None:
+            conditions.append(column >= self.start)
+        if self.end is not None:
+            conditions.append(column < self.end)
+        return conditions
+
+
+def traces_within(query: AnySelect) -> Callable[[Window], AnySelect]:
+    """``query`` over the traces of a window: what :func:`newest_first` reads."""
+    return lambda window: query.where(*window.of(Trace.started_at))
+
+
+def newest_first(
+    session: DbSession,
+    select: Callable[[Window], AnySelect],
+    limit: int,
+    *,
+    newest: dt.datetime | None = None,
+    oldest: dt.datetime | None = None,
+) -> list[sa.Row[Any]]:
+    """The first ``limit`` rows of ``select(window)`` (ordered by the partition key,
+    newest first), read from the last :data:`RECENT` before ``newest`` (now when
+    ``None``) first, and from before it only when those do not make ``limit``.
+
+    The rows are the ones one query without a window would return, in its
+    order: every row of the recent slice comes before every older one. The
+    slice's range lets PostgreSQL read one or two partitions instead of
+    starting a scan in each; a filter reaching no further back than ``oldest``
+    has its range already, and SQLite has no partitions: one query then.
+    """
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    start = _stored_time(session, min(now, _naive_utc(newest or now)) - RECENT)
+    partitioned = session.get_bind(Trace).dialect.name == "postgresql"
+    if not partitioned or (oldest is not None and _stored_time(session, oldest) >= start):
+        return list(session.execute(select(Window()).limit(limit)))
+    rows = list(session.execute(select(Window(start=start)).limit(limit)))
+    if len(rows) < limit:
+        rows.extend(session.execute(select(Window(end=start)).limit(limit - len(rows))))
+    return rows
 
 
 #: How far a trace's start may be from the time in its id, and a span's or
@@ -416,10 +495,15 @@ def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> Tr
     """One page of traces, newest first: two queries, one more for a search on
     PostgreSQL and one more for the prompt filter."""
     query = sa.select(Trace).where(*trace_conditions(session, filters))
+    newest = filters.until
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
-    query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
-    traces, next_after = next_page(session.scalars(query), page_size)
+        newest = decode_cursor(filters.after)[0]
+    query = query.order_by(Trace.started_at.desc(), Trace.id.desc())
+    rows = newest_first(
+        session, traces_within(query), page_size + 1, newest=newest, oldest=filters.since
+    )
+    traces, next_after = next_page((trace for (trace,) in rows), page_size)
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
 
 
@@ -483,31 +567,31 @@ def export_traces(
     :data:`EXPORT_COLUMNS`: one query per ``page_rows`` rows.
 
     Pages follow the list's keyset (``started_at``, ``id``), so each costs the
-    same however deep, and only one page is in memory at a time. The read
-    transaction ends after each page: a slow download holds no snapshot open
-    (which would keep VACUUM from cleaning up) and no connection idle in a
-    transaction.
+    same however deep, and only one page is in memory at a time; each is read
+    as the list's (:func:`newest_first`), from the day before where the last
+    one ended, so that it reads the partitions of that day rather than
+    starting a scan in every older one. The read transaction ends after each
+    page: a slow download holds no snapshot open (which would keep VACUUM from
+    cleaning up) and no connection idle in a transaction.
     """
-    conditions = trace_conditions(session, filters)
-    position = sa.tuple_(Trace.started_at, Trace.id)
     query = (
         sa.select(*_EXPORTED)
-        .where(*conditions)
+        .where(*trace_conditions(session, filters))
         .order_by(Trace.started_at.desc(), Trace.id.desc())
-        .limit(page_rows)
     )
     page = query
+    newest = filters.until
     while True:
-        rows = [tuple(row) for row in session.execute(page)]
+        read = newest_first(
+            session, traces_within(page), page_rows, newest=newest, oldest=filters.since
+        )
+        rows = [tuple(row) for row in read]
         session.rollback()
         yield from rows
         if len(rows) < page_rows:
             return
-        started_at, row_id = rows[-1][3], rows[-1][0]
-        last = sa.tuple_(
-            sa.literal(started_at, Trace.started_at.type), sa.literal(row_id, Trace.id.type)
-        )
-        page = query.where(position < last)
+        newest, row_id = rows[-1][3], rows[-1][0]
+        page = query.where(past_row(newest, row_id))
 
 
 def batches_of(session: DbSession, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
