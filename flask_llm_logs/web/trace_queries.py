@@ -120,9 +120,12 @@ class Window:
         return conditions
 
 
-def traces_within(query: AnySelect) -> Callable[[Window], AnySelect]:
-    """``query`` over the traces of a window: what :func:`newest_first` reads."""
-    return lambda window: query.where(*window.of(Trace.started_at))
+def traces_within(
+    query: AnySelect, where: Callable[[Window], list[sa.ColumnElement[bool]]]
+) -> Callable[[Window], AnySelect]:
+    """``query`` over the traces ``where`` selects in a window: what :func:`newest_first`
+    reads."""
+    return lambda window: query.where(*where(window))
 
 
 def newest_first(
@@ -316,13 +319,18 @@ def list_condition(
     return sa.exists().where(each.c.value == value)
 
 
-def _score_condition(filters: TraceFilters) -> sa.ColumnElement[bool]:
-    """Traces with a score named ``filters.score`` (in the range, if one is given).
+def _score_condition(filters: TraceFilters, related: Window) -> sa.ColumnElement[bool]:
+    """Traces with a score named ``filters.score`` (in the range, if one is given),
+    among the scores made in ``related``.
 
     Probes ``ix_llm_logs_scores_trace_id`` for each trace walked newest first,
     or collects the matching trace ids first when the planner finds that cheaper.
     """
-    conditions = [Score.trace_id == Trace.id, Score.name == filters.score]
+    conditions = [
+        Score.trace_id == Trace.id,
+        Score.name == filters.score,
+        *related.of(Score.created_at),
+    ]
     if filters.score_min is not None:
         conditions.append(Score.value >= filters.score_min)
     if filters.score_max is not None:
@@ -330,18 +338,22 @@ def _score_condition(filters: TraceFilters) -> sa.ColumnElement[bool]:
     return sa.exists().where(*conditions)
 
 
-def _no_score_condition(name: str) -> sa.ColumnElement[bool]:
-    return ~sa.exists().where(Score.trace_id == Trace.id, Score.name == name)
+def _no_score_condition(name: str, related: Window) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(
+        Score.trace_id == Trace.id, Score.name == name, *related.of(Score.created_at)
+    )
 
 
-def _provider_condition(provider: str) -> sa.ColumnElement[bool]:
-    """Traces with a span of ``provider``.
+def _provider_condition(provider: str, related: Window) -> sa.ColumnElement[bool]:
+    """Traces with a span of ``provider`` (among the spans started in ``related``).
 
     Traces keep no rollup of their providers: the newest traces are checked
     one by one through the spans' ``trace_id`` index, which finds a page
     quickly for the providers an app calls.
     """
-    return sa.exists().where(Span.trace_id == Trace.id, Span.provider == provider)
+    return sa.exists().where(
+        Span.trace_id == Trace.id, Span.provider == provider, *related.of(Span.started_at)
+    )
 
 
 #: Below this many matching spans (the planner's estimate), a search first
@@ -365,8 +377,12 @@ def _estimated_matches(session: DbSession, words: str) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElement[bool]:
-    """Traces with a span whose input or output holds the words of ``q``.
+def _search_condition(
+    session: DbSession, dialect: str, q: str
+) -> Callable[[Window], sa.ColumnElement[bool]]:
+    """Traces with a span whose input or output holds the words of ``q``, among the spans
+    started in the window given (the plan is chosen once, the window's range added to each
+    query).
 
     PostgreSQL matches the words of ``q`` (cut as ``tracing.search`` cuts
     documents) through the GIN index ``ix_llm_logs_spans_search``. Which
@@ -381,17 +397,24 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
     if dialect == "postgresql":
         words = search.query(q)
         if words is None:  # no word (only punctuation, or only overlong runs): no match
-            return sa.false()
-        spans = sa.select(Span.trace_id).where(_matches(words))
+            return lambda related: sa.false()
+        matches = _matches(words)
         if _estimated_matches(session, words) < SELECTIVE_SEARCH_ROWS:
-            found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
-            return Trace.id.in_(sa.select(found.c.trace_id))
-        return Trace.id.in_(spans)
-    patterns = search.like_patterns(q)
-    if not patterns:
-        return sa.false()
-    matches = sa.and_(*(Span.search.like(pattern) for pattern in patterns))
-    return Trace.id.in_(sa.select(Span.trace_id).where(matches))
+
+            def collected(related: Window) -> sa.ColumnElement[bool]:
+                spans = sa.select(Span.trace_id).where(matches, *related.of(Span.started_at))
+                found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
+                return Trace.id.in_(sa.select(found.c.trace_id))
+
+            return collected
+    else:
+        patterns = search.like_patterns(q)
+        if not patterns:
+            return lambda related: sa.false()
+        matches = sa.and_(*(Span.search.like(pattern) for pattern in patterns))
+    return lambda related: Trace.id.in_(
+        sa.select(Span.trace_id).where(matches, *related.of(Span.started_at))
+    )
 
 
 @dataclasses.dataclass
@@ -416,14 +439,23 @@ def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
     )
 
 
-def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.ColumnElement[bool]]:
-    """The ``WHERE`` of the traces that ``filters`` select, without the page cursor.
+def trace_conditions(
+    session: DbSession, filters: TraceFilters
+) -> Callable[[Window], list[sa.ColumnElement[bool]]]:
+    """The ``WHERE`` of the traces that ``filters`` select in a window of their start
+    (``Window()``: all of them), without the page cursor.
 
     Made once per request and shared by the page, its totals and the CSV
     pages: a search estimates its plan (a query on PostgreSQL) and the prompt
-    filter reads the prompt's version ids (another) while this is built.
+    filter reads the prompt's version ids (another) while this is made, not
+    for each window. The filters on the traces' spans and scores (provider,
+    search, score) read them from a little before the earliest start the
+    window and ``since`` leave (a trace's spans and scores are not older than
+    it, see :func:`_of_trace`): a range that spares PostgreSQL their older
+    partitions.
     """
     dialect = session.get_bind(Trace).dialect.name
+    since = _stored_time(session, filters.since) if filters.since else None
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.status:
         conditions.append(Trace.status == filters.status)
@@ -431,15 +463,13 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
         conditions.append(Trace.name == filters.name)
     if filters.model:
         conditions.append(list_condition(dialect, Trace.models, filters.model))
-    if filters.provider:
-        conditions.append(_provider_condition(filters.provider))
     if filters.prompt:
         version_ids = _prompt_version_ids(session, filters.prompt)
         conditions.append(Trace.prompt_version_id.in_(version_ids))
     if filters.prompt_version is not None:
         conditions.append(Trace.prompt_version_id == filters.prompt_version)
-    if filters.since:
-        conditions.append(Trace.started_at >= _stored_time(session, filters.since))
+    if since:
+        conditions.append(Trace.started_at >= since)
     if filters.until:
         conditions.append(Trace.started_at <= _stored_time(session, filters.until))
     if filters.meta_key and filters.meta_value is not None:
@@ -452,13 +482,23 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
         conditions.append(Trace.environment == filters.environment)
     if filters.tag:
         conditions.append(list_condition(dialect, Trace.tags, filters.tag))
-    if filters.score:
-        conditions.append(_score_condition(filters))
-    if filters.no_score:
-        conditions.append(_no_score_condition(filters.no_score))
-    if filters.q:
-        conditions.append(_search_condition(session, dialect, filters.q))
-    return conditions
+    searched = _search_condition(session, dialect, filters.q) if filters.q else None
+
+    def within(window: Window) -> list[sa.ColumnElement[bool]]:
+        starts = [start for start in (window.start, since) if start is not None]
+        related = Window(max(starts) - CLOCK_SLACK) if starts else Window()
+        result = [*conditions, *window.of(Trace.started_at)]
+        if filters.provider:
+            result.append(_provider_condition(filters.provider, related))
+        if filters.score:
+            result.append(_score_condition(filters, related))
+        if filters.no_score:
+            result.append(_no_score_condition(filters.no_score, related))
+        if searched is not None:
+            result.append(searched(related))
+        return result
+
+    return within
 
 
 @dataclasses.dataclass(frozen=True)
@@ -480,7 +520,7 @@ def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
     traces take hundreds of milliseconds (docs/performance.rst), which is why
     the list's page loads them in a request of their own.
     """
-    conditions = trace_conditions(session, filters)
+    conditions = trace_conditions(session, filters)(Window())
     sums = (Trace.input_tokens, Trace.output_tokens, Trace.cached_tokens, Trace.cost)
     count, *totals = session.execute(
         sa.select(sa.func.count(), *(sa.func.sum(column) for column in sums)).where(*conditions)
@@ -494,14 +534,15 @@ def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
 def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries, one more for a search on
     PostgreSQL and one more for the prompt filter."""
-    query = sa.select(Trace).where(*trace_conditions(session, filters))
+    where = trace_conditions(session, filters)
+    query = sa.select(Trace)
     newest = filters.until
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
         newest = decode_cursor(filters.after)[0]
     query = query.order_by(Trace.started_at.desc(), Trace.id.desc())
     rows = newest_first(
-        session, traces_within(query), page_size + 1, newest=newest, oldest=filters.since
+        session, traces_within(query, where), page_size + 1, newest=newest, oldest=filters.since
     )
     traces, next_after = next_page((trace for (trace,) in rows), page_size)
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
@@ -574,16 +615,13 @@ def export_traces(
     page: a slow download holds no snapshot open (which would keep VACUUM from
     cleaning up) and no connection idle in a transaction.
     """
-    query = (
-        sa.select(*_EXPORTED)
-        .where(*trace_conditions(session, filters))
-        .order_by(Trace.started_at.desc(), Trace.id.desc())
-    )
+    where = trace_conditions(session, filters)
+    query = sa.select(*_EXPORTED).order_by(Trace.started_at.desc(), Trace.id.desc())
     page = query
     newest = filters.until
     while True:
         read = newest_first(
-            session, traces_within(page), page_rows, newest=newest, oldest=filters.since
+            session, traces_within(page, where), page_rows, newest=newest, oldest=filters.since
         )
         rows = [tuple(row) for row in read]
         session.rollback()

@@ -321,6 +321,31 @@ def test_the_lists_first_pages_read_the_last_day_when_it_fills_them(app: Flask) 
     assert not scanned(app, statements) & old
 
 
+def test_the_lists_filters_on_spans_and_scores_read_the_last_days_partitions(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    add_traces(app, now - OLD, 1)
+    recent = add_traces(app, now - dt.timedelta(hours=1), 3)
+    session = get_state(app).session
+    for trace in recent:
+        at = trace.started_at
+        session.add(
+            Span(trace_id=trace.id, name="chat", provider="openai", input="needle", started_at=at)
+        )
+        session.add(Score(trace_id=trace.id, name="ok", value=1.0, created_at=at))
+    session.commit()
+    for filters in (
+        TraceFilters(provider="openai"),
+        TraceFilters(score="ok", score_min=0.5),
+        TraceFilters(no_score="bad"),
+        TraceFilters(q="needle"),
+    ):
+        with capture(get_state(app).engine) as statements:
+            page = list_traces(session, filters, 2)
+        assert [t.id for t in page.traces] == newest(recent)[:2], filters
+        assert not scanned(app, statements) & old, filters
+
+
 def test_a_page_the_last_day_does_not_fill_is_the_page_read_at_once(app: Flask) -> None:
     now = dt.datetime.now(UTC)
     old_partitions(app, now)
