@@ -24,6 +24,7 @@ from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import id_made_at
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import purge_old_traces
+from flask_llm_logs.web.prompt_queries import recent_traces
 from flask_llm_logs.web.session_queries import list_sessions
 from flask_llm_logs.web.session_queries import session_detail
 from flask_llm_logs.web.trace_queries import TraceFilters
@@ -31,6 +32,7 @@ from flask_llm_logs.web.trace_queries import export_traces
 from flask_llm_logs.web.trace_queries import find_trace
 from flask_llm_logs.web.trace_queries import list_traces
 from flask_llm_logs.web.trace_queries import trace_detail
+from tests.helpers.prompts import make_greeting
 from tests.helpers.web import csrf_token
 from tests.helpers.writer import span_record
 from tests.helpers.writer import stored
@@ -428,6 +430,21 @@ def test_a_session_reads_the_partitions_of_its_time(app: Flask) -> None:
     [summary, *pages] = statements
     assert "GROUP BY" in summary
     assert not scanned(app, pages) & old
+
+
+def test_a_prompts_last_traces_read_the_last_day_when_it_fills_them(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    prompt = make_greeting()
+    [version] = prompt.versions
+    add_traces(app, now - OLD, 1, prompt_version_id=version.id)
+    recent = add_traces(app, now - dt.timedelta(hours=1), 3, prompt_version_id=version.id)
+
+    with capture(get_state(app).engine) as statements:
+        rows = recent_traces(get_state(app).session, prompt.id, 2)
+
+    assert [row.trace.id for row in rows] == newest(recent)[:2]
+    assert not scanned(app, statements) & old
 
 
 def test_the_score_form_reads_the_partitions_of_its_trace(app: Flask) -> None:
