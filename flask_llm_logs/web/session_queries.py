@@ -6,9 +6,10 @@ every session to sort them would read the whole traces table on each page,
 so a page of sessions is found from the traces, newest first: the traces
 that are the last of their session (nothing later in the same session,
 probed through ``ix_llm_logs_traces_session_id_started_at``), keyset-
-paginated on that trace's ``(started_at, id)`` like the traces list. Only
-the sessions on the page are then aggregated. Every function runs a fixed
-number of queries.
+paginated on that trace's ``(started_at, id)`` like the traces list (and read,
+like it, from the last day first). Only the sessions on the page are then
+aggregated, over all their traces: a session's first trace may be in any
+partition. Every function runs a bounded number of queries.
 """
 
 from __future__ import annotations

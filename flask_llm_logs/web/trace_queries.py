@@ -1,8 +1,11 @@
 """The UI's reads of traces and spans: filters, keyset pagination and search.
 
-Every function runs a fixed number of queries, whatever the page shows.
+Every function runs a bounded number of queries, whatever the page shows.
 Lists are paginated by keyset (``WHERE (started_at, id) < cursor``), which
-costs the same on page 1 and page 20,000 and needs no ``COUNT(*)``.
+costs the same on page 1 and page 20,000 and needs no ``COUNT(*)``, and read
+the last day before the page's start first (:func:`newest_first`): on
+PostgreSQL, whose traces are partitioned by time, a range on ``started_at``
+in every query (docs/partitions.rst).
 Filters are parsed from the query string (see :mod:`.params`) against a
 whitelist.
 """
@@ -533,7 +536,8 @@ def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
 
 def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries, one more for a search on
-    PostgreSQL and one more for the prompt filter."""
+    PostgreSQL, one more for the prompt filter, and on PostgreSQL one more when
+    the last day before the page's start does not fill it (:func:`newest_first`)."""
     where = trace_conditions(session, filters)
     query = sa.select(Trace)
     newest = filters.until
