@@ -99,10 +99,10 @@ def past_row(at: dt.datetime, row_id: uuid.UUID, *, older: bool = True) -> sa.Co
     return sa.and_(Trace.started_at >= at, position > cursor)
 
 
-#: How far back from the newest time a list may show the first read of its page
-#: goes: the traces of a day are in one or two partitions (of a day or a
-#: month), and in an app with traffic they fill a page. Only a page they do
-#: not fill reads the older partitions, in a second query.
+#: How far back the first read of a page newest first goes, from the newest
+#: time the page may show: a day's traces are in one or two partitions (of a
+#: day or a month), and in an app with traffic they fill a page. Only a page
+#: they do not fill reads the older partitions, in a second query.
 RECENT = dt.timedelta(days=1)
 
 
