@@ -19,6 +19,7 @@ from ..models import PromptVersion
 from ..models import Trace
 from ..prompts import Version
 from .trace_queries import DbSession
+from .trace_queries import newest_first
 
 #: The prompts list's sort orders, by the value of ``?sort=``.
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -138,7 +139,8 @@ class TraceRow:
 
 
 def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceRow]:
-    """The newest traces that used any version of the prompt: two queries.
+    """The newest traces that used any version of the prompt: two queries, three when the
+    last day's traces are fewer than ``limit`` (:func:`.trace_queries.newest_first`).
 
     The version ids are read first and passed as values, not joined: given
     the values, PostgreSQL's statistics tell a rarely used version (read
@@ -155,10 +157,10 @@ def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceR
     numbers: dict[int | None, int] = {version_id: number for version_id, number in rows}
     if not numbers:
         return []
-    traces = session.scalars(
+    query = (
         sa.select(Trace)
         .where(Trace.prompt_version_id.in_(numbers))
         .order_by(Trace.started_at.desc(), Trace.id.desc())
-        .limit(limit)
     )
-    return [TraceRow(trace, numbers[trace.prompt_version_id]) for trace in traces]
+    found = newest_first(session, lambda window: query.where(*window.of(Trace.started_at)), limit)
+    return [TraceRow(trace, numbers[trace.prompt_version_id]) for (trace,) in found]

@@ -6,9 +6,10 @@ every session to sort them would read the whole traces table on each page,
 so a page of sessions is found from the traces, newest first: the traces
 that are the last of their session (nothing later in the same session,
 probed through ``ix_llm_logs_traces_session_id_started_at``), keyset-
-paginated on that trace's ``(started_at, id)`` like the traces list. Only
-the sessions on the page are then aggregated. Every function runs a fixed
-number of queries.
+paginated on that trace's ``(started_at, id)`` like the traces list (and read,
+like it, from the last day first). Only the sessions on the page are then
+aggregated, over all their traces: a session's first trace may be in any
+partition. Every function runs a bounded number of queries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -23,9 +25,16 @@ from werkzeug.exceptions import NotFound
 
 from ..models import Span
 from ..models import Trace
+from .params import decode_cursor
 from .params import next_page
+from .trace_queries import CLOCK_SLACK
 from .trace_queries import DbSession
+from .trace_queries import Window
+from .trace_queries import newest_first
 from .trace_queries import past_cursor
+
+if TYPE_CHECKING:
+    from .trace_queries import AnySelect
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,7 +80,8 @@ def _summaries(session: DbSession, condition: sa.ColumnElement[bool]) -> dict[st
 def list_sessions(
     session: DbSession, page_size: int, *, user_id: str | None = None, after: str | None = None
 ) -> SessionPage:
-    """One page of sessions, the most recently active first: two queries.
+    """One page of sessions, the most recently active first: two queries, three when the
+    last day's traces do not make a page (see :func:`.trace_queries.newest_first`).
 
     With ``user_id``, the sessions of that user, ordered by that user's last trace.
     """
@@ -87,11 +97,21 @@ def list_sessions(
     if user_id is not None:
         query = query.where(Trace.user_id == user_id)
         newer_in_session.append(later.user_id == user_id)
-    query = query.where(~sa.exists().where(*newer_in_session))
+    newest = None
     if after:
         query = query.where(past_cursor(session, after))
-    query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
-    lasts, next_after = next_page(session.execute(query), page_size)
+        newest = decode_cursor(after)[0]
+    query = query.order_by(Trace.started_at.desc(), Trace.id.desc())
+
+    def lasts_within(window: Window) -> AnySelect:
+        # A later trace of the session is in the window too: the same range on
+        # its start lets the probe read the window's partitions only.
+        newer = sa.exists().where(*newer_in_session, *Window(window.start).of(later.started_at))
+        return query.where(~newer, *window.of(Trace.started_at))
+
+    lasts, next_after = next_page(
+        newest_first(session, lasts_within, page_size + 1, newest=newest), page_size
+    )
     ids = [row.session_id for row in lasts]
     summaries = _summaries(session, Trace.session_id.in_(ids)) if ids else {}
     return SessionPage([summaries[i] for i in ids if i in summaries], next_after)
@@ -118,7 +138,12 @@ def session_detail(
     summary = _summaries(session, Trace.session_id == session_id).get(session_id)
     if summary is None:
         raise NotFound(f"There is no session {session_id!r}.")
-    query = sa.select(Trace).where(Trace.session_id == session_id)
+    # The summary's first and last start: the range of the partitions the
+    # session's traces are in, and its spans from (a little before) the first.
+    query = sa.select(Trace).where(
+        Trace.session_id == session_id,
+        Trace.started_at.between(summary.first_at, summary.last_at),
+    )
     if after:
         query = query.where(past_cursor(session, after, older=False))
     query = query.order_by(Trace.started_at, Trace.id).limit(page_size + 1)
@@ -127,7 +152,11 @@ def session_detail(
     if traces:
         spans = session.scalars(
             sa.select(Span)
-            .where(Span.trace_id.in_(list(calls)), Span.kind == "llm")
+            .where(
+                Span.trace_id.in_(list(calls)),
+                Span.kind == "llm",
+                Span.started_at >= traces[0].started_at - CLOCK_SLACK,
+            )
             .order_by(Span.started_at, Span.id)
         )
         for span in spans:

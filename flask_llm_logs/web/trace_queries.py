@@ -1,8 +1,11 @@
 """The UI's reads of traces and spans: filters, keyset pagination and search.
 
-Every function runs a fixed number of queries, whatever the page shows.
+Every function runs a bounded number of queries, whatever the page shows.
 Lists are paginated by keyset (``WHERE (started_at, id) < cursor``), which
-costs the same on page 1 and page 20,000 and needs no ``COUNT(*)``.
+costs the same on page 1 and page 20,000 and needs no ``COUNT(*)``, and read
+the last day before the page's start first (:func:`newest_first`): on
+PostgreSQL, whose traces are partitioned by time, a range on ``started_at``
+in every query (docs/partitions.rst).
 Filters are parsed from the query string (see :mod:`.params`) against a
 whitelist.
 """
@@ -14,10 +17,12 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 from typing import Protocol
@@ -51,6 +56,14 @@ from .params import text_arg
 #: What views pass in (``state.session``) and what tests may pass.
 DbSession = Session | scoped_session[Any]
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    #: A ``SELECT`` of any columns.
+    AnySelect: TypeAlias = sa.Select[Unpack[tuple[Any, ...]]]
+
 TRACE_STATUSES = ("running", "completed", "error", "incomplete")
 
 
@@ -61,18 +74,90 @@ def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as naive UTC, the way the UI passes times around."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.ColumnElement[bool]:
     """The traces after the page cursor ``after``: older ones for a list shown newest
     first, newer ones for one shown oldest first (a session's conversation)."""
     started_at, row_id = decode_cursor(after)
-    at = _stored_time(session, started_at)
-    cursor = sa.tuple_(sa.literal(at), sa.literal(row_id))
+    return past_row(_stored_time(session, started_at), row_id, older=older)
+
+
+def past_row(at: dt.datetime, row_id: uuid.UUID, *, older: bool = True) -> sa.ColumnElement[bool]:
+    """The traces after the one at ``(at, row_id)`` in the keyset order ``(started_at, id)``."""
+    cursor = sa.tuple_(sa.literal(at, Trace.started_at.type), sa.literal(row_id, Trace.id.type))
     position = sa.tuple_(Trace.started_at, Trace.id)
     # The plain comparison beside the row one lets PostgreSQL skip the
     # partitions on the far side of the cursor (it prunes on no row comparison).
     if older:
         return sa.and_(Trace.started_at <= at, position < cursor)
     return sa.and_(Trace.started_at >= at, position > cursor)
+
+
+#: How far back the first read of a page newest first goes, from the newest
+#: time the page may show: a day's traces are in one or two partitions (of a
+#: day or a month), and in an app with traffic they fill a page. Only a page
+#: they do not fill reads the older partitions, in a second query.
+RECENT = dt.timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """A slice of time, ``start <= t < end``, either end open (``None``)."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def of(self, column: InstrumentedAttribute[dt.datetime]) -> list[sa.ColumnElement[bool]]:
+        """The slice as conditions on ``column``: ranges PostgreSQL prunes partitions on."""
+        conditions = []
+        if self.start is not None:
+            conditions.append(column >= self.start)
+        if self.end is not None:
+            conditions.append(column < self.end)
+        return conditions
+
+
+def traces_within(
+    query: AnySelect, where: Callable[[Window], list[sa.ColumnElement[bool]]]
+) -> Callable[[Window], AnySelect]:
+    """``query`` over the traces ``where`` selects in a window: what :func:`newest_first`
+    reads."""
+    return lambda window: query.where(*where(window))
+
+
+def newest_first(
+    session: DbSession,
+    select: Callable[[Window], AnySelect],
+    limit: int,
+    *,
+    newest: dt.datetime | None = None,
+    oldest: dt.datetime | None = None,
+) -> list[sa.Row[Any]]:
+    """The first ``limit`` rows of ``select(window)`` (ordered by the partition key,
+    newest first), read from the last :data:`RECENT` before ``newest`` (now when
+    ``None``) first, and from before it only when those do not make ``limit``.
+
+    The rows are the ones one query without a window would return, in its
+    order: every row of the recent slice comes before every older one. The
+    slice's range lets PostgreSQL read one or two partitions instead of
+    starting a scan in each; a filter reaching no further back than ``oldest``
+    has its range already, and SQLite has no partitions: one query then.
+    """
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    start = _stored_time(session, min(now, _naive_utc(newest or now)) - RECENT)
+    partitioned = session.get_bind(Trace).dialect.name == "postgresql"
+    if not partitioned or (oldest is not None and _stored_time(session, oldest) >= start):
+        return list(session.execute(select(Window()).limit(limit)))
+    rows = list(session.execute(select(Window(start=start)).limit(limit)))
+    if len(rows) < limit:
+        rows.extend(session.execute(select(Window(end=start)).limit(limit - len(rows))))
+    return rows
 
 
 #: How far a trace's start may be from the time in its id, and a span's or
@@ -237,13 +322,18 @@ def list_condition(
     return sa.exists().where(each.c.value == value)
 
 
-def _score_condition(filters: TraceFilters) -> sa.ColumnElement[bool]:
-    """Traces with a score named ``filters.score`` (in the range, if one is given).
+def _score_condition(filters: TraceFilters, related: Window) -> sa.ColumnElement[bool]:
+    """Traces with a score named ``filters.score`` (in the range, if one is given),
+    among the scores made in ``related``.
 
     Probes ``ix_llm_logs_scores_trace_id`` for each trace walked newest first,
     or collects the matching trace ids first when the planner finds that cheaper.
     """
-    conditions = [Score.trace_id == Trace.id, Score.name == filters.score]
+    conditions = [
+        Score.trace_id == Trace.id,
+        Score.name == filters.score,
+        *related.of(Score.created_at),
+    ]
     if filters.score_min is not None:
         conditions.append(Score.value >= filters.score_min)
     if filters.score_max is not None:
@@ -251,18 +341,22 @@ def _score_condition(filters: TraceFilters) -> sa.ColumnElement[bool]:
     return sa.exists().where(*conditions)
 
 
-def _no_score_condition(name: str) -> sa.ColumnElement[bool]:
-    return ~sa.exists().where(Score.trace_id == Trace.id, Score.name == name)
+def _no_score_condition(name: str, related: Window) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(
+        Score.trace_id == Trace.id, Score.name == name, *related.of(Score.created_at)
+    )
 
 
-def _provider_condition(provider: str) -> sa.ColumnElement[bool]:
-    """Traces with a span of ``provider``.
+def _provider_condition(provider: str, related: Window) -> sa.ColumnElement[bool]:
+    """Traces with a span of ``provider`` (among the spans started in ``related``).
 
     Traces keep no rollup of their providers: the newest traces are checked
     one by one through the spans' ``trace_id`` index, which finds a page
     quickly for the providers an app calls.
     """
-    return sa.exists().where(Span.trace_id == Trace.id, Span.provider == provider)
+    return sa.exists().where(
+        Span.trace_id == Trace.id, Span.provider == provider, *related.of(Span.started_at)
+    )
 
 
 #: Below this many matching spans (the planner's estimate), a search first
@@ -286,8 +380,12 @@ def _estimated_matches(session: DbSession, words: str) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElement[bool]:
-    """Traces with a span whose input or output holds the words of ``q``.
+def _search_condition(
+    session: DbSession, dialect: str, q: str
+) -> Callable[[Window], sa.ColumnElement[bool]]:
+    """Traces with a span whose input or output holds the words of ``q``, among the spans
+    started in the window given (the plan is chosen once, the window's range added to each
+    query).
 
     PostgreSQL matches the words of ``q`` (cut as ``tracing.search`` cuts
     documents) through the GIN index ``ix_llm_logs_spans_search``. Which
@@ -302,17 +400,24 @@ def _search_condition(session: DbSession, dialect: str, q: str) -> sa.ColumnElem
     if dialect == "postgresql":
         words = search.query(q)
         if words is None:  # no word (only punctuation, or only overlong runs): no match
-            return sa.false()
-        spans = sa.select(Span.trace_id).where(_matches(words))
+            return lambda related: sa.false()
+        matches = _matches(words)
         if _estimated_matches(session, words) < SELECTIVE_SEARCH_ROWS:
-            found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
-            return Trace.id.in_(sa.select(found.c.trace_id))
-        return Trace.id.in_(spans)
-    patterns = search.like_patterns(q)
-    if not patterns:
-        return sa.false()
-    matches = sa.and_(*(Span.search.like(pattern) for pattern in patterns))
-    return Trace.id.in_(sa.select(Span.trace_id).where(matches))
+
+            def collected(related: Window) -> sa.ColumnElement[bool]:
+                spans = sa.select(Span.trace_id).where(matches, *related.of(Span.started_at))
+                found = spans.cte("matching_traces").prefix_with("MATERIALIZED")
+                return Trace.id.in_(sa.select(found.c.trace_id))
+
+            return collected
+    else:
+        patterns = search.like_patterns(q)
+        if not patterns:
+            return lambda related: sa.false()
+        matches = sa.and_(*(Span.search.like(pattern) for pattern in patterns))
+    return lambda related: Trace.id.in_(
+        sa.select(Span.trace_id).where(matches, *related.of(Span.started_at))
+    )
 
 
 @dataclasses.dataclass
@@ -337,14 +442,23 @@ def _prompt_version_ids(session: DbSession, slug: str) -> list[int]:
     )
 
 
-def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.ColumnElement[bool]]:
-    """The ``WHERE`` of the traces that ``filters`` select, without the page cursor.
+def trace_conditions(
+    session: DbSession, filters: TraceFilters
+) -> Callable[[Window], list[sa.ColumnElement[bool]]]:
+    """The ``WHERE`` of the traces that ``filters`` select in a window of their start
+    (``Window()``: all of them), without the page cursor.
 
     Made once per request and shared by the page, its totals and the CSV
     pages: a search estimates its plan (a query on PostgreSQL) and the prompt
-    filter reads the prompt's version ids (another) while this is built.
+    filter reads the prompt's version ids (another) while this is made, not
+    for each window. The filters on the traces' spans and scores (provider,
+    search, score) read them from a little before the earliest start the
+    window and ``since`` leave (a trace's spans and scores are not older than
+    it, see :func:`_of_trace`): a range that spares PostgreSQL their older
+    partitions.
     """
     dialect = session.get_bind(Trace).dialect.name
+    since = _stored_time(session, filters.since) if filters.since else None
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.status:
         conditions.append(Trace.status == filters.status)
@@ -352,15 +466,13 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
         conditions.append(Trace.name == filters.name)
     if filters.model:
         conditions.append(list_condition(dialect, Trace.models, filters.model))
-    if filters.provider:
-        conditions.append(_provider_condition(filters.provider))
     if filters.prompt:
         version_ids = _prompt_version_ids(session, filters.prompt)
         conditions.append(Trace.prompt_version_id.in_(version_ids))
     if filters.prompt_version is not None:
         conditions.append(Trace.prompt_version_id == filters.prompt_version)
-    if filters.since:
-        conditions.append(Trace.started_at >= _stored_time(session, filters.since))
+    if since:
+        conditions.append(Trace.started_at >= since)
     if filters.until:
         conditions.append(Trace.started_at <= _stored_time(session, filters.until))
     if filters.meta_key and filters.meta_value is not None:
@@ -373,13 +485,23 @@ def trace_conditions(session: DbSession, filters: TraceFilters) -> list[sa.Colum
         conditions.append(Trace.environment == filters.environment)
     if filters.tag:
         conditions.append(list_condition(dialect, Trace.tags, filters.tag))
-    if filters.score:
-        conditions.append(_score_condition(filters))
-    if filters.no_score:
-        conditions.append(_no_score_condition(filters.no_score))
-    if filters.q:
-        conditions.append(_search_condition(session, dialect, filters.q))
-    return conditions
+    searched = _search_condition(session, dialect, filters.q) if filters.q else None
+
+    def within(window: Window) -> list[sa.ColumnElement[bool]]:
+        starts = [start for start in (window.start, since) if start is not None]
+        related = Window(max(starts) - CLOCK_SLACK) if starts else Window()
+        result = [*conditions, *window.of(Trace.started_at)]
+        if filters.provider:
+            result.append(_provider_condition(filters.provider, related))
+        if filters.score:
+            result.append(_score_condition(filters, related))
+        if filters.no_score:
+            result.append(_no_score_condition(filters.no_score, related))
+        if searched is not None:
+            result.append(searched(related))
+        return result
+
+    return within
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,7 +523,7 @@ def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
     traces take hundreds of milliseconds (docs/performance.rst), which is why
     the list's page loads them in a request of their own.
     """
-    conditions = trace_conditions(session, filters)
+    conditions = trace_conditions(session, filters)(Window())
     sums = (Trace.input_tokens, Trace.output_tokens, Trace.cached_tokens, Trace.cost)
     count, *totals = session.execute(
         sa.select(sa.func.count(), *(sa.func.sum(column) for column in sums)).where(*conditions)
@@ -414,12 +536,19 @@ def trace_totals(session: DbSession, filters: TraceFilters) -> TraceTotals:
 
 def list_traces(session: DbSession, filters: TraceFilters, page_size: int) -> TracePage:
     """One page of traces, newest first: two queries, one more for a search on
-    PostgreSQL and one more for the prompt filter."""
-    query = sa.select(Trace).where(*trace_conditions(session, filters))
+    PostgreSQL, one more for the prompt filter, and on PostgreSQL one more when
+    the last day before the page's start does not fill it (:func:`newest_first`)."""
+    where = trace_conditions(session, filters)
+    query = sa.select(Trace)
+    newest = filters.until
     if filters.after:
         query = query.where(past_cursor(session, filters.after))
-    query = query.order_by(Trace.started_at.desc(), Trace.id.desc()).limit(page_size + 1)
-    traces, next_after = next_page(session.scalars(query), page_size)
+        newest = decode_cursor(filters.after)[0]
+    query = query.order_by(Trace.started_at.desc(), Trace.id.desc())
+    rows = newest_first(
+        session, traces_within(query, where), page_size + 1, newest=newest, oldest=filters.since
+    )
+    traces, next_after = next_page((trace for (trace,) in rows), page_size)
     return TracePage(traces, batches_of(session, [t.id for t in traces]), next_after)
 
 
@@ -483,31 +612,28 @@ def export_traces(
     :data:`EXPORT_COLUMNS`: one query per ``page_rows`` rows.
 
     Pages follow the list's keyset (``started_at``, ``id``), so each costs the
-    same however deep, and only one page is in memory at a time. The read
-    transaction ends after each page: a slow download holds no snapshot open
-    (which would keep VACUUM from cleaning up) and no connection idle in a
-    transaction.
+    same however deep, and only one page is in memory at a time; each is read
+    as the list's (:func:`newest_first`), from the day before where the last
+    one ended, so that it reads the partitions of that day rather than
+    starting a scan in every older one. The read transaction ends after each
+    page: a slow download holds no snapshot open (which would keep VACUUM from
+    cleaning up) and no connection idle in a transaction.
     """
-    conditions = trace_conditions(session, filters)
-    position = sa.tuple_(Trace.started_at, Trace.id)
-    query = (
-        sa.select(*_EXPORTED)
-        .where(*conditions)
-        .order_by(Trace.started_at.desc(), Trace.id.desc())
-        .limit(page_rows)
-    )
+    where = trace_conditions(session, filters)
+    query = sa.select(*_EXPORTED).order_by(Trace.started_at.desc(), Trace.id.desc())
     page = query
+    newest = filters.until
     while True:
-        rows = [tuple(row) for row in session.execute(page)]
+        read = newest_first(
+            session, traces_within(page, where), page_rows, newest=newest, oldest=filters.since
+        )
+        rows = [tuple(row) for row in read]
         session.rollback()
         yield from rows
         if len(rows) < page_rows:
             return
-        started_at, row_id = rows[-1][3], rows[-1][0]
-        last = sa.tuple_(
-            sa.literal(started_at, Trace.started_at.type), sa.literal(row_id, Trace.id.type)
-        )
-        page = query.where(position < last)
+        newest, row_id = rows[-1][3], rows[-1][0]
+        page = query.where(past_row(newest, row_id))
 
 
 def batches_of(session: DbSession, trace_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -21,12 +21,19 @@ from flask_llm_logs.models import BatchRequest
 from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models.base import id_made_at
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import purge_old_traces
+from flask_llm_logs.web.prompt_queries import recent_traces
+from flask_llm_logs.web.session_queries import list_sessions
+from flask_llm_logs.web.session_queries import session_detail
 from flask_llm_logs.web.trace_queries import TraceFilters
+from flask_llm_logs.web.trace_queries import export_traces
 from flask_llm_logs.web.trace_queries import find_trace
 from flask_llm_logs.web.trace_queries import list_traces
 from flask_llm_logs.web.trace_queries import trace_detail
+from tests.helpers.prompts import make_greeting
+from tests.helpers.web import csrf_token
 from tests.helpers.writer import span_record
 from tests.helpers.writer import stored
 from tests.helpers.writer import submit
@@ -270,6 +277,208 @@ def test_metrics_read_only_the_partitions_of_their_range(app: Flask) -> None:
     read = scanned(app, statements)
     assert old not in read
     assert any(name.startswith("llm_logs_metrics_p") for name in read)
+
+
+def add_traces(app: Flask, started: dt.datetime, count: int, **fields: Any) -> list[Trace]:
+    """``count`` traces a second apart from ``started`` on, stored at once (not by the writer)."""
+    moments = [started + dt.timedelta(seconds=n) for n in range(count)]
+    traces = [
+        Trace(id=id_made_at(at), name="t", status="completed", started_at=at, **fields)
+        for at in moments
+    ]
+    session = get_state(app).session
+    session.add_all(traces)
+    session.commit()
+    return traces
+
+
+#: How old the traces are that the pages below must not read.
+OLD = dt.timedelta(days=62)
+
+
+def old_partitions(app: Flask, now: dt.datetime) -> set[str]:
+    """The partitions of the month two months back, made, by name."""
+    partitions.maintain(get_state(app).engine, "month", now=now - OLD)
+    start = partitions.period_start(now - OLD, "month")
+    return {partitions.partition_name(table, start, "month") for table in partitions.TABLES}
+
+
+def newest(traces: list[Trace]) -> list[uuid.UUID]:
+    """The ids in the lists' order: newest first, then by id."""
+    return [t.id for t in sorted(traces, key=lambda t: (t.started_at, t.id), reverse=True)]
+
+
+def test_the_lists_first_pages_read_the_last_day_when_it_fills_them(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    add_traces(app, now - OLD, 3)
+    recent = add_traces(app, now - dt.timedelta(hours=1), 5)
+    session = get_state(app).session
+
+    with capture(get_state(app).engine) as statements:
+        first = list_traces(session, TraceFilters(), 2)
+        second = list_traces(session, TraceFilters(after=first.next_after), 2)
+
+    assert [t.id for t in first.traces + second.traces] == newest(recent)[:4]
+    assert not scanned(app, statements) & old
+
+
+def test_the_lists_filters_on_spans_and_scores_read_the_last_days_partitions(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    add_traces(app, now - OLD, 1)
+    recent = add_traces(app, now - dt.timedelta(hours=1), 3)
+    session = get_state(app).session
+    for trace in recent:
+        at = trace.started_at
+        session.add(
+            Span(trace_id=trace.id, name="chat", provider="openai", input="needle", started_at=at)
+        )
+        session.add(Score(trace_id=trace.id, name="ok", value=1.0, created_at=at))
+    session.commit()
+    for filters in (
+        TraceFilters(provider="openai"),
+        TraceFilters(score="ok", score_min=0.5),
+        TraceFilters(no_score="bad"),
+        TraceFilters(q="needle"),
+    ):
+        with capture(get_state(app).engine) as statements:
+            page = list_traces(session, filters, 2)
+        assert [t.id for t in page.traces] == newest(recent)[:2], filters
+        assert not scanned(app, statements) & old, filters
+
+
+def test_a_page_the_last_day_does_not_fill_is_the_page_read_at_once(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old_partitions(app, now)
+    traces = add_traces(app, now - OLD, 3) + add_traces(app, now - dt.timedelta(hours=3), 2)
+    # A host's clock ahead, and two traces of the same instant (ordered by id).
+    traces += add_traces(app, now + dt.timedelta(minutes=5), 1)
+    traces += add_traces(app, now - dt.timedelta(days=2), 1)
+    traces += add_traces(app, traces[-1].started_at, 1)
+    session = get_state(app).session
+    for size in range(1, len(traces) + 2):
+        shown: list[uuid.UUID] = []
+        after = None
+        while True:
+            page = list_traces(session, TraceFilters(after=after), size)
+            shown += [t.id for t in page.traces]
+            if (after := page.next_after) is None:
+                break
+        assert shown == newest(traces), size
+
+
+def test_the_sessions_pages_read_the_last_day_when_it_fills_them(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    hour_ago = now - dt.timedelta(hours=1)
+    traces = add_traces(app, now - OLD, 2, session_id="old", user_id="ana")
+    traces += add_traces(app, now - OLD, 1, session_id="both", user_id="ana")
+    traces += add_traces(app, hour_ago, 1, session_id="both", user_id="ana")
+    traces += add_traces(app, hour_ago - dt.timedelta(minutes=1), 1, session_id="s", user_id="ana")
+    for n in range(4):
+        traces += add_traces(app, hour_ago + dt.timedelta(minutes=n), 2, session_id=f"s{n}")
+    session = get_state(app).session
+
+    with capture(get_state(app).engine) as statements:
+        page = list_sessions(session, 2)
+        list_sessions(session, 2, after=page.next_after)
+        list_sessions(session, 1, user_id="ana")
+    assert [s.session_id for s in page.sessions] == ["s3", "s2"]
+    # The sessions listed are found in the last day; what they add up to is
+    # their every trace's (the summaries' GROUP BY reads each partition's index).
+    listing = [statement for statement in statements if "GROUP BY" not in statement]
+    assert not scanned(app, listing) & old
+
+    for user_id in (None, "ana"):
+        mine = [t for t in traces if user_id is None or t.user_id == user_id]
+        lasts: dict[str, Trace] = {}
+        for trace in sorted(mine, key=lambda t: (t.started_at, t.id)):
+            lasts[trace.session_id] = trace
+        expected = [
+            t.session_id
+            for t in sorted(lasts.values(), key=lambda t: (t.started_at, t.id), reverse=True)
+        ]
+        for size in (1, 2, 3, 10):
+            shown: list[str] = []
+            after = None
+            while True:
+                page = list_sessions(session, size, user_id=user_id, after=after)
+                shown += [s.session_id for s in page.sessions]
+                if (after := page.next_after) is None:
+                    break
+            assert shown == expected, (user_id, size)
+
+
+def test_a_session_reads_the_partitions_of_its_time(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    add_traces(app, now - OLD, 1, session_id="other")
+    traces = add_traces(app, now - dt.timedelta(hours=1), 3, session_id="chat")
+    session = get_state(app).session
+    session.add_all(
+        [Span(trace_id=t.id, name="chat", kind="llm", started_at=t.started_at) for t in traces]
+    )
+    session.commit()
+
+    with capture(get_state(app).engine) as statements:
+        detail = session_detail(session, "chat", 10)
+
+    assert [t.id for t in detail.traces] == [t.id for t in traces]
+    assert all(len(detail.calls[t.id]) == 1 for t in traces)
+    # The summary reads every partition (the session's first trace could be in any).
+    [summary, *pages] = statements
+    assert "GROUP BY" in summary
+    assert not scanned(app, pages) & old
+
+
+def test_a_prompts_last_traces_read_the_last_day_when_it_fills_them(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    prompt = make_greeting()
+    [version] = prompt.versions
+    add_traces(app, now - OLD, 1, prompt_version_id=version.id)
+    recent = add_traces(app, now - dt.timedelta(hours=1), 3, prompt_version_id=version.id)
+
+    with capture(get_state(app).engine) as statements:
+        rows = recent_traces(get_state(app).session, prompt.id, 2)
+
+    assert [row.trace.id for row in rows] == newest(recent)[:2]
+    assert not scanned(app, statements) & old
+
+
+def test_the_score_form_reads_the_partitions_of_its_trace(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    [trace] = add_traces(app, now - dt.timedelta(hours=1), 1)
+    client = app.test_client()
+    page = f"{app.config['LLM_LOGS_URL_PREFIX']}/traces/{trace.id}"
+    token = csrf_token(client.get(page).get_data(as_text=True))
+
+    with capture(get_state(app).engine) as statements:
+        response = client.post(
+            f"{page}/scores", data={"csrf_token": token, "name": "ok", "value": "1"}
+        )
+
+    assert response.status_code == 302
+    assert [s.name for s in stored(app, Score, trace_id=trace.id)] == ["ok"]
+    assert statements
+    assert not scanned(app, statements) & old
+
+
+def test_an_export_reads_a_day_a_page(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    traces = add_traces(app, now - OLD, 1) + add_traces(app, now - dt.timedelta(hours=1), 4)
+    session = get_state(app).session
+
+    with capture(get_state(app).engine) as statements:
+        rows = list(export_traces(session, TraceFilters(), page_rows=2))
+
+    assert [row[0] for row in rows] == newest(traces)
+    # Two pages of the last day, then the last page reads the older partitions.
+    assert not scanned(app, statements[:2]) & old
+    assert scanned(app, statements[2:]) & old
 
 
 def test_the_interval_is_checked_at_init(make_app: Callable[..., Flask]) -> None:

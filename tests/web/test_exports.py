@@ -110,7 +110,9 @@ def test_traces_csv_ignores_the_page_cursor(client: FlaskClient, url: Url, store
 
 def test_export_reads_keyset_pages(app: Flask, store: Store, count_queries: CountQueries) -> None:
     """Seven traces, three at the same instant, in pages of two: each once, newest first,
-    one query a page (a million rows are never in memory at once)."""
+    one query a page (a million rows are never in memory at once); on PostgreSQL one more
+    for a page the day before its start does not fill (the first, these traces being days
+    old, and the last)."""
     session = app.extensions["llm_logs"].session
     traces = [store.trace(f"t{n}", minutes=n) for n in range(4)]
     traces += [store.trace(f"twin{n}", minutes=2) for n in range(3)]
@@ -118,7 +120,7 @@ def test_export_reads_keyset_pages(app: Flask, store: Store, count_queries: Coun
     with count_queries() as counter:
         rows = list(trace_queries.export_traces(session, TraceFilters(), page_rows=2))
     assert [row[0] for row in rows] == [t.id for t in expected]
-    assert counter.count == 4
+    assert counter.count == (6 if session.get_bind().dialect.name == "postgresql" else 4)
 
 
 def test_export_pages_keep_search_filters(app: Flask, store: Store) -> None:

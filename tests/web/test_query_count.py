@@ -154,7 +154,10 @@ def test_sessions_and_users_pages_constant(
     _conversation(store, "one", 12, 500)
     many = [queries_for(client, count_queries, path) for path in paths]
     assert few == many
-    assert many[0] <= 2 and many[2] <= 3 and many[3] <= 5
+    # On PostgreSQL a list its last day does not fill (these traces are days old)
+    # reads the older days in one more query (trace_queries.newest_first).
+    wider = int(store.session.get_bind().dialect.name == "postgresql")
+    assert many[0] <= 2 + wider and many[2] <= 3 and many[3] <= 5 + 2 * wider
     with count_queries() as counter:
         client.get(url("/sessions?after=" + encode_cursor(START, uuid.uuid4())))
     assert counter.count <= many[0]

@@ -200,15 +200,18 @@ def trace_score(trace_id: str) -> str | BaseResponse:
     require_valid_form()
     row_id = params.parse_id(trace_id)
     session = get_state().session
-    if session.get(Trace, row_id) is None:
+    if trace_queries.find_trace(session, row_id) is None:
         raise NotFound(f"There is no trace {trace_id}.")
     form = ScoreForm()
     if not form.validate():
         return _trace_page(trace_id, form)
     score = form.score(row_id, current_author())
+    # Said before the commit, which expires the row: reading it back would
+    # look for its id in every partition of the scores.
+    added = f"Added {score.name!r}."
     session.add(score)
     session.commit()
-    flash(f"Added {score.name!r}.", "success")
+    flash(added, "success")
     return redirect(url_for("llm_logs.trace", trace_id=row_id, _anchor="scores"))
 
 
@@ -286,7 +289,7 @@ def trace_delete(trace_id: str) -> BaseResponse:
     require_valid_form()
     row_id = params.parse_id(trace_id)
     session = get_state().session
-    trace = session.get(Trace, row_id)
+    trace = trace_queries.find_trace(session, row_id)
     if trace is None:
         raise NotFound(f"There is no trace {trace_id}.")
     session.execute(sa.delete(Span).where(Span.trace_id == row_id))
