@@ -392,7 +392,7 @@ def test_the_sessions_pages_read_the_last_day_when_it_fills_them(app: Flask) -> 
 
     for user_id in (None, "ana"):
         mine = [t for t in traces if user_id is None or t.user_id == user_id]
-        lasts: dict[str, Trace] = {}
+        lasts: dict[str | None, Trace] = {}
         for trace in sorted(mine, key=lambda t: (t.started_at, t.id)):
             lasts[trace.session_id] = trace
         expected = [
