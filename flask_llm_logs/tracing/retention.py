@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from .. import partitions
 from .. import postgres
@@ -245,6 +247,28 @@ def _probe_by_index(connection: sa.Connection) -> None:
     postgres.set_local(connection, enable_seqscan="off", jit="off")
 
 
+def _among(
+    connection: sa.Connection, ids: list[uuid.UUID]
+) -> Callable[[sa.Column[uuid.UUID]], sa.ColumnElement[bool]]:
+    """A chunk's condition ``column IN ids``; on PostgreSQL, ``column = ANY`` an array
+    the planner does not see, sorted.
+
+    A list of thousands of ids written in the statement is estimated id by
+    id, once for each partition a delete searches: 80 ms of planning for a
+    chunk's spans. Given through a subquery, the array is one value unknown
+    to the planner (the indexes are probed all the same, see
+    :func:`_probe_by_index`), and the index scan of each partition, which
+    sorts it first, finds it sorted. The spans' and scores' deletes of a
+    10,000-trace chunk took a third of the time.
+    """
+    if connection.dialect.name != "postgresql":
+        return lambda column: column.in_(ids)
+    array = postgresql.ARRAY(sa.Uuid)
+    # PostgreSQL sorts a uuid by its bytes, as Python does by ``UUID.int``.
+    given = sa.select(sa.bindparam("ids", sorted(ids), type_=array)).scalar_subquery()
+    return lambda column: column == sa.any_(sa.cast(given, array))
+
+
 def plan_purge(days: int | None = None) -> PurgePlan:
     """Count what :func:`purge_old_traces` would delete, deleting nothing."""
     cutoff = cutoff_for(days)
@@ -304,12 +328,13 @@ def purge_old_traces(
             if not ids:
                 break
             _probe_by_index(connection)
-            connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
-            connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))
+            among = _among(connection, ids)
+            connection.execute(sa.delete(spans).where(among(spans.c.trace_id)))
+            connection.execute(sa.delete(scores).where(among(scores.c.trace_id)))
             # The chunk's traces started before the cutoff: the range reads
             # only the partitions that can hold them.
             connection.execute(
-                sa.delete(traces).where(traces.c.id.in_(ids), traces.c.started_at < cutoff)
+                sa.delete(traces).where(among(traces.c.id), traces.c.started_at < cutoff)
             )
         deleted += len(ids)
         if on_chunk is not None:
