@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,8 @@ from flask_llm_logs.tracing.retention import purge_old_traces
 SPANS_PER_TRACE = 10
 DAYS = 60
 KEEP_DAYS = 30
+#: Seconds left to the disk after a copy's writes are flushed (``--keep``).
+SETTLE = 5
 
 
 def fill(url: str, spans: int, interval: str) -> None:
@@ -173,6 +176,10 @@ def main() -> None:
     if not is_filled(url):
         prepare(url, args.spans, args.interval, args.unpartitioned)
     with throwaway_database(template=name) as copy:
+        # The copy's gigabytes, and the previous copy's dropped files, go to the
+        # disk first: the purge of partitions written a month ago waits for neither.
+        os.sync()
+        time.sleep(SETTLE)
         purge(copy, args.spans, layout, args.interval, args.statements)
 
 
