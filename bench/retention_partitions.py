@@ -18,7 +18,7 @@ and the traces' count of the dropped partitions, read before each drop.
 Usage::
 
     python bench/retention_partitions.py [--spans 1000000] [--interval month|day]
-        [--unpartitioned] [--statements 10] [--keep]
+        [--unpartitioned] [--statements 10] [--keep] [--no-settle]
 
 ``--statements N`` prints each purge's N slowest statements and commits,
 timed around the driver's calls: where the purge's time goes. ``--keep``
@@ -27,7 +27,10 @@ drop it by hand) and purges a copy of its files each run, so the purge of
 two versions of the code can alternate on the same data without a fill
 each (minutes for 10,000,000 spans). The copy is checkpointed, as 30-day
 old partitions are; its ranges end at the fill's time, so the cutoff falls
-a little later in them as the hours go by.
+a little later in them as the hours go by. Before the purge, the data is
+checkpointed and flushed and the disk left alone a few seconds (``--no-settle``
+purges at once, while the fill is still being written back: no purge of
+month-old partitions meets that).
 """
 
 from __future__ import annotations
@@ -164,11 +167,19 @@ def main() -> None:
         help="fill a kept database once (its ranges end at the fill's time) and purge a"
         " copy of it each run, so runs can alternate between two versions of the code",
     )
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="purge at once, while the fill's (or copy's) gigabytes are still being"
+        " written back, as this script did before",
+    )
     args = parser.parse_args()
     layout = "unpartitioned" if args.unpartitioned else args.interval
     if not args.keep:
         with throwaway_database() as url:
             prepare(url, args.spans, args.interval, args.unpartitioned)
+            if not args.no_settle:
+                settle(url)
             purge(url, args.spans, layout, args.interval, args.statements)
         return
     name = f"llm_logs_bench_retention_{args.spans}_{layout}"
@@ -176,11 +187,20 @@ def main() -> None:
     if not is_filled(url):
         prepare(url, args.spans, args.interval, args.unpartitioned)
     with throwaway_database(template=name) as copy:
-        # The copy's gigabytes, and the previous copy's dropped files, go to the
-        # disk first: the purge of partitions written a month ago waits for neither.
-        os.sync()
-        time.sleep(SETTLE)
+        if not args.no_settle:
+            settle(copy)
         purge(copy, args.spans, layout, args.interval, args.statements)
+
+
+def settle(url: str) -> None:
+    """Write the fill (or the copy) to the disk and let it finish: the purge of
+    partitions written a month ago waits for no writeback of theirs."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
+    os.sync()
+    time.sleep(SETTLE)
 
 
 def is_filled(url: str) -> bool:
