@@ -438,7 +438,9 @@ def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) ->
         if count and detached.names:
             counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in detached.names)
             dropped = (connection.scalar(sa.text(f"SELECT {counts}")) or 0) - detached.kept
-        connection.execute(sa.text(f"DROP TABLE {', '.join(names)}"))
+        # IF EXISTS: a purge running at the same time may take these tables
+        # for a stopped purge's leftovers and drop them first.
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))
     return dropped
 
 
