@@ -211,7 +211,7 @@ def test_a_purge_stopped_between_detach_and_drop_leaves_nothing_to_the_next(
         for table, name in zip(partitions.TABLES, leftovers, strict=True):
             connection.execute(sa.text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
 
-    assert purge_old_traces(30) == 0  # the leftovers' rows are not counted again
+    assert purge_old_traces(30) == 0  # a leftover's rows are not counted
 
     with engine.connect() as connection:
         for name in leftovers:
