@@ -18,16 +18,26 @@ and the traces' count of the dropped partitions, read before each drop.
 Usage::
 
     python bench/retention_partitions.py [--spans 1000000] [--interval month|day]
-        [--unpartitioned] [--statements 10]
+        [--unpartitioned] [--statements 10] [--keep] [--no-settle]
 
 ``--statements N`` prints each purge's N slowest statements and commits,
-timed around the driver's calls: where the purge's time goes.
+timed around the driver's calls: where the purge's time goes. ``--keep``
+fills a database kept between runs once (``llm_logs_bench_retention_*``;
+drop it by hand) and purges a copy of its files each run, so the purge of
+two versions of the code can alternate on the same data without a fill
+each (minutes for 10,000,000 spans). The copy is checkpointed, as 30-day
+old partitions are; its ranges end at the fill's time, so the cutoff falls
+a little later in them as the hours go by. Before the purge, the data is
+checkpointed and flushed and the disk left alone a few seconds (``--no-settle``
+purges at once, while the fill is still being written back: no purge of
+month-old partitions meets that).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +45,7 @@ from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
+from benchdb import kept_database
 from benchdb import throwaway_database
 from flask import Flask
 
@@ -46,6 +57,8 @@ from flask_llm_logs.tracing.retention import purge_old_traces
 SPANS_PER_TRACE = 10
 DAYS = 60
 KEEP_DAYS = 30
+#: Seconds left to the disk after a copy's writes are flushed (``--keep``).
+SETTLE = 5
 
 
 def fill(url: str, spans: int, interval: str) -> None:
@@ -148,42 +161,96 @@ def main() -> None:
         metavar="N",
         help="print each purge's N slowest statements and commits",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="fill a kept database once (its ranges end at the fill's time) and purge a"
+        " copy of it each run, so runs can alternate between two versions of the code",
+    )
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="purge at once, while the fill's (or copy's) gigabytes are still being"
+        " written back, as this script did before",
+    )
     args = parser.parse_args()
-    with throwaway_database() as url:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            migrations.upgrade(connection, "0010" if args.unpartitioned else "head")
-        started = time.perf_counter()
-        fill(url, args.spans, args.interval)
-        with engine.begin() as connection:
-            migrations.upgrade(connection)  # partitions only what is empty
+    layout = "unpartitioned" if args.unpartitioned else args.interval
+    if not args.keep:
+        with throwaway_database() as url:
+            prepare(url, args.spans, args.interval, args.unpartitioned)
+            if not args.no_settle:
+                settle(url)
+            purge(url, args.spans, layout, args.interval, args.statements)
+        return
+    name = f"llm_logs_bench_retention_{args.spans}_{layout}"
+    url = kept_database(name)
+    if not is_filled(url):
+        prepare(url, args.spans, args.interval, args.unpartitioned)
+    with throwaway_database(template=name) as copy:
+        if not args.no_settle:
+            settle(copy)
+        purge(copy, args.spans, layout, args.interval, args.statements)
+
+
+def settle(url: str) -> None:
+    """Write the fill (or the copy) to the disk and let it finish: the purge of
+    partitions written a month ago waits for no writeback of theirs."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
+    os.sync()
+    time.sleep(SETTLE)
+
+
+def is_filled(url: str) -> bool:
+    """Whether the kept database at ``url`` has its traces (the fill is one transaction)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        filled = sa.inspect(connection).has_table("llm_logs_traces") and connection.scalar(
+            sa.text("SELECT EXISTS (SELECT 1 FROM llm_logs_traces)")
+        )
+    engine.dispose()
+    return bool(filled)
+
+
+def prepare(url: str, spans: int, interval: str, unpartitioned: bool) -> None:
+    """Migrate the database at ``url`` and fill it."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection, "0010" if unpartitioned else "head")
+    started = time.perf_counter()
+    fill(url, spans, interval)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)  # partitions only what is empty
+    engine.dispose()
+    print(f"filled {spans:,} spans in {time.perf_counter() - started:.1f} s")
+
+
+def purge(url: str, spans: int, layout: str, interval: str, statements: int) -> None:
+    """Time the purge of the backlog, then the next day's, in the database at ``url``."""
+    app = Flask("bench")
+    app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_PARTITION_INTERVAL=interval)
+    LlmLogs(app)
+    with app.app_context():
+        engine = app.extensions["llm_logs"].engine
+        before = spans
+        # The backlog: 30 days past the cutoff at once; then the next day's
+        # purge, which a daily job does in steady state.
+        for days in (KEEP_DAYS, KEEP_DAYS - 1):
+            with timed_statements(engine, statements) if statements else nullcontext():
+                started = time.perf_counter()
+                deleted = purge_old_traces(days, chunk_size=10_000)
+                elapsed = time.perf_counter() - started
+            with engine.connect() as connection:
+                left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans")) or 0
+            print(
+                f"purge at {days} days of {deleted:,} traces ({before - left:,} spans;"
+                f" {left:,} left), {layout}: {elapsed:.2f} s"
+            )
+            before = left
         engine.dispose()
-        print(f"filled {args.spans:,} spans in {time.perf_counter() - started:.1f} s")
-        app = Flask("bench")
-        app.config.update(SQLALCHEMY_DATABASE_URI=url, LLM_LOGS_PARTITION_INTERVAL=args.interval)
-        LlmLogs(app)
-        with app.app_context():
-            engine = app.extensions["llm_logs"].engine
-            before = args.spans
-            layout = "unpartitioned" if args.unpartitioned else f"{args.interval} partitions"
-            # The backlog: 30 days past the cutoff at once; then the next day's
-            # purge, which a daily job does in steady state.
-            for days in (KEEP_DAYS, KEEP_DAYS - 1):
-                with (
-                    timed_statements(engine, args.statements) if args.statements else nullcontext()
-                ):
-                    started = time.perf_counter()
-                    deleted = purge_old_traces(days, chunk_size=10_000)
-                    elapsed = time.perf_counter() - started
-                with engine.connect() as connection:
-                    left = connection.scalar(sa.text("SELECT count(*) FROM llm_logs_spans")) or 0
-                print(
-                    f"purge at {days} days of {deleted:,} traces ({before - left:,} spans;"
-                    f" {left:,} left), {layout}: {elapsed:.2f} s"
-                )
-                before = left
-            engine.dispose()
-        app.extensions["llm_logs"].shutdown()
+    app.extensions["llm_logs"].shutdown()
 
 
 if __name__ == "__main__":

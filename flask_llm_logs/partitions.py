@@ -334,6 +334,19 @@ def _make_due(
                     made.append(create_partition(connection, table, start, interval))
 
 
+@dataclasses.dataclass(frozen=True)
+class Detached:
+    """The partitions of ``table`` that :func:`detach_before` detached: plain tables
+    now, for :func:`drop_detached` to drop; ``kept``, how many of their rows were
+    copied back into ``table`` to stay. ``leftovers``: tables of ``table`` detached
+    by a purge that stopped before it dropped them, dropped with them."""
+
+    table: str
+    names: list[str]
+    kept: int = 0
+    leftovers: list[str] = dataclasses.field(default_factory=list)
+
+
 def drop_before(
     engine: Engine,
     table: str,
@@ -342,45 +355,92 @@ def drop_before(
     keep: str | None = None,
     count: bool = False,
 ) -> int:
-    """Drop the partitions of ``table`` whose range ended by ``cutoff``, in one short
-    transaction; with ``count``, how many rows went (else 0).
+    """Drop the partitions of ``table`` whose range ended by ``cutoff``; with ``count``,
+    how many rows went (else 0). :func:`detach_before`, then :func:`drop_detached`.
 
     Does nothing on SQLite or an unpartitioned table.
+    """
+    return drop_detached(engine, detach_before(engine, table, cutoff, keep=keep), count=count)
 
-    :param keep: a condition (SQL) on the rows of a dropped partition that
-        must stay: they are moved into the default partition first, in the
-        drop's transaction (the purge keeps the traces batch requests link to).
-    :param count: count the rows (a scan of each partition, inside the transaction).
+
+def detach_before(
+    engine: Engine, table: str, cutoff: dt.datetime, *, keep: str | None = None
+) -> Detached:
+    """Detach the partitions of ``table`` whose range ended by ``cutoff``, in one short
+    transaction that writes no row but those kept.
+
+    Dropping is :func:`drop_detached`'s, in a transaction of its own: its
+    commit, where PostgreSQL truncates every dropped file, takes most of a
+    drop's time, and a detached table's drop holds no lock of ``table``, so
+    writers wait for the detach only and the purge's deletes go on meanwhile.
+
+    :param keep: a condition (SQL) on the rows of a detached partition that
+        must stay: they are copied into ``table`` (its default partition),
+        in the detach's transaction (the purge keeps the traces batch
+        requests link to).
     """
     if engine.dialect.name != "postgresql":
+        return Detached(table, [])
+    with engine.begin() as connection:
+        # An unpartitioned table has no partitions: nothing to detach.
+        old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
+        leftovers = [_quote(connection, name) for name in _detached_leftovers(connection, table)]
+        if not old:
+            return Detached(table, [], leftovers=leftovers)
+        set_local(connection, lock_timeout=LOCK_TIMEOUT)
+        parent = _quote(connection, table)
+        # One round trip for all the partitions: a round trip per partition
+        # was most of the purge's time with daily partitions.
+        connection.exec_driver_sql(
+            "; ".join(f"ALTER TABLE {parent} DETACH PARTITION {name}" for name in old)
+        )
+        kept = 0 if keep is None else _copy_kept(connection, parent, old, keep)
+    return Detached(table, old, kept, leftovers)
+
+
+def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: str) -> int:
+    """Copy the rows of the ``detached`` partitions that ``keep`` names into ``parent``;
+    how many. One statement finds the partitions that hold any."""
+    which = " UNION ALL ".join(
+        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {keep})"
+        for n, name in enumerate(detached)
+    )
+    kept = 0
+    for n in connection.scalars(sa.text(which)):
+        insert = f"INSERT INTO {parent} SELECT * FROM {detached[n]} WHERE {keep}"
+        kept += connection.execute(sa.text(insert)).rowcount
+    return kept
+
+
+def _detached_leftovers(connection: Connection, table: str) -> list[str]:
+    """The plain tables named as ``table``'s partitions, in its schema: detached by a
+    :func:`detach_before` whose :func:`drop_detached` never ran (the process died)."""
+    query = sa.text(
+        "SELECT c.relname FROM pg_class c JOIN pg_class p ON p.relnamespace = c.relnamespace"
+        " WHERE p.oid = to_regclass(:table) AND p.relkind = 'p'"
+        " AND c.relkind = 'r' AND NOT c.relispartition"
+        " AND c.relname ~ ('^' || :table || '_p([0-9]{6}|[0-9]{8})$') ORDER BY c.relname"
+    )
+    return list(connection.scalars(query, {"table": table}))
+
+
+def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) -> int:
+    """Drop the tables :func:`detach_before` detached, in one transaction; with ``count``,
+    how many of their rows went (a scan of each), else 0: not the rows kept, nor
+    those of leftovers (a purge that stopped after its detach no longer tells
+    the rows it kept from the others)."""
+    names = detached.names + detached.leftovers
+    if not names:
         return 0
     dropped = 0
     with engine.begin() as connection:
-        # An unpartitioned table has no partitions: nothing to drop.
-        old = [_quote(connection, p.name) for p in partitions(connection, table) if p.end <= cutoff]
-        if not old:
-            return 0
         set_local(connection, lock_timeout=LOCK_TIMEOUT)
-        parent = _quote(connection, table)
-        # One statement each for all the partitions: a round trip per partition
-        # was most of the purge's time with daily partitions.
-        if count:
-            counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in old)
-            dropped = connection.scalar(sa.text(f"SELECT {counts}")) or 0
-        keepers: list[str] = []
-        if keep is not None:
-            which = " UNION ALL ".join(
-                f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {keep})"
-                for n, name in enumerate(old)
-            )
-            keepers = [old[n] for n in connection.scalars(sa.text(which))]
-        for name in keepers:
-            connection.execute(sa.text(f"ALTER TABLE {parent} DETACH PARTITION {name}"))
-            kept = connection.execute(
-                sa.text(f"INSERT INTO {parent} SELECT * FROM {name} WHERE {keep}")
-            )
-            dropped -= kept.rowcount if count else 0
-        connection.execute(sa.text(f"DROP TABLE {', '.join(old)}"))
+        if count and detached.names:
+            counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in detached.names)
+            dropped = (connection.scalar(sa.text(f"SELECT {counts}")) or 0) - detached.kept
+        # IF EXISTS: a purge running at the same time may take these tables
+        # for a stopped purge's leftovers and drop them first.
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))
     return dropped
 
 

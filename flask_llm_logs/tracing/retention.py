@@ -14,11 +14,13 @@ trace stays valid. Such traces go when the batch request itself is deleted.
 
 On PostgreSQL, where the tables are partitioned by time (see
 :mod:`flask_llm_logs.partitions`), the partitions whose whole range is older
-than the cutoff are dropped first: a month of traces goes in milliseconds,
-with no dead rows left for ``VACUUM``. The rows batch requests link to are
-moved out of such a partition into the default one first, in the drop's
-transaction. The chunks then delete only what is left before the cutoff:
-the partition the cutoff falls in, and the default partition.
+than the cutoff are detached first, a short transaction a table, and
+dropped: no row is deleted one by one, no dead row is left for ``VACUUM``.
+The rows batch requests link to are copied out of such a partition into
+the default one, in the detach's transaction. The chunks then delete only
+what is left before the cutoff (the partition the cutoff falls in, and the
+default partition) while other connections drop the detached partitions.
+The purge returns once everything is deleted and dropped.
 
 A trace is ``running`` until its end record is stored. When that record is
 lost (the writer's queue overflowed, the process was killed) the trace would
@@ -33,10 +35,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from .. import partitions
 from .. import postgres
@@ -140,16 +145,17 @@ def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _drop_old_partitions(cutoff: dt.datetime) -> int:
-    """Drop the partitions older than ``cutoff`` (PostgreSQL); the traces they held."""
-    engine = get_state().engine
+def _detach_old_partitions(engine: sa.Engine, cutoff: dt.datetime) -> list[partitions.Detached]:
+    """Detach the traces', spans' and scores' partitions older than ``cutoff``
+    (PostgreSQL), moving out the rows batch requests link to; to be dropped."""
     linked = f"SELECT trace_id FROM {batch_requests.name} WHERE trace_id IS NOT NULL"
-    dropped = partitions.drop_before(
-        engine, traces.name, cutoff, keep=f"id IN ({linked})", count=True
-    )
-    for table in (spans, scores):
-        partitions.drop_before(engine, table.name, cutoff, keep=f"trace_id IN ({linked})")
-    return dropped
+    return [
+        partitions.detach_before(engine, traces.name, cutoff, keep=f"id IN ({linked})"),
+        *(
+            partitions.detach_before(engine, table.name, cutoff, keep=f"trace_id IN ({linked})")
+            for table in (spans, scores)
+        ),
+    ]
 
 
 def _drop_old_metrics(engine: sa.Engine, cutoff: dt.datetime) -> None:
@@ -245,6 +251,28 @@ def _probe_by_index(connection: sa.Connection) -> None:
     postgres.set_local(connection, enable_seqscan="off", jit="off")
 
 
+def _among(
+    connection: sa.Connection, ids: list[uuid.UUID]
+) -> Callable[[sa.Column[uuid.UUID]], sa.ColumnElement[bool]]:
+    """A chunk's condition ``column IN ids``; on PostgreSQL, ``column = ANY`` an array
+    the planner does not see, sorted.
+
+    A list of thousands of ids written in the statement is estimated id by
+    id, once for each partition a delete searches: 80 ms of planning for a
+    chunk's spans. Given through a subquery, the array is one value unknown
+    to the planner (the indexes are probed all the same, see
+    :func:`_probe_by_index`), and the index scan of each partition, which
+    sorts it first, finds it sorted. The spans' and scores' deletes of a
+    10,000-trace chunk took a third of the time.
+    """
+    if connection.dialect.name != "postgresql":
+        return lambda column: column.in_(ids)
+    array = postgresql.ARRAY(sa.Uuid)
+    # PostgreSQL sorts a uuid by its bytes, as Python does by ``UUID.int``.
+    given = sa.select(sa.bindparam("ids", sorted(ids), type_=array)).scalar_subquery()
+    return lambda column: column == sa.any_(sa.cast(given, array))
+
+
 def plan_purge(days: int | None = None) -> PurgePlan:
     """Count what :func:`purge_old_traces` would delete, deleting nothing."""
     cutoff = cutoff_for(days)
@@ -284,35 +312,59 @@ def purge_old_traces(
     if chunk_size <= 0:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     cutoff = cutoff_for(days)
+    engine = get_state().engine
+    with engine.begin() as connection:
+        # The alert history goes with the traces its links lead to; a few
+        # rows a day, deleted in one statement.
+        connection.execute(sa.delete(alert_events).where(alert_events.c.created_at < cutoff))
+    detached = _detach_old_partitions(engine, cutoff)
+    # Two connections drop the detached partitions while this one deletes the
+    # chunks: most of a drop is its commit, where PostgreSQL truncates every
+    # dropped file and the kernel frees the pages it had cached (0.4 s for 30
+    # days of spans here), work other cores do as fast as this one.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="llm-logs-purge") as pool:
+        drops = [
+            pool.submit(partitions.drop_detached, engine, d, count=d.table == traces.name)
+            for d in detached
+            if d.names or d.leftovers
+        ]
+        deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
+        dropped = sum(drop.result() for drop in drops)
+    if dropped and on_chunk is not None:
+        on_chunk(dropped)
+    _drop_old_metrics(engine, cutoff)
+    return deleted + dropped
+
+
+def _delete_in_chunks(
+    engine: sa.Engine,
+    cutoff: dt.datetime,
+    chunk_size: int,
+    on_chunk: Callable[[int], None] | None,
+) -> int:
+    """Delete the traces started before ``cutoff`` (but those batch requests link to),
+    their spans and scores, ``chunk_size`` traces a transaction; how many."""
     next_chunk = (
         sa.select(traces.c.id)
         .where(_old(cutoff))
         .order_by(traces.c.started_at, traces.c.id)
         .limit(chunk_size)
     )
-    engine = get_state().engine
-    with engine.begin() as connection:
-        # The alert history goes with the traces its links lead to; a few
-        # rows a day, deleted in one statement.
-        connection.execute(sa.delete(alert_events).where(alert_events.c.created_at < cutoff))
-    deleted = _drop_old_partitions(cutoff)
-    if deleted and on_chunk is not None:
-        on_chunk(deleted)
+    deleted = 0
     while True:
         with engine.begin() as connection:
             ids = list(connection.scalars(next_chunk))
             if not ids:
-                break
+                return deleted
             _probe_by_index(connection)
-            connection.execute(sa.delete(spans).where(spans.c.trace_id.in_(ids)))
-            connection.execute(sa.delete(scores).where(scores.c.trace_id.in_(ids)))
+            among = _among(connection, ids)
+            connection.execute(sa.delete(spans).where(among(spans.c.trace_id)))
+            connection.execute(sa.delete(scores).where(among(scores.c.trace_id)))
             # The chunk's traces started before the cutoff: the range reads
             # only the partitions that can hold them.
             connection.execute(
-                sa.delete(traces).where(traces.c.id.in_(ids), traces.c.started_at < cutoff)
+                sa.delete(traces).where(among(traces.c.id), traces.c.started_at < cutoff)
             )
         deleted += len(ids)
         if on_chunk is not None:
             on_chunk(len(ids))
-    _drop_old_metrics(engine, cutoff)
-    return deleted

@@ -203,6 +203,29 @@ def test_the_purge_drops_old_partitions_and_keeps_what_batches_link_to(app: Flas
     assert {t.id for t in stored(app, Trace)} == {linked, kept_id}
 
 
+def test_a_purge_stopped_between_detach_and_drop_leaves_nothing_to_the_next(
+    app: Flask,
+) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    store_trace(app, old)
+    kept_id = store_trace(app, now - dt.timedelta(days=2))
+    # What a purge that died after its detach leaves: plain tables, in no table.
+    leftovers = [partitions.partition_name(table, old, "month") for table in partitions.TABLES]
+    with engine.begin() as connection:
+        for table, name in zip(partitions.TABLES, leftovers, strict=True):
+            connection.execute(sa.text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+
+    assert purge_old_traces(30) == 0  # a leftover's rows are not counted
+
+    with engine.connect() as connection:
+        for name in leftovers:
+            assert connection.scalar(sa.text("SELECT to_regclass(:n)"), {"n": name}) is None
+    assert {t.id for t in stored(app, Trace)} == {kept_id}
+
+
 @contextlib.contextmanager
 def capture(engine: sa.Engine) -> Iterator[list[str]]:
     """The ``SELECT`` statements run on ``engine`` in the block, with their values."""
