@@ -3,7 +3,7 @@
 A multi-row ``VALUES`` of a batch has a parameter per value, and SQLAlchemy
 and psycopg2 spend a few microseconds on each (its bind processing, a
 placeholder rendered, the value adapted and quoted): for the traces of a
-500-span batch that was 9 µs of the writer's CPU per span, more than the
+500-span batch that was 4 to 5 µs of the writer's CPU per span, more than the
 server's work. With a text parameter per column, ``{a,b,c}``, that the
 statement casts to an array and ``unnest``\\ s, the writer makes each value's
 text once and psycopg2 quotes a few strings. Both upserts of the writer
