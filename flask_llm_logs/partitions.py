@@ -424,6 +424,24 @@ def _detached_leftovers(connection: Connection, table: str) -> list[str]:
     return list(connection.scalars(query, {"table": table}))
 
 
+#: The SQLSTATE of a table that does not exist.
+UNDEFINED_TABLE = "42P01"
+
+
+def _count_rows(connection: Connection, names: list[str]) -> int:
+    """How many rows the tables ``names`` hold, in one statement; a table another
+    purge dropped first (taking it for a leftover) counts for none."""
+    counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in names)
+    try:
+        with connection.begin_nested():
+            return connection.scalar(sa.text(f"SELECT {counts}")) or 0
+    except sa.exc.ProgrammingError as error:
+        if getattr(error.orig, "pgcode", None) != UNDEFINED_TABLE:
+            raise
+    # One of them is gone: count the others one by one.
+    return 0 if len(names) == 1 else sum(_count_rows(connection, [name]) for name in names)
+
+
 def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) -> int:
     """Drop the tables :func:`detach_before` detached, in one transaction; with ``count``,
     how many of their rows went (a scan of each), else 0: not the rows kept, nor
@@ -436,8 +454,7 @@ def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) ->
     with engine.begin() as connection:
         set_local(connection, lock_timeout=LOCK_TIMEOUT)
         if count and detached.names:
-            counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in detached.names)
-            dropped = (connection.scalar(sa.text(f"SELECT {counts}")) or 0) - detached.kept
+            dropped = _count_rows(connection, detached.names) - detached.kept
         # IF EXISTS: a purge running at the same time may take these tables
         # for a stopped purge's leftovers and drop them first.
         connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))

@@ -507,3 +507,20 @@ def test_an_export_reads_a_day_a_page(app: Flask) -> None:
 def test_the_interval_is_checked_at_init(make_app: Callable[..., Flask]) -> None:
     with pytest.raises(ConfigurationError, match="LLM_LOGS_PARTITION_INTERVAL"):
         make_app(LLM_LOGS_PARTITION_INTERVAL="week")
+
+
+def test_a_purge_at_the_same_time_may_drop_what_another_detached(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    store_trace(app, old)
+    store_trace(app, old)
+    cutoff = now - dt.timedelta(days=30)
+    # A purge's detach has committed; before its drop, a second purge takes
+    # the detached tables for a stopped purge's leftovers and drops them.
+    first = partitions.detach_before(engine, "llm_logs_traces", cutoff)
+    assert first.names
+    purge_old_traces(30)
+
+    assert partitions.drop_detached(engine, first, count=True) == 0
