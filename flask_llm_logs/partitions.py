@@ -391,8 +391,14 @@ def detach_before(
         parent = _quote(connection, table)
         # One round trip for all the partitions: a round trip per partition
         # was most of the purge's time with daily partitions.
+        # Each marked as the purge's, so that only a purge's leftovers are
+        # taken for such, not a table detached or restored by hand.
         connection.exec_driver_sql(
-            "; ".join(f"ALTER TABLE {parent} DETACH PARTITION {name}" for name in old)
+            "; ".join(
+                f"ALTER TABLE {parent} DETACH PARTITION {name};"
+                f" COMMENT ON TABLE {name} IS '{DETACHED_MARK}'"
+                for name in old
+            )
         )
         kept = 0 if keep is None else _copy_kept(connection, parent, old, keep)
     return Detached(table, old, kept, leftovers)
@@ -412,16 +418,23 @@ def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: s
     return kept
 
 
+#: The comment :func:`detach_before` gives the partitions it detaches.
+DETACHED_MARK = "flask-llm-logs: detached by the purge, to be dropped"
+
+
 def _detached_leftovers(connection: Connection, table: str) -> list[str]:
-    """The plain tables named as ``table``'s partitions, in its schema: detached by a
-    :func:`detach_before` whose :func:`drop_detached` never ran (the process died)."""
+    """The plain tables named as ``table``'s partitions, in its schema, that bear
+    :data:`DETACHED_MARK`: detached by a :func:`detach_before` whose
+    :func:`drop_detached` never ran (the process died). A table of the same
+    name detached or restored by hand is not the purge's to drop."""
     query = sa.text(
         "SELECT c.relname FROM pg_class c JOIN pg_class p ON p.relnamespace = c.relnamespace"
         " WHERE p.oid = to_regclass(:table) AND p.relkind = 'p'"
         " AND c.relkind = 'r' AND NOT c.relispartition"
-        " AND c.relname ~ ('^' || :table || '_p([0-9]{6}|[0-9]{8})$') ORDER BY c.relname"
+        " AND c.relname ~ ('^' || :table || '_p([0-9]{6}|[0-9]{8})$')"
+        " AND obj_description(c.oid, 'pg_class') = :mark ORDER BY c.relname"
     )
-    return list(connection.scalars(query, {"table": table}))
+    return list(connection.scalars(query, {"table": table, "mark": DETACHED_MARK}))
 
 
 #: The SQLSTATE of a table that does not exist.
