@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -541,6 +543,27 @@ def test_the_purge_drops_no_table_of_the_users_named_as_a_partition(app: Flask) 
     with engine.connect() as connection:
         query = sa.text("SELECT count(*) FROM llm_logs_traces_p202001")
         assert connection.scalar(query) == 1
+
+
+def test_the_purge_works_with_a_pool_of_one_connection(make_app: Callable[..., Flask]) -> None:
+    options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 1}
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
+    now = dt.datetime.now(UTC)
+    with app.app_context():
+        engine = get_state(app).engine
+        partitions.maintain(engine, "month", now=now - dt.timedelta(days=95))
+        store_trace(app, now - dt.timedelta(days=95))
+        for _ in range(60):
+            store_trace(app, now - dt.timedelta(days=31), spans=0)
+        chunks = threading.current_thread()
+
+        # The chunks take longer than the pool's timeout.
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def slowly(*args: Any) -> None:
+            if threading.current_thread() is chunks:
+                time.sleep(0.01)
+
+        assert purge_old_traces(30, chunk_size=1) == 61
 
 
 @pytest.mark.xfail(
