@@ -391,8 +391,14 @@ def detach_before(
         parent = _quote(connection, table)
         # One round trip for all the partitions: a round trip per partition
         # was most of the purge's time with daily partitions.
+        # Each marked as the purge's, so that only a purge's leftovers are
+        # taken for such, not a table detached or restored by hand.
         connection.exec_driver_sql(
-            "; ".join(f"ALTER TABLE {parent} DETACH PARTITION {name}" for name in old)
+            "; ".join(
+                f"ALTER TABLE {parent} DETACH PARTITION {name};"
+                f" COMMENT ON TABLE {name} IS '{DETACHED_MARK}'"
+                for name in old
+            )
         )
         kept = 0 if keep is None else _copy_kept(connection, parent, old, keep)
     return Detached(table, old, kept, leftovers)
@@ -412,16 +418,41 @@ def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: s
     return kept
 
 
+#: The comment :func:`detach_before` gives the partitions it detaches.
+DETACHED_MARK = "flask-llm-logs: detached by the purge, to be dropped"
+
+
 def _detached_leftovers(connection: Connection, table: str) -> list[str]:
-    """The plain tables named as ``table``'s partitions, in its schema: detached by a
-    :func:`detach_before` whose :func:`drop_detached` never ran (the process died)."""
+    """The plain tables named as ``table``'s partitions, in its schema, that bear
+    :data:`DETACHED_MARK`: detached by a :func:`detach_before` whose
+    :func:`drop_detached` never ran (the process died). A table of the same
+    name detached or restored by hand is not the purge's to drop."""
     query = sa.text(
         "SELECT c.relname FROM pg_class c JOIN pg_class p ON p.relnamespace = c.relnamespace"
         " WHERE p.oid = to_regclass(:table) AND p.relkind = 'p'"
         " AND c.relkind = 'r' AND NOT c.relispartition"
-        " AND c.relname ~ ('^' || :table || '_p([0-9]{6}|[0-9]{8})$') ORDER BY c.relname"
+        " AND c.relname ~ ('^' || :table || '_p([0-9]{6}|[0-9]{8})$')"
+        " AND obj_description(c.oid, 'pg_class') = :mark ORDER BY c.relname"
     )
-    return list(connection.scalars(query, {"table": table}))
+    return list(connection.scalars(query, {"table": table, "mark": DETACHED_MARK}))
+
+
+#: The SQLSTATE of a table that does not exist.
+UNDEFINED_TABLE = "42P01"
+
+
+def _count_rows(connection: Connection, names: list[str]) -> int:
+    """How many rows the tables ``names`` hold, in one statement; a table another
+    purge dropped first (taking it for a leftover) counts for none."""
+    counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in names)
+    try:
+        with connection.begin_nested():
+            return connection.scalar(sa.text(f"SELECT {counts}")) or 0
+    except sa.exc.ProgrammingError as error:
+        if getattr(error.orig, "pgcode", None) != UNDEFINED_TABLE:
+            raise
+    # One of them is gone: count the others one by one.
+    return 0 if len(names) == 1 else sum(_count_rows(connection, [name]) for name in names)
 
 
 def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) -> int:
@@ -436,8 +467,7 @@ def drop_detached(engine: Engine, detached: Detached, *, count: bool = False) ->
     with engine.begin() as connection:
         set_local(connection, lock_timeout=LOCK_TIMEOUT)
         if count and detached.names:
-            counts = " + ".join(f"(SELECT count(*) FROM {name})" for name in detached.names)
-            dropped = (connection.scalar(sa.text(f"SELECT {counts}")) or 0) - detached.kept
+            dropped = _count_rows(connection, detached.names) - detached.kept
         # IF EXISTS: a purge running at the same time may take these tables
         # for a stopped purge's leftovers and drop them first.
         connection.execute(sa.text(f"DROP TABLE IF EXISTS {', '.join(names)}"))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -322,18 +323,43 @@ def purge_old_traces(
     # chunks: most of a drop is its commit, where PostgreSQL truncates every
     # dropped file and the kernel frees the pages it had cached (0.4 s for 30
     # days of spans here), work other cores do as fast as this one.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="llm-logs-purge") as pool:
-        drops = [
-            pool.submit(partitions.drop_detached, engine, d, count=d.table == traces.name)
-            for d in detached
-            if d.names or d.leftovers
-        ]
+    drops = [
+        functools.partial(partitions.drop_detached, engine, d, count=d.table == traces.name)
+        for d in detached
+        if d.names or d.leftovers
+    ]
+    workers = min(len(drops), _spare_connections(engine))
+    if not workers:
         deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
-        dropped = sum(drop.result() for drop in drops)
+        dropped = sum(drop() for drop in drops)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="llm-logs-purge") as pool:
+            futures = [pool.submit(drop) for drop in drops]
+            deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
+            dropped = sum(future.result() for future in futures)
     if dropped and on_chunk is not None:
         on_chunk(dropped)
     _drop_old_metrics(engine, cutoff)
     return deleted + dropped
+
+
+#: The connections that drop the detached partitions beside the chunks'.
+DROP_CONNECTIONS = 2
+
+
+def _spare_connections(engine: sa.Engine) -> int:
+    """How many connections the drops may take beside the chunks': :data:`DROP_CONNECTIONS`,
+    or fewer if the engine's pool cannot give that many more.
+
+    A drop waiting for a connection of a full pool loses each one the chunks
+    give back to the chunks (their thread takes it again at once), and
+    times out (``pool_timeout``) while the chunks go on.
+    """
+    pool = engine.pool
+    # ``max_overflow`` has no public getter; below 0, no limit.
+    if not isinstance(pool, sa.QueuePool) or pool._max_overflow < 0:
+        return DROP_CONNECTIONS
+    return max(0, min(DROP_CONNECTIONS, pool.size() + pool._max_overflow - 1))
 
 
 def _delete_in_chunks(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -213,10 +215,10 @@ def test_a_purge_stopped_between_detach_and_drop_leaves_nothing_to_the_next(
     store_trace(app, old)
     kept_id = store_trace(app, now - dt.timedelta(days=2))
     # What a purge that died after its detach leaves: plain tables, in no table.
+    cutoff = now - dt.timedelta(days=30)
     leftovers = [partitions.partition_name(table, old, "month") for table in partitions.TABLES]
-    with engine.begin() as connection:
-        for table, name in zip(partitions.TABLES, leftovers, strict=True):
-            connection.execute(sa.text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    for table in partitions.TABLES:
+        assert partitions.detach_before(engine, table, cutoff).names
 
     assert purge_old_traces(30) == 0  # a leftover's rows are not counted
 
@@ -507,3 +509,79 @@ def test_an_export_reads_a_day_a_page(app: Flask) -> None:
 def test_the_interval_is_checked_at_init(make_app: Callable[..., Flask]) -> None:
     with pytest.raises(ConfigurationError, match="LLM_LOGS_PARTITION_INTERVAL"):
         make_app(LLM_LOGS_PARTITION_INTERVAL="week")
+
+
+def test_a_purge_at_the_same_time_may_drop_what_another_detached(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    store_trace(app, old)
+    store_trace(app, old)
+    cutoff = now - dt.timedelta(days=30)
+    # A purge's detach has committed; before its drop, a second purge takes
+    # the detached tables for a stopped purge's leftovers and drops them.
+    first = partitions.detach_before(engine, "llm_logs_traces", cutoff)
+    assert first.names
+    purge_old_traces(30)
+
+    assert partitions.drop_detached(engine, first, count=True) == 0
+
+
+def test_the_purge_drops_no_table_of_the_users_named_as_a_partition(app: Flask) -> None:
+    engine = get_state(app).engine
+    store_trace(app, dt.datetime.now(UTC) - dt.timedelta(days=95))
+    # An old partition a DBA detached to archive it, or restored from a dump
+    # to look at it: a plain table with a partition's name, not the purge's.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("CREATE TABLE llm_logs_traces_p202001 AS SELECT * FROM llm_logs_traces_default")
+        )
+
+    assert purge_old_traces(30) == 1
+
+    with engine.connect() as connection:
+        query = sa.text("SELECT count(*) FROM llm_logs_traces_p202001")
+        assert connection.scalar(query) == 1
+
+
+def test_the_purge_works_with_a_pool_of_one_connection(make_app: Callable[..., Flask]) -> None:
+    options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 1}
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS=options)
+    now = dt.datetime.now(UTC)
+    with app.app_context():
+        engine = get_state(app).engine
+        partitions.maintain(engine, "month", now=now - dt.timedelta(days=95))
+        store_trace(app, now - dt.timedelta(days=95))
+        for _ in range(60):
+            store_trace(app, now - dt.timedelta(days=31), spans=0)
+        chunks = threading.current_thread()
+
+        # The chunks take longer than the pool's timeout.
+        @sa.event.listens_for(engine, "before_cursor_execute")
+        def slowly(*args: Any) -> None:
+            if threading.current_thread() is chunks:
+                time.sleep(0.01)
+
+        assert purge_old_traces(30, chunk_size=1) == 61
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a score in a kept partition outlives its trace's dropped partition (since a3bd360)",
+)
+def test_the_scores_of_a_dropped_trace_go_with_it(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    trace_id = store_trace(app, old)
+    # Scored a while after it ran: the score is in a partition the purge keeps.
+    session = get_state(app).session
+    session.add(Score(trace_id=trace_id, name="ok", value=1.0, created_at=now))
+    session.commit()
+
+    assert purge_old_traces(30) == 1
+
+    assert stored(app, Trace) == []
+    assert stored(app, Score) == []
