@@ -328,16 +328,24 @@ def old_partitions(app: Flask, now: dt.datetime) -> set[str]:
     return {partitions.partition_name(table, start, "month") for table in partitions.TABLES}
 
 
+def old_and_recent(
+    app: Flask, old_count: int, recent_count: int, **fields: Any
+) -> tuple[set[str], list[Trace]]:
+    """The partitions of two months back, made, with ``old_count`` traces in them; and
+    ``recent_count`` traces of an hour ago."""
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    add_traces(app, now - OLD, old_count, **fields)
+    return old, add_traces(app, now - dt.timedelta(hours=1), recent_count, **fields)
+
+
 def newest(traces: list[Trace]) -> list[uuid.UUID]:
     """The ids in the lists' order: newest first, then by id."""
     return [t.id for t in sorted(traces, key=lambda t: (t.started_at, t.id), reverse=True)]
 
 
 def test_the_lists_first_pages_read_the_last_day_when_it_fills_them(app: Flask) -> None:
-    now = dt.datetime.now(UTC)
-    old = old_partitions(app, now)
-    add_traces(app, now - OLD, 3)
-    recent = add_traces(app, now - dt.timedelta(hours=1), 5)
+    old, recent = old_and_recent(app, 3, 5)
     session = get_state(app).session
 
     with capture(get_state(app).engine) as statements:
@@ -349,10 +357,7 @@ def test_the_lists_first_pages_read_the_last_day_when_it_fills_them(app: Flask) 
 
 
 def test_the_lists_filters_on_spans_and_scores_read_the_last_days_partitions(app: Flask) -> None:
-    now = dt.datetime.now(UTC)
-    old = old_partitions(app, now)
-    add_traces(app, now - OLD, 1)
-    recent = add_traces(app, now - dt.timedelta(hours=1), 3)
+    old, recent = old_and_recent(app, 1, 3)
     session = get_state(app).session
     for trace in recent:
         at = trace.started_at
@@ -458,12 +463,9 @@ def test_a_session_reads_the_partitions_of_its_time(app: Flask) -> None:
 
 
 def test_a_prompts_last_traces_read_the_last_day_when_it_fills_them(app: Flask) -> None:
-    now = dt.datetime.now(UTC)
-    old = old_partitions(app, now)
     prompt = make_greeting()
     [version] = prompt.versions
-    add_traces(app, now - OLD, 1, prompt_version_id=version.id)
-    recent = add_traces(app, now - dt.timedelta(hours=1), 3, prompt_version_id=version.id)
+    old, recent = old_and_recent(app, 1, 3, prompt_version_id=version.id)
 
     with capture(get_state(app).engine) as statements:
         rows = recent_traces(get_state(app).session, prompt.id, 2)
