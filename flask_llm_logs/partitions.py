@@ -347,20 +347,13 @@ class Detached:
     leftovers: list[str] = dataclasses.field(default_factory=list)
 
 
-def drop_before(
-    engine: Engine,
-    table: str,
-    cutoff: dt.datetime,
-    *,
-    keep: str | None = None,
-    count: bool = False,
-) -> int:
-    """Drop the partitions of ``table`` whose range ended by ``cutoff``; with ``count``,
-    how many rows went (else 0). :func:`detach_before`, then :func:`drop_detached`.
+def drop_before(engine: Engine, table: str, cutoff: dt.datetime) -> None:
+    """Drop the partitions of ``table`` whose range ended by ``cutoff``:
+    :func:`detach_before`, then :func:`drop_detached`.
 
     Does nothing on SQLite or an unpartitioned table.
     """
-    return drop_detached(engine, detach_before(engine, table, cutoff, keep=keep), count=count)
+    drop_detached(engine, detach_before(engine, table, cutoff))
 
 
 def detach_before(

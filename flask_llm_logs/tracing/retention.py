@@ -56,6 +56,7 @@ from ..models.base import utcnow
 from ..models.metrics import DIMENSIONS
 from ..state import get_state
 from . import aggregate
+from . import arrays
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -268,9 +269,12 @@ def _among(
     """
     if connection.dialect.name != "postgresql":
         return lambda column: column.in_(ids)
+    # PostgreSQL sorts a uuid by its bytes, as Python does by ``UUID.int``; the
+    # literal is the writer's (``arrays.uuids``), not a parameter adapted per id.
+    literal = sa.bindparam("ids", arrays.uuids(sorted(ids)), type_=sa.Text)
     array = postgresql.ARRAY(sa.Uuid)
-    # PostgreSQL sorts a uuid by its bytes, as Python does by ``UUID.int``.
-    given = sa.select(sa.bindparam("ids", sorted(ids), type_=array)).scalar_subquery()
+    given = sa.select(sa.cast(literal, array)).scalar_subquery()
+    # Cast again: ``ANY (SELECT ..)`` alone compares with each row, not each element.
     return lambda column: column == sa.any_(sa.cast(given, array))
 
 

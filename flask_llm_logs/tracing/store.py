@@ -338,6 +338,8 @@ class _Statements:
     insert_spans: Any
     insert_scores: Any
     update_rollups: Any
+    #: ``update_rollups``' ``:trace_ids``: a list on SQLite, an array literal on PostgreSQL.
+    rollup_ids: Callable[[Iterable[Any]], Any]
     upsert_metrics: Any
 
 
@@ -378,6 +380,7 @@ def _statements(dialect_name: str) -> _Statements:
         insert_spans,
         insert_scores,
         _rollups(dialect_name),
+        arrays.uuids if dialect_name == "postgresql" else list,
         aggregate.upsert(dialect_name),
     )
 
@@ -527,8 +530,7 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     trace_ids = {row["id"] for row in rows.traces} | {row["trace_id"] for row in rows.spans}
     if not trace_ids:
         return
-    ids_parameter = arrays.uuids if connection.dialect.name == "postgresql" else list
-    connection.execute(statements.update_rollups, {"trace_ids": ids_parameter(trace_ids)})
+    connection.execute(statements.update_rollups, {"trace_ids": statements.rollup_ids(trace_ids)})
     if metrics and stored_spans:
         # Last: the metrics rows stay locked only until the commit that follows.
         aggregate.add(

@@ -20,6 +20,7 @@ from ..models import Trace
 from ..prompts import Version
 from .trace_queries import DbSession
 from .trace_queries import newest_first
+from .trace_queries import traces_within
 
 #: The prompts list's sort orders, by the value of ``?sort=``.
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -162,5 +163,5 @@ def recent_traces(session: DbSession, prompt_id: int, limit: int) -> list[TraceR
         .where(Trace.prompt_version_id.in_(numbers))
         .order_by(Trace.started_at.desc(), Trace.id.desc())
     )
-    found = newest_first(session, lambda window: query.where(*window.of(Trace.started_at)), limit)
+    found = newest_first(session, traces_within(query, lambda w: w.of(Trace.started_at)), limit)
     return [TraceRow(trace, numbers[trace.prompt_version_id]) for (trace,) in found]
