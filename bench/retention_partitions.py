@@ -61,22 +61,32 @@ KEEP_DAYS = 30
 SETTLE = 5
 
 
+#: SQL for a UUID 7 made at ``t`` (``models.base.id_made_at``), its random bits
+#: the md5 of ``seed``: the milliseconds, the version, then the variant.
+UUID7 = (
+    "CAST(lpad(to_hex(floor(extract(epoch FROM t) * 1000)::bigint), 12, '0')"
+    " || '7' || substr(md5({seed}), 1, 3) || '8' || substr(md5({seed}), 4, 15) AS uuid)"
+)
+
+
 def fill(url: str, spans: int, interval: str) -> None:
     engine = sa.create_engine(url)
     now = dt.datetime.now(dt.timezone.utc)
     for start in partitions.periods(now - dt.timedelta(days=DAYS), now, interval):
         partitions.maintain(engine, interval, now=start)
     traces = spans // SPANS_PER_TRACE
+    trace_id = UUID7.format(seed="'t' || i")
     step = DAYS * 86400.0 / traces
     with engine.begin() as connection:
-        # Trace i started i * step seconds after the range's start; ids as the writer
-        # makes them would be UUID 7, here md5 ones: the purge does not read them.
+        # Trace i started i * step seconds after the range's start; its ids are
+        # UUID 7 made at that time, as the writer's are (the purge's chunks find
+        # the partitions holding their spans by the ids' range).
         connection.execute(
             sa.text(
                 "INSERT INTO llm_logs_traces (id, name, status, metadata, input_tokens,"
                 " output_tokens, cached_tokens, cache_write_tokens, reasoning_tokens,"
                 " spans_count, models, tags, started_at, created_at)"
-                " SELECT md5('t' || i)::uuid, 'pipeline', 'completed', '{}', 0, 0, 0, 0, 0,"
+                " SELECT " + trace_id + ", 'pipeline', 'completed', '{}', 0, 0, 0, 0, 0,"
                 " :per, '[]', '[]', t, t"
                 " FROM generate_series(0, :traces - 1) i,"
                 " LATERAL (SELECT :start + make_interval(secs => i * :step) AS t) s"
@@ -92,7 +102,11 @@ def fill(url: str, spans: int, interval: str) -> None:
             sa.text(
                 "INSERT INTO llm_logs_spans (id, trace_id, name, kind, status, metadata,"
                 " input, output, started_at, created_at)"
-                " SELECT md5('s' || i || '.' || j)::uuid, md5('t' || i)::uuid, 'step',"
+                " SELECT "
+                + UUID7.format(seed="'s' || i || '.' || j")
+                + ", "
+                + trace_id
+                + ", 'step',"
                 " CASE WHEN j < 2 THEN 'llm' ELSE 'custom' END, 'completed', '{}',"
                 " '\"a question of some length\"', '\"an answer of some length\"', t, t"
                 " FROM generate_series(0, :traces - 1) i,"

@@ -192,6 +192,43 @@ def partitions_of(connection: Connection, tables: Iterable[str]) -> dict[str, li
     return {table: sorted(parts) for table, parts in found.items()}
 
 
+def holding(
+    connection: Connection, table: str, column: str, low: str, high: str
+) -> list[str] | None:
+    """The partitions of ``table``, its default one among them, that hold a row whose
+    ``column`` is between ``low`` and ``high``: two statements, an index probe a partition.
+    ``None`` for a table that has none (SQLite's, or one not partitioned yet).
+
+    A statement on the partitioned table given a list of values and no range
+    on the partition key searches every partition's index for each value.
+    The purge deletes a chunk's spans and scores by their traces' ids, which
+    are time-ordered (UUID 7): only the partitions around the chunk's time
+    hold ids in its range, and a partition holding none is passed over in
+    one probe instead of one for each of thousands of ids.
+    """
+    if connection.dialect.name != "postgresql":
+        return None
+    children = list(
+        connection.scalars(
+            sa.text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = to_regclass(:table) ORDER BY c.relname"
+            ),
+            {"table": table},
+        )
+    )
+    if not children:
+        return None
+    name = _quote(connection, column)
+    which = " UNION ALL ".join(
+        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {_quote(connection, child)}"
+        f" WHERE {name} BETWEEN :low AND :high)"
+        for n, child in enumerate(children)
+    )
+    found = connection.scalars(sa.text(which), {"low": low, "high": high})
+    return [children[n] for n in found]
+
+
 def _parse_time(text: str) -> dt.datetime:
     # PostgreSQL writes the bound in the session's time zone, with its offset.
     parsed = dt.datetime.fromisoformat(text)

@@ -568,6 +568,60 @@ def test_the_purge_works_with_a_pool_of_one_connection(make_app: Callable[..., F
         assert purge_old_traces(30, chunk_size=1) == 61
 
 
+@pytest.mark.parametrize(
+    "make_id", [id_made_at, lambda _: uuid.uuid4()], ids=["time-ordered", "random"]
+)
+def test_the_chunks_delete_their_traces_spans_and_scores_in_later_partitions(
+    app: Flask, make_id: Callable[[dt.datetime], uuid.UUID]
+) -> None:
+    now = dt.datetime.now(UTC)
+    # In the partition the cutoff falls in, before the cutoff: deleted by a chunk.
+    started = now - dt.timedelta(days=30, minutes=5)
+    trace = trace_record(make_id(started), started_at=started.timestamp(), status="completed")
+    late = now - dt.timedelta(days=1)
+    submit(
+        app,
+        trace,
+        span_record(trace.id, started_at=started.timestamp()),
+        span_record(trace.id, started_at=late.timestamp()),  # in a later partition
+    )
+    kept_id = store_trace(app, now - dt.timedelta(days=2))
+    assert flask_llm_logs.flush(10)
+    session = get_state(app).session
+    for created in (started, now):
+        session.add(Score(trace_id=trace.id, name="ok", value=1.0, created_at=created))
+    session.commit()
+
+    assert purge_old_traces(30, chunk_size=1) == 1
+
+    assert {t.id for t in stored(app, Trace)} == {kept_id}
+    assert {s.trace_id for s in stored(app, Span)} == {kept_id}
+    assert stored(app, Score) == []
+
+
+def test_a_chunks_rows_are_searched_for_in_the_partitions_holding_its_ids_only(
+    app: Flask,
+) -> None:
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    old_id, recent_id = store_trace(app, old), store_trace(app, now)
+
+    with engine.connect() as connection:
+        held = partitions.holding(
+            connection, "llm_logs_spans", "trace_id", str(old_id), str(old_id)
+        )
+        both = partitions.holding(
+            connection, "llm_logs_spans", "trace_id", str(old_id), str(recent_id)
+        )
+
+    assert held == [partitions.partition_name("llm_logs_spans", old, "month")]
+    assert both == sorted(
+        partitions.partition_name("llm_logs_spans", at, "month") for at in (old, now)
+    )
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a score in a kept partition outlives its trace's dropped partition (since a3bd360)",
