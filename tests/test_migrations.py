@@ -32,9 +32,9 @@ from flask_llm_logs.tracing import latency
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0015"
+HEAD = "0016"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0014"
+PREVIOUS = "0015"
 #: The tables HEAD creates, gone after a default downgrade.
 TABLES_OF_HEAD: set[str] = set()
 

@@ -137,8 +137,6 @@ class Span(Base):
 
     __table_args__ = (
         Index("ix_llm_logs_spans_trace_id_started_at", "trace_id", "started_at"),
-        Index("ix_llm_logs_spans_model", "model"),
-        Index("ix_llm_logs_spans_parent_id", "parent_id"),
         # Full-text search over span inputs and outputs (see ``tracing.search``).
         Index("ix_llm_logs_spans_search", "search", postgresql_using="gin").ddl_if(
             dialect="postgresql"
