@@ -393,8 +393,17 @@ def drop_before(engine: Engine, table: str, cutoff: dt.datetime) -> None:
     drop_detached(engine, detach_before(engine, table, cutoff))
 
 
+@dataclasses.dataclass(frozen=True)
+class Keep:
+    """The rows of detached partitions that must stay: those whose ``column`` is among
+    the values ``values`` (a SQL query) selects."""
+
+    column: str
+    values: str
+
+
 def detach_before(
-    engine: Engine, table: str, cutoff: dt.datetime, *, keep: str | None = None
+    engine: Engine, table: str, cutoff: dt.datetime, *, keep: Keep | None = None
 ) -> Detached:
     """Detach the partitions of ``table`` whose range ended by ``cutoff``, in one short
     transaction that writes no row but those kept.
@@ -404,10 +413,9 @@ def detach_before(
     drop's time, and a detached table's drop holds no lock of ``table``, so
     writers wait for the detach only and the purge's deletes go on meanwhile.
 
-    :param keep: a condition (SQL) on the rows of a detached partition that
-        must stay: they are copied into ``table`` (its default partition),
-        in the detach's transaction (the purge keeps the traces batch
-        requests link to).
+    :param keep: the rows of the detached partitions that must stay: they
+        are copied into ``table`` (its default partition), in the detach's
+        transaction (the purge keeps the traces batch requests link to).
     """
     if engine.dialect.name != "postgresql":
         return Detached(table, [])
@@ -434,16 +442,21 @@ def detach_before(
     return Detached(table, old, kept, leftovers)
 
 
-def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: str) -> int:
+def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: Keep) -> int:
     """Copy the rows of the ``detached`` partitions that ``keep`` names into ``parent``;
-    how many. One statement finds the partitions that hold any."""
+    how many. One statement finds the partitions that hold any, when there are
+    values to keep: planning its probe of each partition, whose catalog entries
+    the detach has just made stale, took 60 ms for 30 of them."""
+    if not connection.scalar(sa.text(f"SELECT EXISTS ({keep.values})")):
+        return 0
+    kept_rows = f"{_quote(connection, keep.column)} IN ({keep.values})"
     which = " UNION ALL ".join(
-        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {keep})"
+        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {kept_rows})"
         for n, name in enumerate(detached)
     )
     kept = 0
     for n in connection.scalars(sa.text(which)):
-        insert = f"INSERT INTO {parent} SELECT * FROM {detached[n]} WHERE {keep}"
+        insert = f"INSERT INTO {parent} SELECT * FROM {detached[n]} WHERE {kept_rows}"
         kept += connection.execute(sa.text(insert)).rowcount
     return kept
 

@@ -155,8 +155,8 @@ def _detach_old_partitions(engine: sa.Engine, cutoff: dt.datetime) -> Iterator[p
     as soon as it is detached, the spans' (the biggest) first."""
     linked = f"SELECT trace_id FROM {batch_requests.name} WHERE trace_id IS NOT NULL"
     for table in (spans, traces, scores):
-        key = "id" if table is traces else "trace_id"
-        yield partitions.detach_before(engine, table.name, cutoff, keep=f"{key} IN ({linked})")
+        keep = partitions.Keep("id" if table is traces else "trace_id", linked)
+        yield partitions.detach_before(engine, table.name, cutoff, keep=keep)
 
 
 def _drop_old_metrics(engine: sa.Engine, cutoff: dt.datetime) -> None:
