@@ -57,6 +57,7 @@ from ..models.metrics import DIMENSIONS
 from ..state import get_state
 from . import aggregate
 from . import arrays
+from . import bounds
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -344,6 +345,7 @@ def purge_old_traces(
     if dropped and on_chunk is not None:
         on_chunk(dropped)
     _drop_old_metrics(engine, cutoff)
+    bounds.forget_ended(engine, cutoff)
     return deleted + dropped
 
 
