@@ -6,7 +6,10 @@ before: one ``GROUP BY`` read of the traces, nothing rewritten. They give
 the totals of a session or a user a range on ``started_at``, so that on
 PostgreSQL they read only the partitions the key's traces are in. The
 tables are new in this revision's transaction: no writer sees them before
-it commits, so the fill is a plain insert.
+it commits, so the fill is a plain insert. Traces that processes of the
+previous version store after it are not bounded (docs/partitions.rst: a
+downgrade to 0015 and this upgrade again, once they are gone, fill the
+tables anew).
 
 Revision ID: 0016
 Revises: 0015
