@@ -956,5 +956,11 @@ def test_0016_fills_the_bounds_of_sessions_and_users_from_the_traces_and_back(
             }
             migrations.downgrade(connection, "0015")
             assert not TABLES_OF_HEAD & set(sa.inspect(connection).get_table_names())
+            # Up again: filled anew, with what was stored meanwhile (docs/partitions.rst).
+            insert_old_trace(
+                connection, "new", cache_write_tokens=0, tags="[]", started_at=at(9), user_id="bo"
+            )
+            migrations.upgrade(connection, "0016")
+            assert bounds(connection, "llm_logs_users", "user_id")["bo"] == (at(5), at(9))
     finally:
         engine.dispose()
