@@ -74,7 +74,7 @@ def _statements(dialect_name: str) -> dict[str, Any]:
     return {key: upsert(table, key) for key, table in TABLES.items()}
 
 
-def of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.datetime]]:
+def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.datetime]]:
     """The first and last ``started_at`` of ``rows`` (traces) by their ``key``, a value."""
     found: dict[str, list[dt.datetime]] = {}
     for row in rows:
@@ -92,11 +92,11 @@ def of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.da
     return found
 
 
-def add(connection: Connection, traces: list[dict[str, Any]]) -> None:
-    """Widen the bounds of the sessions and users of trace rows ``traces`` to their starts:
-    a statement per table that any of them names."""
+def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Widen the bounds of the sessions and users of trace ``rows`` to their starts: a
+    statement per table that any of them names."""
     for key, statement in _statements(connection.dialect.name).items():
-        found = of_rows(traces, key)
+        found = _of_rows(rows, key)
         if not found:
             continue
         keys = sorted(found)
@@ -108,8 +108,8 @@ def add(connection: Connection, traces: list[dict[str, Any]]) -> None:
             }
             connection.exec_driver_sql(statement, parameters)
         else:
-            rows = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
-            connection.execute(statement, rows)
+            values = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
+            connection.execute(statement, values)
 
 
 def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:
