@@ -32,11 +32,11 @@ from flask_llm_logs.tracing import latency
 from flask_llm_logs.tracing import search
 
 OWN_TABLES = set(Base.metadata.tables)
-HEAD = "0016"
+HEAD = "0017"
 #: The revision before HEAD: where a default downgrade lands.
-PREVIOUS = "0015"
+PREVIOUS = "0016"
 #: The tables HEAD creates, gone after a default downgrade.
-TABLES_OF_HEAD: set[str] = set()
+TABLES_OF_HEAD = {"llm_logs_sessions", "llm_logs_users"}
 
 
 def table_names(url: str) -> set[str]:
@@ -911,5 +911,56 @@ def test_0015_removes_the_oldest_day_an_earlier_purge_left_part_deleted(
             first = connection.scalar(sa.select(sa.func.min(c.bucket)).where(c.grain == 3))
             first = first if first.tzinfo else first.replace(tzinfo=dt.timezone.utc)
             assert first == day + dt.timedelta(days=1)
+    finally:
+        engine.dispose()
+
+
+def test_0017_fills_the_bounds_of_sessions_and_users_from_the_traces_and_back(
+    empty_database_url: str,
+) -> None:
+    """Each session's and user's first and last trace start, from the traces stored before."""
+    engine = sa.create_engine(empty_database_url)
+    day = dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
+
+    def at(hours: int) -> dt.datetime:
+        return day + dt.timedelta(hours=hours)
+
+    def bounds(connection: sa.Connection, name: str, key: str) -> dict[str, tuple[Any, ...]]:
+        times = (sa.column(c, sa.DateTime(timezone=True)) for c in ("first_at", "last_at"))
+        rows = connection.execute(sa.select(sa.table(name, sa.column(key), *times)))
+        utc = dt.timezone.utc
+        return {k: tuple(t if t.tzinfo else t.replace(tzinfo=utc) for t in ts) for k, *ts in rows}
+
+    try:
+        with engine.begin() as connection:
+            migrations.upgrade(connection, "0016")
+            traces = ((5, "a", "bo"), (0, "a", "ana"), (2, "b", "ana"), (1, None, None))
+            for hours, session_id, user_id in traces:
+                insert_old_trace(
+                    connection,
+                    "old",
+                    cache_write_tokens=0,
+                    tags="[]",
+                    started_at=at(hours),
+                    session_id=session_id,
+                    user_id=user_id,
+                )
+            migrations.upgrade(connection, "0017")
+            assert bounds(connection, "llm_logs_sessions", "session_id") == {
+                "a": (at(0), at(5)),
+                "b": (at(2), at(2)),
+            }
+            assert bounds(connection, "llm_logs_users", "user_id") == {
+                "ana": (at(0), at(2)),
+                "bo": (at(5), at(5)),
+            }
+            migrations.downgrade(connection, "0016")
+            assert not TABLES_OF_HEAD & set(sa.inspect(connection).get_table_names())
+            # Up again: filled anew, with what was stored meanwhile (docs/partitions.rst).
+            insert_old_trace(
+                connection, "new", cache_write_tokens=0, tags="[]", started_at=at(9), user_id="bo"
+            )
+            migrations.upgrade(connection, "0017")
+            assert bounds(connection, "llm_logs_users", "user_id")["bo"] == (at(5), at(9))
     finally:
         engine.dispose()

@@ -5,6 +5,8 @@ from .alerts import AlertState
 from .base import Base
 from .batches import BatchRecord
 from .batches import BatchRequest
+from .bounds import SessionBounds
+from .bounds import UserBounds
 from .metrics import metrics_table
 from .prompts import PromptLabel
 from .prompts import PromptLabelMove
@@ -25,7 +27,9 @@ __all__ = [
     "PromptRecord",
     "PromptVersion",
     "Score",
+    "SessionBounds",
     "Span",
     "Trace",
+    "UserBounds",
     "metrics_table",
 ]

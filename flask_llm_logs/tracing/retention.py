@@ -59,6 +59,7 @@ from ..models.metrics import DIMENSIONS
 from ..state import get_state
 from . import aggregate
 from . import arrays
+from . import bounds
 
 DEFAULT_CHUNK_SIZE = 1000
 
@@ -322,10 +323,11 @@ def purge_old_traces(
         # rows a day, deleted in one statement.
         connection.execute(sa.delete(alert_events).where(alert_events.c.created_at < cutoff))
     # Other connections drop the detached partitions while this one deletes the
-    # chunks and the metrics: most of a drop is its commit, where PostgreSQL
-    # truncates every dropped file and waits for the file system to free its
-    # blocks (0.6 s for 30 days of spans here). Each drop starts as soon as
-    # its table is detached. With no connection to spare, they come last.
+    # chunks, the metrics and the bounds of sessions and users: most of a drop
+    # is its commit, where PostgreSQL truncates every dropped file and waits
+    # for the file system to free its blocks (0.6 s for 30 days of spans
+    # here). Each drop starts as soon as its table is detached. With no
+    # connection to spare, they come last.
     spare = _spare_connections(engine)
     dropping: list[Future[int]] = []
     later: list[Callable[[], int]] = []
@@ -341,6 +343,7 @@ def purge_old_traces(
                     later.append(drop)
         deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
         _drop_old_metrics(engine, cutoff)
+        bounds.forget_ended(engine, cutoff)
         dropped = sum(future.result() for future in dropping) + sum(drop() for drop in later)
     if dropped and on_chunk is not None:
         on_chunk(dropped)

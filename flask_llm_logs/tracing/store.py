@@ -6,7 +6,8 @@ column, missing costs priced) once per batch; :func:`write` stores them in
 one transaction and recomputes the rollups of every trace it touched from
 the stored spans, so the totals stay right whatever order spans and trace
 updates arrive in; in the same transaction it adds the LLM spans it stored
-to the metrics table (see :mod:`.aggregate`).
+to the metrics table (see :mod:`.aggregate`), and widens the time bounds of
+their sessions and users (see :mod:`.bounds`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..models import Trace
 from ..models.base import utcnow
 from . import aggregate
 from . import arrays
+from . import bounds
 from . import search
 from . import speedups
 from .limits import cut_content
@@ -500,7 +502,8 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     The rollups of every trace the rows touch are recomputed from the stored
     spans, so they are right whatever order spans and trace records arrive in.
     With ``metrics`` (``LLM_LOGS_METRICS``) the LLM spans stored now are added
-    to the metrics table.
+    to the metrics table. The bounds of the traces' sessions and users take in
+    every trace record's start (:mod:`.bounds`).
     """
     statements = _statements(connection.dialect.name)
     stored_traces: dict[Any, tuple[str, str, str]] = {}
@@ -531,6 +534,9 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     if not trace_ids:
         return
     connection.execute(statements.update_rollups, {"trace_ids": statements.rollup_ids(trace_ids)})
+    # Late, as the metrics: the rows of a session or user that several
+    # writers share stay locked only until the commit.
+    bounds.add(connection, rows.traces)
     if metrics and stored_spans:
         # Last: the metrics rows stay locked only until the commit that follows.
         aggregate.add(

@@ -50,6 +50,7 @@ from ..config import Settings
 from ..log import get_logger
 from ..migrations.status import describe
 from ..models.base import utcnow
+from . import bounds
 from . import store
 from .records import Deferred
 from .records import Record
@@ -68,6 +69,9 @@ EXIT_TIMEOUT = 5.0
 #: How often the writer makes the coming partitions (see :mod:`..partitions`), in
 #: seconds; a failed round is tried again after :data:`WARNING_INTERVAL`.
 PARTITIONS_INTERVAL = 3600.0
+#: The traces the maintenance widens the bounds of sessions and users to:
+#: those of two of its rounds (see ``bounds.widen_from_traces``).
+RECENT_TRACES = dt.timedelta(seconds=2 * PARTITIONS_INTERVAL)
 #: Lanes by database when ``LLM_LOGS_WRITER_THREADS`` is ``None``; one for
 #: the others: SQLite lets one transaction write at a time, so a second
 #: thread would only wait for its lock.
@@ -261,7 +265,7 @@ class Writer:
             if taken is None:
                 return
             batch = self._records(taken)
-            self._maintain_partitions()
+            self._maintain()
             try:
                 self._store(lane, batch)
             except Exception:  # a bug here must not end the thread
@@ -346,24 +350,30 @@ class Writer:
                     return [lane.queue.popleft() for _ in range(count)]
                 lane.has_work.wait(deadline - now)
 
-    def _maintain_partitions(self) -> None:
-        """Make the coming partitions and drain the default ones, before the first batch
-        and every :data:`PARTITIONS_INTERVAL` after: on a writer's thread, which
-        every process that records has, and never on the host's LLM call."""
+    def _maintain(self) -> None:
+        """Make the coming partitions, drain the default ones and widen the bounds of
+        sessions and users to the last traces, before the first batch and every
+        :data:`PARTITIONS_INTERVAL` after: on a writer's thread, which every
+        process that records has, and never on the host's LLM call."""
         with self._lock:
             now = time.monotonic()
             if now < self._partitions_due:
                 return
             self._partitions_due = now + PARTITIONS_INTERVAL
         try:
+            engine = self._get_engine()
             keep_after = utcnow() - dt.timedelta(days=self._settings.retention_days)
             interval = self._settings.partition_interval
-            partitions.maintain(self._get_engine(), interval, keep_after=keep_after)
+            partitions.maintain(engine, interval, keep_after=keep_after)
+            bounds.widen_from_traces(
+                engine, utcnow() - 2 * dt.timedelta(seconds=PARTITIONS_INTERVAL)
+            )
         except Exception as error:
             with self._lock:
                 self._partitions_due = time.monotonic() + WARNING_INTERVAL
-            if not _is_transient(error):  # the database away: the writes say so
-                get_logger().warning("flask-llm-logs: could not make partitions: %s", error)
+            # The database away, or not upgraded yet: the writes say so.
+            if not _is_transient(error) and describe(error, self._get_engine()) is None:
+                get_logger().warning("flask-llm-logs: could not maintain the tables: %s", error)
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
         stored = batch

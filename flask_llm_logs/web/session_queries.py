@@ -9,7 +9,9 @@ probed through ``ix_llm_logs_traces_session_id_started_at``), keyset-
 paginated on that trace's ``(started_at, id)`` like the traces list (and read,
 like it, from the last day first). Only the sessions on the page are then
 aggregated, over all their traces: a session's first trace may be in any
-partition. Every function runs a bounded number of queries.
+partition, so the totals of sessions and of a user are read within the time
+bounds the writer keeps of each (:func:`_started_within`). Every function runs
+a bounded number of queries.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import aliased
 from werkzeug.exceptions import NotFound
 
+from ..models import SessionBounds
 from ..models import Span
 from ..models import Trace
+from ..models import UserBounds
 from .params import decode_cursor
 from .params import next_page
 from .trace_queries import CLOCK_SLACK
@@ -57,8 +63,42 @@ class SessionPage:
     next_after: str | None
 
 
-def _summaries(session: DbSession, condition: sa.ColumnElement[bool]) -> dict[str, SessionSummary]:
-    """The sessions of the traces matching ``condition``, aggregated (one query)."""
+#: The ends of time, for the range of keys without bounds: it keeps every trace.
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+def _started_within(
+    key: InstrumentedAttribute[str], values: Collection[str]
+) -> list[sa.ColumnElement[bool]]:
+    """The traces' start within the time bounds of the sessions or users ``values``
+    (distinct; ``key``: ``SessionBounds.session_id`` or ``UserBounds.user_id``).
+
+    The range from the earliest first start to the latest last start of
+    them all, or none if one of them has no bounds stored (the purge deleted
+    them, or its traces were stored another way than by the writer). The
+    bounds are read in the same statement, by two scalar subqueries:
+    PostgreSQL runs them first and leaves out the partitions out of range
+    as the statement runs (``EXPLAIN ANALYZE`` shows them never executed),
+    where another round trip would have made a query more per page.
+    """
+    bounds = key.class_
+    all_known = sa.func.count() == len(values)
+
+    def bound(
+        aggregate: sa.Function[dt.datetime], unknown: dt.datetime
+    ) -> sa.ColumnElement[dt.datetime]:
+        known = sa.select(sa.case((all_known, aggregate))).where(key.in_(values))
+        return sa.func.coalesce(known.scalar_subquery(), sa.literal(unknown, Trace.started_at.type))
+
+    return [
+        Trace.started_at >= bound(sa.func.min(bounds.first_at), _EARLIEST),
+        Trace.started_at <= bound(sa.func.max(bounds.last_at), _LATEST),
+    ]
+
+
+def _summaries(session: DbSession, session_ids: Collection[str]) -> dict[str, SessionSummary]:
+    """The sessions ``session_ids`` (distinct), aggregated over their traces (one query)."""
     rows = session.execute(
         sa.select(
             Trace.session_id.label("session_id"),
@@ -71,7 +111,10 @@ def _summaries(session: DbSession, condition: sa.ColumnElement[bool]) -> dict[st
             sa.func.min(Trace.user_id).label("user_id"),
             sa.func.count(sa.distinct(Trace.user_id)).label("users"),
         )
-        .where(condition)
+        .where(
+            Trace.session_id.in_(session_ids),
+            *_started_within(SessionBounds.session_id, session_ids),
+        )
         .group_by(Trace.session_id)
     )
     return {row.session_id: SessionSummary(**row._asdict()) for row in rows}
@@ -113,7 +156,7 @@ def list_sessions(
         newest_first(session, lasts_within, page_size + 1, newest=newest), page_size
     )
     ids = [row.session_id for row in lasts]
-    summaries = _summaries(session, Trace.session_id.in_(ids)) if ids else {}
+    summaries = _summaries(session, ids) if ids else {}
     return SessionPage([summaries[i] for i in ids if i in summaries], next_after)
 
 
@@ -135,7 +178,7 @@ def session_detail(
     Its traces oldest first, a page at a time (``after`` continues where the
     previous page ended), each with its LLM calls.
     """
-    summary = _summaries(session, Trace.session_id == session_id).get(session_id)
+    summary = _summaries(session, [session_id]).get(session_id)
     if summary is None:
         raise NotFound(f"There is no session {session_id!r}.")
     # The summary's first and last start: the range of the partitions the
@@ -187,7 +230,7 @@ def user_summary(session: DbSession, user_id: str) -> UserSummary:
             sa.func.sum(Trace.cost),
             sa.func.min(Trace.started_at),
             sa.func.max(Trace.started_at),
-        ).where(Trace.user_id == user_id)
+        ).where(Trace.user_id == user_id, *_started_within(UserBounds.user_id, [user_id]))
     ).one()
     if not row[0]:
         raise NotFound(f"There are no traces of user {user_id!r}.")

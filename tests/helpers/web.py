@@ -24,6 +24,7 @@ from flask_llm_logs.models import Score
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import id_made_at
+from flask_llm_logs.tracing import bounds
 
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -43,6 +44,9 @@ class Store:
         fields.setdefault("id", id_made_at(started_at))
         trace = Trace(name=name, started_at=started_at, **fields)
         self.session.add(trace)
+        # The time bounds of its session and user, as the writer widens them.
+        row = {"session_id": trace.session_id, "user_id": trace.user_id, "started_at": started_at}
+        bounds.add(self.session.connection(bind_arguments={"mapper": Trace}), [row])
         self.session.commit()
         return trace
 

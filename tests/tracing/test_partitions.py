@@ -29,6 +29,7 @@ from flask_llm_logs.tracing.retention import purge_old_traces
 from flask_llm_logs.web.prompt_queries import recent_traces
 from flask_llm_logs.web.session_queries import list_sessions
 from flask_llm_logs.web.session_queries import session_detail
+from flask_llm_logs.web.session_queries import user_summary
 from flask_llm_logs.web.trace_queries import TraceFilters
 from flask_llm_logs.web.trace_queries import export_traces
 from flask_llm_logs.web.trace_queries import find_trace
@@ -58,9 +59,10 @@ def in_default(app: Flask, table: str) -> int:
         return connection.scalar(sa.text(f"SELECT count(*) FROM {table}_default")) or 0
 
 
-def store_trace(app: Flask, started: dt.datetime, spans: int = 2) -> uuid.UUID:
+def store_trace(app: Flask, started: dt.datetime, spans: int = 2, **fields: Any) -> uuid.UUID:
+    """A trace with ``spans`` LLM spans, through the writer; ``fields``: its record's."""
     at = started.timestamp()
-    trace = trace_record(started_at=at, status="completed")
+    trace = trace_record(started_at=at, status="completed", **fields)
     submit(app, trace, *(span_record(trace.id, started_at=at, kind="llm") for _ in range(spans)))
     assert flask_llm_logs.flush(10)
     return trace.id
@@ -244,15 +246,21 @@ def capture(engine: sa.Engine) -> Iterator[list[str]]:
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
-def scanned(app: Flask, statements: list[str]) -> set[str]:
-    """The partitions of the traces and spans tables that ``statements`` read (EXPLAIN)."""
+def scanned(app: Flask, statements: list[str], *, run: bool = False) -> set[str]:
+    """The partitions of the traces and spans tables that ``statements`` read (EXPLAIN).
+
+    With ``run``, as they ran (EXPLAIN ANALYZE): a partition pruned while the
+    statement ran (by a value a subquery found) is never executed.
+    """
     session = get_state(app).session
+    explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)" if run else "EXPLAIN"
     found: set[str] = set()
     for statement in statements:
-        for (line,) in session.execute(sa.text(f"EXPLAIN (COSTS OFF) {statement}")):
-            found.update(
-                word for word in line.replace("(", " ").split() if partitions.is_part(word)
-            )
+        for (line,) in session.execute(sa.text(f"{explain} {statement}")):
+            if "(never executed)" not in line:
+                found.update(
+                    word for word in line.replace("(", " ").split() if partitions.is_part(word)
+                )
     return found
 
 
@@ -416,7 +424,8 @@ def test_the_sessions_pages_read_the_last_day_when_it_fills_them(app: Flask) -> 
         list_sessions(session, 1, user_id="ana")
     assert [s.session_id for s in page.sessions] == ["s3", "s2"]
     # The sessions listed are found in the last day; what they add up to is
-    # their every trace's (the summaries' GROUP BY reads each partition's index).
+    # their every trace's (stored without the writer, they have no time bounds:
+    # the summaries' GROUP BY reads each partition's index).
     listing = [statement for statement in statements if "GROUP BY" not in statement]
     assert not scanned(app, listing) & old
 
@@ -456,10 +465,64 @@ def test_a_session_reads_the_partitions_of_its_time(app: Flask) -> None:
 
     assert [t.id for t in detail.traces] == [t.id for t in traces]
     assert all(len(detail.calls[t.id]) == 1 for t in traces)
-    # The summary reads every partition (the session's first trace could be in any).
+    # Stored without the writer, the session has no time bounds: the summary reads
+    # every partition (its first trace could be in any).
     [summary, *pages] = statements
     assert "GROUP BY" in summary
     assert not scanned(app, pages) & old
+
+
+def test_the_totals_of_sessions_and_users_read_the_partitions_of_their_time(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    hour_ago = now - dt.timedelta(hours=1)
+    store_trace(app, now - OLD, session_id="other", user_id="bo")
+    for minutes in (0, 5, 10):
+        store_trace(app, hour_ago + dt.timedelta(minutes=minutes), session_id="chat", user_id="ana")
+    for minutes in (0, 1):
+        store_trace(app, hour_ago + dt.timedelta(minutes=minutes), session_id=f"s{minutes}")
+    session, engine = get_state(app).session, get_state(app).engine
+
+    with capture(engine) as detail_statements:
+        summary = session_detail(session, "chat", 10).summary
+    with capture(engine) as list_statements:
+        page = list_sessions(session, 2)  # the last day fills it
+    with capture(engine) as user_statements:
+        user = user_summary(session, "ana")
+
+    assert (summary.traces, summary.first_at) == (3, hour_ago)
+    assert [(s.session_id, s.traces) for s in page.sessions] == [("chat", 3), ("s1", 1)]
+    assert (user.traces, user.sessions, user.first_at) == (3, 1, hour_ago)
+    # The totals' range comes from the bounds the writer kept, read in the same
+    # statement: the old partitions are pruned as it runs.
+    for statements in (detail_statements, list_statements, user_statements):
+        assert not scanned(app, statements, run=True) & old
+
+
+def test_the_totals_of_keys_without_bounds_read_every_partition(app: Flask) -> None:
+    """Traces stored another way than by the writer (or whose bounds the purge deleted):
+    no range, the right totals; a page with one such session has no range either."""
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    hour_ago = now - dt.timedelta(hours=1)
+    store_trace(app, hour_ago, session_id="known", user_id="ana")
+    add_traces(app, now - OLD, 2, session_id="unknown", user_id="cy")
+    add_traces(app, hour_ago + dt.timedelta(minutes=1), 1, session_id="unknown", user_id="cy")
+    session = get_state(app).session
+
+    with capture(get_state(app).engine) as statements:
+        page = list_sessions(session, 10)
+    assert [(s.session_id, s.traces) for s in page.sessions] == [("unknown", 3), ("known", 1)]
+    [summaries] = [statement for statement in statements if "GROUP BY" in statement]
+    assert scanned(app, [summaries], run=True) & old
+    reads: list[Callable[[], int]] = [
+        lambda: session_detail(session, "unknown", 10).summary.traces,
+        lambda: user_summary(session, "cy").traces,
+    ]
+    for read in reads:
+        with capture(get_state(app).engine) as statements:
+            assert read() == 3
+        assert scanned(app, statements, run=True) & old
 
 
 def test_a_prompts_last_traces_read_the_last_day_when_it_fills_them(app: Flask) -> None:

@@ -16,8 +16,10 @@ from flask import Flask
 import flask_llm_logs
 from flask_llm_logs import partitions
 from flask_llm_logs.models import BatchRequest
+from flask_llm_logs.models import SessionBounds
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models import UserBounds
 from flask_llm_logs.models import metrics_table
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing import aggregate
@@ -325,3 +327,28 @@ def test_the_purge_job_marks_incomplete_after_the_configured_time(
         assert purge_traces() == 0
         status = {row.id: row.status for row in stored(app, Trace)}
     assert status == {stuck: "incomplete", fresh: "running"}
+
+
+def test_purge_forgets_the_bounds_of_sessions_and_users_that_ended_before_it(app: Flask) -> None:
+    now = time.time()
+    days = 86400
+    linked = trace_record(started_at=now - 40 * days, session_id="linked", user_id="bo")
+    submit(
+        app,
+        trace_record(started_at=now - 40 * days, session_id="old", user_id="cy"),
+        trace_record(started_at=now - 40 * days, session_id="old", user_id="ana"),
+        trace_record(started_at=now - 50 * days, session_id="across", user_id="ana"),
+        trace_record(started_at=now - days, session_id="across", user_id="ana"),
+        linked,
+    )
+    assert flask_llm_logs.flush(10)
+    session = get_state(app).session
+    session.add(BatchRequest(custom_id="r", purpose="p", model="m", trace_id=linked.id))
+    session.commit()
+
+    purge_old_traces(30)
+
+    with get_state(app).engine.connect() as connection:
+        for model, kept in ((SessionBounds, {"across", "linked"}), (UserBounds, {"ana", "bo"})):
+            # A trace kept (linked) keeps its bounds: it started before the cutoff.
+            assert set(connection.scalars(sa.select(model.__table__.c[0]))) == kept

@@ -7,12 +7,16 @@ import re
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flask_llm_logs.models import SessionBounds
 from flask_llm_logs.models import Trace
+from flask_llm_logs.models import UserBounds
 from tests.helpers.web import Store
 from tests.helpers.web import Url
+from tests.helpers.web import csrf_token
 from tests.helpers.web import html_of
 
 
@@ -213,3 +217,34 @@ def test_hostile_conversation_is_escaped(client: FlaskClient, url: Url, store: S
         html = html_of(client.get(url(path)))
         for raw in ("<script>", "<img", "<svg", "<b>s", "<i>u", 'href="javascript:'):
             assert raw not in html, (path, raw)
+
+
+def test_totals_without_bounds_take_every_trace(
+    client: FlaskClient, url: Url, chats: dict[str, Trace], store: Store
+) -> None:
+    """A session or user without bounds stored (the purge deleted them, or its traces
+    were stored another way than by the writer) is totalled without a range."""
+    before = [html_of(client.get(url(path))) for path in ("/sessions", "/users/ana")]
+    with store.session.get_bind(Trace).begin() as connection:
+        for model in (SessionBounds, UserBounds):
+            connection.execute(sa.delete(model))
+    after = [html_of(client.get(url(path))) for path in ("/sessions", "/users/ana")]
+    assert after == before
+    assert "3" in re.findall(r'<div class="card-value">([^<]*)</div>', after[1])
+
+
+def test_deleting_a_trace_leaves_its_sessions_bounds(
+    client: FlaskClient, url: Url, chats: dict[str, Trace], store: Store
+) -> None:
+    """Still bounds of what is left: the session's page totals the traces left."""
+    token = csrf_token(html_of(client.get(url(f"/traces/{chats['a1'].id}"))))
+    response = client.post(url(f"/traces/{chats['a1'].id}/delete"), data={"csrf_token": token})
+    assert response.status_code == 302
+    with store.session.get_bind(Trace).connect() as connection:
+        bounds = connection.execute(
+            sa.select(SessionBounds).where(SessionBounds.session_id == "chat-1")
+        ).one()
+    assert bounds.first_at.replace(tzinfo=None) == chats["a1"].started_at.replace(tzinfo=None)
+    html = html_of(client.get(url("/sessions")))
+    row = html.split(f'href="{url("/sessions/chat-1")}"')[1].split("</tr>")[0]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:5] == ["1", "100", "10", "$0.0010"]

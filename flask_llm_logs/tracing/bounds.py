@@ -1,0 +1,173 @@
+"""The time bounds of sessions and users (:mod:`flask_llm_logs.models.bounds`), kept
+by the writer.
+
+:func:`add` runs in the writer's transaction, with the batch's trace rows:
+it finds each session's and each user's first and last start in the batch
+in Python, and widens the stored bounds to them with one upsert per table
+(``first_at = LEAST(stored, new)``, ``last_at = GREATEST(stored, new)``).
+Widening commutes and repeats harmlessly, so retried batches, records out
+of order and concurrent writers leave the bounds of every trace stored;
+the rows are upserted in key order, so two transactions lock them in the
+same order and never deadlock each other. A batch whose bounds change
+nothing updates no row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection
+
+from ..models import SessionBounds
+from ..models import Trace
+from ..models import UserBounds
+from . import arrays
+
+traces = cast(sa.Table, Trace.__table__)
+
+#: The bounds tables by their key, the trace column of that name.
+TABLES = {
+    "session_id": cast(sa.Table, SessionBounds.__table__),
+    "user_id": cast(sa.Table, UserBounds.__table__),
+}
+
+
+def _upsert_text(table: sa.Table, key: str) -> str:
+    """The upsert on PostgreSQL: the rows as one array per column (:mod:`.arrays`)."""
+    name, quote = arrays.table_name(table), arrays.quote
+    first, last = quote("first_at"), quote("last_at")
+    return (
+        arrays.insert_into(table, (table.c[key], table.c.first_at, table.c.last_at))
+        + f" ON CONFLICT ({quote(key)}) DO UPDATE SET"
+        + f" {first} = LEAST({name}.{first}, excluded.{first}),"
+        + f" {last} = GREATEST({name}.{last}, excluded.{last})"
+        + f" WHERE excluded.{first} < {name}.{first} OR excluded.{last} > {name}.{last}"
+    )
+
+
+def _upsert(table: sa.Table, key: str) -> Any:
+    """The upsert on SQLite, given one dict per row (``min`` and ``max`` of two values
+    are SQLite's ``LEAST`` and ``GREATEST``)."""
+    insert = sqlite.insert(table)
+    stored, new = table.c, insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[stored[key]],
+        set_={
+            "first_at": sa.func.min(stored.first_at, new.first_at),
+            "last_at": sa.func.max(stored.last_at, new.last_at),
+        },
+        where=sa.or_(new.first_at < stored.first_at, new.last_at > stored.last_at),
+    )
+
+
+@functools.cache
+def _statements(dialect_name: str) -> dict[str, Any]:
+    """Each table's upsert, by its key: text on PostgreSQL."""
+    upsert = _upsert_text if dialect_name == "postgresql" else _upsert
+    return {key: upsert(table, key) for key, table in TABLES.items()}
+
+
+def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.datetime]]:
+    """The first and last ``started_at`` of ``rows`` (traces) by their ``key``, a value."""
+    found: dict[str, list[dt.datetime]] = {}
+    for row in rows:
+        value = row[key]
+        if value is None:
+            continue
+        at = row["started_at"]
+        seen = found.get(value)
+        if seen is None:
+            found[value] = [at, at]
+        elif at < seen[0]:
+            seen[0] = at
+        elif at > seen[1]:
+            seen[1] = at
+    return found
+
+
+def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Widen the bounds of the sessions and users of trace ``rows`` to their starts: a
+    statement per table that any of them names."""
+    for key, statement in _statements(connection.dialect.name).items():
+        found = _of_rows(rows, key)
+        if not found:
+            continue
+        keys = sorted(found)
+        if isinstance(statement, str):
+            parameters = {
+                key: arrays.texts(keys),
+                "first_at": arrays.times([found[k][0] for k in keys]),
+                "last_at": arrays.times([found[k][1] for k in keys]),
+            }
+            connection.exec_driver_sql(statement, parameters)
+        else:
+            values = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
+            connection.execute(statement, values)
+
+
+def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
+    """Widen the bounds to the traces started since ``since``, read from the traces
+    table (its partitions from ``since`` on): one statement per table.
+
+    A process of an earlier version, still running during a rolling deploy,
+    stores traces without widening the bounds; a session it began, continued
+    by an upgraded writer, would have bounds that leave its first traces
+    out. Each writer runs this with its hourly maintenance over the last
+    two hours, so such traces are in their bounds an hour after they were
+    stored at the latest.
+    """
+    dialect = engine.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    least, greatest = (
+        (sa.func.least, sa.func.greatest) if dialect == "postgresql" else (sa.func.min, sa.func.max)
+    )
+    started_at = traces.c.started_at
+    with engine.begin() as connection:
+        for key, table in TABLES.items():
+            started = (
+                sa.select(
+                    traces.c[key],
+                    sa.func.min(traces.c.started_at),
+                    sa.func.max(traces.c.started_at),
+                )
+                .where(started_at >= since, traces.c[key].is_not(None))
+                .group_by(traces.c[key])
+                .order_by(traces.c[key])  # the rows locked in key order, as by ``add``
+            )
+            upsert = insert(table).from_select([key, "first_at", "last_at"], started)
+            stored, new = table.c, upsert.excluded
+            connection.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[stored[key]],
+                    set_={
+                        "first_at": least(stored.first_at, new.first_at),
+                        "last_at": greatest(stored.last_at, new.last_at),
+                    },
+                    where=sa.or_(new.first_at < stored.first_at, new.last_at > stored.last_at),
+                )
+            )
+
+
+def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:
+    """Delete the bounds whose last trace started before ``cutoff``, once the purge has
+    deleted the traces started before it, but of a key with a trace kept.
+
+    A trace a batch request links to is kept whatever its age, and may have
+    a session and a user (a request's): their bounds stay, or a later trace
+    of theirs would start bounds that leave the kept one out. Finding one
+    is a probe of the ``(key, started_at)`` index of each partition the
+    cutoff leaves (the default one and the cutoff's), for each row to go;
+    the rows are found by the index on ``last_at``.
+    """
+    with engine.begin() as connection:
+        for key, table in TABLES.items():
+            kept = sa.exists().where(traces.c[key] == table.c[key], traces.c.started_at < cutoff)
+            connection.execute(sa.delete(table).where(table.c.last_at < cutoff, ~kept))

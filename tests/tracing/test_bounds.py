@@ -1,0 +1,116 @@
+"""The time bounds of sessions and users, kept by the writer (``tracing.bounds``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+import flask_llm_logs
+from flask_llm_logs.models import SessionBounds
+from flask_llm_logs.models import Trace
+from flask_llm_logs.models import UserBounds
+from flask_llm_logs.state import get_state
+from flask_llm_logs.tracing import bounds
+from flask_llm_logs.tracing import store
+from flask_llm_logs.tracing.records import TraceRecord
+from tests.helpers.writer import submit
+from tests.helpers.writer import trace_record
+
+UTC = dt.timezone.utc
+POLICY = store.ContentPolicy(redact=None, pricing_provider=None, max_content_bytes=2**20)
+BOUNDS_UPSERT = re.compile(r"INSERT INTO (llm_logs_sessions|llm_logs_users) ")
+
+
+def bounds_of(app: Flask, model: type[SessionBounds] | type[UserBounds]) -> dict[str, Any]:
+    """The stored bounds by key, as aware times (SQLite gives naive UTC back)."""
+    with get_state(app).engine.connect() as connection:
+        return {
+            key: tuple(at.replace(tzinfo=UTC) for at in (first_at, last_at))
+            for key, first_at, last_at in connection.execute(sa.select(model.__table__))
+        }
+
+
+def write_batches(app: Flask, *batches: list[TraceRecord]) -> None:
+    """Each batch through the writer, one after the other."""
+    for batch in batches:
+        submit(app, *batch)
+        assert flask_llm_logs.flush(10)
+
+
+def test_bounds_take_in_every_start_whatever_the_order_and_repeats(app: Flask) -> None:
+    now = time.time()
+
+    def chat(ago: float, user: str = "ana", **fields: Any) -> TraceRecord:
+        return trace_record(started_at=now - ago, session_id="chat", user_id=user, **fields)
+
+    def at(ago: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(now - ago, UTC)
+
+    middle, late = chat(3600, status="completed"), chat(60, "bo")
+    write_batches(
+        app,
+        [middle],
+        # Earlier and later, in one batch with a trace of another session.
+        [chat(7200), late, trace_record(started_at=now - 1800, session_id="other")],
+        # A retry, and a trace within the bounds: nothing changes.
+        [middle, late],
+        [chat(5000)],
+    )
+
+    assert bounds_of(app, SessionBounds) == {
+        "chat": (at(7200), at(60)),
+        "other": (at(1800), at(1800)),
+    }
+    assert bounds_of(app, UserBounds) == {"ana": (at(7200), at(3600)), "bo": (at(60), at(60))}
+
+
+def test_a_batch_upserts_each_table_once_and_only_with_keys(app: Flask) -> None:
+    policy = POLICY
+    engine = get_state(app).engine
+    statements: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def upserts(*records: TraceRecord) -> list[str]:
+        rows, _ = store.prepare(records, policy)
+        statements.clear()
+        with engine.begin() as connection:
+            store.write(connection, rows)
+        return [found[1] for s in statements if (found := BOUNDS_UPSERT.match(s))]
+
+    assert upserts(trace_record(), trace_record(user_id="ana")) == ["llm_logs_users"]
+    many = [trace_record(session_id=f"s{n % 3}", user_id=f"u{n % 4}") for n in range(12)]
+    assert upserts(*many) == ["llm_logs_sessions", "llm_logs_users"]
+    assert len(bounds_of(app, SessionBounds)) == 3 and len(bounds_of(app, UserBounds)) == 5
+
+
+def test_the_maintenance_widens_the_bounds_to_traces_stored_without_them(app: Flask) -> None:
+    now = time.time()
+    at = [dt.datetime.fromtimestamp(now - ago, UTC) for ago in (10800, 5400, 600)]
+    # Stored by a process of the previous version (a rolling deploy): no bounds.
+    engine = get_state(app).engine
+    previous = [
+        trace_record(started_at=at[0].timestamp(), session_id="chat", user_id="ana"),
+        trace_record(started_at=at[1].timestamp(), session_id="recent"),
+    ]
+    with engine.begin() as connection:
+        rows, _ = store.prepare(previous, POLICY)
+        connection.execute(sa.insert(Trace), [{**row, "created_at": at[0]} for row in rows.traces])
+    write_batches(
+        app,
+        [trace_record(started_at=at[2].timestamp(), session_id=key) for key in ("chat", "recent")],
+    )
+    # The writer's maintenance before its first batch took in the last two hours.
+    assert bounds_of(app, SessionBounds) == {"chat": (at[2], at[2]), "recent": (at[1], at[2])}
+
+    bounds.widen_from_traces(engine, at[0] - dt.timedelta(minutes=1))
+
+    assert bounds_of(app, SessionBounds) == {"chat": (at[0], at[2]), "recent": (at[1], at[2])}
+    assert bounds_of(app, UserBounds) == {"ana": (at[0], at[0])}
