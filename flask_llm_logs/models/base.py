@@ -141,6 +141,14 @@ def id_made_at(moment: dt.datetime) -> uuid.UUID:
     return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
 
 
+#: How far a trace's start may be from the time in its id, and a span's or
+#: score's before its trace's start (clocks of several hosts), for the ranges
+#: that let PostgreSQL read only the partitions a trace's rows are in (the
+#: UI's reads, the writer's rollups).
+ID_TIME_SLACK = dt.timedelta(days=1)
+CLOCK_SLACK = dt.timedelta(hours=1)
+
+
 def id_time(row_id: uuid.UUID) -> dt.datetime | None:
     """When a UUID 7 was made (UTC); ``None`` for an id of another version (an
     OpenTelemetry trace id, an id from elsewhere)."""

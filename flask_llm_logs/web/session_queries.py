@@ -31,9 +31,9 @@ from ..models import SessionBounds
 from ..models import Span
 from ..models import Trace
 from ..models import UserBounds
+from ..models.base import CLOCK_SLACK
 from .params import decode_cursor
 from .params import next_page
-from .trace_queries import CLOCK_SLACK
 from .trace_queries import DbSession
 from .trace_queries import Window
 from .trace_queries import newest_first

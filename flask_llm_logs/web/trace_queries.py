@@ -44,6 +44,8 @@ from ..models import PromptVersion
 from ..models import Score
 from ..models import Span
 from ..models import Trace
+from ..models.base import CLOCK_SLACK
+from ..models.base import ID_TIME_SLACK
 from ..models.base import id_time
 from ..tracing import search
 from .params import datetime_arg
@@ -158,13 +160,6 @@ def newest_first(
     if len(rows) < limit:
         rows.extend(session.execute(select(Window(end=start)).limit(limit - len(rows))))
     return rows
-
-
-#: How far a trace's start may be from the time in its id, and a span's or
-#: score's before its trace's start (clocks of several hosts), for the ranges
-#: that let PostgreSQL read only the partitions a trace's rows are in.
-ID_TIME_SLACK = dt.timedelta(days=1)
-CLOCK_SLACK = dt.timedelta(hours=1)
 
 
 def find_trace(session: DbSession, trace_id: uuid.UUID) -> Trace | None:
