@@ -141,6 +141,12 @@ def id_made_at(moment: dt.datetime) -> uuid.UUID:
     return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
 
 
+def first_id_at(moment: dt.datetime) -> uuid.UUID:
+    """The lowest UUID 7 of ``moment``'s millisecond (aware): every one made before it
+    sorts lower, by its bytes, as PostgreSQL sorts uuids (and Python by ``UUID.int``)."""
+    return uuid.UUID(int=(int(moment.timestamp() * 1000) << 80) | _VERSION_7)
+
+
 def id_time(row_id: uuid.UUID) -> dt.datetime | None:
     """When a UUID 7 was made (UTC); ``None`` for an id of another version (an
     OpenTelemetry trace id, an id from elsewhere)."""

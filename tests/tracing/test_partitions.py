@@ -60,9 +60,10 @@ def in_default(app: Flask, table: str) -> int:
 
 
 def store_trace(app: Flask, started: dt.datetime, spans: int = 2, **fields: Any) -> uuid.UUID:
-    """A trace with ``spans`` LLM spans, through the writer; ``fields``: its record's."""
+    """A trace with ``spans`` LLM spans, through the writer, its id made at ``started`` as
+    the recorder's are; ``fields``: its record's."""
     at = started.timestamp()
-    trace = trace_record(started_at=at, status="completed", **fields)
+    trace = trace_record(id_made_at(started), started_at=at, status="completed", **fields)
     submit(app, trace, *(span_record(trace.id, started_at=at, kind="llm") for _ in range(spans)))
     assert flask_llm_logs.flush(10)
     return trace.id
@@ -685,22 +686,26 @@ def test_a_chunks_rows_are_searched_for_in_the_partitions_holding_its_ids_only(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a score in a kept partition outlives its trace's dropped partition (since a3bd360)",
-)
 def test_the_scores_of_a_dropped_trace_go_with_it(app: Flask) -> None:
     now = dt.datetime.now(UTC)
     engine = get_state(app).engine
     old = now - dt.timedelta(days=95)
     partitions.maintain(engine, "month", now=old)
     trace_id = store_trace(app, old)
-    # Scored a while after it ran: the score is in a partition the purge keeps.
+    linked = store_trace(app, old)
+    # Scored a while after they ran: the scores are in a partition the purge keeps.
+    # A score waiting for its trace, whose id is no UUID 7 (OpenTelemetry's), though
+    # its first bits read as a time before the cutoff.
+    waiting = uuid.UUID(int=id_made_at(old).int & ~(0xF << 76) | (0x4 << 76))
     session = get_state(app).session
-    session.add(Score(trace_id=trace_id, name="ok", value=1.0, created_at=now))
+    session.add_all(
+        Score(trace_id=scored, name="ok", value=1.0, created_at=now)
+        for scored in (trace_id, linked, waiting)
+    )
+    session.add(BatchRequest(custom_id="req_1", purpose="p", model="m", trace_id=linked))
     session.commit()
 
     assert purge_old_traces(30) == 1
 
-    assert stored(app, Trace) == []
-    assert stored(app, Score) == []
+    assert [t.id for t in stored(app, Trace)] == [linked]
+    assert sorted(s.trace_id for s in stored(app, Score)) == sorted([linked, waiting])
