@@ -27,9 +27,11 @@ from flask_llm_logs.models.base import id_made_at
 from flask_llm_logs.state import get_state
 from flask_llm_logs.tracing.retention import purge_old_traces
 from flask_llm_logs.web.prompt_queries import recent_traces
+from flask_llm_logs.web.prompt_results import labelled_results
 from flask_llm_logs.web.session_queries import list_sessions
 from flask_llm_logs.web.session_queries import session_detail
 from flask_llm_logs.web.session_queries import user_summary
+from flask_llm_logs.web.span_metrics import span_metrics
 from flask_llm_logs.web.trace_queries import TraceFilters
 from flask_llm_logs.web.trace_queries import export_traces
 from flask_llm_logs.web.trace_queries import find_trace
@@ -232,12 +234,13 @@ def test_a_purge_stopped_between_detach_and_drop_leaves_nothing_to_the_next(
 
 
 @contextlib.contextmanager
-def capture(engine: sa.Engine) -> Iterator[list[str]]:
-    """The ``SELECT`` statements run on ``engine`` in the block, with their values."""
+def capture(engine: sa.Engine, verbs: tuple[str, ...] = ("SELECT",)) -> Iterator[list[str]]:
+    """The statements run on ``engine`` in the block that start with one of ``verbs``,
+    with their values."""
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(verbs):
             statements.append(cursor.mogrify(statement, parameters).decode())
 
     sa.event.listen(engine, "before_cursor_execute", record)
@@ -554,6 +557,64 @@ def test_the_score_form_reads_the_partitions_of_its_trace(app: Flask) -> None:
     assert response.status_code == 302
     assert [s.name for s in stored(app, Score, trace_id=trace.id)] == ["ok"]
     assert statements
+    assert not scanned(app, statements) & old
+
+
+def test_the_prompt_pages_comparison_reads_the_partitions_since_its_versions(
+    app: Flask,
+) -> None:
+    prompt = make_greeting()
+    prompt.set_label("production", version=1)
+    version_id = prompt.version(1).id
+    old, recent = old_and_recent(app, 1, 2, prompt_version_id=version_id)
+    session = get_state(app).session
+    session.add_all(
+        Score(trace_id=trace.id, name="ok", value=1.0, created_at=trace.started_at)
+        for trace in recent
+    )
+    session.commit()
+
+    with capture(get_state(app).engine) as statements:
+        [result] = labelled_results(session, prompt.id)
+
+    assert result.scores["ok"].calls == 2
+    assert not scanned(app, statements) & old
+
+
+def test_deleting_a_trace_reads_the_partitions_of_its_rows(app: Flask) -> None:
+    now = dt.datetime.now(UTC)
+    old = old_partitions(app, now)
+    [trace] = add_traces(app, now - dt.timedelta(hours=1), 1)
+    session = get_state(app).session
+    session.add(Span(trace_id=trace.id, name="chat", started_at=trace.started_at))
+    session.add(Score(trace_id=trace.id, name="ok", value=1.0, created_at=trace.started_at))
+    session.commit()
+    client = app.test_client()
+    page = f"{app.config['LLM_LOGS_URL_PREFIX']}/traces/{trace.id}"
+    token = csrf_token(client.get(page).get_data(as_text=True))
+
+    with capture(get_state(app).engine, ("SELECT", "DELETE")) as statements:
+        response = client.post(f"{page}/delete", data={"csrf_token": token})
+
+    assert response.status_code == 302
+    assert not scanned(app, statements) & old
+    assert stored(app, Trace) == stored(app, Span) == stored(app, Score) == []
+
+
+def test_a_dashboard_tag_reads_the_partitions_of_its_range(app: Flask) -> None:
+    old, recent = old_and_recent(app, 1, 2, tags=["vip"])
+    session = get_state(app).session
+    session.add_all(
+        Span(trace_id=trace.id, name="chat", kind="llm", started_at=trace.started_at)
+        for trace in recent
+    )
+    session.commit()
+    now = dt.datetime.now(UTC)
+
+    with capture(get_state(app).engine) as statements:
+        [row] = span_metrics(session, now - dt.timedelta(days=1), now, (), tag="vip")
+
+    assert row["calls"] == 2
     assert not scanned(app, statements) & old
 
 
