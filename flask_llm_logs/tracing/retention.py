@@ -20,7 +20,9 @@ The rows batch requests link to are copied out of such a partition into
 the default one, in the detach's transaction. The chunks then delete only
 what is left before the cutoff (the partition the cutoff falls in, and the
 default partition) while other connections drop the detached partitions.
-The purge returns once everything is deleted and dropped.
+The purge returns once everything is deleted and dropped, and the scores
+that a kept partition held for a dropped trace deleted
+(:func:`_delete_scores_left_behind`).
 
 A trace is ``running`` until its end record is stored. When that record is
 lost (the writer's queue overflowed, the process was killed) the trace would
