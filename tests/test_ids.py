@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import time
@@ -9,6 +10,9 @@ import uuid
 
 import pytest
 
+from flask_llm_logs.models.base import first_id_at
+from flask_llm_logs.models.base import id_made_at
+from flask_llm_logs.models.base import id_time
 from flask_llm_logs.models.base import new_id
 
 #: The random bits of an id (below the time, version and variant bits).
@@ -24,6 +28,17 @@ def test_ids_are_uuid7_in_time_order() -> None:
     assert len(set(later)) == 1000
     millis = first.int >> 80
     assert abs(millis - time.time_ns() // 1_000_000) < 5_000
+
+
+def test_the_ids_made_before_a_moment_sort_before_its_first_id() -> None:
+    """What the purge's range on the scores' trace ids relies on (PostgreSQL sorts
+    uuids by their bytes, as Python by ``UUID.int``)."""
+    moment = dt.datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=dt.timezone.utc)
+    first = first_id_at(moment)
+    assert first.version == 7 and id_time(first) == moment
+    millisecond = dt.timedelta(milliseconds=1)
+    for _ in range(100):
+        assert id_made_at(moment - millisecond).int < first.int <= id_made_at(moment).int
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

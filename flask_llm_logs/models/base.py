@@ -141,6 +141,12 @@ def id_made_at(moment: dt.datetime) -> uuid.UUID:
     return uuid.UUID(int=(millis << 80) | (_random.getrandbits(80) & _RANDOM_BITS) | _VERSION_7)
 
 
+def first_id_at(moment: dt.datetime) -> uuid.UUID:
+    """The lowest UUID 7 of ``moment``'s millisecond (aware): every one made before it
+    sorts lower, by its bytes, as PostgreSQL sorts uuids (and Python by ``UUID.int``)."""
+    return uuid.UUID(int=(int(moment.timestamp() * 1000) << 80) | _VERSION_7)
+
+
 #: How far a trace's start may be from the time in its id, and a span's or
 #: score's before its trace's start (clocks of several hosts), for the ranges
 #: that let PostgreSQL read only the partitions a trace's rows are in (the

@@ -20,7 +20,9 @@ The rows batch requests link to are copied out of such a partition into
 the default one, in the detach's transaction. The chunks then delete only
 what is left before the cutoff (the partition the cutoff falls in, and the
 default partition) while other connections drop the detached partitions.
-The purge returns once everything is deleted and dropped.
+The purge returns once everything is deleted and dropped, and the scores
+that a kept partition held for a dropped trace deleted
+(:func:`_delete_scores_left_behind`).
 
 A trace is ``running`` until its end record is stored. When that record is
 lost (the writer's queue overflowed, the process was killed) the trace would
@@ -54,6 +56,7 @@ from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..models import metrics_table as metrics
+from ..models.base import first_id_at
 from ..models.base import utcnow
 from ..models.metrics import DIMENSIONS
 from ..state import get_state
@@ -158,6 +161,46 @@ def _detach_old_partitions(engine: sa.Engine, cutoff: dt.datetime) -> Iterator[p
     for table in (spans, traces, scores):
         keep = partitions.Keep("id" if table is traces else "trace_id", linked)
         yield partitions.detach_before(engine, table.name, cutoff, keep=keep)
+
+
+def _delete_scores_left_behind(engine: sa.Engine, cutoff: dt.datetime) -> None:
+    """Delete the scores of the traces made before ``cutoff`` that are gone (PostgreSQL).
+
+    A trace's scores are made after it, sometimes days after: the partition
+    of its scores that the purge keeps, newer than its own that it drops,
+    would keep them. Our trace ids are UUID 7, which begin with the
+    millisecond they were made at, and uuids sort by their bytes: the scores
+    of the traces made before the cutoff are a range of the scores'
+    ``trace_id`` index, in the partitions left. The scores of a trace kept
+    for its batch request are passed over by the batch requests' index; the
+    others (in steady state, those made since the last purge for a trace
+    older than the cutoff) are deleted if no partition holds their trace
+    (one probe of each traces partition's index), in one statement.
+
+    An OpenTelemetry trace id is random: one in about 10,000 reads as a UUID 7
+    made before the cutoff, and its scores go if its trace is not stored at
+    that moment (a score arriving before its trace waits seconds). The others
+    are not found this way: the scores of such a trace made after its
+    partition's end stay when the partition is dropped.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    as_text = sa.cast(scores.c.trace_id, sa.Text)
+    with engine.begin() as connection:
+        _probe_by_index(connection)
+        # A score whose trace is gone is one of a few: probed one by one, never
+        # by a hash of every trace.
+        postgres.set_local(connection, enable_hashjoin="off", enable_mergejoin="off")
+        connection.execute(
+            sa.delete(scores).where(
+                scores.c.trace_id < first_id_at(cutoff),
+                # The version (7) and variant (RFC 4122) of a UUID 7.
+                sa.func.substr(as_text, 15, 1) == "7",
+                sa.func.substr(as_text, 20, 1).in_(("8", "9", "a", "b")),
+                ~sa.exists().where(batch_requests.c.trace_id == scores.c.trace_id),
+                ~sa.exists().where(traces.c.id == scores.c.trace_id),
+            )
+        )
 
 
 def _drop_old_metrics(engine: sa.Engine, cutoff: dt.datetime) -> None:
@@ -323,11 +366,11 @@ def purge_old_traces(
         # rows a day, deleted in one statement.
         connection.execute(sa.delete(alert_events).where(alert_events.c.created_at < cutoff))
     # Other connections drop the detached partitions while this one deletes the
-    # chunks, the metrics and the bounds of sessions and users: most of a drop
-    # is its commit, where PostgreSQL truncates every dropped file and waits
-    # for the file system to free its blocks (0.6 s for 30 days of spans
-    # here). Each drop starts as soon as its table is detached. With no
-    # connection to spare, they come last.
+    # chunks, the scores left behind, the metrics and the bounds of sessions and
+    # users: most of a drop is its commit, where PostgreSQL truncates every
+    # dropped file and waits for the file system to free its blocks (0.6 s for
+    # 30 days of spans here). Each drop starts as soon as its table is
+    # detached. With no connection to spare, they come last.
     spare = _spare_connections(engine)
     dropping: list[Future[int]] = []
     later: list[Callable[[], int]] = []
@@ -342,6 +385,7 @@ def purge_old_traces(
                 else:
                     later.append(drop)
         deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
+        _delete_scores_left_behind(engine, cutoff)
         _drop_old_metrics(engine, cutoff)
         bounds.forget_ended(engine, cutoff)
         dropped = sum(future.result() for future in dropping) + sum(drop() for drop in later)

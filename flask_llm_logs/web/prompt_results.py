@@ -12,9 +12,11 @@ latency histogram's, within 9.55 % of the nearest-rank value (see
 
 Scores are not in the metrics table: the mean of each score name is read
 from the scores of the traces linked to each version
-(``Trace.prompt_version_id``), in one grouped query. Every figure carries
-the number of calls (or scores) behind it, so a 2 % error rate over 3 calls
-reads as such.
+(``Trace.prompt_version_id``), in one grouped query, over the traces
+running from that same creation on and the scores made after it: on
+PostgreSQL, ranges that spare the older partitions of both tables
+(docs/partitions.rst). Every figure carries the number of calls (or
+scores) behind it, so a 2 % error rate over 3 calls reads as such.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from ..models import Score
 from ..models import Trace
 from ..prompts.labels import STANDARD_LABELS
 from .trace_queries import DbSession
+from .trace_queries import made_since
+from .trace_queries import running_within
 
 #: The percentiles of durations shown, in percent, and their ``metrics()`` keys.
 PERCENTILES = (50, 95)
@@ -84,7 +88,7 @@ def labelled_results(session: DbSession, prompt_id: int) -> list[VersionResults]
     if results:
         since = min(row.created_at for row in rows)
         _add_figures(results, since, rows[0].slug)
-        _add_scores(session, results)
+        _add_scores(session, results, since)
     return list(results.values())
 
 
@@ -102,11 +106,18 @@ def _add_figures(results: dict[int, VersionResults], since: dt.datetime, slug: s
         }
 
 
-def _add_scores(session: DbSession, results: dict[int, VersionResults]) -> None:
+def _add_scores(session: DbSession, results: dict[int, VersionResults], since: dt.datetime) -> None:
+    """The mean of each score name of the versions' traces, which ran from ``since`` on
+    and were scored after: ranges on both tables' partition keys."""
     query: Any = (
         sa.select(Trace.prompt_version_id, Score.name, sa.func.avg(Score.value), sa.func.count())
         .join(Trace, Trace.id == Score.trace_id)
-        .where(Trace.prompt_version_id.in_(results), Score.value.is_not(None))
+        .where(
+            Trace.prompt_version_id.in_(results),
+            Score.value.is_not(None),
+            *running_within(session, since).of(Trace.started_at),
+            *made_since(session, since).of(Score.created_at),
+        )
         .group_by(Trace.prompt_version_id, Score.name)
         .order_by(Score.name)
     )

@@ -9,6 +9,12 @@ Percentiles here are exact (nearest rank, by window functions that SQLite
 and PostgreSQL both have) where the table's are read from a histogram
 within 10%. It reads every LLM span of the range and the tag: on a big
 database it is much slower than the table (see docs/performance.rst).
+
+The spans' traces are read from the start of the range less
+``LLM_LOGS_INCOMPLETE_AFTER`` (and an hour of clock slack) to its end
+(plus the slack): on PostgreSQL only the partitions of the traces that can
+have been running then (see :func:`.trace_queries.running_within`). A
+call made by a trace that had been running longer than that is left out.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from ..models import Span
 from ..models import Trace
 from .trace_queries import DbSession
 from .trace_queries import list_condition
+from .trace_queries import running_within
 
 BUCKETS = (None, "minute", "hour", "day")
 _SQLITE_BUCKETS = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d"}
@@ -92,6 +99,7 @@ def span_metrics(
         Span.kind == "llm",
         Span.started_at >= start,
         Span.started_at < end,
+        *running_within(session, start, end).of(Trace.started_at),
     ]
     if tag is not None:
         conditions.append(list_condition(dialect, Trace.tags, tag))

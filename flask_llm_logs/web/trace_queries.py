@@ -47,6 +47,7 @@ from ..models import Trace
 from ..models.base import CLOCK_SLACK
 from ..models.base import ID_TIME_SLACK
 from ..models.base import id_time
+from ..state import get_state
 from ..tracing import search
 from .params import datetime_arg
 from .params import decode_cursor
@@ -81,6 +82,11 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _compared(session: DbSession, value: dt.datetime) -> dt.datetime:
+    """``value`` (naive UTC, or aware in any zone) as the columns compare it here."""
+    return _stored_time(session, _naive_utc(value))
 
 
 def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.ColumnElement[bool]:
@@ -191,6 +197,31 @@ def _of_trace(
     """Rows of ``trace`` (spans, scores) are not older than it: a range on their
     partition key, by their ``column``."""
     return column >= trace.started_at - CLOCK_SLACK
+
+
+def made_since(session: DbSession, moment: dt.datetime) -> Window:
+    """Where the rows (spans, scores) made from ``moment`` on (naive UTC or aware, by
+    another host's clock) are: from ``moment`` less :data:`CLOCK_SLACK` on."""
+    return Window(_compared(session, moment) - CLOCK_SLACK)
+
+
+def running_within(
+    session: DbSession, start: dt.datetime, end: dt.datetime | None = None
+) -> Window:
+    """When the traces that ran at some time from ``start`` to ``end`` (naive UTC or
+    aware, by another host's clock: a span's start, a prompt version's creation)
+    started: a range on their partition key.
+
+    A trace starts no later than its spans (less :data:`CLOCK_SLACK`), and
+    runs no longer than ``LLM_LOGS_INCOMPLETE_AFTER``: past that the purge
+    marks it incomplete, its end record lost. A trace that did run longer
+    (a worker's hours-long agent loop, with a limit set shorter) is left
+    out of what it did after that: the price of reading a day or two of
+    partitions instead of every one.
+    """
+    longest = get_state().settings.incomplete_after
+    last = None if end is None else _compared(session, end) + CLOCK_SLACK
+    return Window(_compared(session, start) - CLOCK_SLACK - longest, last)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -846,6 +877,25 @@ def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tup
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
     return trace, span
+
+
+def delete_trace(session: DbSession, trace: Trace) -> None:
+    """Delete ``trace`` (found by :func:`find_trace`), its spans and its scores, in the
+    caller's transaction: three statements, each reading only the partitions its rows
+    can be in (the trace's own, its spans' and scores' from a little before it on).
+
+    The spans and scores go by their trace's id: no foreign key takes them.
+    """
+    session.execute(
+        sa.delete(Span).where(Span.trace_id == trace.id, _of_trace(trace, Span.started_at))
+    )
+    session.execute(
+        sa.delete(Score).where(Score.trace_id == trace.id, _of_trace(trace, Score.created_at))
+    )
+    # Not ``session.delete(trace)``: the ORM deletes by ``id``, with no range.
+    session.execute(
+        sa.delete(Trace).where(Trace.id == trace.id, Trace.started_at == trace.started_at)
+    )
 
 
 def prompt_version_of(session: DbSession, version_id: Any) -> tuple[str, int] | None:

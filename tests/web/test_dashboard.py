@@ -372,6 +372,25 @@ def test_span_metrics_percentiles_and_buckets(app: Flask, store: Store) -> None:
     assert by_model == []
 
 
+def test_a_tag_counts_the_calls_of_traces_that_started_before_the_range(
+    app: Flask, store: Store
+) -> None:
+    """The spans' traces are read from ``LLM_LOGS_INCOMPLETE_AFTER`` (and an hour of clock
+    slack) before the range on, a range on the partitioned traces: a call of a trace
+    started earlier counts, one of a trace running longer than that does not."""
+    session = app.extensions["llm_logs"].session
+    start = NOW - dt.timedelta(hours=1)
+    limit = app.extensions["llm_logs"].settings.incomplete_after
+    for started in (start - dt.timedelta(hours=2), start - 2 * limit):
+        parent = Trace(name="agent", status="running", started_at=started, tags=["vip"])
+        store.add_all([parent])
+        store.span(parent, "chat", kind="llm", model="m", started_at=start)
+
+    [row] = span_metrics(session, start, NOW, ("name",), tag="vip")
+
+    assert (row["name"], row["calls"]) == ("agent", 1)
+
+
 @pytest.mark.parametrize(
     "group_by",
     [

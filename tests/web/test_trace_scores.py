@@ -193,3 +193,21 @@ def test_hostile_scores_are_escaped(client: FlaskClient, url: Url, store: Store)
         assert raw not in html
     assert "&lt;script&gt;n&lt;/script&gt;" in html
     assert "&lt;b&gt;c&lt;/b&gt;" in html
+
+
+def test_deleting_a_trace_deletes_its_scores(
+    app: Flask, client: FlaskClient, url: Url, store: Store
+) -> None:
+    trace, other = store.trace(), store.trace("other")
+    store.span(trace)
+    store.score(trace, "helpful", value=1)
+    store.score(other, "helpful", value=0)
+    token = csrf_token(client.get(url(f"/traces/{trace.id}")).get_data(as_text=True))
+
+    response = client.post(url(f"/traces/{trace.id}/delete"), data={"csrf_token": token})
+
+    assert response.status_code == 302
+    assert scores_of(app, trace) == []
+    assert [score.value for score in scores_of(app, other)] == [0]
+    shown = flashes(html_of(client.get(response.headers["Location"])))
+    assert shown == ["Deleted trace &#39;pipeline&#39;, its spans and its scores."]

@@ -3,6 +3,7 @@ the history, and the labelled versions compared by results."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.helpers.prompts import HOSTILE
 from tests.helpers.prompts import NEW
 from tests.helpers.prompts import make_greeting
 from tests.helpers.prompts import record_version_calls
+from tests.helpers.web import START
 from tests.helpers.web import Store
 from tests.helpers.web import Url
 from tests.helpers.web import csrf_token
@@ -33,6 +35,9 @@ EDIT = {
     "messages-0-content": "Changed {{name}}",
     "model": "gpt-4.1",
 }
+
+
+MINUTE = dt.timedelta(minutes=1)
 
 
 def default_url(path: str = "/") -> str:
@@ -270,6 +275,27 @@ def test_labelled_versions_are_compared_by_results(app: Flask, store: Store) -> 
     assert new.durations[50].value == new.durations[95].value == within(50.0, rel=bound)
     assert new.cost_per_call.value == pytest.approx(0.002) and new.cost_per_call.calls == 1
     assert new.error_rate == Figure(0.0, 1) and new.scores == {}
+
+
+def test_the_comparison_has_the_scores_of_traces_running_when_the_version_was_made(
+    app: Flask, store: Store
+) -> None:
+    """A trace may link a version made while it ran (``Prompt.build()`` in its middle):
+    the scores are read from the traces started ``LLM_LOGS_INCOMPLETE_AFTER`` (and an
+    hour of clock slack) before the oldest labelled version on, a range on the
+    partitioned tables; a trace running longer than that is left out."""
+    prompt = make_greeting()
+    prompt.set_label("production", version=1)
+    version = prompt.version(1)
+    made = version.created_at.replace(tzinfo=version.created_at.tzinfo or dt.timezone.utc)
+    limit = get_state().settings.incomplete_after
+    for started, value in ((made - dt.timedelta(hours=2), 1.0), (made - 2 * limit, 0.0)):
+        trace = store.trace(prompt_version_id=version.id, minutes=(started - START) / MINUTE)
+        store.add_all([Score(trace_id=trace.id, name="helpful", value=value)])
+
+    [result] = labelled_results(get_state().session, prompt.id)
+
+    assert result.scores == {"helpful": Figure(1.0, 1)}
 
 
 def test_the_prompt_page_shows_the_comparison(

@@ -285,15 +285,16 @@ def span_raw(trace_id: str, span_id: str) -> Response:
 
 @blueprint.post("/traces/<trace_id>/delete")
 def trace_delete(trace_id: str) -> BaseResponse:
-    """Delete a trace and its spans (spans have no foreign key, so explicitly)."""
+    """Delete a trace, its spans and its scores (no foreign key: explicitly)."""
     require_valid_form()
     row_id = params.parse_id(trace_id)
     session = get_state().session
     trace = trace_queries.find_trace(session, row_id)
     if trace is None:
         raise NotFound(f"There is no trace {trace_id}.")
-    session.execute(sa.delete(Span).where(Span.trace_id == row_id))
-    session.delete(trace)
+    # Said before the delete: the row is gone from the session after it.
+    deleted = f"Deleted trace {trace.name!r}, its spans and its scores."
+    trace_queries.delete_trace(session, trace)
     session.commit()
-    flash(f"Deleted trace {trace.name!r} and its spans.", "success")
+    flash(deleted, "success")
     return redirect(url_for("llm_logs.traces"))
