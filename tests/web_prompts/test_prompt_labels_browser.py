@@ -5,16 +5,19 @@ With ``LLM_LOGS_SCREENSHOTS=1`` it writes ``prompt_labels*.png`` for docs/prompt
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from flask_llm_logs import Prompt
+from flask_llm_logs.models.base import utcnow
 from flask_llm_logs.state import get_state
 from tests.helpers.browser import flash
 from tests.helpers.browser import shoot
 from tests.helpers.prompts import make_greeting
+from tests.helpers.web import START
 from tests.helpers.web import Store
 
 pytestmark = pytest.mark.browser
@@ -24,9 +27,14 @@ def test_move_a_label_and_see_the_release(app: Flask, server: str, page: Any) ->
     prompt = make_greeting(versions=3)
     prompt.set_label("production", version=1, by="ada")
     store = Store(app)
+    # The calls ran after their versions were made: the comparison reads from then on.
+    since_start = (utcnow() - START) / dt.timedelta(minutes=1)
     for n, version in enumerate((1, 1, 1, 2, 2)):
         trace = store.trace(
-            prompt_version_id=prompt.version(version).id, duration_ms=100.0 * (n + 1), cost=0.002
+            prompt_version_id=prompt.version(version).id,
+            minutes=since_start + n,
+            duration_ms=100.0 * (n + 1),
+            cost=0.002,
         )
         store.score(trace, "helpful", value=float(n % 2))
 
