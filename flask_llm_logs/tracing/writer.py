@@ -365,9 +365,7 @@ class Writer:
             keep_after = utcnow() - dt.timedelta(days=self._settings.retention_days)
             interval = self._settings.partition_interval
             partitions.maintain(engine, interval, keep_after=keep_after)
-            bounds.widen_from_traces(
-                engine, utcnow() - 2 * dt.timedelta(seconds=PARTITIONS_INTERVAL)
-            )
+            bounds.widen_from_traces(engine, utcnow() - RECENT_TRACES)
         except Exception as error:
             with self._lock:
                 self._partitions_due = time.monotonic() + WARNING_INTERVAL
