@@ -132,6 +132,9 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
     started_at = traces.c.started_at
     with engine.begin() as connection:
         for key, table in TABLES.items():
+            # In ``add``'s order, Python's (code points): that of the "C" collation,
+            # not the column's, which may be a locale's (``en_US`` has "a" < "B").
+            in_key_order = traces.c[key].collate("C") if dialect == "postgresql" else traces.c[key]
             started = (
                 sa.select(
                     traces.c[key],
@@ -140,7 +143,7 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
                 )
                 .where(started_at >= since, traces.c[key].is_not(None))
                 .group_by(traces.c[key])
-                .order_by(traces.c[key])  # the rows locked in key order, as by ``add``
+                .order_by(in_key_order)  # the rows locked in key order, as by ``add``
             )
             upsert = insert(table).from_select([key, "first_at", "last_at"], started)
             stored, new = table.c, upsert.excluded

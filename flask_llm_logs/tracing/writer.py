@@ -360,20 +360,21 @@ class Writer:
             if now < self._partitions_due:
                 return
             self._partitions_due = now + PARTITIONS_INTERVAL
+        engine: Engine | None = None
         try:
             engine = self._get_engine()
             keep_after = utcnow() - dt.timedelta(days=self._settings.retention_days)
             interval = self._settings.partition_interval
             partitions.maintain(engine, interval, keep_after=keep_after)
-            bounds.widen_from_traces(
-                engine, utcnow() - 2 * dt.timedelta(seconds=PARTITIONS_INTERVAL)
-            )
+            bounds.widen_from_traces(engine, utcnow() - RECENT_TRACES)
         except Exception as error:
             with self._lock:
                 self._partitions_due = time.monotonic() + WARNING_INTERVAL
-            # The database away, or not upgraded yet: the writes say so.
-            if not _is_transient(error) and describe(error, self._get_engine()) is None:
-                get_logger().warning("flask-llm-logs: could not maintain the tables: %s", error)
+            # The database away, or not upgraded yet: the writes say so. Not the
+            # engine's getter again if it failed: raising here would end the thread.
+            if _is_transient(error) or (engine is not None and describe(error, engine) is not None):
+                return
+            get_logger().warning("flask-llm-logs: could not maintain the tables: %s", error)
 
     def _store(self, lane: _Lane, batch: list[Record]) -> None:
         stored = batch

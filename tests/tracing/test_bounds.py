@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 import flask_llm_logs
+from flask_llm_logs import migrations
 from flask_llm_logs.models import SessionBounds
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models import UserBounds
@@ -114,3 +117,62 @@ def test_the_maintenance_widens_the_bounds_to_traces_stored_without_them(app: Fl
 
     assert bounds_of(app, SessionBounds) == {"chat": (at[0], at[2]), "recent": (at[1], at[2])}
     assert bounds_of(app, UserBounds) == {"ana": (at[0], at[0])}
+
+
+@pytest.mark.postgres
+def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_collation(
+    postgres_server: Any,
+) -> None:
+    # A database made with a locale's collation (``en_US.UTF-8``, the default of
+    # many installs) sorts "a" before "B"; the writer (Python) sorts "B" first.
+    engine = sa.create_engine(postgres_server.create_database())
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+        for table in ("llm_logs_traces", "llm_logs_sessions"):
+            connection.execute(
+                sa.text(
+                    f"ALTER TABLE {table} ALTER COLUMN session_id"
+                    ' TYPE varchar(255) COLLATE "und-x-icu"'
+                )
+            )
+    now = time.time()
+    keys = ("B", "a")
+    rows, _ = store.prepare([trace_record(started_at=now, session_id=k) for k in keys], POLICY)
+    with engine.begin() as connection:
+        store.write(connection, rows)
+
+    def earlier(key: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "session_id": key,
+                "user_id": None,
+                "started_at": rows.traces[0]["started_at"] - dt.timedelta(minutes=1),
+            }
+        ]
+
+    errors: list[Exception] = []
+
+    def widen() -> None:
+        try:
+            bounds.widen_from_traces(engine, dt.datetime.fromtimestamp(now - 60, UTC))
+        except Exception as error:
+            errors.append(error)
+
+    try:
+        with engine.begin() as connection:
+            # A writer's batch of both sessions: "B" locked, then "a".
+            bounds.add(connection, earlier("B"))
+            maintenance = threading.Thread(target=widen)
+            maintenance.start()
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            deadline = time.monotonic() + 10
+            while not connection.scalar(waiting) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            bounds.add(connection, earlier("a"))
+        maintenance.join(10)
+        assert errors == []
+    finally:
+        engine.dispose()

@@ -498,3 +498,21 @@ def test_a_trace_with_a_whole_float_prompt_version_is_stored(app: Flask) -> None
         assert flask_llm_logs.flush(timeout=10)
         [trace] = stored(app, Trace, id=record.id)
         assert trace.prompt_version_id is None
+
+
+def test_an_engine_that_fails_the_maintenance_leaves_the_writer_running(app: Flask) -> None:
+    writer = get_state(app).writer
+    engine, failures = get_state(app).engine, [RuntimeError("no engine yet")] * 2
+
+    def engine_getter() -> Any:
+        if failures:
+            raise failures.pop()
+        return engine
+
+    writer._engine, writer._engine_getter = None, engine_getter
+    submit(app, trace_record())  # the batch fails too (the second failure): dropped
+    assert flask_llm_logs.flush(10)
+    later = trace_record()
+    submit(app, later)
+    assert flask_llm_logs.flush(10)
+    assert [row.id for row in stored(app, Trace)] == [later.id]
