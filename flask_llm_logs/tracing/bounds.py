@@ -132,17 +132,31 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
     started_at = traces.c.started_at
     with engine.begin() as connection:
         for key, table in TABLES.items():
-            # In ``add``'s order, Python's (code points): that of the "C" collation,
-            # not the column's, which may be a locale's (``en_US`` has "a" < "B").
-            in_key_order = traces.c[key].collate("C") if dialect == "postgresql" else traces.c[key]
-            started = (
+            grouped = (
                 sa.select(
                     traces.c[key],
-                    sa.func.min(traces.c.started_at),
-                    sa.func.max(traces.c.started_at),
+                    sa.func.min(started_at).label("first_at"),
+                    sa.func.max(started_at).label("last_at"),
                 )
                 .where(started_at >= since, traces.c[key].is_not(None))
                 .group_by(traces.c[key])
+                .subquery()
+            )
+            # Only the keys whose bounds leave a trace out: in steady state none,
+            # so the upsert locks no row (every forked RQ work-horse runs this).
+            covered = sa.exists().where(
+                table.c[key] == grouped.c[key],
+                table.c.first_at <= grouped.c.first_at,
+                table.c.last_at >= grouped.c.last_at,
+            )
+            # In ``add``'s order, Python's (code points): that of the "C" collation,
+            # not the column's, which may be a locale's (``en_US`` has "a" < "B").
+            in_key_order: sa.ColumnElement[str] = grouped.c[key]
+            if dialect == "postgresql":
+                in_key_order = in_key_order.collate("C")
+            started = (
+                sa.select(grouped.c[key], grouped.c.first_at, grouped.c.last_at)
+                .where(~covered)
                 .order_by(in_key_order)  # the rows locked in key order, as by ``add``
             )
             upsert = insert(table).from_select([key, "first_at", "last_at"], started)

@@ -1,8 +1,10 @@
-"""The spans' indexes on ``model`` and ``parent_id`` dropped: no query uses them.
+"""The spans' indexes on ``model`` and ``parent_id`` dropped: no query needs them.
 
-A span's model is read through its trace's ``models`` (the traces list's
-filter) or the metrics table (the dashboard); a span's parent only within
-its trace, read by ``trace_id``. Each index still cost the writer and the
+A span's model is filtered through its trace's ``models`` (the traces
+list) or the metrics table (the dashboard); only the dashboard narrowed to
+a tag reads the spans of a time range by model, and their partitions (the
+range) narrow those first. A span's parent is read only within its trace,
+by ``trace_id``. Each index still cost the writer and the
 server an entry per span, and the purge two more files a partition to drop
 (about 4 % of a day of spans). No data changes.
 
