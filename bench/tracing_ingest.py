@@ -31,6 +31,7 @@ Usage::
     python bench/tracing_ingest.py [--spans 100000] [--sync-spans 3000]
         [--database-url postgresql+psycopg2://...] [--without-search-index]
         [--threads N] [--users N] [--compare-metrics ROUNDS] [--processes N]
+        [--old-partitions DAYS]
 
 Without ``--database-url`` a throw-away database is created on the local
 server (``LLM_LOGS_BENCH_POSTGRES``, default postgres@127.0.0.1:5432) and
@@ -41,12 +42,17 @@ cuts and stores the search words). ``--threads`` sets
 ``--compare-metrics`` measures instead the writer with the metrics table
 kept (``LLM_LOGS_METRICS = True``, the default) against without, in
 ``ROUNDS`` alternating rounds of ``--spans`` each, and prints the medians.
+``--old-partitions DAYS`` adds that many empty daily partitions before this
+month to each partitioned table, as a retention of DAYS keeps them: a
+statement of the writer's without a range on the partition key shows as
+server CPU per span.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import multiprocessing
 import os
 import statistics
@@ -62,6 +68,7 @@ from benchdb import throwaway_database
 from flask import Flask
 
 from flask_llm_logs import LlmLogs
+from flask_llm_logs import partitions
 from flask_llm_logs.models import Span
 from flask_llm_logs.models import Trace
 from flask_llm_logs.models.base import new_id
@@ -409,6 +416,20 @@ def print_server_cpu(used: dict[str, float], spans: int) -> None:
     print(f"  WAL per span (the whole server's): {used['wal'] / spans:,.0f} bytes")
 
 
+def add_old_partitions(url: str, days: int) -> None:
+    """``days`` empty daily partitions of each partitioned table, before this month: what
+    a retention of that many days keeps, for statements without a range to plan
+    and probe."""
+    engine = sa.create_engine(url)
+    month = partitions.period_start(dt.datetime.now(dt.timezone.utc), "month")
+    with engine.begin() as connection:
+        for table in partitions.TABLES:
+            for day in range(1, days + 1):
+                start = month - dt.timedelta(days=day)
+                partitions.create_partition(connection, table, start, "day")
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000)
@@ -420,6 +441,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=0, help="users the traces belong to")
     parser.add_argument("--compare-metrics", type=int, metavar="ROUNDS")
     parser.add_argument("--processes", type=int, help="writer processes into one database")
+    parser.add_argument(
+        "--old-partitions",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="empty daily partitions before this month, as DAYS of retention keep",
+    )
     args = parser.parse_args()
     load = os.getloadavg()
     if args.compare_metrics:
@@ -431,6 +459,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = args.database_url or stack.enter_context(throwaway_database())
         create_tables(url)
+        add_old_partitions(url, args.old_partitions)
         app = make_app(url, args.batch_size, args.threads)
         stack.callback(lambda: get_state(app).engine.dispose())
         stack.callback(get_state(app).shutdown)
