@@ -153,6 +153,16 @@ def storage(table: str) -> str:
     return "" if fillfactor is None else f" WITH (fillfactor = {fillfactor})"
 
 
+def has_twin(connection: Connection, table: str) -> bool:
+    """Whether ``table``'s twin exists (PostgreSQL): an unfinished ``flask llm-logs db
+    partition`` left it, and a migration changing ``table``'s indexes changes it too
+    (the command's swap keeps the twin's indexes, not the table's)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    query = sa.text("SELECT to_regclass(:name) IS NOT NULL")
+    return bool(connection.scalar(query, {"name": table + TWIN}))
+
+
 def is_partitioned(connection: Connection, table: str) -> bool:
     """Whether ``table`` exists and is partitioned (always ``False`` on SQLite)."""
     if connection.dialect.name != "postgresql":

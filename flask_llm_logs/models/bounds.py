@@ -26,26 +26,29 @@ from sqlalchemy.orm import mapped_column
 from .base import Base
 
 
-class SessionBounds(Base):
+class _Bounds:
+    """The columns both tables have beside their key."""
+
+    first_at: Mapped[dt.datetime]
+    last_at: Mapped[dt.datetime]
+
+
+class SessionBounds(_Bounds, Base):
     """The first and last start of a session's traces (at least as wide)."""
 
     __tablename__ = "llm_logs_sessions"
 
     session_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    first_at: Mapped[dt.datetime]
-    last_at: Mapped[dt.datetime]
 
     # The purge's delete of the sessions that ended before its cutoff.
     __table_args__ = (Index("ix_llm_logs_sessions_last_at", "last_at"),)
 
 
-class UserBounds(Base):
+class UserBounds(_Bounds, Base):
     """The first and last start of a user's traces (at least as wide)."""
 
     __tablename__ = "llm_logs_users"
 
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    first_at: Mapped[dt.datetime]
-    last_at: Mapped[dt.datetime]
 
     __table_args__ = (Index("ix_llm_logs_users_last_at", "last_at"),)

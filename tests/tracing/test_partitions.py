@@ -71,6 +71,15 @@ def store_trace(app: Flask, started: dt.datetime, spans: int = 2, **fields: Any)
     return trace.id
 
 
+def old_month(app: Flask) -> tuple[dt.datetime, sa.Engine, dt.datetime]:
+    """Now, the engine, and a time 95 days ago, whose month has its partitions made."""
+    now = dt.datetime.now(UTC)
+    engine = get_state(app).engine
+    old = now - dt.timedelta(days=95)
+    partitions.maintain(engine, "month", now=old)
+    return now, engine, old
+
+
 def drop_partitions_from(app: Flask, start: dt.datetime) -> None:
     """Drop every partition starting at ``start`` or later: as if maintenance never ran."""
     with get_state(app).engine.begin() as connection:
@@ -213,10 +222,7 @@ def test_the_purge_drops_old_partitions_and_keeps_what_batches_link_to(app: Flas
 def test_a_purge_stopped_between_detach_and_drop_leaves_nothing_to_the_next(
     app: Flask,
 ) -> None:
-    now = dt.datetime.now(UTC)
-    engine = get_state(app).engine
-    old = now - dt.timedelta(days=95)
-    partitions.maintain(engine, "month", now=old)
+    now, engine, old = old_month(app)
     store_trace(app, old)
     kept_id = store_trace(app, now - dt.timedelta(days=2))
     # What a purge that died after its detach leaves: plain tables, in no table.
@@ -639,10 +645,7 @@ def test_the_interval_is_checked_at_init(make_app: Callable[..., Flask]) -> None
 
 
 def test_a_purge_at_the_same_time_may_drop_what_another_detached(app: Flask) -> None:
-    now = dt.datetime.now(UTC)
-    engine = get_state(app).engine
-    old = now - dt.timedelta(days=95)
-    partitions.maintain(engine, "month", now=old)
+    now, engine, old = old_month(app)
     store_trace(app, old)
     store_trace(app, old)
     cutoff = now - dt.timedelta(days=30)
@@ -727,10 +730,7 @@ def test_the_chunks_delete_their_traces_spans_and_scores_in_later_partitions(
 def test_a_chunks_rows_are_searched_for_in_the_partitions_holding_its_ids_only(
     app: Flask,
 ) -> None:
-    now = dt.datetime.now(UTC)
-    engine = get_state(app).engine
-    old = now - dt.timedelta(days=95)
-    partitions.maintain(engine, "month", now=old)
+    now, engine, old = old_month(app)
     old_id, recent_id = store_trace(app, old), store_trace(app, now)
 
     with engine.connect() as connection:
@@ -748,10 +748,7 @@ def test_a_chunks_rows_are_searched_for_in_the_partitions_holding_its_ids_only(
 
 
 def test_the_scores_of_a_dropped_trace_go_with_it(app: Flask) -> None:
-    now = dt.datetime.now(UTC)
-    engine = get_state(app).engine
-    old = now - dt.timedelta(days=95)
-    partitions.maintain(engine, "month", now=old)
+    now, _, old = old_month(app)
     trace_id = store_trace(app, old)
     linked = store_trace(app, old)
     # Scored a while after they ran: the scores are in a partition the purge keeps.

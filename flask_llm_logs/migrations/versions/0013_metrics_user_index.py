@@ -18,8 +18,9 @@ Create Date: 2026-12-06 04:30:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from flask_llm_logs import partitions
 
 revision: str = "0013"
 down_revision: str | Sequence[str] | None = "0012"
@@ -29,15 +30,11 @@ depends_on: str | Sequence[str] | None = None
 
 TABLE = "llm_logs_metrics"
 INDEX = "ix_llm_logs_metrics_user"
-TWIN = "__p"
+TWIN = partitions.TWIN
 
 
 def _twin_exists() -> bool:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return False
-    query = sa.text("SELECT to_regclass(:name) IS NOT NULL")
-    return bool(bind.scalar(query, {"name": TABLE + TWIN}))
+    return partitions.has_twin(op.get_bind(), TABLE)
 
 
 def upgrade() -> None:

@@ -21,8 +21,9 @@ Create Date: 2026-12-06 12:50:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from flask_llm_logs import partitions
 
 revision: str = "0016"
 down_revision: str | Sequence[str] | None = "0015"
@@ -32,15 +33,11 @@ depends_on: str | Sequence[str] | None = None
 
 TABLE = "llm_logs_spans"
 INDEXES = {"ix_llm_logs_spans_model": "model", "ix_llm_logs_spans_parent_id": "parent_id"}
-TWIN = "__p"
+TWIN = partitions.TWIN
 
 
 def _twin_exists() -> bool:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return False
-    query = sa.text("SELECT to_regclass(:name) IS NOT NULL")
-    return bool(bind.scalar(query, {"name": TABLE + TWIN}))
+    return partitions.has_twin(op.get_bind(), TABLE)
 
 
 def upgrade() -> None:
