@@ -53,19 +53,29 @@ def _upsert_text(table: sa.Table, key: str) -> str:
     )
 
 
-def _upsert(table: sa.Table, key: str) -> Any:
-    """The upsert on SQLite, given one dict per row (``min`` and ``max`` of two values
-    are SQLite's ``LEAST`` and ``GREATEST``)."""
-    insert = sqlite.insert(table)
+def _widening(insert: Any, table: sa.Table, key: str, dialect_name: str) -> Any:
+    """``insert`` (of rows or of a select) into ``table``, widening the stored bounds of
+    a key it has: ``LEAST`` and ``GREATEST`` (SQLite's ``min`` and ``max`` of two
+    values), and no update where they would not change."""
+    least, greatest = (
+        (sa.func.least, sa.func.greatest)
+        if dialect_name == "postgresql"
+        else (sa.func.min, sa.func.max)
+    )
     stored, new = table.c, insert.excluded
     return insert.on_conflict_do_update(
         index_elements=[stored[key]],
         set_={
-            "first_at": sa.func.min(stored.first_at, new.first_at),
-            "last_at": sa.func.max(stored.last_at, new.last_at),
+            "first_at": least(stored.first_at, new.first_at),
+            "last_at": greatest(stored.last_at, new.last_at),
         },
         where=sa.or_(new.first_at < stored.first_at, new.last_at > stored.last_at),
     )
+
+
+def _upsert(table: sa.Table, key: str) -> Any:
+    """The upsert on SQLite, given one dict per row."""
+    return _widening(sqlite.insert(table), table, key, "sqlite")
 
 
 @functools.cache
@@ -126,9 +136,6 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
     """
     dialect = engine.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    least, greatest = (
-        (sa.func.least, sa.func.greatest) if dialect == "postgresql" else (sa.func.min, sa.func.max)
-    )
     started_at = traces.c.started_at
     with engine.begin() as connection:
         for key, table in TABLES.items():
@@ -160,17 +167,7 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
                 .order_by(in_key_order)  # the rows locked in key order, as by ``add``
             )
             upsert = insert(table).from_select([key, "first_at", "last_at"], started)
-            stored, new = table.c, upsert.excluded
-            connection.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[stored[key]],
-                    set_={
-                        "first_at": least(stored.first_at, new.first_at),
-                        "last_at": greatest(stored.last_at, new.last_at),
-                    },
-                    where=sa.or_(new.first_at < stored.first_at, new.last_at > stored.last_at),
-                )
-            )
+            connection.execute(_widening(upsert, table, key, dialect))
 
 
 def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:

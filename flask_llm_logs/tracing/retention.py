@@ -156,7 +156,12 @@ def _ended_metrics(cutoff: dt.datetime) -> sa.ColumnElement[bool]:
 def _detach_old_partitions(engine: sa.Engine, cutoff: dt.datetime) -> Iterator[partitions.Detached]:
     """Detach the spans', traces' and scores' partitions older than ``cutoff``
     (PostgreSQL), moving out the rows batch requests link to; each to be dropped
-    as soon as it is detached, the spans' (the biggest) first."""
+    as soon as it is detached, the spans' (the biggest) first.
+
+    A generator on purpose: each table is detached only when the caller asks
+    for the next, after handing the last one's drop to another connection,
+    so the longest drop starts while the other tables are being detached.
+    """
     linked = f"SELECT trace_id FROM {batch_requests.name} WHERE trace_id IS NOT NULL"
     for table in (spans, traces, scores):
         keep = partitions.Keep("id" if table is traces else "trace_id", linked)
