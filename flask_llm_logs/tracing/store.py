@@ -532,22 +532,21 @@ def _rollup_window(rows: Rows, trace_ids: set[Any]) -> tuple[dict[str, dt.dateti
     their trace's start by more than :data:`CLOCK_SLACK`, as the UI reads them.
     """
     starts = {row["id"]: row["started_at"] for row in rows.traces}
-    guessed = set()
-    first = last = None
+    earliest, latest, guessed = [], [], set()
     for trace_id in trace_ids:
         start = starts.get(trace_id)
-        if start is not None:
-            early = late = start
-        else:
+        if start is None:
             made = id_time(trace_id) if isinstance(trace_id, uuid.UUID) else None
             if made is None:
                 return _ALL_TIME, set()
-            early, late = made - ID_TIME_SLACK, made + ID_TIME_SLACK
             guessed.add(trace_id)
-        first = early if first is None or early < first else first
-        last = late if last is None or late > last else last
-    if first is None or last is None:
-        return _ALL_TIME, set()
+            earliest.append(made - ID_TIME_SLACK)
+            latest.append(made + ID_TIME_SLACK)
+        else:
+            earliest.append(start)
+            latest.append(start)
+    # ``write`` asks only for a batch that names a trace.
+    first, last = min(earliest), max(latest)
     return {"first": first, "last": last, "spans_from": first - CLOCK_SLACK}, guessed
 
 

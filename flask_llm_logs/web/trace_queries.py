@@ -515,7 +515,7 @@ def trace_conditions(
 
     def within(window: Window) -> list[sa.ColumnElement[bool]]:
         starts = [start for start in (window.start, since) if start is not None]
-        related = Window(max(starts) - CLOCK_SLACK) if starts else Window()
+        related = made_since(session, max(starts)) if starts else Window()
         result = [*conditions, *window.of(Trace.started_at)]
         if filters.provider:
             result.append(_provider_condition(filters.provider, related))
