@@ -30,28 +30,24 @@ from .jobs import purge_traces
 
 QUEUE = os.environ.get("LLM_LOGS_QUEUE", "llm_logs")
 
-unique_cron.install()
-cron.register(
-    flush_batches,
-    queue_name=QUEUE,
-    interval=int(os.environ.get("LLM_LOGS_FLUSH_INTERVAL", "300")),
-    job_timeout=JOB_TIMEOUT,
+#: Each job and the environment variable naming its interval in seconds, with its default.
+SCHEDULE = (
+    (flush_batches, "LLM_LOGS_FLUSH_INTERVAL", 300),
+    (poll_batches, "LLM_LOGS_POLL_INTERVAL", 60),
+    (purge_traces, "LLM_LOGS_PURGE_INTERVAL", 86400),
+    (check_alerts, "LLM_LOGS_ALERTS_INTERVAL", 60),
 )
-cron.register(
-    poll_batches,
-    queue_name=QUEUE,
-    interval=int(os.environ.get("LLM_LOGS_POLL_INTERVAL", "60")),
-    job_timeout=JOB_TIMEOUT,
-)
-cron.register(
-    purge_traces,
-    queue_name=QUEUE,
-    interval=int(os.environ.get("LLM_LOGS_PURGE_INTERVAL", "86400")),
-    job_timeout=JOB_TIMEOUT,
-)
-cron.register(
-    check_alerts,
-    queue_name=QUEUE,
-    interval=int(os.environ.get("LLM_LOGS_ALERTS_INTERVAL", "60")),
-    job_timeout=JOB_TIMEOUT,
-)
+
+
+def _register() -> None:
+    unique_cron.install()
+    for job, variable, default in SCHEDULE:
+        cron.register(
+            job,
+            queue_name=QUEUE,
+            interval=int(os.environ.get(variable, str(default))),
+            job_timeout=JOB_TIMEOUT,
+        )
+
+
+_register()

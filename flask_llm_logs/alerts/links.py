@@ -12,12 +12,12 @@ import datetime as dt
 import urllib.parse
 from collections.abc import Mapping
 
+from ..models.base import naive_utc
+
 
 def _utc(value: dt.datetime) -> str:
     """Naive UTC to the second, as the traces list reads ``since`` and ``until``."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0).isoformat()
+    return naive_utc(value).replace(microsecond=0).isoformat()
 
 
 def trace_args(

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ..log import get_logger
 from ..models import BatchRecord
 from ..models import BatchRequest
+from ..models.base import as_utc
 from ..models.base import utcnow
 from ..state import State
 from .adapters import BatchAdapter
@@ -35,9 +36,7 @@ INTERRUPTED = "submission interrupted: no provider batch carries this claim; req
 
 def _search_start(value: dt.datetime) -> int:
     """``value`` less :data:`SEARCH_MARGIN`, as the Unix time providers page by."""
-    if value.tzinfo is None:  # SQLite gives naive UTC datetimes back
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return int((value - SEARCH_MARGIN).timestamp())
+    return int((as_utc(value) - SEARCH_MARGIN).timestamp())
 
 
 def find_by_claim(adapter: BatchAdapter, token: str, *, since: dt.datetime) -> ProviderBatch | None:

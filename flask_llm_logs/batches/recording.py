@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..models import BatchRequest
 from ..models import Span
 from ..models import Trace
+from ..models.base import as_utc
 from ..models.base import new_id
 from ..models.base import utcnow
 from ..state import State
@@ -86,9 +87,7 @@ def record_trace(
 ) -> uuid.UUID:
     """Add a trace with one ``llm`` span for ``request``'s result; its id."""
     completed_at = utcnow()
-    started_at = started_at or completed_at
-    if started_at.tzinfo is None:  # SQLite gives naive UTC datetimes back
-        started_at = started_at.replace(tzinfo=dt.timezone.utc)
+    started_at = as_utc(started_at or completed_at)
     duration_ms = max(0.0, (completed_at - started_at).total_seconds() * 1000)
     model = stored_text(message.model or request.model, 255)
     metadata = trace_metadata(request, batch=batch)

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 from .. import postgres
 from ..models import PromptRecord
 from ..models import PromptVersion
+from ..models.base import as_utc
 from ..models.base import utcnow
 from ..models.metrics import MEASURES
 from ..models.metrics import QUERY_DIMENSIONS
@@ -135,9 +136,7 @@ PLAN_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0", "work_mem
 def _utc(argument: str, value: object) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         raise ValueError(f"{argument}: must be a datetime, got {value!r}")
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    return as_utc(value)
 
 
 def _dimension(argument: str, name: object) -> str:
@@ -464,5 +463,4 @@ def _ceil(moment: dt.datetime, width: str) -> dt.datetime:
 
 def _bucket(value: dt.datetime, width: str) -> dt.datetime:
     """A row's bucket, in UTC (SQLite gives it back naive), truncated to ``width``."""
-    value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
-    return aggregate.truncate(value.astimezone(dt.timezone.utc), width)
+    return aggregate.truncate(as_utc(value), width)

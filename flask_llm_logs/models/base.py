@@ -93,6 +93,22 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC, with its zone: a naive value is UTC already (SQLite gives
+    every stored time back naive)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC, without its zone: how the UI's arguments, cursors and
+    exports carry times (a naive value is UTC already)."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 #: The ids' own generator: a host that seeds :mod:`random` (to make a run
 #: repeatable) must not make its workers repeat each other's ids, nor see its
 #: sequence change when tracing is on. Reseeded in a forked child.

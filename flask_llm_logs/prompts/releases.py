@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..models import PromptLabel
 from ..models import PromptLabelMove
 from ..models import PromptVersion
+from ..models.base import as_utc
 from ..models.base import utcnow
 from .errors import InvalidPrompt
 from .errors import LabelNotSet
@@ -23,7 +24,6 @@ from .errors import VersionNotFound
 from .labels import STANDARD_LABELS
 from .labels import LabelMove
 from .labels import Weights
-from .store import aware
 
 #: The size of the ``moved_by`` column.
 MAX_BY_LENGTH = 255
@@ -97,7 +97,7 @@ def moves_of(session: Session, prompt_id: int, limit: int | None = None) -> list
         .limit(limit)
     )
     return [
-        LabelMove(row.label, row.from_version, row.to_version, row.moved_by, aware(row.moved_at))
+        LabelMove(row.label, row.from_version, row.to_version, row.moved_by, as_utc(row.moved_at))
         for row in rows
     ]
 

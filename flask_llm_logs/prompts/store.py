@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from ..models import PromptLabel
 from ..models import PromptRecord
 from ..models import PromptVersion
+from ..models.base import as_utc
 from ..models.base import utcnow
 from .cache import SnapshotCache
 from .frozen import FrozenDict
@@ -38,11 +39,6 @@ from .rendering import RenderLimits
 from .rendering import parse
 from .rendering import partial_text
 from .rendering import variables_of
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,7 +78,7 @@ class Version:
             model_params=freeze(row.model_params or {}),
             default_variables=freeze(row.default_variables or {}),
             changelog=row.changelog,
-            created_at=aware(row.created_at),
+            created_at=as_utc(row.created_at),
             includes=tuple(includes),
         )
 
@@ -127,8 +123,8 @@ class PromptData:
             name=record.name,
             description=record.description,
             tags=freeze(record.tags or []),
-            created_at=aware(record.created_at),
-            updated_at=aware(record.updated_at),
+            created_at=as_utc(record.created_at),
+            updated_at=as_utc(record.updated_at),
             current=Version.from_row(current) if current is not None else None,
             split=tuple(sorted(record.split.items())) if record.split else None,
             source_path=record.source_path,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -73,16 +74,53 @@ def _widening(insert: Any, table: sa.Table, key: str, dialect_name: str) -> Any:
     )
 
 
-def _upsert(table: sa.Table, key: str) -> Any:
-    """The upsert on SQLite, given one dict per row."""
-    return _widening(sqlite.insert(table), table, key, "sqlite")
+#: Widens one table's bounds: given its key column, the keys (sorted) and each
+#: key's first and last start (:func:`_of_rows`).
+_Widen = Callable[[Connection, str, list[str], dict[str, list[dt.datetime]]], None]
+
+
+def _widen_by_columns(
+    statement: str,
+    connection: Connection,
+    key: str,
+    keys: list[str],
+    found: dict[str, list[dt.datetime]],
+) -> None:
+    """PostgreSQL's: :func:`_upsert_text` given one array per column."""
+    parameters = {
+        key: arrays.texts(keys),
+        "first_at": arrays.times([found[k][0] for k in keys]),
+        "last_at": arrays.times([found[k][1] for k in keys]),
+    }
+    connection.exec_driver_sql(statement, parameters)
+
+
+def _widen_by_rows(
+    statement: Any,
+    connection: Connection,
+    key: str,
+    keys: list[str],
+    found: dict[str, list[dt.datetime]],
+) -> None:
+    """SQLite's: SQLAlchemy's upsert given one dict per row."""
+    values = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
+    connection.execute(statement, values)
 
 
 @functools.cache
-def _statements(dialect_name: str) -> dict[str, Any]:
-    """Each table's upsert, by its key: text on PostgreSQL."""
-    upsert = _upsert_text if dialect_name == "postgresql" else _upsert
-    return {key: upsert(table, key) for key, table in TABLES.items()}
+def _widens(dialect_name: str) -> dict[str, _Widen]:
+    """Each table's widening upsert, by its key."""
+    if dialect_name == "postgresql":
+        return {
+            key: functools.partial(_widen_by_columns, _upsert_text(table, key))
+            for key, table in TABLES.items()
+        }
+    return {
+        key: functools.partial(
+            _widen_by_rows, _widening(sqlite.insert(table), table, key, "sqlite")
+        )
+        for key, table in TABLES.items()
+    }
 
 
 def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.datetime]]:
@@ -106,21 +144,10 @@ def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.d
 def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Widen the bounds of the sessions and users of trace ``rows`` to their starts: a
     statement per table that any of them names."""
-    for key, statement in _statements(connection.dialect.name).items():
+    for key, widen in _widens(connection.dialect.name).items():
         found = _of_rows(rows, key)
-        if not found:
-            continue
-        keys = sorted(found)
-        if isinstance(statement, str):
-            parameters = {
-                key: arrays.texts(keys),
-                "first_at": arrays.times([found[k][0] for k in keys]),
-                "last_at": arrays.times([found[k][1] for k in keys]),
-            }
-            connection.exec_driver_sql(statement, parameters)
-        else:
-            values = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
-            connection.execute(statement, values)
+        if found:
+            widen(connection, key, sorted(found), found)
 
 
 def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:

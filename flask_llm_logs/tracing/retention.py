@@ -41,7 +41,6 @@ import functools
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
-from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
@@ -377,23 +376,25 @@ def purge_old_traces(
     # 30 days of spans here). Each drop starts as soon as its table is
     # detached. With no connection to spare, they come last.
     spare = _spare_connections(engine)
-    dropping: list[Future[int]] = []
-    later: list[Callable[[], int]] = []
-    with ThreadPoolExecutor(max(spare, 1), thread_name_prefix="llm-logs-purge") as pool:
+    pool = ThreadPoolExecutor(spare, thread_name_prefix="llm-logs-purge") if spare else None
+    # Each drop's number of traces: waited for if another connection runs it,
+    # else run at the end.
+    drops: list[Callable[[], int]] = []
+    try:
         for detached in _detach_old_partitions(engine, cutoff):
             if detached.names or detached.leftovers:
                 drop = functools.partial(
                     partitions.drop_detached, engine, detached, count=detached.table == traces.name
                 )
-                if spare:
-                    dropping.append(pool.submit(drop))
-                else:
-                    later.append(drop)
+                drops.append(pool.submit(drop).result if pool else drop)
         deleted = _delete_in_chunks(engine, cutoff, chunk_size, on_chunk)
         _delete_scores_left_behind(engine, cutoff)
         _drop_old_metrics(engine, cutoff)
         bounds.forget_ended(engine, cutoff)
-        dropped = sum(future.result() for future in dropping) + sum(drop() for drop in later)
+        dropped = sum(drop() for drop in drops)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     if dropped and on_chunk is not None:
         on_chunk(dropped)
     return deleted + dropped

@@ -336,11 +336,14 @@ def prepare(records: Iterable[Any], policy: ContentPolicy) -> tuple[Rows, int]:
     return rows, rejected
 
 
+#: Upserts trace rows; the ids of those inserted or updated (not those of start
+#: records that came after their end).
+_UpsertTraces = Callable[[Connection, list[dict[str, Any]]], set[Any]]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Statements:
-    #: SQLite: a statement given one dict per row; PostgreSQL: text given one array per
-    #: column (:func:`_upsert_traces`).
-    upsert_traces: Any
+    upsert_traces: _UpsertTraces
     insert_spans: Any
     insert_scores: Any
     update_rollups: Any
@@ -359,11 +362,12 @@ def _statements(dialect_name: str) -> _Statements:
         raise RuntimeError(
             f"flask-llm-logs stores traces on PostgreSQL or SQLite, not {dialect_name}"
         )
+    upsert_traces: _UpsertTraces
     if dialect_name == "postgresql":
-        upsert_traces = _trace_upsert_text()
+        upsert_traces = functools.partial(_upsert_traces_by_columns, _trace_upsert_text())
     else:
         upsert = dialect.insert(traces).values(_json_as_text(traces, dialect_name))
-        upsert_traces = upsert.on_conflict_do_update(
+        statement = upsert.on_conflict_do_update(
             **_conflict_target(traces, dialect_name),
             set_={key: upsert.excluded[key] for key in _TRACE_FIELDS},
             # The start record never overwrites an end record that landed first.
@@ -372,6 +376,7 @@ def _statements(dialect_name: str) -> _Statements:
             # (insertmanyvalues) instead of one round trip per row; the rows it
             # returns are those inserted or updated (not a start record refused).
         ).returning(traces.c.id)
+        upsert_traces = functools.partial(_upsert_traces_by_rows, statement)
     # A retry after a lost commit acknowledgement must not fail on duplicates.
     # RETURNING: only the spans stored now are added to the metrics.
     insert_spans = (
@@ -427,14 +432,20 @@ def _trace_upsert_text() -> str:
 _TRACE_LITERALS = {name: arrays.literal_of(traces.c[name]) for name in _UPSERTED_TRACE_COLUMNS}
 
 
-def _upsert_traces(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> set[Any]:
-    """Upsert trace ``rows`` (with :data:`_NEW_TRACE`'s columns); the ids of the rows
-    inserted or updated (not those of start records that came after their end)."""
-    if isinstance(statement, str):
-        parameters = {
-            name: literal([row[name] for row in rows]) for name, literal in _TRACE_LITERALS.items()
-        }
-        return set(connection.exec_driver_sql(statement, parameters).scalars())
+def _upsert_traces_by_columns(
+    statement: str, connection: Connection, rows: list[dict[str, Any]]
+) -> set[Any]:
+    """PostgreSQL's ``upsert_traces``: :func:`_trace_upsert_text` given one array per column."""
+    parameters = {
+        name: literal([row[name] for row in rows]) for name, literal in _TRACE_LITERALS.items()
+    }
+    return set(connection.exec_driver_sql(statement, parameters).scalars())
+
+
+def _upsert_traces_by_rows(
+    statement: Any, connection: Connection, rows: list[dict[str, Any]]
+) -> set[Any]:
+    """SQLite's ``upsert_traces``: SQLAlchemy's statement given one dict per row."""
     return set(connection.scalars(statement, rows))
 
 
@@ -568,9 +579,7 @@ def write(connection: Connection, rows: Rows, *, metrics: bool = True) -> None:
     stored_traces: dict[Any, tuple[str, str, str]] = {}
     if rows.traces:
         new_trace = {**_NEW_TRACE, "created_at": utcnow()}
-        ids = _upsert_traces(
-            connection, statements.upsert_traces, [{**new_trace, **r} for r in rows.traces]
-        )
+        ids = statements.upsert_traces(connection, [{**new_trace, **r} for r in rows.traces])
         if metrics:
             # The rows the upsert returns are as this batch has them now (a start
             # record that came after its end record is not): the metrics need

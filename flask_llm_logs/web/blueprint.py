@@ -23,6 +23,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from ..migrations.status import describe
+from ..models.base import as_utc
 from ..state import get_state
 from .access import ActionRefused
 from .access import is_allowed
@@ -151,17 +152,13 @@ class Format:
         """UTC, to the second; naive values (SQLite) are UTC already."""
         if value is None:
             return Format.MISSING
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
     @staticmethod
     def iso(value: dt.datetime | None) -> str:
         if value is None:
             return ""
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat()
+        return as_utc(value).isoformat()
 
 
 #: The navigation: (label, endpoint, the endpoint prefixes of its section).

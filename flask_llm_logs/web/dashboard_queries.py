@@ -17,6 +17,7 @@ from typing import Any
 from werkzeug.exceptions import BadRequest
 
 from ..insights.metrics import metrics
+from ..models.base import naive_utc
 from ..models.base import utcnow
 from ..tracing.aggregate import truncate
 from .charts import Chart
@@ -62,7 +63,7 @@ class DashboardRange:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str], now: dt.datetime | None = None) -> DashboardRange:
-        now = (now or utcnow()).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        now = naive_utc(now or utcnow())
         since, until = datetime_arg(args, "since"), datetime_arg(args, "until")
         name = text_arg(args, "range") or ("custom" if since or until else DEFAULT_RANGE)
         if name == "custom":
@@ -259,15 +260,9 @@ EMPTY_TOTALS: dict[str, Any] = {
 }
 
 
-def _naive(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
 def charts(span: DashboardRange, rows: list[dict[str, Any]]) -> list[Chart]:
     """The charts over time from one row per bucket; buckets without calls count zero."""
-    by_bucket = {_naive(row["bucket"]): row for row in rows}
+    by_bucket = {naive_utc(row["bucket"]): row for row in rows}
     axis = span.axis
     filled = [by_bucket.get(bucket, EMPTY_TOTALS) for bucket in axis.buckets]
 

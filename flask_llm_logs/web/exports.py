@@ -30,6 +30,8 @@ from typing import Any
 from flask import Response
 from flask import stream_with_context
 
+from ..models.base import naive_utc
+
 #: Text starting with one of these is a formula to a spreadsheet (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,9 +58,7 @@ def cell(value: Any) -> Any:
     if isinstance(value, float):
         return _plain_number(value)
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
+        return naive_utc(value).isoformat(sep=" ")
     if isinstance(value, (list, tuple)):
         text = ", ".join(str(item) for item in value)
     elif isinstance(value, dict):

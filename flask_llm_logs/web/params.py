@@ -20,6 +20,8 @@ from typing import TypeVar
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 
+from ..models.base import naive_utc
+
 #: The longest text accepted in a filter field; longer is a malformed request.
 MAX_FILTER_LENGTH = 500
 
@@ -52,9 +54,7 @@ def parse_batch_id(value: str) -> int:
 
 def encode_cursor(started_at: dt.datetime, row_id: uuid.UUID) -> str:
     """An opaque ``after=`` value for the row a page ended on."""
-    if started_at.tzinfo is not None:
-        started_at = started_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    raw = f"{started_at.isoformat()}|{row_id.hex}".encode()
+    raw = f"{naive_utc(started_at).isoformat()}|{row_id.hex}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -111,12 +111,10 @@ def datetime_arg(args: Mapping[str, str], key: str) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{key}: {value!r} is not a date or date and time.") from None
-    if parsed.tzinfo is not None:  # naive means UTC, as stored
-        try:
-            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        except OverflowError:
-            raise BadRequest(f"{key}: {value!r} is out of range.") from None
-    return parsed
+    try:
+        return naive_utc(parsed)  # naive means UTC, as stored
+    except OverflowError:
+        raise BadRequest(f"{key}: {value!r} is out of range.") from None
 
 
 def int_arg(args: Mapping[str, str], key: str) -> int | None:

@@ -33,6 +33,7 @@ from ..models import PromptRecord
 from ..models import PromptVersion
 from ..models import Span
 from ..models import Trace
+from ..models.base import as_utc
 from .trace_queries import DbSession
 from .trace_queries import list_condition
 from .trace_queries import running_within
@@ -66,12 +67,6 @@ def _bucket(dialect: str, width: str) -> sa.ColumnElement[Any]:
     return sa.func.strftime(_SQLITE_BUCKETS[width], Span.started_at)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
-
-
 def span_metrics(
     session: DbSession,
     since: dt.datetime,
@@ -92,7 +87,7 @@ def span_metrics(
             raise ValueError(f"group_by: unknown dimension {name!r}")
     if bucket not in BUCKETS:
         raise ValueError(f"bucket: must be one of None, minute, hour, day; got {bucket!r}")
-    start, end = _utc(since), _utc(until)
+    start, end = as_utc(since), as_utc(until)
     if dialect != "postgresql":
         start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     conditions: list[sa.ColumnElement[bool]] = [
@@ -208,7 +203,7 @@ def _bucket_value(value: Any) -> dt.datetime:
     """A bucket's start, aware UTC (SQLite gives text, PostgreSQL a naive UTC time)."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return _utc(value)
+    return as_utc(value)
 
 
 def _prompt_names(

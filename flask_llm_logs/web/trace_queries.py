@@ -47,6 +47,8 @@ from ..models import Trace
 from ..models.base import CLOCK_SLACK
 from ..models.base import ID_TIME_SLACK
 from ..models.base import id_time
+from ..models.base import naive_utc
+from ..models.base import utcnow
 from ..state import get_state
 from ..tracing import search
 from .params import datetime_arg
@@ -77,16 +79,9 @@ def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     return value
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    """``value`` as naive UTC, the way the UI passes times around."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
 def _compared(session: DbSession, value: dt.datetime) -> dt.datetime:
     """``value`` (naive UTC, or aware in any zone) as the columns compare it here."""
-    return _stored_time(session, _naive_utc(value))
+    return _stored_time(session, naive_utc(value))
 
 
 def past_cursor(session: DbSession, after: str, *, older: bool = True) -> sa.ColumnElement[bool]:
@@ -157,8 +152,8 @@ def newest_first(
     starting a scan in each; a filter reaching no further back than ``oldest``
     has its range already, and SQLite has no partitions: one query then.
     """
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    start = _stored_time(session, min(now, _naive_utc(newest or now)) - RECENT)
+    now = naive_utc(utcnow())
+    start = _stored_time(session, min(now, naive_utc(newest or now)) - RECENT)
     partitioned = session.get_bind(Trace).dialect.name == "postgresql"
     if not partitioned or (oldest is not None and _stored_time(session, oldest) >= start):
         return list(session.execute(select(Window()).limit(limit)))
@@ -191,17 +186,12 @@ def find_trace(session: DbSession, trace_id: uuid.UUID) -> Trace | None:
     return session.get(Trace, trace_id)
 
 
-def _of_trace(
-    trace: Trace, column: sa.orm.InstrumentedAttribute[dt.datetime]
-) -> sa.ColumnElement[bool]:
-    """Rows of ``trace`` (spans, scores) are not older than it: a range on their
-    partition key, by their ``column``."""
-    return column >= trace.started_at - CLOCK_SLACK
-
-
 def made_since(session: DbSession, moment: dt.datetime) -> Window:
     """Where the rows (spans, scores) made from ``moment`` on (naive UTC or aware, by
-    another host's clock) are: from ``moment`` less :data:`CLOCK_SLACK` on."""
+    another host's clock) are: from ``moment`` less :data:`CLOCK_SLACK` on.
+
+    A trace's rows are not older than it: ``made_since(session, trace.started_at)``.
+    """
     return Window(_compared(session, moment) - CLOCK_SLACK)
 
 
@@ -480,7 +470,7 @@ def trace_conditions(
     for each window. The filters on the traces' spans and scores (provider,
     search, score) read them from a little before the earliest start the
     window and ``since`` leave (a trace's spans and scores are not older than
-    it, see :func:`_of_trace`): a range that spares PostgreSQL their older
+    it, see :func:`made_since`): a range that spares PostgreSQL their older
     partitions.
     """
     dialect = session.get_bind(Trace).dialect.name
@@ -818,7 +808,8 @@ def trace_detail(
     light = sa.select(Span).options(
         defer(Span.input, raiseload=True), defer(Span.output, raiseload=True)
     )
-    of_trace = sa.and_(Span.trace_id == trace_id, _of_trace(trace, Span.started_at))
+    made = made_since(session, trace.started_at)
+    of_trace = sa.and_(Span.trace_id == trace_id, *made.of(Span.started_at))
     by_start = (Span.started_at, Span.id)
     if trace.spans_count <= shown:
         spans = list(session.scalars(light.where(of_trace).order_by(*by_start)))
@@ -858,7 +849,7 @@ def trace_detail(
     scores = list(
         session.scalars(
             sa.select(Score)
-            .where(Score.trace_id == trace_id, _of_trace(trace, Score.created_at))
+            .where(Score.trace_id == trace_id, *made.of(Score.created_at))
             .order_by(Score.created_at, Score.id)
         )
     )
@@ -872,7 +863,9 @@ def get_span(session: DbSession, trace_id: uuid.UUID, span_id: uuid.UUID) -> tup
     span = None
     if trace is not None:
         span = session.scalars(
-            sa.select(Span).where(Span.id == span_id, _of_trace(trace, Span.started_at))
+            sa.select(Span).where(
+                Span.id == span_id, *made_since(session, trace.started_at).of(Span.started_at)
+            )
         ).first()
     if trace is None or span is None or span.trace_id != trace_id:
         raise NotFound(f"There is no span {span_id} in trace {trace_id}.")
@@ -886,12 +879,9 @@ def delete_trace(session: DbSession, trace: Trace) -> None:
 
     The spans and scores go by their trace's id: no foreign key takes them.
     """
-    session.execute(
-        sa.delete(Span).where(Span.trace_id == trace.id, _of_trace(trace, Span.started_at))
-    )
-    session.execute(
-        sa.delete(Score).where(Score.trace_id == trace.id, _of_trace(trace, Score.created_at))
-    )
+    made = made_since(session, trace.started_at)
+    session.execute(sa.delete(Span).where(Span.trace_id == trace.id, *made.of(Span.started_at)))
+    session.execute(sa.delete(Score).where(Score.trace_id == trace.id, *made.of(Score.created_at)))
     # Not ``session.delete(trace)``: the ORM deletes by ``id``, with no range.
     session.execute(
         sa.delete(Trace).where(Trace.id == trace.id, Trace.started_at == trace.started_at)
