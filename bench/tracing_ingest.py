@@ -241,10 +241,10 @@ def bench_writer(app: Flask, spans: int, users: int = 0) -> dict[str, float]:
     began = time.perf_counter()
     for number in range(spans):
         if number % SPANS_PER_TRACE == 0:
-            trace_id = new_id()
+            trace_id, trace_started = new_id(), time.time()
             user = f"user-{number // SPANS_PER_TRACE % users}" if users else None
             writer.submit(
-                TraceRecord(id=trace_id, name="report", started_at=time.time(), user_id=user)
+                TraceRecord(id=trace_id, name="report", started_at=trace_started, user_id=user)
             )
         record = span_record(trace_id, number)
         tick = time.perf_counter()
@@ -254,7 +254,7 @@ def bench_writer(app: Flask, spans: int, users: int = 0) -> dict[str, float]:
             end = TraceRecord(
                 id=trace_id,
                 name="report",
-                started_at=time.time(),
+                started_at=trace_started,  # as the recorder's: it is part of the key
                 status="completed",
                 user_id=user,
             )
