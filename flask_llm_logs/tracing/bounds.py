@@ -183,18 +183,25 @@ def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
                 table.c.first_at <= grouped.c.first_at,
                 table.c.last_at >= grouped.c.last_at,
             )
-            # In ``add``'s order, Python's (code points): that of the "C" collation,
-            # not the column's, which may be a locale's (``en_US`` has "a" < "B").
-            in_key_order: sa.ColumnElement[str] = grouped.c[key]
-            if dialect == "postgresql":
-                in_key_order = in_key_order.collate("C")
             started = (
                 sa.select(grouped.c[key], grouped.c.first_at, grouped.c.last_at)
                 .where(~covered)
-                .order_by(in_key_order)  # the rows locked in key order, as by ``add``
+                .order_by(_in_key_order(grouped.c[key], dialect))
             )
             upsert = insert(table).from_select([key, "first_at", "last_at"], started)
             connection.execute(_widening(upsert, table, key, dialect))
+
+
+def _in_key_order(key: sa.ColumnElement[str], dialect_name: str) -> sa.ColumnElement[str]:
+    """``key`` to order the rows a statement locks by: as :func:`add` locks them.
+
+    ``add`` sorts the keys in Python (by code point), the "C" collation's
+    order, not the column's, which may be a locale's (``en_US`` has "a" <
+    "B"). Every statement that locks several bounds rows locks them in
+    that order, so none waits for a row another holds while holding one it
+    waits for: no deadlock with the writer, whose lanes upsert them all day.
+    """
+    return key.collate("C") if dialect_name == "postgresql" else key
 
 
 def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:
@@ -206,9 +213,17 @@ def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:
     of theirs would start bounds that leave the kept one out. Finding one
     is a probe of the ``(key, started_at)`` index of each partition the
     cutoff leaves (the default one and the cutoff's), for each row to go;
-    the rows are found by the index on ``last_at``.
+    the rows are found by the index on ``last_at``, and locked in key order
+    (:func:`_in_key_order`) before they are deleted.
     """
+    dialect = engine.dialect.name
     with engine.begin() as connection:
         for key, table in TABLES.items():
             kept = sa.exists().where(traces.c[key] == table.c[key], traces.c.started_at < cutoff)
-            connection.execute(sa.delete(table).where(table.c.last_at < cutoff, ~kept))
+            ended = (
+                sa.select(table.c[key])
+                .where(table.c.last_at < cutoff, ~kept)
+                .order_by(_in_key_order(table.c[key], dialect))
+                .with_for_update()
+            )
+            connection.execute(sa.delete(table).where(table.c[key].in_(ended.scalar_subquery())))

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from typing import Any
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -174,5 +175,54 @@ def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_coll
             bounds.add(connection, earlier("a"))
         maintenance.join(10)
         assert errors == []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_purge_forgets_ended_bounds_in_the_writers_lock_order(postgres_server: Any) -> None:
+    # Two sessions that ended long ago, stored "a" then "B": the purge's scan meets
+    # "a" first, the writer (Python's order) locks "B" first.
+    engine = sa.create_engine(postgres_server.create_database())
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+    ended = dt.datetime.now(UTC) - dt.timedelta(days=40)
+    sessions = cast(sa.Table, SessionBounds.__table__)
+    with engine.begin() as connection:
+        for key in ("a", "B"):
+            connection.execute(
+                sa.insert(sessions).values(session_id=key, first_at=ended, last_at=ended)
+            )
+
+    def earlier(key: str) -> list[dict[str, Any]]:
+        return [{"session_id": key, "user_id": None, "started_at": ended - dt.timedelta(hours=1)}]
+
+    errors: list[Exception] = []
+
+    def purge() -> None:
+        try:
+            bounds.forget_ended(engine, dt.datetime.now(UTC) - dt.timedelta(days=30))
+        except Exception as error:
+            errors.append(error)
+
+    try:
+        with engine.begin() as connection:
+            # A writer's batch widening both sessions: "B" locked, then "a".
+            bounds.add(connection, earlier("B"))
+            forgetting = threading.Thread(target=purge)
+            forgetting.start()
+            waiting = sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            deadline = time.monotonic() + 10
+            while not connection.scalar(waiting) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            bounds.add(connection, earlier("a"))
+        forgetting.join(10)
+        assert errors == []
+        with engine.connect() as connection:
+            # Still ended before the cutoff once widened: both go.
+            assert connection.scalar(sa.select(sa.func.count()).select_from(sessions)) == 0
     finally:
         engine.dispose()
