@@ -29,8 +29,10 @@ combination or user in the batch; the others a handful.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
 import uuid
+from collections.abc import Callable
 from collections.abc import Container
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -423,13 +425,23 @@ def _unnest_upsert(table: sa.Table) -> UnnestUpsert:
     )
 
 
-class Upsert(NamedTuple):
-    """The statement that adds rows to the metrics table, and how it takes them."""
+#: Adds rows (see :func:`all_grains`) to the metrics table: one function per dialect.
+Upsert = Callable[[Connection, Mapping[tuple[int, Key], Sums]], None]
 
-    #: SQLite: the statement, given one dict per row.
-    statement: Any
-    #: PostgreSQL: the statement's pieces, given one array per column.
-    unnest: UnnestUpsert | None
+
+def _add_by_columns(
+    pieces: UnnestUpsert, connection: Connection, rows: Mapping[tuple[int, Key], Sums]
+) -> None:
+    """PostgreSQL's :data:`Upsert`: the statement for the columns sent, one array each."""
+    values = by_column(rows)
+    connection.exec_driver_sql(pieces.text(values), values)
+
+
+def _add_by_rows(
+    statement: Any, connection: Connection, rows: Mapping[tuple[int, Key], Sums]
+) -> None:
+    """SQLite's :data:`Upsert`: SQLAlchemy's statement, given one dict per row."""
+    connection.execute(statement, parameters(rows))
 
 
 def upsert(dialect_name: str, table: sa.Table = metrics_table) -> Upsert:
@@ -438,7 +450,7 @@ def upsert(dialect_name: str, table: sa.Table = metrics_table) -> Upsert:
     ``table``: the migration that fills the table passes its own definition of it.
     """
     if dialect_name == "postgresql":
-        return Upsert(None, _unnest_upsert(table))
+        return functools.partial(_add_by_columns, _unnest_upsert(table))
     # RETURNING makes SQLAlchemy send one multi-row statement (insertmanyvalues).
     insert: Any = sqlite.insert(table).returning(table.c.grain)
     statement = insert.on_conflict_do_update(
@@ -447,20 +459,15 @@ def upsert(dialect_name: str, table: sa.Table = metrics_table) -> Upsert:
             name: table.c[name] + insert.excluded[name] for name in (*MEASURES, *latency.COLUMNS)
         },
     )
-    return Upsert(statement, None)
+    return functools.partial(_add_by_rows, statement)
 
 
 def write_rows(
     connection: Connection, statement: Upsert, rows: Mapping[tuple[int, Key], Sums]
 ) -> None:
     """Add ``rows`` (see :func:`all_grains`) to the metrics table."""
-    if not rows:
-        return
-    if statement.unnest is None:
-        connection.execute(statement.statement, parameters(rows))
-    else:
-        values = by_column(rows)
-        connection.exec_driver_sql(statement.unnest.text(values), values)
+    if rows:
+        statement(connection, rows)
 
 
 def dimensions(trace: Mapping[Any, Any]) -> tuple[str, str, str]:

@@ -351,7 +351,7 @@ class _Statements:
     rollup_ids: Callable[[Iterable[Any]], Any]
     #: ``update_rollups``' window: ranges of the partition key on PostgreSQL.
     rollup_window: Callable[[Rows, set[Any]], tuple[dict[str, dt.datetime], set[Any]]]
-    upsert_metrics: Any
+    upsert_metrics: aggregate.Upsert
 
 
 @functools.cache
