@@ -463,11 +463,11 @@ def upsert(dialect_name: str, table: sa.Table = metrics_table) -> Upsert:
 
 
 def write_rows(
-    connection: Connection, statement: Upsert, rows: Mapping[tuple[int, Key], Sums]
+    connection: Connection, upsert: Upsert, rows: Mapping[tuple[int, Key], Sums]
 ) -> None:
     """Add ``rows`` (see :func:`all_grains`) to the metrics table."""
     if rows:
-        statement(connection, rows)
+        upsert(connection, rows)
 
 
 def dimensions(trace: Mapping[Any, Any]) -> tuple[str, str, str]:

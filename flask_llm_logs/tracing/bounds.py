@@ -213,17 +213,26 @@ def forget_ended(engine: sa.Engine, cutoff: dt.datetime) -> None:
     of theirs would start bounds that leave the kept one out. Finding one
     is a probe of the ``(key, started_at)`` index of each partition the
     cutoff leaves (the default one and the cutoff's), for each row to go;
-    the rows are found by the index on ``last_at``, and locked in key order
-    (:func:`_in_key_order`) before they are deleted.
+    the rows are found by the index on ``last_at``, locked in key order
+    (:func:`_in_key_order`), then deleted by their key. A transaction a
+    table: the writer waits for one table's locks at a time.
     """
     dialect = engine.dialect.name
-    with engine.begin() as connection:
-        for key, table in TABLES.items():
-            kept = sa.exists().where(traces.c[key] == table.c[key], traces.c.started_at < cutoff)
-            ended = (
-                sa.select(table.c[key])
-                .where(table.c.last_at < cutoff, ~kept)
-                .order_by(_in_key_order(table.c[key], dialect))
-                .with_for_update()
-            )
-            connection.execute(sa.delete(table).where(table.c[key].in_(ended.scalar_subquery())))
+    for key, table in TABLES.items():
+        kept = sa.exists().where(traces.c[key] == table.c[key], traces.c.started_at < cutoff)
+        ended = (
+            sa.select(table.c[key])
+            .where(table.c.last_at < cutoff, ~kept)
+            .order_by(_in_key_order(table.c[key], dialect))
+            .with_for_update()
+            .scalar_subquery()
+        )
+        # PostgreSQL: ``= ANY (ARRAY(..))``, probes of the primary key; ``IN (..)``
+        # joined every row of the table (all sessions ever) with those found.
+        found = (
+            table.c[key] == sa.any_(sa.func.array(ended))
+            if dialect == "postgresql"
+            else table.c[key].in_(ended)
+        )
+        with engine.begin() as connection:
+            connection.execute(sa.delete(table).where(found))

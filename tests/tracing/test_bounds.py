@@ -181,11 +181,19 @@ def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_coll
 
 @pytest.mark.postgres
 def test_the_purge_forgets_ended_bounds_in_the_writers_lock_order(postgres_server: Any) -> None:
-    # Two sessions that ended long ago, stored "a" then "B": the purge's scan meets
-    # "a" first, the writer (Python's order) locks "B" first.
+    # Two sessions that ended long ago, stored "a" then "B", in a column whose
+    # collation (a locale's, as many installs have) sorts "a" first too; the
+    # writer (Python's order) locks "B" first.
     engine = sa.create_engine(postgres_server.create_database())
     with engine.begin() as connection:
         migrations.upgrade(connection)
+        for table in ("llm_logs_traces", "llm_logs_sessions"):
+            connection.execute(
+                sa.text(
+                    f"ALTER TABLE {table} ALTER COLUMN session_id"
+                    ' TYPE varchar(255) COLLATE "und-x-icu"'
+                )
+            )
     ended = dt.datetime.now(UTC) - dt.timedelta(days=40)
     sessions = cast(sa.Table, SessionBounds.__table__)
     with engine.begin() as connection:
@@ -205,21 +213,25 @@ def test_the_purge_forgets_ended_bounds_in_the_writers_lock_order(postgres_serve
         except Exception as error:
             errors.append(error)
 
+    forgetting = threading.Thread(target=purge)
     try:
-        with engine.begin() as connection:
-            # A writer's batch widening both sessions: "B" locked, then "a".
-            bounds.add(connection, earlier("B"))
-            forgetting = threading.Thread(target=purge)
-            forgetting.start()
-            waiting = sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            deadline = time.monotonic() + 10
-            while not connection.scalar(waiting) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            bounds.add(connection, earlier("a"))
-        forgetting.join(10)
+        try:
+            with engine.begin() as connection:
+                # A writer's batch widening both sessions: "B" locked, then "a".
+                bounds.add(connection, earlier("B"))
+                forgetting.start()
+                waiting = sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                deadline = time.monotonic() + 10
+                while not connection.scalar(waiting) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                bounds.add(connection, earlier("a"))
+        finally:
+            if forgetting.ident is not None:
+                forgetting.join(10)
+        assert not forgetting.is_alive()
         assert errors == []
         with engine.connect() as connection:
             # Still ended before the cutoff once widened: both go.
