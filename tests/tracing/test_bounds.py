@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from typing import cast
 
@@ -120,12 +121,10 @@ def test_the_maintenance_widens_the_bounds_to_traces_stored_without_them(app: Fl
     assert bounds_of(app, UserBounds) == {"ana": (at[0], at[0])}
 
 
-@pytest.mark.postgres
-def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_collation(
-    postgres_server: Any,
-) -> None:
-    # A database made with a locale's collation (``en_US.UTF-8``, the default of
-    # many installs) sorts "a" before "B"; the writer (Python) sorts "B" first.
+def locale_collated_database(postgres_server: Any) -> sa.Engine:
+    """A migrated database whose session ids sort as a locale's collation does
+    (``en_US.UTF-8``, the default of many installs): "a" before "B", where the
+    writer (Python) sorts "B" first."""
     engine = sa.create_engine(postgres_server.create_database())
     with engine.begin() as connection:
         migrations.upgrade(connection)
@@ -136,103 +135,95 @@ def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_coll
                     ' TYPE varchar(255) COLLATE "und-x-icu"'
                 )
             )
-    now = time.time()
-    keys = ("B", "a")
-    rows, _ = store.prepare([trace_record(started_at=now, session_id=k) for k in keys], POLICY)
-    with engine.begin() as connection:
-        store.write(connection, rows)
+    return engine
 
-    def earlier(key: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "session_id": key,
-                "user_id": None,
-                "started_at": rows.traces[0]["started_at"] - dt.timedelta(minutes=1),
-            }
-        ]
+
+def waits_for_a_lock(connection: sa.Connection) -> bool:
+    """Whether another connection to this database waits for a lock now (the
+    statistics are read afresh: a transaction sees one snapshot of them)."""
+    connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    return bool(connection.scalar(waiting))
+
+
+def beside_a_writer(
+    engine: sa.Engine, started_at: dt.datetime, other: Callable[[], None]
+) -> list[Exception]:
+    """Run ``other`` while a writer's batch widens sessions "B" then "a" to
+    ``started_at``: started once "B" is locked, "a" locked once ``other`` waits for a
+    lock. What ``other`` raised (a deadlock, if it locks "a" first)."""
+
+    def widening(key: str) -> list[dict[str, Any]]:
+        return [{"session_id": key, "user_id": None, "started_at": started_at}]
 
     errors: list[Exception] = []
 
-    def widen() -> None:
+    def run() -> None:
         try:
-            bounds.widen_from_traces(engine, dt.datetime.fromtimestamp(now - 60, UTC))
+            other()
         except Exception as error:
             errors.append(error)
 
+    beside = threading.Thread(target=run)
     try:
         with engine.begin() as connection:
-            # A writer's batch of both sessions: "B" locked, then "a".
-            bounds.add(connection, earlier("B"))
-            maintenance = threading.Thread(target=widen)
-            maintenance.start()
-            waiting = sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
+            bounds.add(connection, widening("B"))
+            beside.start()
             deadline = time.monotonic() + 10
-            while not connection.scalar(waiting) and time.monotonic() < deadline:
+            while not waits_for_a_lock(connection) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            bounds.add(connection, earlier("a"))
-        maintenance.join(10)
-        assert errors == []
+            bounds.add(connection, widening("a"))
+    finally:
+        if beside.ident is not None:
+            beside.join(10)
+    assert not beside.is_alive()
+    return errors
+
+
+@pytest.mark.postgres
+def test_the_maintenance_locks_the_bounds_in_the_writers_order_whatever_the_collation(
+    postgres_server: Any,
+) -> None:
+    engine = locale_collated_database(postgres_server)
+    try:
+        now = time.time()
+        records = [trace_record(started_at=now, session_id=key) for key in ("B", "a")]
+        rows, _ = store.prepare(records, POLICY)
+        with engine.begin() as connection:
+            store.write(connection, rows)
+            # Stored by an older version's writer, which kept no bounds.
+            connection.execute(sa.delete(SessionBounds))
+
+        def widen() -> None:
+            bounds.widen_from_traces(engine, dt.datetime.fromtimestamp(now - 60, UTC))
+
+        earlier = rows.traces[0]["started_at"] - dt.timedelta(minutes=1)
+        assert beside_a_writer(engine, earlier, widen) == []
     finally:
         engine.dispose()
 
 
 @pytest.mark.postgres
 def test_the_purge_forgets_ended_bounds_in_the_writers_lock_order(postgres_server: Any) -> None:
-    # Two sessions that ended long ago, stored "a" then "B", in a column whose
-    # collation (a locale's, as many installs have) sorts "a" first too; the
-    # writer (Python's order) locks "B" first.
-    engine = sa.create_engine(postgres_server.create_database())
-    with engine.begin() as connection:
-        migrations.upgrade(connection)
-        for table in ("llm_logs_traces", "llm_logs_sessions"):
-            connection.execute(
-                sa.text(
-                    f"ALTER TABLE {table} ALTER COLUMN session_id"
-                    ' TYPE varchar(255) COLLATE "und-x-icu"'
-                )
-            )
-    ended = dt.datetime.now(UTC) - dt.timedelta(days=40)
-    sessions = cast(sa.Table, SessionBounds.__table__)
-    with engine.begin() as connection:
-        for key in ("a", "B"):
-            connection.execute(
-                sa.insert(sessions).values(session_id=key, first_at=ended, last_at=ended)
-            )
-
-    def earlier(key: str) -> list[dict[str, Any]]:
-        return [{"session_id": key, "user_id": None, "started_at": ended - dt.timedelta(hours=1)}]
-
-    errors: list[Exception] = []
-
-    def purge() -> None:
-        try:
-            bounds.forget_ended(engine, dt.datetime.now(UTC) - dt.timedelta(days=30))
-        except Exception as error:
-            errors.append(error)
-
-    forgetting = threading.Thread(target=purge)
+    # Two sessions that ended long ago, stored "a" then "B": the purge's scan
+    # meets "a" first.
+    engine = locale_collated_database(postgres_server)
     try:
-        try:
-            with engine.begin() as connection:
-                # A writer's batch widening both sessions: "B" locked, then "a".
-                bounds.add(connection, earlier("B"))
-                forgetting.start()
-                waiting = sa.text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        ended = dt.datetime.now(UTC) - dt.timedelta(days=40)
+        sessions = cast(sa.Table, SessionBounds.__table__)
+        with engine.begin() as connection:
+            for key in ("a", "B"):
+                connection.execute(
+                    sa.insert(sessions).values(session_id=key, first_at=ended, last_at=ended)
                 )
-                deadline = time.monotonic() + 10
-                while not connection.scalar(waiting) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                bounds.add(connection, earlier("a"))
-        finally:
-            if forgetting.ident is not None:
-                forgetting.join(10)
-        assert not forgetting.is_alive()
-        assert errors == []
+
+        def purge() -> None:
+            bounds.forget_ended(engine, dt.datetime.now(UTC) - dt.timedelta(days=30))
+
+        assert beside_a_writer(engine, ended - dt.timedelta(hours=1), purge) == []
         with engine.connect() as connection:
             # Still ended before the cutoff once widened: both go.
             assert connection.scalar(sa.select(sa.func.count()).select_from(sessions)) == 0
