@@ -74,36 +74,31 @@ def _widening(insert: Any, table: sa.Table, key: str, dialect_name: str) -> Any:
     )
 
 
-#: Widens one table's bounds: given its key column, the keys (sorted) and each
-#: key's first and last start (:func:`_of_rows`).
-_Widen = Callable[[Connection, str, list[str], dict[str, list[dt.datetime]]], None]
+#: A key's first and last trace start.
+_KeyBounds = tuple[str, dt.datetime, dt.datetime]
+
+#: Widens one table's bounds: given its key column and the keys' bounds, in key order.
+_Widen = Callable[[Connection, str, list[_KeyBounds]], None]
 
 
 def _widen_by_columns(
-    statement: str,
-    connection: Connection,
-    key: str,
-    keys: list[str],
-    found: dict[str, list[dt.datetime]],
+    statement: str, connection: Connection, key: str, bounds: list[_KeyBounds]
 ) -> None:
     """PostgreSQL's: :func:`_upsert_text` given one array per column."""
+    keys, firsts, lasts = zip(*bounds, strict=True)
     parameters = {
         key: arrays.texts(keys),
-        "first_at": arrays.times([found[k][0] for k in keys]),
-        "last_at": arrays.times([found[k][1] for k in keys]),
+        "first_at": arrays.times(firsts),
+        "last_at": arrays.times(lasts),
     }
     connection.exec_driver_sql(statement, parameters)
 
 
 def _widen_by_rows(
-    statement: Any,
-    connection: Connection,
-    key: str,
-    keys: list[str],
-    found: dict[str, list[dt.datetime]],
+    statement: Any, connection: Connection, key: str, bounds: list[_KeyBounds]
 ) -> None:
     """SQLite's: SQLAlchemy's upsert given one dict per row."""
-    values = [{key: k, "first_at": found[k][0], "last_at": found[k][1]} for k in keys]
+    values = [{key: k, "first_at": first, "last_at": last} for k, first, last in bounds]
     connection.execute(statement, values)
 
 
@@ -147,7 +142,7 @@ def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
     for key, widen in _widens(connection.dialect.name).items():
         found = _of_rows(rows, key)
         if found:
-            widen(connection, key, sorted(found), found)
+            widen(connection, key, [(k, found[k][0], found[k][1]) for k in sorted(found)])
 
 
 def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:
