@@ -32,6 +32,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -229,14 +230,22 @@ def holding(
     )
     if not children:
         return None
-    name = _quote(connection, column)
+    condition = f"{_quote(connection, column)} BETWEEN :low AND :high"
+    by_quoted = {_quote(connection, child): child for child in children}
+    found = _with_rows(connection, list(by_quoted), condition, {"low": low, "high": high})
+    return [by_quoted[name] for name in found]
+
+
+def _with_rows(
+    connection: Connection, tables: list[str], condition: str, parameters: dict[str, Any]
+) -> list[str]:
+    """The ``tables`` (quoted names) that hold a row meeting ``condition`` (SQL): one
+    statement, an ``EXISTS`` probe of each."""
     which = " UNION ALL ".join(
-        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {_quote(connection, child)}"
-        f" WHERE {name} BETWEEN :low AND :high)"
-        for n, child in enumerate(children)
+        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {table} WHERE {condition})"
+        for n, table in enumerate(tables)
     )
-    found = connection.scalars(sa.text(which), {"low": low, "high": high})
-    return [children[n] for n in found]
+    return [tables[n] for n in connection.scalars(sa.text(which), parameters)]
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -460,13 +469,9 @@ def _copy_kept(connection: Connection, parent: str, detached: list[str], keep: K
     if not connection.scalar(sa.text(f"SELECT EXISTS ({keep.values})")):
         return 0
     kept_rows = f"{_quote(connection, keep.column)} IN ({keep.values})"
-    which = " UNION ALL ".join(
-        f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {name} WHERE {kept_rows})"
-        for n, name in enumerate(detached)
-    )
     kept = 0
-    for n in connection.scalars(sa.text(which)):
-        insert = f"INSERT INTO {parent} SELECT * FROM {detached[n]} WHERE {kept_rows}"
+    for name in _with_rows(connection, detached, kept_rows, {}):
+        insert = f"INSERT INTO {parent} SELECT * FROM {name} WHERE {kept_rows}"
         kept += connection.execute(sa.text(insert)).rowcount
     return kept
 

@@ -170,6 +170,10 @@ def first_id_at(moment: dt.datetime) -> uuid.UUID:
 ID_TIME_SLACK = dt.timedelta(days=1)
 CLOCK_SLACK = dt.timedelta(hours=1)
 
+#: The ends of time (aware UTC), for a range that must keep every row.
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
 
 def id_time(row_id: uuid.UUID) -> dt.datetime | None:
     """When a UUID 7 was made (UTC); ``None`` for an id of another version (an

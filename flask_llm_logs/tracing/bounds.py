@@ -77,7 +77,7 @@ def _widening(insert: Any, table: sa.Table, key: str, dialect_name: str) -> Any:
 #: A key's first and last trace start.
 _KeyBounds = tuple[str, dt.datetime, dt.datetime]
 
-#: Widens one table's bounds: given its key column and the keys' bounds, in key order.
+#: Widens one table's bounds: given its key column and the keys' bounds (:func:`_of_rows`).
 _Widen = Callable[[Connection, str, list[_KeyBounds]], None]
 
 
@@ -118,8 +118,9 @@ def _widens(dialect_name: str) -> dict[str, _Widen]:
     }
 
 
-def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.datetime]]:
-    """The first and last ``started_at`` of ``rows`` (traces) by their ``key``, a value."""
+def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> list[_KeyBounds]:
+    """The first and last ``started_at`` of ``rows`` (traces) of each value of their
+    ``key``, in key order."""
     found: dict[str, list[dt.datetime]] = {}
     for row in rows:
         value = row[key]
@@ -133,7 +134,7 @@ def _of_rows(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[dt.d
             seen[0] = at
         elif at > seen[1]:
             seen[1] = at
-    return found
+    return [(value, first, last) for value, (first, last) in sorted(found.items())]
 
 
 def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -142,7 +143,7 @@ def add(connection: Connection, rows: list[dict[str, Any]]) -> None:
     for key, widen in _widens(connection.dialect.name).items():
         found = _of_rows(rows, key)
         if found:
-            widen(connection, key, [(k, found[k][0], found[k][1]) for k in sorted(found)])
+            widen(connection, key, found)
 
 
 def widen_from_traces(engine: sa.Engine, since: dt.datetime) -> None:

@@ -33,7 +33,9 @@ from ..models import Score
 from ..models import Span
 from ..models import Trace
 from ..models.base import CLOCK_SLACK
+from ..models.base import EARLIEST
 from ..models.base import ID_TIME_SLACK
+from ..models.base import LATEST
 from ..models.base import id_time
 from ..models.base import utcnow
 from . import aggregate
@@ -521,11 +523,7 @@ def _rollups(dialect_name: str) -> Any:
 
 
 #: The window of a batch whose traces' starts are not all known: every time.
-_ALL_TIME = {
-    "first": dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-    "last": dt.datetime.max.replace(tzinfo=dt.timezone.utc),
-    "spans_from": dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-}
+_ALL_TIME = {"first": EARLIEST, "last": LATEST, "spans_from": EARLIEST}
 
 
 def _rollup_window(rows: Rows, trace_ids: set[Any]) -> tuple[dict[str, dt.datetime], set[Any]]:

@@ -32,6 +32,8 @@ from ..models import Span
 from ..models import Trace
 from ..models import UserBounds
 from ..models.base import CLOCK_SLACK
+from ..models.base import EARLIEST
+from ..models.base import LATEST
 from .params import decode_cursor
 from .params import next_page
 from .trace_queries import DbSession
@@ -63,11 +65,6 @@ class SessionPage:
     next_after: str | None
 
 
-#: The ends of time, for the range of keys without bounds: it keeps every trace.
-_EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-_LATEST = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-
-
 def _started_within(
     key: InstrumentedAttribute[str], values: Collection[str]
 ) -> list[sa.ColumnElement[bool]]:
@@ -92,8 +89,8 @@ def _started_within(
         return sa.func.coalesce(known.scalar_subquery(), sa.literal(unknown, Trace.started_at.type))
 
     return [
-        Trace.started_at >= bound(sa.func.min(bounds.first_at), _EARLIEST),
-        Trace.started_at <= bound(sa.func.max(bounds.last_at), _LATEST),
+        Trace.started_at >= bound(sa.func.min(bounds.first_at), EARLIEST),
+        Trace.started_at <= bound(sa.func.max(bounds.last_at), LATEST),
     ]
 
 

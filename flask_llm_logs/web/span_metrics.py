@@ -35,6 +35,7 @@ from ..models import Span
 from ..models import Trace
 from ..models.base import as_utc
 from .trace_queries import DbSession
+from .trace_queries import column_time
 from .trace_queries import list_condition
 from .trace_queries import running_within
 
@@ -87,9 +88,7 @@ def span_metrics(
             raise ValueError(f"group_by: unknown dimension {name!r}")
     if bucket not in BUCKETS:
         raise ValueError(f"bucket: must be one of None, minute, hour, day; got {bucket!r}")
-    start, end = as_utc(since), as_utc(until)
-    if dialect != "postgresql":
-        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    start, end = column_time(session, since), column_time(session, until)
     conditions: list[sa.ColumnElement[bool]] = [
         Span.kind == "llm",
         Span.started_at >= start,

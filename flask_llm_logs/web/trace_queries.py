@@ -79,7 +79,7 @@ def _stored_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     return value
 
 
-def _compared(session: DbSession, value: dt.datetime) -> dt.datetime:
+def column_time(session: DbSession, value: dt.datetime) -> dt.datetime:
     """``value`` (naive UTC, or aware in any zone) as the columns compare it here."""
     return _stored_time(session, naive_utc(value))
 
@@ -192,7 +192,7 @@ def made_since(session: DbSession, moment: dt.datetime) -> Window:
 
     A trace's rows are not older than it: ``made_since(session, trace.started_at)``.
     """
-    return Window(_compared(session, moment) - CLOCK_SLACK)
+    return Window(column_time(session, moment) - CLOCK_SLACK)
 
 
 def running_within(
@@ -210,8 +210,8 @@ def running_within(
     partitions instead of every one.
     """
     longest = get_state().settings.incomplete_after
-    last = None if end is None else _compared(session, end) + CLOCK_SLACK
-    return Window(_compared(session, start) - CLOCK_SLACK - longest, last)
+    last = None if end is None else column_time(session, end) + CLOCK_SLACK
+    return Window(column_time(session, start) - CLOCK_SLACK - longest, last)
 
 
 @dataclasses.dataclass(frozen=True)
